@@ -1,0 +1,3 @@
+from camcast.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,212 @@
+"""Configuration: the one place defaults live.
+
+Every setting is a field of :class:`Config` with a TOML key of the same name and a command-line flag
+(``--key-name``). Values come from the defaults, then the config file (``--config FILE``, by default
+``$XDG_CONFIG_HOME/camcast/camcast.toml``), then flags; each is validated by its field's parser, and a
+bad value raises :class:`ConfigError` naming the key and what it allows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from camcast.errors import ConfigError
+
+Parser = Callable[[Any], Any]
+
+
+def config_dir() -> Path:
+    """``$XDG_CONFIG_HOME/camcast`` (``~/.config/camcast`` when the variable is unset)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "camcast"
+
+
+def default_config_file() -> Path:
+    return config_dir() / "camcast.toml"
+
+
+# --- value parsers: each takes a TOML value or a flag's string and raises ValueError saying what is allowed
+def parse_size(value: Any) -> tuple[int, int] | None:
+    if value in (None, "", "auto"):
+        return None
+    text = str(value).lower().replace("×", "x")
+    w, sep, h = text.partition("x")
+    if not sep or not w.isdigit() or not h.isdigit():
+        raise ValueError("must be WIDTHxHEIGHT in pixels, e.g. 1280x720, or auto")
+    width, height = int(w), int(h)
+    if not (16 <= width <= 7680 and 16 <= height <= 4320) or width % 2 or height % 2:
+        raise ValueError("must have even width 16–7680 and even height 16–4320 pixels")
+    return width, height
+
+
+def parse_fps(value: Any) -> float | None:
+    if value in (None, "", "auto"):
+        return None
+    try:
+        fps = float(value)
+    except (TypeError, ValueError):
+        raise ValueError("must be a number of frames per second from 0.1 to 120, or auto") from None
+    if not math.isfinite(fps) or not 0.1 <= fps <= 120:
+        raise ValueError("must be a number of frames per second from 0.1 to 120, or auto")
+    return fps
+
+
+def int_range(low: int, high: int, unit: str = "") -> Parser:
+    def parse(value: Any) -> int:
+        try:
+            number = int(str(value), 10)
+        except ValueError:
+            number = low - 1
+        if isinstance(value, bool) or not low <= number <= high:
+            raise ValueError(f"must be a whole number from {low} to {high}{unit}")
+        return number
+
+    return parse
+
+
+def parse_listen(value: Any) -> tuple[str, int]:
+    """``HOST:PORT``, ``[IPv6]:PORT`` or ``PORT`` (on 127.0.0.1)."""
+    text = str(value).strip()
+    host, port = "127.0.0.1", text
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0 or text[end + 1 : end + 2] != ":":
+            raise ValueError("must be HOST:PORT, [IPV6]:PORT or PORT, e.g. 127.0.0.1:8080")
+        host, port = text[1:end], text[end + 2 :]
+    elif ":" in text:
+        host, _, port = text.rpartition(":")
+    if not port.isdigit() or not 1 <= int(port) <= 65535 or not host or (":" in host and "[" not in text):
+        raise ValueError("must be HOST:PORT, [IPV6]:PORT or PORT (1–65535), e.g. 127.0.0.1:8080")
+    return host, int(port)
+
+
+def parse_source(value: Any) -> str:
+    text = str(value).strip()
+    if not text:
+        raise ValueError("must name a source: auto, pattern, a camera such as /dev/video0, a file or a URL")
+    return text
+
+
+def parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    raise ValueError("must be true or false")
+
+
+def setting(default: Any, parse: Parser, help: str, *, metavar: str = "", secret: bool = False) -> Any:
+    return field(
+        default=default, metadata={"parse": parse, "help": help, "metavar": metavar, "secret": secret}
+    )
+
+
+@dataclass(frozen=True)
+class Config:
+    """The effective settings. Field names are the TOML keys; flags are the same names with dashes."""
+
+    source: str = setting(
+        "auto",
+        parse_source,
+        "auto (first camera, else the test pattern), pattern, "
+        "/dev/videoN, a video file, or an rtsp:// or http(s):// URL",
+        metavar="SOURCE",
+    )
+    size: tuple[int, int] | None = setting(
+        None,
+        parse_size,
+        "picture size, e.g. 1280x720 (default: 1280x720 for the pattern, the source's own otherwise)",
+        metavar="WxH",
+    )
+    fps: float | None = setting(
+        None,
+        parse_fps,
+        "capture rate in frames per second (default 30 for the "
+        "pattern and cameras; files play at their own rate)",
+        metavar="N",
+    )
+    quality: int = setting(80, int_range(1, 100), "JPEG quality 1–100", metavar="Q")
+    passthrough: bool = setting(
+        True, parse_bool, "send a camera's own MJPEG without re-encoding", metavar="BOOL"
+    )
+    listen: tuple[str, int] = setting(
+        ("127.0.0.1", 8080), parse_listen, "address and port to serve on", metavar="HOST:PORT"
+    )
+
+    @classmethod
+    def settings(cls) -> list[dataclasses.Field[Any]]:
+        return list(dataclasses.fields(cls))
+
+    def to_toml(self) -> str:
+        """The configuration as a TOML document that :func:`load` reads back; secrets masked."""
+        lines = []
+        for f in self.settings():
+            value = getattr(self, f.name)
+            if f.metadata["secret"] and value:
+                value = "********"
+            lines.append(f"{f.name} = {_toml_value(f.name, value)}")
+        return "\n".join(lines) + "\n"
+
+
+def _toml_value(key: str, value: Any) -> str:
+    if value is None:
+        return '"auto"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if key == "size":
+        return f'"{value[0]}x{value[1]}"'
+    if key == "listen":
+        host = f"[{value[0]}]" if ":" in value[0] else value[0]
+        return f'"{host}:{value[1]}"'
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def read_file(path: Path, explicit: bool) -> dict[str, Any]:
+    """The TOML table in ``path``; a missing file is an error only when it was named explicitly."""
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        if explicit:
+            raise ConfigError(f"config file {path} does not exist") from None
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+
+
+def load(file_values: Mapping[str, Any], flag_values: Mapping[str, Any], origin: str = "") -> Config:
+    """Merge defaults, ``file_values`` and ``flag_values`` (flags win; ``None`` means not given)."""
+    fields = {f.name: f for f in Config.settings()}
+    unknown = sorted(set(file_values) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"unknown key {unknown[0]!r} in {origin or 'the config file'}; known keys: {', '.join(fields)}"
+        )
+    values: dict[str, Any] = {}
+    for name, f in fields.items():
+        for where, source in (
+            (origin or "config file", file_values),
+            ("--" + name.replace("_", "-"), flag_values),
+        ):
+            if source.get(name) is None:
+                continue
+            try:
+                values[name] = f.metadata["parse"](source[name])
+            except ValueError as exc:
+                label = where if where.startswith("--") else f"{name} (in {where})"
+                raise ConfigError(f"{label} {exc}; got {source[name]!r}") from None
+    return Config(**values)

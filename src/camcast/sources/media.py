@@ -1,0 +1,135 @@
+"""Sources read through FFmpeg (PyAV): video files (looped), RTSP/HTTP URLs, and V4L2 cameras.
+
+When the stream is already motion-JPEG (a USB camera's MJPEG mode, an MJPEG file or HTTP stream) and no
+resizing is asked, its JPEG packets are passed through without decoding or re-encoding.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import av
+import av.error
+
+from camcast.errors import SourceError
+from camcast.frames import Frame, Yuv420
+from camcast.jpeg import clean_camera_jpeg
+from camcast.sources.base import ThreadedSource
+
+log = logging.getLogger(__name__)
+
+#: Seconds to wait for a network source to open, and for each read: a dead RTSP camera is noticed within
+#: this time instead of hanging the reader thread.
+OPEN_TIMEOUT = 10.0
+READ_TIMEOUT = 5.0
+
+
+class MediaSource(ThreadedSource):
+    """Frames from anything FFmpeg opens.
+
+    ``kind`` is ``file`` (paced to its timestamps and looped), ``url`` (live) or ``v4l2`` (a camera,
+    opened with ``options`` such as ``input_format`` and ``video_size``). ``size`` rescales decoded
+    frames; ``None`` keeps the source's own size (rounded down to even numbers).
+    """
+
+    def __init__(
+        self,
+        location: str,
+        kind: str,
+        size: tuple[int, int] | None = None,
+        options: dict[str, str] | None = None,
+        passthrough: bool = True,
+    ) -> None:
+        self.location, self.kind = location, kind
+        self.options = dict(options or {})
+        self.passthrough = passthrough
+        self._size = size
+        super().__init__(*(size or (0, 0)))  # the real size is known once the stream is opened
+
+    def describe(self) -> str:
+        return {"file": "file", "url": "stream", "v4l2": "camera"}[self.kind] + f" {self.location}"
+
+    def ended_normally(self) -> bool:
+        return self.kind == "file"
+
+    def open_frames(self) -> Iterator[Frame]:
+        container = _open(self.location, self.kind, self.options)
+        return self._frames(container)
+
+    def _frames(self, container: Any) -> Iterator[Frame]:
+        try:
+            if not container.streams.video:
+                raise SourceError(f"{self.location} has no video stream")
+            stream = container.streams.video[0]
+            native = (stream.codec_context.width, stream.codec_context.height)
+            if not all(native):
+                raise SourceError(f"{self.location} does not say its picture size")
+            self.width, self.height = self._size or (native[0] & ~1, native[1] & ~1)
+            if self.passthrough and stream.codec_context.name == "mjpeg" and self._size in (None, native):
+                self.width, self.height = native
+                yield from self._passthrough(container, stream)
+            else:
+                stream.thread_type = "AUTO"
+                yield from self._decoded(container, stream)
+        except av.error.FFmpegError as exc:
+            raise SourceError(f"reading {self.location} failed: {_reason(exc)}") from exc
+        finally:
+            container.close()
+
+    def _pace(self, t: float | None, clock: list[float]) -> None:
+        """Sleep until media time ``t`` (seconds) for files; live sources arrive at their own pace."""
+        if self.kind != "file" or t is None:
+            return
+        if not clock:
+            clock.append(time.monotonic() - t)
+        delay = clock[0] + t - time.monotonic()
+        if delay > 0:
+            self._stop.wait(delay)
+
+    def _passthrough(self, container: Any, stream: Any) -> Iterator[Frame]:
+        clock: list[float] = []
+        for packet in container.demux(stream):
+            if packet.size == 0 or self._stop.is_set():
+                continue
+            self._pace(float(packet.pts * packet.time_base) if packet.pts is not None else None, clock)
+            data = clean_camera_jpeg(bytes(packet))
+            yield Frame.of_jpeg(self.next_seq(), data, self.width, self.height)
+
+    def _decoded(self, container: Any, stream: Any) -> Iterator[Frame]:
+        clock: list[float] = []
+        w, h = self.width, self.height
+        for vf in container.decode(stream):
+            if self._stop.is_set():
+                return
+            self._pace(vf.time, clock)
+            # yuvj420p is full-range I420, what JPEG stores; swscale does the range and size conversion.
+            planes = vf.reformat(width=w, height=h, format="yuvj420p").to_ndarray()
+            q = h * w // 4
+            flat = planes[h:].reshape(-1)
+            image = Yuv420(planes[:h], flat[:q].reshape(h // 2, w // 2), flat[q:].reshape(h // 2, w // 2))
+            yield Frame.of_image(self.next_seq(), image)
+
+
+def _open(location: str, kind: str, options: dict[str, str]) -> Any:
+    opts = dict(options)
+    fmt = None
+    if kind == "v4l2":
+        fmt = "video4linux2"
+    elif location.startswith("rtsp://"):
+        opts.setdefault("rtsp_transport", "tcp")
+    try:
+        return av.open(location, format=fmt, options=opts, timeout=(OPEN_TIMEOUT, READ_TIMEOUT))
+    except av.error.FFmpegError as exc:
+        raise SourceError(f"cannot open {location}: {_reason(exc)}") from exc
+
+
+def _reason(exc: av.error.FFmpegError) -> str:
+    text = str(getattr(exc, "strerror", "") or exc)
+    if isinstance(exc, av.error.FileNotFoundError):
+        return "no such file or device"
+    if isinstance(exc, av.error.PermissionError):
+        return "permission denied"
+    return text.rstrip(".").lower() or type(exc).__name__

@@ -1,0 +1,66 @@
+"""The viewer pages, one template set shared by the server and the uploader.
+
+Every value placed into a page is HTML-escaped here; templates hold no script (it lives in
+``viewer.js``), so pages can be served with a Content-Security-Policy that forbids inline script.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+from importlib import resources
+from string import Template
+
+PAGES = ("index", "refresh", "script", "stream")
+ASSETS = {"viewer.js": "text/javascript", "viewer.css": "text/css"}
+
+
+@functools.cache
+def _template(name: str) -> Template:
+    return Template(resources.files(__package__).joinpath(name).read_text("utf-8"))
+
+
+@functools.cache
+def asset(name: str) -> bytes:
+    """The bytes of a static asset (``viewer.js``, ``viewer.css``)."""
+    if name not in ASSETS:
+        raise KeyError(name)
+    return resources.files(__package__).joinpath(name).read_bytes()
+
+
+def render(
+    page: str,
+    *,
+    title: str,
+    links: dict[str, str],
+    every: float,
+    asset_base: str,
+    snapshot: str,
+    stream: str,
+    meta: str = "",
+) -> str:
+    """The HTML of ``page`` (one of :data:`PAGES`).
+
+    ``links`` maps page names to their URLs for the navigation; ``snapshot`` and ``stream`` are the
+    picture and stream URLs; ``every`` is the refresh interval in seconds; ``meta`` optionally names a
+    JSON sidecar with the capture time.
+    """
+    if page not in PAGES:
+        raise KeyError(page)
+    esc = html.escape
+    every_text = f"{every:g}"
+    values = {
+        "every": esc(every_text),
+        "snapshot": esc(snapshot),
+        "stream": esc(stream),
+        "meta": esc(meta),
+        **{f"{name}_url": esc(url) for name, url in links.items()},
+    }
+    body = _template(f"{page}.html").substitute(values)
+    labels = {"index": "Home", "refresh": "Page refresh", "script": "Image refresh", "stream": "Live"}
+    nav = " ".join(f'<a href="{esc(links[name])}">{labels[name]}</a>' for name in PAGES if name in links)
+    head = f'<meta http-equiv="refresh" content="{esc(every_text)}">\n' if page == "refresh" else ""
+    scripts = f'<script src="{esc(asset_base)}/viewer.js"></script>\n' if page in ("script", "stream") else ""
+    return _template("layout.html").substitute(
+        title=esc(title), nav=nav, body=body, head=head, scripts=scripts, asset_base=esc(asset_base)
+    )

@@ -1,0 +1,142 @@
+"""The command line: one-line errors with exit codes, config file merging, snapshot and sources."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from camcast import jpeg
+from tests.conftest import free_port, run_cli
+
+
+def assert_one_line_error(result: object, code: int, *fragments: str) -> None:
+    assert result.returncode == code, result  # type: ignore[attr-defined]
+    err = result.stderr  # type: ignore[attr-defined]
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("camcast: "), err
+    for fragment in fragments:
+        assert fragment in lines[0], err
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["--fps", "abc"], ["--fps", "0.1 to 120"]),
+        (["--fps", "0"], ["--fps"]),
+        (["--size", "1280"], ["--size", "WIDTHxHEIGHT"]),
+        (["--size", "641x480"], ["--size", "even"]),
+        (["--quality", "101"], ["--quality", "1 to 100"]),
+        (["--listen", "nowhere"], ["--listen", "HOST:PORT"]),
+        (["--listen", "127.0.0.1:70000"], ["--listen"]),
+        (["--source", "/dev/video9"], ["no camera at /dev/video9", "no cameras found"]),
+        (["--source", "/nonexistent/clip.mp4"], ["no such video file", "--source pattern"]),
+        (["--source", "gopher://x"], ["unsupported source", "rtsp://"]),
+    ],
+)
+def test_bad_flag_values_are_one_line_errors(args: list[str], fragments: list[str]) -> None:
+    """A bad flag value names the flag and what it allows, in one line, exit 2, no traceback."""
+    assert_one_line_error(run_cli("serve", *args), 2, *fragments)
+
+
+def test_port_in_use_names_a_free_alternative() -> None:
+    """A taken port is one line naming a free port to pass instead."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("serve", "--source", "pattern", "--listen", f"127.0.0.1:{port}")
+    assert_one_line_error(result, 2, f"port {port} is in use", "--listen 127.0.0.1:")
+
+
+def test_unavailable_address_is_a_one_line_error() -> None:
+    """An address this machine does not have is refused with one line."""
+    result = run_cli("serve", "--source", "pattern", "--listen", f"192.0.2.1:{free_port()}")
+    assert_one_line_error(result, 2, "no such address")
+
+
+def test_config_file_values_and_flag_override(tmp_path: Path) -> None:
+    """The config file sets values, flags override them, and `camcast config` prints the result."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('source = "pattern"\nfps = 12\nquality = 60\nlisten = "127.0.0.1:9000"\n')
+    result = run_cli("config", "--config", str(cfg), "--quality", "70")
+    assert result.returncode == 0, result.stderr
+    assert 'source = "pattern"' in result.stdout
+    assert "fps = 12.0" in result.stdout
+    assert "quality = 70" in result.stdout
+    assert 'listen = "127.0.0.1:9000"' in result.stdout
+
+
+def test_config_printed_is_readable_back(tmp_path: Path) -> None:
+    """What `camcast config` prints is itself a valid config file giving the same result."""
+    first = run_cli("config", "--size", "640x480", "--listen", "[::1]:8081")
+    cfg = tmp_path / "round.toml"
+    cfg.write_text(first.stdout)
+    second = run_cli("config", "--config", str(cfg))
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == first.stdout
+
+
+def test_default_config_file_is_read(isolated_home: Path) -> None:
+    """Without --config, $XDG_CONFIG_HOME/camcast/camcast.toml is used."""
+    folder = isolated_home / "config" / "camcast"
+    folder.mkdir(parents=True)
+    (folder / "camcast.toml").write_text("quality = 42\n")
+    assert "quality = 42" in run_cli("config").stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "fragments"),
+    [
+        ("qualty = 5\n", ["unknown key 'qualty'", "quality"]),
+        ("fps = [\n", ["not valid TOML"]),
+        ('size = "big"\n', ["size (in ", "WIDTHxHEIGHT"]),
+    ],
+)
+def test_bad_config_file(tmp_path: Path, content: str, fragments: list[str]) -> None:
+    """A config file error names the key and the file."""
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(content)
+    assert_one_line_error(run_cli("config", "--config", str(cfg)), 2, *fragments)
+
+
+def test_missing_explicit_config_file(tmp_path: Path) -> None:
+    """A --config file that does not exist is an error (a missing default file is not)."""
+    assert_one_line_error(run_cli("config", "--config", str(tmp_path / "nope.toml")), 2, "does not exist")
+    assert run_cli("config").returncode == 0
+
+
+def test_snapshot_writes_a_complete_jpeg(tmp_path: Path) -> None:
+    """`camcast snapshot` writes one decodable JPEG of the asked size, and no temporary file."""
+    out = tmp_path / "out.jpg"
+    result = run_cli("snapshot", "--source", "pattern", "--size", "320x240", str(out))
+    assert result.returncode == 0, result.stderr
+    data = out.read_bytes()
+    assert jpeg.is_complete(data)
+    assert jpeg.decode_rgb(data).shape == (240, 320, 3)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.jpg"]
+
+
+def test_snapshot_into_missing_folder_fails_cleanly(tmp_path: Path) -> None:
+    """Writing into a folder that does not exist is a one-line error."""
+    result = run_cli("snapshot", "--source", "pattern", str(tmp_path / "no" / "out.jpg"))
+    assert_one_line_error(result, 1, "cannot write")
+
+
+def test_snapshot_of_a_video_file(video_file: Path, tmp_path: Path) -> None:
+    """A video file is a source like any other."""
+    out = tmp_path / "v.jpg"
+    result = run_cli("snapshot", "--source", str(video_file), str(out))
+    assert result.returncode == 0, result.stderr
+    assert jpeg.decode_rgb(out.read_bytes()).shape == (240, 320, 3)
+
+
+def test_sources_without_cameras(tmp_path: Path) -> None:
+    """`camcast sources` says when there is no camera and points to the pattern."""
+    result = run_cli("sources", "--dev", str(tmp_path))
+    assert result.returncode == 0
+    assert "no cameras found" in result.stdout
+    assert "--source pattern" in result.stdout
