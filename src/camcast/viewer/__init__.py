@@ -12,7 +12,7 @@ from importlib import resources
 from string import Template
 
 PAGES = ("index", "refresh", "script", "stream")
-ASSETS = {"viewer.js": "text/javascript", "viewer.css": "text/css"}
+ASSETS = {"viewer.js": "text/javascript", "viewer.css": "text/css", "favicon.svg": "image/svg+xml"}
 
 
 @functools.cache
@@ -22,7 +22,7 @@ def _template(name: str) -> Template:
 
 @functools.cache
 def asset(name: str) -> bytes:
-    """The bytes of a static asset (``viewer.js``, ``viewer.css``)."""
+    """The bytes of a static asset (one of :data:`ASSETS`)."""
     if name not in ASSETS:
         raise KeyError(name)
     return resources.files(__package__).joinpath(name).read_bytes()

@@ -1,0 +1,167 @@
+"""Sources: the pattern, generated video files (decoded and MJPEG passthrough), and reconnecting."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from camcast import jpeg
+from camcast.errors import SourceError
+from camcast.frames import Frame
+from camcast.sources import open_source
+from camcast.sources.base import ThreadedSource
+from camcast.sources.media import MediaSource
+from camcast.sources.pattern import PatternSource
+from camcast.sources.v4l2 import Camera, Mode, choose_mode
+
+
+async def take(source: AsyncIterator[Frame], n: int, timeout: float = 10) -> list[Frame]:
+    frames: list[Frame] = []
+
+    async def collect() -> None:
+        async for frame in source:
+            frames.append(frame)
+            if len(frames) == n:
+                return
+
+    await asyncio.wait_for(collect(), timeout)
+    return frames
+
+
+async def test_pattern_paces_frames_to_fps() -> None:
+    """The pattern delivers frames at the configured rate, each one different."""
+    source = PatternSource(320, 240, 20)
+    start = time.monotonic()
+    frames = await take(aiter(source), 21)
+    elapsed = time.monotonic() - start
+    await source.aclose()
+    assert 0.9 <= elapsed <= 1.5
+    assert [f.seq for f in frames] == list(range(1, 22))
+    assert all(f.image is not None and f.image.y.shape == (240, 320) for f in frames)
+    a, b = frames[0].image, frames[1].image
+    assert a is not None and b is not None
+    assert not np.array_equal(a.y, b.y)
+
+
+def test_pattern_draws_clock_and_counter_band() -> None:
+    """Only the moving square and the clock band change between two frames."""
+    source = PatternSource(640, 480, 30)
+    a, b = source.draw(1, 1000.0), source.draw(2, 1000.5)
+    changed_rows = np.flatnonzero((a.y != b.y).any(axis=1))
+    assert changed_rows.size > 0
+    assert changed_rows.max() < 480 * 2 // 3  # the gradient below the bars never changes
+
+
+async def test_video_file_is_decoded_at_its_own_rate(video_file: Path) -> None:
+    """A file plays at its timestamps (25 fps here) with its own size, as I420 frames."""
+    source = open_source(str(video_file), None, None)
+    assert isinstance(source, MediaSource)
+    start = time.monotonic()
+    frames = await take(aiter(source), 26)
+    elapsed = time.monotonic() - start
+    await source.aclose()
+    assert 0.85 <= elapsed <= 1.6, elapsed
+    assert frames[0].image is not None
+    assert (frames[0].width, frames[0].height) == (320, 240)
+    assert frames[-1].jpeg is None
+
+
+async def test_video_file_rescaled_and_looped(video_file: Path) -> None:
+    """--size rescales a file, and the file loops when it ends (50 frames at 25 fps)."""
+    source = MediaSource(str(video_file), "file", size=(160, 120))
+    frames = await take(aiter(source), 60, timeout=6)
+    await source.aclose()
+    assert all(f.image is not None and f.image.y.shape == (120, 160) for f in frames)
+    assert [f.seq for f in frames] == list(range(1, 61))
+
+
+async def test_mjpeg_file_is_passed_through_without_reencoding(mjpeg_file: Path) -> None:
+    """An MJPEG stream's own JPEG bytes reach the hub untouched (bar metadata), not re-encoded."""
+    with av.open(str(mjpeg_file)) as container:
+        originals = [bytes(p) for p in container.demux(video=0) if p.size]
+    source = open_source(str(mjpeg_file), None, None)
+    frames = await take(aiter(source), 5)
+    await source.aclose()
+    for frame, original in zip(frames, originals, strict=False):
+        assert frame.image is None and frame.jpeg is not None
+        assert frame.jpeg == jpeg.clean_camera_jpeg(original)
+        assert jpeg.decode_rgb(frame.jpeg).shape == (240, 320, 3)
+
+
+async def test_passthrough_off_decodes_mjpeg(mjpeg_file: Path) -> None:
+    """With passthrough off, MJPEG is decoded like any other codec."""
+    source = open_source(str(mjpeg_file), None, None, passthrough=False)
+    frames = await take(aiter(source), 2)
+    await source.aclose()
+    assert frames[0].image is not None and frames[0].jpeg is None
+
+
+async def test_lost_source_shows_offline_card_and_recovers(
+    video_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When a looped file disappears the source shows offline frames, then resumes when it returns."""
+    monkeypatch.setattr("camcast.sources.base.RETRY_DELAYS", (0.3,))
+    path = tmp_path / "live.mp4"
+    os.link(video_file, path)
+    source = MediaSource(str(path), "file")
+    frames = aiter(source)
+    await take(frames, 3)
+    path.unlink()
+    assert isinstance(source, ThreadedSource)
+    deadline = time.monotonic() + 6
+    while source.live and time.monotonic() < deadline:
+        await take(frames, 1)
+    assert not source.live, "the source did not notice the file was gone"
+    offline = await take(frames, 1)
+    assert offline[0].image is not None and (offline[0].width, offline[0].height) == (320, 240)
+    os.link(video_file, path)
+    deadline = time.monotonic() + 6
+    while not source.live and time.monotonic() < deadline:
+        await take(frames, 1)
+    assert source.live, "the source did not come back"
+    await source.aclose()
+
+
+def test_unreadable_file_is_a_source_error(tmp_path: Path) -> None:
+    """A file that is not a video fails at start with a SourceError, not an FFmpeg traceback."""
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video" * 100)
+    source = open_source(str(junk), None, None)
+    assert isinstance(source, ThreadedSource)
+    with pytest.raises(SourceError, match=r"junk\.mp4"):
+        source.start()
+
+
+CAMERA = Camera(
+    "/dev/video0",
+    "Test Cam",
+    (
+        Mode("YUYV", 640, 480, (30.0, 15.0)),
+        Mode("MJPG", 640, 480, (30.0,)),
+        Mode("MJPG", 1280, 720, (30.0,)),
+        Mode("MJPG", 1920, 1080, (30.0,)),
+        Mode("YUYV", 1920, 1080, (5.0,)),
+    ),
+)
+
+
+def test_camera_mode_prefers_mjpeg_and_720p_by_default() -> None:
+    """Without a size the largest mode up to 1280x720 is chosen, MJPEG first (passthrough)."""
+    assert choose_mode(CAMERA, None, None, None) == CAMERA.modes[2]
+    assert choose_mode(CAMERA, 640, 480, 30) == CAMERA.modes[1]
+    assert choose_mode(CAMERA, 640, 480, 15) == CAMERA.modes[0]
+
+
+def test_camera_mode_errors_list_what_is_offered() -> None:
+    """An unsupported size or rate lists what the camera offers."""
+    with pytest.raises(SourceError, match="offers 640x480, 1280x720, 1920x1080"):
+        choose_mode(CAMERA, 800, 600, None)
+    with pytest.raises(SourceError, match="at 60 fps; it offers 30 fps"):
+        choose_mode(CAMERA, 1280, 720, 60)

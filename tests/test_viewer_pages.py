@@ -1,0 +1,100 @@
+"""The three viewer pages in headless Chromium: each shows a picture that changes over time."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+
+import pytest
+from playwright.async_api import Page
+
+from tests.browser import chromium
+from tests.conftest import camcast_server
+
+pytestmark = pytest.mark.timeout(120)
+
+SERVER_ARGS = ("--source", "pattern", "--size", "320x240", "--fps", "10")
+
+
+async def picture(page: Page, selector: str) -> str:
+    """A digest of the pixels the browser currently shows for the image ``selector``."""
+    loaded = "i => i && i.complete && i.naturalWidth > 0"
+    await page.wait_for_function(f"() => ({loaded})(document.querySelector({selector!r}))")
+    return hashlib.sha256(await page.locator(selector).screenshot()).hexdigest()
+
+
+async def changes(page: Page, selector: str, within: float) -> bool:
+    first = await picture(page, selector)
+    deadline = asyncio.get_running_loop().time() + within
+    while asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.3)
+        if await picture(page, selector) != first:
+            return True
+    return False
+
+
+async def test_meta_refresh_page_reloads_whole_page() -> None:
+    """/view/refresh?every=1 reloads the page (new navigation) and the picture changes."""
+    async with camcast_server(*SERVER_ARGS) as server, chromium() as browser:
+        page = await browser.new_page()
+        loads = 0
+
+        def count(_: object) -> None:
+            nonlocal loads
+            loads += 1
+
+        page.on("load", count)
+        await page.goto(server.url + "/view/refresh?every=1")
+        assert await changes(page, "img.cam", within=5)
+        await asyncio.sleep(1.5)
+        assert loads >= 2
+
+
+async def test_script_page_swaps_only_the_image() -> None:
+    """/view/script reloads only the image (no navigation) and reports the update time."""
+    async with camcast_server(*SERVER_ARGS) as server, chromium() as browser:
+        page = await browser.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        navigations: list[str] = []
+        page.on("framenavigated", lambda f: navigations.append(f.url))
+        await page.goto(server.url + "/view/script?every=0.5")
+        assert await changes(page, "#camcast-image", within=5)
+        assert len(navigations) == 1
+        await page.wait_for_function(
+            "document.getElementById('camcast-status').textContent.startsWith('Updated')"
+        )
+        assert errors == []  # in particular, no CSP violation
+
+
+async def test_script_page_shows_stale_when_loads_fail() -> None:
+    """When the server goes away the image-refresh page says since when the picture is stale."""
+    async with camcast_server(*SERVER_ARGS) as server, chromium() as browser:
+        page = await browser.new_page()
+        await page.goto(server.url + "/view/script?every=0.5")
+        await picture(page, "#camcast-image")
+        server.proc.terminate()
+        await asyncio.to_thread(server.proc.wait, 10)
+        await page.wait_for_function(
+            "document.getElementById('camcast-status').textContent.startsWith('Stale since')", timeout=10000
+        )
+        assert "stale" in (await page.get_attribute("#camcast-status", "class") or "")
+
+
+async def test_stream_page_shows_live_pictures() -> None:
+    """/view/stream plays the MJPEG stream in an <img>: the picture changes without reloading."""
+    async with camcast_server(*SERVER_ARGS) as server, chromium() as browser:
+        page = await browser.new_page()
+        await page.goto(server.url + "/view/stream")
+        assert await changes(page, "#camcast-stream", within=5)
+
+
+async def test_index_links_lead_to_the_pages() -> None:
+    """The index page's links open each viewer page."""
+    async with camcast_server(*SERVER_ARGS) as server, chromium() as browser:
+        page = await browser.new_page()
+        await page.goto(server.url + "/")
+        for name in ("Page refresh", "Image refresh", "Live stream"):
+            await page.goto(server.url + "/")
+            await page.get_by_role("link", name=name).first.click()
+            await page.wait_for_selector("img.cam")
