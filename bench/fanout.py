@@ -1,0 +1,257 @@
+"""Fan-out benchmark: N MJPEG viewers of one camcast server on the 720p test pattern.
+
+Starts ``camcast serve --source pattern --size 1280x720 --fps 30`` as its own process, then for each N
+connects N stream clients (spread over worker processes so the clients are not the bottleneck) for
+``--seconds`` each, and prints one row per N: per-client fps (median, worst), server CPU (% of one core),
+server RSS, capture-to-receipt latency p50/p99 from each part's X-Timestamp header, bytes/s delivered,
+and the server's encodes per second. Also the cost of one 720p encode. Traffic stays on 127.0.0.1.
+
+    python bench/fanout.py                      # N = 1 10 50 100 200 500, 10 s each
+    python bench/fanout.py --clients 200 --seconds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+BOUNDARY_LINE = b"\r\n--camcastframe\r\n"
+
+
+class StreamClient(asyncio.Protocol):
+    """Reads an HTTP/1.0 MJPEG stream, counting parts and their latency, without copying bodies."""
+
+    def __init__(self, measure_from: float, measure_to: float, latencies: list[float]) -> None:
+        self.buf = bytearray()
+        self.need_body = 0
+        self.in_headers = True
+        self.stamp = 0.0
+        self.frames = 0
+        self.bytes = 0
+        self.measure_from, self.measure_to = measure_from, measure_to
+        self.latencies = latencies
+        self.seen_response = False
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.write(b"GET /stream.mjpg HTTP/1.0\r\nHost: bench\r\n\r\n")
+
+    def data_received(self, data: bytes) -> None:
+        now = time.time()
+        measuring = self.measure_from <= now < self.measure_to
+        if measuring:
+            self.bytes += len(data)
+        view = memoryview(data)
+        while view:
+            if self.need_body:
+                take = min(self.need_body, len(view))
+                self.need_body -= take
+                view = view[take:]
+                if not self.need_body and measuring:
+                    self.frames += 1
+                    self.latencies.append(now - self.stamp)
+                continue
+            self.buf += view
+            view = memoryview(b"")
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = bytes(self.buf[:end])
+            rest = bytes(self.buf[end + 4 :])
+            self.buf.clear()
+            if not self.seen_response:
+                self.seen_response = True
+                # The response head is followed by the first boundary line.
+                rest = rest.split(b"--camcastframe\r\n", 1)[1] if b"--camcastframe\r\n" in rest else rest
+                self.buf += rest
+                if not rest:
+                    return
+                view = memoryview(bytes(self.buf))
+                self.buf.clear()
+                continue
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.startswith(b"Content-Length:"):
+                    length = int(line[15:])
+                elif line.startswith(b"X-Timestamp:"):
+                    self.stamp = float(line[12:])
+            self.need_body = length + len(BOUNDARY_LINE)
+            view = memoryview(rest)
+
+
+def worker(port: int, clients: int, start_at: float, seconds: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        latencies: list[float] = []
+        protocols = []
+        for _ in range(clients):
+            _, proto = await loop.create_connection(
+                lambda: StreamClient(start_at, start_at + seconds, latencies), "127.0.0.1", port
+            )
+            protocols.append(proto)
+        await asyncio.sleep(max(0.0, start_at + seconds - time.time()) + 0.2)
+        for p in protocols:
+            if p.transport:
+                p.transport.close()
+        out.put(([p.frames / seconds for p in protocols], latencies[::5], sum(p.bytes for p in protocols)))
+
+    asyncio.run(main())
+
+
+def proc_stat(pid: int) -> tuple[float, int]:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    rss = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+    return cpu, rss
+
+
+def status(port: int) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/status.json", timeout=5) as resp:
+        result: dict[str, float] = json.load(resp)
+        return result
+
+
+def run_n(port: int, pid: int, n: int, seconds: float, procs: int) -> dict[str, float]:
+    warmup = 2.0
+    start_at = time.time() + warmup
+    out: mp.Queue = mp.Queue()  # type: ignore[type-arg]
+    per = [n // procs + (1 if i < n % procs else 0) for i in range(procs)]
+    workers = [mp.Process(target=worker, args=(port, k, start_at, seconds, out)) for k in per if k]
+    for w in workers:
+        w.start()
+    time.sleep(max(0.0, start_at - time.time()))
+    cpu0, _ = proc_stat(pid)
+    t0 = time.monotonic()
+    time.sleep(seconds / 2)
+    encodes = status(port)["encodes_per_second"]
+    time.sleep(max(0.0, seconds - (time.monotonic() - t0)))
+    cpu1, rss = proc_stat(pid)
+    elapsed = time.monotonic() - t0
+    fps: list[float] = []
+    lat: list[float] = []
+    total_bytes = 0
+    for _ in workers:
+        f, lats, b = out.get(timeout=60)
+        fps += f
+        lat += lats
+        total_bytes += b
+    for w in workers:
+        w.join(10)
+    lat.sort()
+    return {
+        "clients": n,
+        "fps_median": statistics.median(fps),
+        "fps_worst": min(fps),
+        "cpu": 100 * (cpu1 - cpu0) / elapsed,
+        "rss_mib": rss / 2**20,
+        "p50_ms": 1000 * lat[len(lat) // 2] if lat else float("nan"),
+        "p99_ms": 1000 * lat[int(len(lat) * 0.99)] if lat else float("nan"),
+        "mb_per_s": total_bytes / seconds / 1e6,
+        "encodes": encodes,
+    }
+
+
+def encode_cost(size: tuple[int, int]) -> tuple[float, float, float, float, int]:
+    """Median milliseconds to draw one pattern frame, to encode it whole, and to encode it with the
+    stripe encoder (as the hub does); the stripes re-encoded per frame; the JPEG size in bytes."""
+    from camcast import jpeg
+    from camcast.sources.pattern import PatternSource
+
+    pattern = PatternSource(*size, 30)
+    stripes = jpeg.StripeEncoder(80)
+    draws, full, incremental = [], [], []
+    data = b""
+    frames = 300
+    for i in range(frames):
+        t0 = time.perf_counter()
+        img = pattern.draw(i, 1000.0 + i / 30)
+        t1 = time.perf_counter()
+        data = jpeg.encode(img, 80)
+        t2 = time.perf_counter()
+        stripes.encode(img)
+        t3 = time.perf_counter()
+        draws.append(t1 - t0)
+        full.append(t2 - t1)
+        incremental.append(t3 - t2)
+    ms = [1000 * statistics.median(x) for x in (draws, full, incremental)]
+    return ms[0], ms[1], ms[2], stripes.stripes_encoded / frames, len(data)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 10, 50, 100, 200, 500])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--procs", type=int, default=2, help="client worker processes")
+    parser.add_argument("--size", default="1280x720")
+    parser.add_argument("--fps", default="30")
+    args = parser.parse_args()
+    w, h = (int(v) for v in args.size.split("x"))
+
+    draw_ms, enc_ms, stripe_ms, stripes, nbytes = encode_cost((w, h))
+    machine = platform.processor() or platform.machine()
+    print(f"machine: {machine}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"pattern {w}x{h}: draw {draw_ms:.2f} ms; JPEG q80: full encode {enc_ms:.2f} ms, ", end="")
+    print(f"stripe encoder {stripe_ms:.2f} ms ({stripes:.1f} stripes/frame); {nbytes} bytes per frame\n")
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "camcast", "serve", "--source", "pattern", "--size", args.size,
+         "--fps", args.fps, "--listen", f"127.0.0.1:{port}", "--quiet"],
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                status(port)
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("the server did not start") from None
+                time.sleep(0.2)
+        time.sleep(2)
+        cpu0, _ = proc_stat(server.pid)
+        time.sleep(3)
+        cpu1, rss = proc_stat(server.pid)
+        idle = status(port)
+        print(f"idle (no viewer): CPU {100 * (cpu1 - cpu0) / 3:.1f}% of a core, RSS {rss / 2**20:.0f} MiB, "
+              f"encodes/s {idle['encodes_per_second']}\n")  # fmt: skip
+        print("| clients | fps median | fps worst | server CPU % | RSS MiB ", end="")
+        print("| latency p50 ms | p99 ms | MB/s | encodes/s |")
+        print("|" + "---|" * 9)
+        for n in args.clients:
+            r = run_n(port, server.pid, n, args.seconds, min(args.procs, n))
+            print(
+                f"| {n} | {r['fps_median']:.1f} | {r['fps_worst']:.1f} | {r['cpu']:.1f} | "
+                f"{r['rss_mib']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['mb_per_s']:.0f} | "
+                f"{r['encodes']:.1f} |",
+                flush=True,
+            )
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(10)
+
+
+if __name__ == "__main__":
+    main()
