@@ -7,6 +7,7 @@ import pytest
 
 from camcast import jpeg
 from camcast.errors import SourceError
+from camcast.frames import Yuv420
 from camcast.sources.pattern import PatternSource
 
 
@@ -63,3 +64,48 @@ def test_not_a_jpeg(bad: bytes) -> None:
     """Garbage from a camera is a SourceError, not a crash."""
     with pytest.raises(SourceError):
         jpeg.clean_camera_jpeg(bad)
+
+
+def _noisy(width: int, height: int, seed: int) -> Yuv420:
+    rng = np.random.default_rng(seed)
+    return Yuv420(
+        rng.integers(0, 256, (height, width), np.uint8),
+        rng.integers(0, 256, (height // 2, width // 2), np.uint8),
+        rng.integers(0, 256, (height // 2, width // 2), np.uint8),
+    )
+
+
+@pytest.mark.parametrize("size", [(320, 240), (330, 250), (640, 360)])
+def test_stripe_encoder_matches_a_full_encode(size: tuple[int, int]) -> None:
+    """Re-encoding only changed stripes gives exactly the picture a full encode gives, at any size."""
+    width, height = size
+    encoder = jpeg.StripeEncoder(80)
+    pattern = PatternSource(width, height, 30)
+    frames = [pattern.draw(i, 1000.0 + i / 30) for i in range(6)]
+    still = frames[-1]
+    # a moving pattern, the same picture again, then one change in the last (possibly partial) stripe
+    bottom = still.copy()
+    bottom.y[-2:, :10] = 255
+    for image in [*frames, still, bottom]:
+        data = encoder.encode(image)
+        assert jpeg.is_complete(data)
+        assert np.array_equal(jpeg.decode_rgb(data), jpeg.decode_rgb(jpeg.encode(image, 80)))
+    assert encoder.stripes_encoded < 6 * -(-height // 16)  # it did not re-encode everything
+
+
+def test_stripe_encoder_skips_unchanged_and_falls_back_on_noise() -> None:
+    """An unchanged picture costs no encode; a picture that changes everywhere is encoded whole."""
+    encoder = jpeg.StripeEncoder(75)
+    pattern = PatternSource(320, 240, 30)
+    a = pattern.draw(1, 1000.0)
+    encoder.encode(a)
+    encoder.encode(pattern.draw(2, 1000.1))
+    before = encoder.stripes_encoded
+    same = encoder.encode(pattern.draw(2, 1000.1))
+    assert encoder.stripes_encoded == before
+    assert same == encoder.encode(pattern.draw(2, 1000.1))
+    for seed in range(3):
+        noisy = _noisy(320, 240, seed)
+        data = encoder.encode(noisy)
+        assert data == jpeg.encode(noisy, 75)
+    assert encoder.stripes_encoded == before

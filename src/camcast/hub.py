@@ -67,7 +67,9 @@ class Hub:
         self._listeners: list[Listener] = []
         self._new_frame = asyncio.Event()
         self._encoding: tuple[int, asyncio.Future[JpegFrame]] | None = None
+        # One thread, so frames are encoded in order and the stripe encoder's state stays in it.
         self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="camcast-encode")
+        self._stripes = jpeg.StripeEncoder(quality)
 
     # --- capture ---------------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -95,7 +97,10 @@ class Hub:
             self.frames_out += 1
             self.rate_out.tick(time.monotonic())
             for listener in tuple(self._listeners):
-                listener(encoded)
+                try:
+                    listener(encoded)
+                except Exception:  # one broken output must not stop the others
+                    log.exception("output %r failed on frame %d", listener, encoded.seq)
 
     # --- outputs ---------------------------------------------------------------------------------------
     def add_listener(self, listener: Listener) -> None:
@@ -144,7 +149,7 @@ class Hub:
     async def _encode(self, frame: Frame) -> JpegFrame:
         assert frame.image is not None
         loop = asyncio.get_running_loop()
-        data = await loop.run_in_executor(self._encoder, jpeg.encode, frame.image, self.quality)
+        data = await loop.run_in_executor(self._encoder, self._stripes.encode, frame.image)
         self.frames_encoded += 1
         self.rate_encode.tick(time.monotonic())
         return _jpeg_frame(frame, data)
