@@ -116,9 +116,19 @@ class JpegFrame:
 
     @property
     def chunk(self) -> bytes:
-        """``part`` framed as one HTTP/1.1 chunk, for responses sent with chunked transfer coding."""
+        """``part`` framed as one HTTP/1.1 chunk, for responses sent with chunked transfer coding.
+
+        ``part`` stands in it at offset :attr:`part_offset`, so one buffer serves both framings.
+        """
         chunk = self._cache.get("chunk")
         if chunk is None:
-            part = self.part
-            chunk = self._cache["chunk"] = b"".join((f"{len(part):x}\r\n".encode("ascii"), part, b"\r\n"))
+            chunk = self._cache["chunk"] = b"".join((self._chunk_prefix(), self.part, b"\r\n"))
         return chunk
+
+    @property
+    def part_offset(self) -> int:
+        """Where ``part`` starts inside ``chunk``."""
+        return len(self._chunk_prefix())
+
+    def _chunk_prefix(self) -> bytes:
+        return f"{len(self.part):x}\r\n".encode("ascii")
