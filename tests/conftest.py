@@ -79,9 +79,9 @@ async def wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 2
 
 
 @contextlib.asynccontextmanager
-async def camcast_server(*args: str) -> AsyncIterator[Server]:
-    """``camcast serve ARGS`` on a free loopback port, stopped with SIGTERM at the end."""
-    port = free_port()
+async def camcast_server(*args: str, port: int = 0) -> AsyncIterator[Server]:
+    """``camcast serve ARGS`` on loopback (``port``, or a free one), stopped with SIGTERM at the end."""
+    port = port or free_port()
     proc = subprocess.Popen(
         camcast_cmd("serve", "--listen", f"127.0.0.1:{port}", "--quiet", *args),
         stdout=subprocess.PIPE,

@@ -224,3 +224,46 @@ async def test_sigterm_stops_the_server_cleanly() -> None:
         await anext(read_parts(resp))
         server.proc.terminate()
         assert await asyncio.to_thread(server.proc.wait, 10) == 0
+
+
+async def test_head_stream_returns_headers_only() -> None:
+    """HEAD /stream.mjpg answers the stream's headers and ends at once."""
+    async with (
+        camcast_server("--source", "pattern", "--size", "160x120") as server,
+        aiohttp.ClientSession() as s,
+        s.head(server.url + "/stream.mjpg") as resp,
+    ):
+        assert resp.status == 200
+        assert resp.headers["Content-Type"].startswith("multipart/x-mixed-replace")
+
+
+async def test_terminal_status_line_and_url_lines() -> None:
+    """On a terminal, serve prints one line per URL, then a live status line with fps and viewers."""
+    import os
+    import pty
+
+    from tests.conftest import camcast_cmd, free_port
+
+    port = free_port()
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        camcast_cmd("serve", "--source", "pattern", "--size", "160x120", "--listen", f"127.0.0.1:{port}"),
+        stdout=follower,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(follower)
+    output = b""
+    try:
+        deadline = time.monotonic() + 20
+        while b"viewers" not in output and time.monotonic() < deadline:
+            ready = await asyncio.to_thread(os.read, leader, 4096)
+            output += ready
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        os.close(leader)
+    text = output.decode(errors="replace")
+    for path in ("/snapshot.jpg", "/stream.mjpg", "/view/refresh", "/view/script", "/view/stream"):
+        assert f"http://127.0.0.1:{port}{path}" in text
+    status_line = text.rsplit("\r", 1)[-1]
+    assert "pattern 160x120@30" in status_line and "[live]" in status_line and "viewers 0" in status_line

@@ -165,3 +165,32 @@ def test_camera_mode_errors_list_what_is_offered() -> None:
         choose_mode(CAMERA, 800, 600, None)
     with pytest.raises(SourceError, match="at 60 fps; it offers 30 fps"):
         choose_mode(CAMERA, 1280, 720, 60)
+
+
+async def test_http_mjpeg_url_source_passes_through_and_reconnects(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another server's MJPEG stream is a source: passed through, shown offline when that server
+    stops, and resumed when it is back on the same address, without restarting."""
+    from tests.conftest import camcast_server, free_port
+
+    monkeypatch.setattr("camcast.sources.base.RETRY_DELAYS", (0.3,))
+    port = free_port()
+    upstream = ("--source", "pattern", "--size", "160x120", "--fps", "10")
+    async with camcast_server(*upstream, port=port):
+        source = open_source(f"http://127.0.0.1:{port}/stream.mjpg", None, None)
+        assert isinstance(source, MediaSource)
+        frames = aiter(source)
+        first = await take(frames, 3)
+        assert all(f.jpeg is not None and jpeg.decode_rgb(f.jpeg).shape == (120, 160, 3) for f in first)
+    deadline = time.monotonic() + 10
+    while source.live and time.monotonic() < deadline:
+        await take(frames, 1)
+    assert not source.live
+    card = (await take(frames, 1))[0]
+    assert card.image is not None and (card.width, card.height) == (160, 120)
+    async with camcast_server(*upstream, port=port):
+        deadline = time.monotonic() + 10
+        while not source.live and time.monotonic() < deadline:
+            await take(frames, 1)
+        assert source.live
+        assert (await take(frames, 1))[0].jpeg is not None
+    await source.aclose()
