@@ -54,7 +54,7 @@ def test_port_in_use_names_a_free_alternative() -> None:
 
 def test_unavailable_address_is_a_one_line_error() -> None:
     """An address this machine does not have is refused with one line."""
-    result = run_cli("serve", "--source", "pattern", "--listen", f"192.0.2.1:{free_port()}")
+    result = run_cli("serve", "--source", "pattern", "--public", "--listen", f"192.0.2.1:{free_port()}")
     assert_one_line_error(result, 2, "no such address")
 
 

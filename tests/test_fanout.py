@@ -44,7 +44,7 @@ async def slow_viewer(host: str, port: int, stop: float) -> tuple[int, int, int]
     sock.setblocking(False)
     loop = asyncio.get_running_loop()
     await loop.sock_connect(sock, (host, port))
-    await loop.sock_sendall(sock, b"GET /stream.mjpg HTTP/1.0\r\nHost: x\r\n\r\n")
+    await loop.sock_sendall(sock, b"GET /stream.mjpg HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
     data = bytearray()
     try:
         while time.monotonic() < stop:

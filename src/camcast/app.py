@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import sys
 import tempfile
 import time
@@ -17,11 +18,17 @@ from pathlib import Path
 
 from aiohttp import web
 
-from camcast.config import Config
-from camcast.errors import CamcastError, ServeError
+from camcast.config import Config, config_dir, state_dir
+from camcast.errors import CamcastError, ConfigError, ServeError
 from camcast.hub import Hub
+from camcast.privacy import Step, live_badge_step, mask_step
+from camcast.security.accounts import Accounts
+from camcast.security.files import private_dir
+from camcast.security.tokens import ShareKeys
 from camcast.server import build_app
-from camcast.server.routes import FANOUT
+from camcast.server.auth import Gate, is_loopback_host
+from camcast.server.guard import Limits, guarded
+from camcast.server.routes import STATE
 from camcast.sources import Source, ThreadedSource, open_source
 
 log = logging.getLogger(__name__)
@@ -31,19 +38,37 @@ LOG_STATUS_EVERY = 30.0
 
 
 def make_source(config: Config) -> Source:
-    """The configured source, opened so that a bad device or file fails now, not after start-up."""
-    source = open_source(config.source, config.size, config.fps, config.passthrough)
+    """The configured source, opened so that a bad device or file fails now, not after start-up.
+
+    Processing (masks, the badge) needs pixels, so a camera's own MJPEG is then decoded, not passed on.
+    """
+    passthrough = config.passthrough and not processing(config)
+    source = open_source(config.source, config.size, config.fps, passthrough)
     if isinstance(source, ThreadedSource):
         source.start()
     return source
+
+
+def processing(config: Config) -> list[Step]:
+    """The steps applied to every frame before any output sees it, in order."""
+    steps: list[Step] = []
+    if config.mask:
+        steps.append(mask_step(config.mask))
+    if config.live_badge:
+        steps.append(live_badge_step())
+    return steps
+
+
+def make_hub(config: Config, source: Source) -> Hub:
+    return Hub(source, config.quality, reopen=lambda: make_source(config), process=processing(config))
 
 
 def format_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def served_urls(host: str, port: int) -> list[tuple[str, str]]:
-    base = f"http://{format_host(host)}:{port}"
+def served_urls(host: str, port: int, tls: bool = False) -> list[tuple[str, str]]:
+    base = f"{'https' if tls else 'http'}://{format_host(host)}:{port}"
     return [
         (f"{base}/", "index of the viewer pages"),
         (f"{base}/snapshot.jpg", "snapshot"),
@@ -68,10 +93,16 @@ def free_port_near(host: str, port: int) -> int | None:
     return None
 
 
-async def start_site(runner: web.AppRunner, host: str, port: int) -> web.TCPSite:
-    site = web.TCPSite(runner, host, port, backlog=1024)
+async def listen(
+    runner: web.AppRunner, host: str, port: int, tls: ssl.SSLContext | None, limits: Limits
+) -> asyncio.Server:
+    """Listen on ``host``:``port`` with every connection behind the :class:`Guard`."""
+    loop = asyncio.get_running_loop()
+    assert runner.server is not None
     try:
-        await site.start()
+        return await loop.create_server(
+            guarded(runner.server, limits), host, port, ssl=tls, backlog=1024, reuse_address=True
+        )
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             alt = free_port_near(host, port)
@@ -80,9 +111,54 @@ async def start_site(runner: web.AppRunner, host: str, port: int) -> web.TCPSite
         if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT) or isinstance(exc, socket.gaierror):
             raise ServeError(f"cannot listen on {host}: no such address on this machine") from exc
         if exc.errno == errno.EACCES:
-            raise ServeError(f"port {port} needs privileges; pass --listen {host}:8080") from exc
+            raise ServeError(f"port {port} needs privileges; pass --listen {format_host(host)}:8080") from exc
         raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-    return site
+
+
+def tls_context(config: Config) -> ssl.SSLContext | None:
+    if not config.tls_cert and not config.tls_key:
+        return None
+    if not (config.tls_cert and config.tls_key):
+        raise ConfigError("--tls-cert and --tls-key go together; `camcast tls self-signed` makes a pair")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(config.tls_cert, config.tls_key)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"TLS file not found: {exc.filename}") from exc
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(
+            f"cannot use {config.tls_cert} / {config.tls_key} for TLS: {getattr(exc, 'reason', None) or exc}"
+        ) from exc
+    return context
+
+
+def access_policy(config: Config, accounts: Accounts, tls: bool) -> tuple[bool, list[str]]:
+    """Whether the server listens on loopback only, and the warnings to print; raises ConfigError when
+    the configuration would let someone watch who was not let in."""
+    host = config.listen[0]
+    loopback = is_loopback_host(host)
+    notes: list[str] = []
+    if config.public and accounts:
+        notes.append("--public has no effect while accounts exist: everyone must sign in")
+    elif config.public:
+        notes.append("PUBLIC: anyone who can reach this server may watch, without an account")
+    if not loopback and not accounts and not config.public:
+        raise ConfigError(
+            f"refusing to serve on {host} with no viewer accounts: add one with `camcast users add NAME`, "
+            "or pass --public to let anyone who can reach it watch"
+        )
+    if not loopback and accounts and not tls:
+        raise ConfigError(
+            f"refusing to take passwords over plain HTTP on {host}: pass --tls-cert and --tls-key "
+            "(`camcast tls self-signed` makes a pair)"
+        )
+    return loopback, notes
+
+
+def control_socket(port: int) -> Path:
+    """The owner's local control socket for the server on ``port`` (in the private state folder)."""
+    return state_dir() / f"control-{port}.sock"
 
 
 class StatusLine:
@@ -112,28 +188,52 @@ class StatusLine:
 
 async def serve(config: Config, quiet: bool = False) -> None:
     """Run the camera server until SIGINT or SIGTERM."""
+    accounts = Accounts(config_dir() / "users.json")
+    tls = tls_context(config)
+    loopback, notes = access_policy(config, accounts, tls is not None)
     source = await asyncio.to_thread(make_source, config)
-    hub = Hub(source, config.quality)
-    app = build_app(hub, config)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    hub = make_hub(config, source)
+    gate = Gate(
+        accounts,
+        ShareKeys(config_dir() / "share.key"),
+        loopback_only=loopback,
+        public=config.public,
+        tls=tls is not None,
+    )
+    private_dir(state_dir())
+    app = build_app(hub, gate, state_dir() / "viewers.jsonl", config.frame_ancestors)
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        handle_signals=False,
+        keepalive_timeout=config.idle_timeout,
+        shutdown_timeout=2.0,
+    )
     await runner.setup()
     host, port = config.listen
+    limits = Limits(config.max_connections, config.max_connections_per_address, config.header_timeout)
     try:
-        await start_site(runner, host, port)
+        server = await listen(runner, host, port, tls, limits)
+        control = web.UnixSite(runner, str(control_socket(port)))
+        await control.start()
+        os.chmod(control_socket(port), 0o600)
     except BaseException:
         await runner.cleanup()
         await source.aclose()
         raise
     print(f"camcast: serving {source.describe()}", flush=True)
-    for url, what in served_urls(host, port):
+    for url, what in served_urls(host, port, tls is not None):
         print(f"  {url:<40} {what}", flush=True)
+    for note in notes:
+        print(f"camcast: {note}", flush=True)
 
     def render() -> str:
         now = time.monotonic()
-        live = "live" if getattr(source, "live", True) else "OFFLINE"
+        state = "PAUSED" if hub.paused else "live" if hub.live else "OFFLINE"
+        watching = len(app[STATE].viewers.open)
         return (
-            f"{source.describe()} [{live}] · in {hub.rate_in.per_second(now):4.1f} fps · "
-            f"out {hub.rate_out.per_second(now):4.1f} fps · viewers {len(app[FANOUT].viewers)} · "
+            f"{source.describe()} [{state}] · in {hub.rate_in.per_second(now):4.1f} fps · "
+            f"out {hub.rate_out.per_second(now):4.1f} fps · viewers {watching} · "
             f"encodes {hub.rate_encode.per_second(now):4.1f}/s"
         )
 
@@ -143,7 +243,7 @@ async def serve(config: Config, quiet: bool = False) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         async with asyncio.TaskGroup() as tg:
-            capture = tg.create_task(hub.run(), name="camcast-capture")
+            capture = tg.create_task(hub.run(), name="camcast-hub")
             status = tg.create_task(StatusLine(render, quiet).run(), name="camcast-status")
             stopper = tg.create_task(stop.wait())
             await asyncio.wait({capture, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -153,14 +253,17 @@ async def serve(config: Config, quiet: bool = False) -> None:
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        server.close()
         await runner.cleanup()
+        with contextlib.suppress(OSError):
+            control_socket(port).unlink()
     log.info("stopped")
 
 
 async def snapshot(config: Config, out: str) -> int:
     """Capture one frame to ``out`` (``-`` for stdout), atomically; returns the bytes written."""
     source = await asyncio.to_thread(make_source, config)
-    hub = Hub(source, config.quality)
+    hub = make_hub(config, source)
     capture = asyncio.create_task(hub.run())
     try:
         frame = await hub.snapshot()

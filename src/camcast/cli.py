@@ -15,9 +15,21 @@ from camcast.errors import CamcastError
 log = logging.getLogger("camcast")
 
 #: Settings each subcommand takes as flags (all of them can also come from the config file).
+CAPTURE = ("source", "size", "fps", "quality", "passthrough", "mask", "live_badge")
 COMMAND_SETTINGS = {
-    "serve": ("source", "size", "fps", "quality", "passthrough", "listen"),
-    "snapshot": ("source", "size", "fps", "quality", "passthrough"),
+    "serve": (
+        *CAPTURE,
+        "listen",
+        "public",
+        "tls_cert",
+        "tls_key",
+        "frame_ancestors",
+        "max_connections",
+        "max_connections_per_address",
+        "header_timeout",
+        "idle_timeout",
+    ),
+    "snapshot": CAPTURE,
     "config": tuple(f.name for f in config.Config.settings()),
 }
 
@@ -26,13 +38,21 @@ def _add_settings(parser: argparse.ArgumentParser, names: Sequence[str]) -> None
     fields = {f.name: f for f in config.Config.settings()}
     for name in names:
         f = fields[name]
-        parser.add_argument(
-            "--" + name.replace("_", "-"),
-            dest=name,
-            default=None,
-            metavar=f.metadata["metavar"] or None,
-            help=f"{f.metadata['help']} (config key: {name})",
-        )
+        flag = "--" + name.replace("_", "-")
+        help = f"{f.metadata['help']} (config key: {name})"
+        if isinstance(f.default, bool):
+            parser.add_argument(
+                flag, dest=name, default=None, action=argparse.BooleanOptionalAction, help=help
+            )
+        else:
+            parser.add_argument(
+                flag,
+                dest=name,
+                default=None,
+                action="append" if f.metadata["multiple"] else "store",
+                metavar=f.metadata["metavar"] or None,
+                help=help,
+            )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from camcast.errors import ConfigError
+from camcast.privacy import Mask, parse_mask
 
 Parser = Callable[[Any], Any]
 
@@ -25,6 +27,13 @@ Parser = Callable[[Any], Any]
 def config_dir() -> Path:
     """``$XDG_CONFIG_HOME/camcast`` (``~/.config/camcast`` when the variable is unset)."""
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "camcast"
+
+
+def state_dir() -> Path:
+    """``$XDG_STATE_HOME/camcast`` (``~/.local/state/camcast`` when unset): the viewer log, the control
+    socket."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "camcast"
 
 
@@ -105,10 +114,83 @@ def parse_bool(value: Any) -> bool:
     raise ValueError("must be true or false")
 
 
-def setting(default: Any, parse: Parser, help: str, *, metavar: str = "", secret: bool = False) -> Any:
-    return field(
-        default=default, metadata={"parse": parse, "help": help, "metavar": metavar, "secret": secret}
+def parse_path(value: Any) -> str | None:
+    text = str(value).strip()
+    return str(Path(text).expanduser()) if text else None
+
+
+def parse_ancestors(value: Any) -> str:
+    """CSP frame-ancestors sources: 'self', 'none', or origins such as https://example.org."""
+    text = str(value).strip()
+    ok = text and all(
+        token in ("'self'", "'none'")
+        or re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d+)?|https?://\*\.[A-Za-z0-9.-]+", token)
+        for token in text.split()
     )
+    if not ok:
+        raise ValueError(
+            "must be 'self', 'none', or origins such as https://example.org, separated by spaces"
+        )
+    return text
+
+
+def parse_seconds(low: float, high: float) -> Parser:
+    def parse(value: Any) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = float("nan")
+        if not low <= number <= high:
+            raise ValueError(f"must be a number of seconds from {low:g} to {high:g}")
+        return number
+
+    return parse
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _show_default(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return _quote(str(value))
+
+
+def setting(
+    default: Any,
+    parse: Parser,
+    help: str,
+    *,
+    metavar: str = "",
+    secret: bool = False,
+    multiple: bool = False,
+    show: Callable[[Any], str] = _show_default,
+) -> Any:
+    """A Config field. ``multiple`` settings are lists (a repeatable flag, a TOML array); a ``bool``
+    default makes a ``--name/--no-name`` flag; ``show`` renders a value as TOML."""
+    meta = {
+        "parse": parse,
+        "help": help,
+        "metavar": metavar,
+        "secret": secret,
+        "multiple": multiple,
+        "show": show,
+    }
+    if multiple:
+        return field(default_factory=lambda: tuple(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _show_size(value: tuple[int, int]) -> str:
+    return f'"{value[0]}x{value[1]}"'
+
+
+def _show_listen(value: tuple[str, int]) -> str:
+    host = f"[{value[0]}]" if ":" in value[0] else value[0]
+    return f'"{host}:{value[1]}"'
 
 
 @dataclass(frozen=True)
@@ -118,8 +200,8 @@ class Config:
     source: str = setting(
         "auto",
         parse_source,
-        "auto (first camera, else the test pattern), pattern, "
-        "/dev/videoN, a video file, or an rtsp:// or http(s):// URL",
+        "auto (first camera, else the test pattern), pattern, /dev/videoN, a video file, or an rtsp:// or "
+        "http(s):// URL",
         metavar="SOURCE",
     )
     size: tuple[int, int] | None = setting(
@@ -127,20 +209,55 @@ class Config:
         parse_size,
         "picture size, e.g. 1280x720 (default: 1280x720 for the pattern, the source's own otherwise)",
         metavar="WxH",
+        show=_show_size,
     )
     fps: float | None = setting(
         None,
         parse_fps,
-        "capture rate in frames per second (default 30 for the "
-        "pattern and cameras; files play at their own rate)",
+        "capture rate in frames per second (default 30 for the pattern and cameras; files play at "
+        "their own rate)",
         metavar="N",
     )
     quality: int = setting(80, int_range(1, 100), "JPEG quality 1–100", metavar="Q")
-    passthrough: bool = setting(
-        True, parse_bool, "send a camera's own MJPEG without re-encoding", metavar="BOOL"
-    )
+    passthrough: bool = setting(True, parse_bool, "send a camera's own MJPEG without re-encoding")
     listen: tuple[str, int] = setting(
-        ("127.0.0.1", 8080), parse_listen, "address and port to serve on", metavar="HOST:PORT"
+        ("127.0.0.1", 8080),
+        parse_listen,
+        "address and port to serve on",
+        metavar="HOST:PORT",
+        show=_show_listen,
+    )
+    public: bool = setting(
+        False, parse_bool, "let anyone who can reach the server watch without an account (never the default)"
+    )
+    tls_cert: str | None = setting(
+        None, parse_path, "TLS certificate chain (PEM) to serve HTTPS", metavar="FILE"
+    )
+    tls_key: str | None = setting(None, parse_path, "TLS private key (PEM) for --tls-cert", metavar="FILE")
+    mask: tuple[Mask, ...] = setting(
+        (),
+        parse_mask,
+        "black out x,y,w,h (pixels or percent) in every output before encoding; repeatable",
+        metavar="X,Y,W,H",
+        multiple=True,
+        show=lambda m: _quote(str(m)),
+    )
+    live_badge: bool = setting(False, parse_bool, 'draw a red "LIVE" badge on the picture while on air')
+    frame_ancestors: str = setting(
+        "'self'",
+        parse_ancestors,
+        "origins allowed to frame the viewer pages (CSP frame-ancestors)",
+        metavar="ORIGINS",
+    )
+    max_connections: int = setting(2000, int_range(1, 100_000), "most open connections in total", metavar="N")
+    max_connections_per_address: int = setting(
+        100, int_range(1, 100_000), "most open connections from one address", metavar="N"
+    )
+    header_timeout: float = setting(
+        10.0, parse_seconds(0.5, 300), "seconds a client has to send a complete request head", metavar="S"
+    )
+    idle_timeout: float = setting(
+        30.0, parse_seconds(1, 3600), "seconds an idle keep-alive connection stays open", metavar="S"
     )
 
     @classmethod
@@ -152,25 +269,16 @@ class Config:
         lines = []
         for f in self.settings():
             value = getattr(self, f.name)
-            if f.metadata["secret"] and value:
-                value = "********"
-            lines.append(f"{f.name} = {_toml_value(f.name, value)}")
+            show = f.metadata["show"]
+            if value is None:
+                lines.append(f"# {f.name} = (not set)")
+            elif f.metadata["secret"]:
+                lines.append(f'{f.name} = "********"')
+            elif f.metadata["multiple"]:
+                lines.append(f"{f.name} = [{', '.join(show(v) for v in value)}]")
+            else:
+                lines.append(f"{f.name} = {show(value)}")
         return "\n".join(lines) + "\n"
-
-
-def _toml_value(key: str, value: Any) -> str:
-    if value is None:
-        return '"auto"'
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if key == "size":
-        return f'"{value[0]}x{value[1]}"'
-    if key == "listen":
-        host = f"[{value[0]}]" if ":" in value[0] else value[0]
-        return f'"{host}:{value[1]}"'
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def read_file(path: Path, explicit: bool) -> dict[str, Any]:
@@ -190,6 +298,7 @@ def read_file(path: Path, explicit: bool) -> dict[str, Any]:
 
 def load(file_values: Mapping[str, Any], flag_values: Mapping[str, Any], origin: str = "") -> Config:
     """Merge defaults, ``file_values`` and ``flag_values`` (flags win; ``None`` means not given)."""
+    file_values = {k: v for k, v in file_values.items() if not isinstance(v, dict)}  # sections: later
     fields = {f.name: f for f in Config.settings()}
     unknown = sorted(set(file_values) - set(fields))
     if unknown:
@@ -204,9 +313,14 @@ def load(file_values: Mapping[str, Any], flag_values: Mapping[str, Any], origin:
         ):
             if source.get(name) is None:
                 continue
+            raw = source[name]
             try:
-                values[name] = f.metadata["parse"](source[name])
+                if f.metadata["multiple"]:
+                    items = raw if isinstance(raw, list | tuple) else [raw]
+                    values[name] = tuple(f.metadata["parse"](item) for item in items)
+                else:
+                    values[name] = f.metadata["parse"](raw)
             except ValueError as exc:
                 label = where if where.startswith("--") else f"{name} (in {where})"
-                raise ConfigError(f"{label} {exc}; got {source[name]!r}") from None
+                raise ConfigError(f"{label} {exc}; got {raw!r}") from None
     return Config(**values)

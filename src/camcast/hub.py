@@ -14,12 +14,13 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from camcast import jpeg
 from camcast.errors import SourceError
-from camcast.frames import Frame, JpegFrame
+from camcast.frames import Frame, JpegFrame, Yuv420
 from camcast.sources import Source
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,10 @@ Listener = Callable[[JpegFrame], None]
 
 #: Seconds a snapshot waits for the first frame before giving up (a camera that opened but never sends).
 FIRST_FRAME_TIMEOUT = 10.0
+#: Seconds between paused (or unavailable) cards: enough for a new viewer to see the state at once.
+CARD_INTERVAL = 1.0
+#: Seconds between attempts to reopen a source that failed to reopen after a pause.
+RETRY_AFTER_PAUSE = 5.0
 
 
 class Rate:
@@ -52,11 +57,24 @@ class Rate:
 
 
 class Hub:
-    """Latest-frame broadcast from one source to many outputs. Run :meth:`run` as a task."""
+    """Latest-frame broadcast from one source to many outputs. Run :meth:`run` as a task.
 
-    def __init__(self, source: Source, quality: int) -> None:
+    ``reopen`` makes the source again after a pause (the privacy shutter closes the device, so resuming
+    opens it anew); ``process`` runs on every raw frame before anything can encode it (privacy masks,
+    the on-air badge), in the order given.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        quality: int,
+        reopen: Callable[[], Source] | None = None,
+        process: Sequence[Callable[[Yuv420], None]] = (),
+    ) -> None:
         self.source = source
         self.quality = quality
+        self.reopen = reopen
+        self.process = tuple(process)
         self.latest: Frame | None = None
         self.frames_in = 0
         self.frames_encoded = 0
@@ -64,27 +82,122 @@ class Hub:
         self.rate_in = Rate()
         self.rate_out = Rate()
         self.rate_encode = Rate()
+        self.paused_since: float | None = None
+        self._seq = 0
         self._listeners: list[Listener] = []
         self._new_frame = asyncio.Event()
+        self._state_changed = asyncio.Event()
+        self._capture: asyncio.Task[None] | None = None
         self._encoding: tuple[int, asyncio.Future[JpegFrame]] | None = None
         # One thread, so frames are encoded in order and the stripe encoder's state stays in it.
         self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="camcast-encode")
         self._stripes = jpeg.StripeEncoder(quality)
 
+    @property
+    def paused(self) -> bool:
+        return self.paused_since is not None
+
+    @property
+    def live(self) -> bool:
+        """Capturing from a working source (not paused, not offline)."""
+        return not self.paused and bool(getattr(self.source, "live", True))
+
+    # --- the privacy shutter -----------------------------------------------------------------------------
+    def pause(self) -> None:
+        """Close the source now (a camera's light goes off) and show a "paused" card until resumed."""
+        if self.paused:
+            return
+        self.paused_since = time.time()
+        log.warning("paused: the camera is closed and every output shows the paused card")
+        if self._capture is not None:
+            self._capture.cancel()
+        self._state_changed.set()
+
+    def resume(self) -> None:
+        if not self.paused:
+            return
+        self.paused_since = None
+        log.warning("resumed: capturing again")
+        self._state_changed.set()
+
     # --- capture ---------------------------------------------------------------------------------------
     async def run(self) -> None:
-        """Read the source until it ends or the task is cancelled; publish each frame to listeners."""
+        """Capture until the source ends or the task is cancelled, publishing each frame to listeners."""
         broadcaster = asyncio.create_task(self._broadcast(), name="camcast-broadcast")
+        fresh = True  # the source given to __init__ is open already
         try:
-            async for frame in self.source:
-                self.latest = frame
-                self.frames_in += 1
-                self.rate_in.tick(frame.time)
-                self._new_frame.set()
+            while True:
+                if self.paused:
+                    await self._show_paused()
+                    continue
+                if not fresh:
+                    if self.reopen is None:
+                        return
+                    try:
+                        self.source = await asyncio.to_thread(self.reopen)
+                    except SourceError as exc:
+                        log.warning("cannot reopen the source after the pause: %s; retrying", exc)
+                        await self._show_card(["camera unavailable", str(exc)[:60]], RETRY_AFTER_PAUSE)
+                        continue
+                fresh = False
+                self._capture = asyncio.create_task(self._read(self.source), name="camcast-capture")
+                try:
+                    await asyncio.shield(self._capture)
+                except asyncio.CancelledError:
+                    if not self.paused:
+                        raise  # the hub itself is being stopped
+                finally:
+                    if not self._capture.done():
+                        self._capture.cancel()
+                    await self.source.aclose()
+                if not self.paused:
+                    return  # the source ended by itself
         finally:
             broadcaster.cancel()
-            await self.source.aclose()
             self._encoder.shutdown(wait=False, cancel_futures=True)
+
+    async def _read(self, source: Source) -> None:
+        async for frame in source:
+            self.publish(frame)
+
+    def publish(self, frame: Frame) -> None:
+        """Make ``frame`` the newest: renumber it in the hub's sequence and apply ``process``."""
+        if self.process:
+            if frame.image is None:
+                assert frame.jpeg is not None
+                frame = Frame(
+                    frame.seq, frame.time, frame.wall, frame.width, frame.height, jpeg.decode_yuv(frame.jpeg)
+                )
+            else:
+                frame = replace(frame, image=frame.image.copy())  # never write into a source's buffer
+            assert frame.image is not None
+            for step in self.process:
+                step(frame.image)
+        self._seq += 1
+        self.latest = replace(frame, seq=self._seq)
+        self.frames_in += 1
+        self.rate_in.tick(frame.time)
+        self._new_frame.set()
+
+    async def _show_paused(self) -> None:
+        since = time.strftime("%H:%M:%S", time.localtime(self.paused_since or time.time()))
+        await self._show_card(["paused by the owner", f"since {since}"], None)
+
+    async def _show_card(self, lines: list[str], seconds: float | None) -> None:
+        """Publish a message card once a second until the state changes (or ``seconds`` pass)."""
+        from camcast.sources.pattern import message_card
+
+        width, height = (self.latest.width, self.latest.height) if self.latest else (1280, 720)
+        card = message_card(width, height, lines)
+        self._state_changed.clear()
+        deadline = None if seconds is None else time.monotonic() + seconds
+        while deadline is None or time.monotonic() < deadline:
+            self.publish(Frame.of_image(0, card))
+            try:
+                await asyncio.wait_for(self._state_changed.wait(), CARD_INTERVAL)
+                return
+            except TimeoutError:
+                continue
 
     async def _broadcast(self) -> None:
         while True:

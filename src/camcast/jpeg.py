@@ -37,6 +37,28 @@ def decode_rgb(data: bytes) -> np.ndarray:
     return np.asarray(simplejpeg.decode_jpeg(data, colorspace="RGB"))
 
 
+def decode_yuv(data: bytes) -> Yuv420:
+    """Decode a JPEG to an I420 picture (cropped to even size), for processing a camera's own JPEG."""
+    rgb = decode_rgb(data)
+    h, w = rgb.shape[0] & ~1, rgb.shape[1] & ~1
+    return rgb_to_yuv420(rgb[:h, :w])
+
+
+def rgb_to_yuv420(rgb: np.ndarray) -> Yuv420:
+    """Full-range (JFIF) I420 from an RGB array of even size."""
+    f = rgb.astype(np.float32)
+    r, g, b = f[..., 0], f[..., 1], f[..., 2]
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    cb = 128 - 0.168736 * r - 0.331264 * g + 0.5 * b
+    cr = 128 + 0.5 * r - 0.418688 * g - 0.081312 * b
+    h, w = y.shape
+
+    def half(plane: np.ndarray) -> np.ndarray:
+        return np.asarray(plane.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3)))
+
+    return Yuv420(*(np.clip(np.rint(p), 0, 255).astype(np.uint8) for p in (y, half(cb), half(cr))))
+
+
 def is_complete(data: bytes) -> bool:
     """True when ``data`` starts with SOI, ends with EOI and decodes."""
     if not (data.startswith(SOI) and data.endswith(EOI)):

@@ -1,5 +1,5 @@
-"""The HTTP server: snapshot, MJPEG stream, viewer pages and status, in one aiohttp application."""
+"""The HTTP server: snapshot, MJPEG stream, viewer pages, status and control, in one aiohttp application."""
 
-from camcast.server.routes import build_app
+from camcast.server.routes import ROUTES, build_app
 
-__all__ = ["build_app"]
+__all__ = ["ROUTES", "build_app"]

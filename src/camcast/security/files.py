@@ -1,0 +1,47 @@
+"""Private files: written atomically, mode 0600, in a folder only the owner can enter."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from camcast.errors import CamcastError
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (mode 0700) if needed and return it."""
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CamcastError(f"cannot create {path}: {exc.strerror}") from exc
+    return path
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically; the file is mode 0600 from its first byte."""
+    private_dir(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise CamcastError(f"cannot write {path}: {exc.strerror}") from exc
+    try:
+        with os.fdopen(fd, "wb") as fh:  # mkstemp creates the file mode 0600
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise CamcastError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def stamp(path: Path) -> tuple[int, int, int] | None:
+    """What changes when ``path`` is replaced or edited (inode, size, mtime), or None if it is absent."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)

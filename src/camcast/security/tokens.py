@@ -1,0 +1,118 @@
+"""Signed, expiring share links: browsers cannot send credentials for an ``<img>``, a token can.
+
+A token is ``base64url(payload).base64url(HMAC-SHA256(key, payload))`` where the payload is JSON with the
+share's name, expiry (Unix seconds) and scope. The key (32 random bytes) is in ``share.key`` (mode
+0600); ``camcast share --revoke-all`` replaces it, which invalidates every link at once. The server
+rereads the key when the file changes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from camcast.security.files import stamp, write_private
+
+#: What a link may open: ``watch`` is every viewer route (pages, snapshot, stream); the others one kind.
+SCOPES = ("watch", "snapshot", "stream")
+
+
+@dataclass(frozen=True)
+class Share:
+    name: str
+    expires: float
+    scope: str
+
+
+class TokenError(Exception):
+    """Why a token was refused: malformed, bad signature, expired."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class ShareKeys:
+    """The signing key in ``path``: made on first use, replaced by :meth:`rotate`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: tuple[int, int, int] | None = None
+        self._key: bytes | None = None
+
+    def _current(self, create: bool) -> bytes | None:
+        current = stamp(self.path)
+        if current is None:
+            if not create:
+                return None
+            self.rotate()
+            current = stamp(self.path)
+        if current != self._stamp:
+            self._stamp = current
+            key = self.path.read_bytes()
+            self._key = key if len(key) == 32 else None
+        return self._key
+
+    def rotate(self) -> None:
+        write_private(self.path, os.urandom(32))
+        self._stamp = None
+
+    def issue(self, name: str, seconds: float, scope: str = "watch") -> str:
+        if scope not in SCOPES:
+            raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
+        key = self._current(create=True)
+        assert key is not None
+        payload = json.dumps(
+            {"n": name, "e": int(time.time() + seconds), "s": scope, "r": _b64(os.urandom(6))},
+            separators=(",", ":"),
+        ).encode()
+        return f"{_b64(payload)}.{_b64(hmac.new(key, payload, hashlib.sha256).digest())}"
+
+    def verify(self, token: str) -> Share:
+        key = self._current(create=False)
+        if key is None:
+            raise TokenError("no share key")
+        body, dot, sig = token.partition(".")
+        if not dot or len(token) > 512:
+            raise TokenError("malformed")
+        try:
+            payload, signature = _unb64(body), _unb64(sig)
+        except ValueError:
+            raise TokenError("malformed") from None
+        if not hmac.compare_digest(hmac.new(key, payload, hashlib.sha256).digest(), signature):
+            raise TokenError("bad signature")
+        try:
+            data = json.loads(payload)
+            share = Share(str(data["n"]), float(data["e"]), str(data["s"]))
+        except (ValueError, KeyError, TypeError):
+            raise TokenError("malformed") from None
+        if share.expires < time.time():
+            raise TokenError("expired")
+        if share.scope not in SCOPES:
+            raise TokenError("unknown scope")
+        return share
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``90s``, ``15m``, ``2h``, ``7d`` (or a bare number of seconds); ValueError otherwise."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    text = text.strip().lower()
+    factor = units.get(text[-1:], 0)
+    number = text[:-1] if factor else text
+    try:
+        value = float(number) * (factor or 1)
+    except ValueError:
+        raise ValueError("must be a duration such as 90s, 15m, 2h or 7d") from None
+    if not 0 < value <= 366 * 86400:
+        raise ValueError("must be a duration from 1 second to 366 days")
+    return value

@@ -1,0 +1,179 @@
+"""Who is asking, and may they: one policy for every route, deny by default.
+
+Every route in :data:`camcast.server.routes.ROUTES` names the least role it needs: ``public`` (health
+check, static assets), ``viewer`` (pages, snapshot, stream, status) or ``owner`` (control). A route
+without an entry cannot be registered. A request's principal comes from, in order:
+
+- the control socket (a Unix socket only the owner's user can open): the owner;
+- ``?token=`` (a share link): a viewer limited to the link's scope;
+- ``Authorization: Basic`` checked against the accounts, accepted only over TLS or from loopback;
+- nobody: an anonymous viewer when the server is ``--public`` with no accounts; an anonymous owner
+  when no account exists and the server listens on loopback only (the local user); otherwise refused.
+
+Anonymous loopback access also requires a loopback ``Host`` header, so a web page cannot rebind its own
+domain name to 127.0.0.1 and read the camera from the visitor's browser (DNS rebinding).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import ipaddress
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+from aiohttp import web
+
+from camcast.security.accounts import Accounts
+from camcast.security.limits import FailureLimiter
+from camcast.security.tokens import ShareKeys, TokenError
+
+log = logging.getLogger(__name__)
+
+Role = Literal["public", "viewer", "owner"]
+RANK: dict[str, int] = {"public": 0, "viewer": 1, "owner": 2}
+#: Share-link scopes and the routes each opens (by route name).
+SCOPE_ROUTES = {
+    "watch": {"index", "snapshot", "stream", "view_refresh", "view_script", "view_stream", "mjpg_streamer"},
+    "snapshot": {"snapshot"},
+    "stream": {"stream"},
+}
+REALM = 'Basic realm="camcast", charset="UTF-8"'
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request is: ``name`` for the viewer log (never a secret), ``role``, and how they came."""
+
+    name: str
+    role: str
+    via: Literal["account", "share", "anonymous", "local"]
+    scope: str = ""
+    token: str = ""
+
+    def may(self, route: str, needed: str) -> bool:
+        if RANK[self.role] < RANK[needed]:
+            return False
+        return not (
+            self.via == "share" and needed != "public" and route not in SCOPE_ROUTES.get(self.scope, ())
+        )
+
+
+def is_loopback_host(host: str) -> bool:
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_name(header: str) -> str:
+    """The host part of a Host header (``[::1]:8080`` -> ``::1``)."""
+    if header.startswith("["):
+        return header[1 : header.find("]")] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+class Gate:
+    """Authenticates requests and applies the role policy; one per server."""
+
+    def __init__(
+        self, accounts: Accounts, shares: ShareKeys, *, loopback_only: bool, public: bool, tls: bool
+    ) -> None:
+        self.accounts = accounts
+        self.shares = shares
+        self.loopback_only = loopback_only
+        self.public = public
+        self.tls = tls
+        self.limiter = FailureLimiter()
+
+    async def principal(self, request: web.Request) -> Principal | None:
+        """Who ``request`` is, or None for nobody. Raises 401/429 for bad or locked-out credentials."""
+        if _is_unix(request):
+            return Principal("local owner", "owner", "local")
+        address = request.remote or "?"
+        token = request.query.get("token")
+        header = request.headers.get("Authorization")
+        if token is not None or header is not None:
+            wait = self.limiter.retry_after(address)
+            if wait:
+                raise web.HTTPTooManyRequests(
+                    text="too many failed attempts; try again later\n",
+                    headers={"Retry-After": str(int(wait) + 1)},
+                )
+        if token is not None:
+            try:
+                share = self.shares.verify(token)
+            except TokenError as exc:
+                self.limiter.fail(address)
+                log.warning("refused share link from %s: %s", address, exc)
+                raise self.unauthorized("this link is invalid, expired or revoked") from None
+            return Principal(share.name, "viewer", "share", share.scope, token)
+        if header is not None:
+            return await self._basic(request, header, address)
+        if not self.accounts:
+            if self.public:
+                return Principal("anonymous", "viewer", "anonymous")
+            if self.loopback_only and is_loopback_host(_host_name(request.host)):
+                return Principal("local user", "owner", "anonymous")
+        return None
+
+    async def _basic(self, request: web.Request, header: str, address: str) -> Principal:
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() != "basic":
+            raise self.unauthorized("use HTTP Basic authentication")
+        if not (self.tls or is_loopback_host(address)):
+            raise web.HTTPForbidden(text="passwords are accepted only over HTTPS\n")
+        try:
+            name, sep, password = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            name, sep, password = "", "", ""
+        account = await asyncio.to_thread(self.accounts.verify, name, password) if sep else None
+        if account is None:
+            self.limiter.fail(address)
+            log.warning("failed login from %s", address)  # the attempted name may be a mistyped password
+            raise self.unauthorized("wrong name or password")
+        self.limiter.succeed(address)
+        return Principal(account.name, account.role, "account")
+
+    @staticmethod
+    def unauthorized(reason: str) -> web.HTTPUnauthorized:
+        return web.HTTPUnauthorized(text=f"{reason}\n", headers={"WWW-Authenticate": REALM})
+
+    async def check(self, request: web.Request, route: str, needed: str) -> Principal | None:
+        """The principal allowed to use ``route``; raises 401, 403 or 429 otherwise."""
+        if needed == "public":
+            return None
+        principal = await self.principal(request)
+        if principal is None:
+            raise self.unauthorized("sign in to watch this camera")
+        if not principal.may(route, needed):
+            if principal.via == "anonymous" and principal.role == "viewer":
+                raise self.unauthorized("this needs the owner's account")
+            raise web.HTTPForbidden(text="not allowed for this account or link\n")
+        return principal
+
+
+def _is_unix(request: web.Request) -> bool:
+    transport = request.transport
+    if transport is None:
+        return False
+    sockname = transport.get_extra_info("sockname")
+    return isinstance(sockname, str | bytes)
+
+
+def same_origin(request: web.Request) -> bool:
+    """True when a state-changing request comes from this server's own pages (or from no page at all).
+
+    Browsers send Origin with every POST; a tool such as curl sends none and is trusted to the extent
+    its credentials are.
+    """
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    scheme = "https" if request.secure else "http"
+    return origin == f"{scheme}://{request.host}"

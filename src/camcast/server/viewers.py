@@ -1,0 +1,124 @@
+"""The viewer log: every viewing session, so the owner always knows who watched.
+
+A session is one stream connection, or a run of snapshot and page requests by the same person from the
+same address with no gap longer than :data:`IDLE_END` (a refreshing page is one session, not one per
+picture). Each session is appended to ``viewers.jsonl`` in the state folder when it starts and when it
+ends: time, address, account or share name (never a password or token), route and frames sent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from camcast.security.files import private_dir
+
+log = logging.getLogger(__name__)
+
+#: Seconds without a request after which a snapshot/page session counts as ended: longer than any
+#: sensible page refresh interval, short enough that "watching now" is true.
+IDLE_END = 60.0
+
+
+@dataclass
+class Session:
+    id: int
+    address: str
+    who: str
+    via: str
+    route: str
+    start: float
+    end: float | None = None
+    frames: int = 0
+    last_seen: float = field(default=0.0, repr=False)
+
+    def record(self, event: str) -> dict[str, object]:
+        data = asdict(self)
+        del data["last_seen"]
+        data["event"] = event
+        return data
+
+
+class ViewerLog:
+    """Open sessions in memory; start and end events appended to ``path`` (mode 0600)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.open: dict[int, Session] = {}
+        self._by_key: dict[tuple[str, str, str], Session] = {}
+        self._next = 1
+        if path is not None:
+            private_dir(path.parent)
+
+    def _write(self, session: Session, event: str) -> None:
+        if self.path is None:
+            return
+        line = json.dumps(session.record(event), separators=(",", ":")) + "\n"
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, line.encode())
+            finally:
+                os.close(fd)
+        except OSError as exc:  # a full disk must not stop the camera, but the owner is told
+            log.error("cannot write the viewer log %s: %s", self.path, exc.strerror)
+
+    def start(self, address: str, who: str, via: str, route: str) -> Session:
+        now = time.time()
+        session = Session(self._next, address, who, via, route, now, last_seen=now)
+        self._next += 1
+        self.open[session.id] = session
+        self._write(session, "start")
+        log.info("viewer %s (%s) from %s started watching %s", who, via, address, route)
+        return session
+
+    def end(self, session: Session) -> None:
+        if self.open.pop(session.id, None) is None:
+            return
+        session.end = time.time()
+        self._by_key = {k: s for k, s in self._by_key.items() if s is not session}
+        self._write(session, "end")
+        log.info("viewer %s from %s stopped (%d frames)", session.who, session.address, session.frames)
+
+    def touch(self, address: str, who: str, via: str, route: str, frames: int) -> None:
+        """Count a snapshot or page request in its person's ongoing session (starting one if needed)."""
+        key = (address, who, "pictures")
+        session = self._by_key.get(key)
+        if session is None:
+            session = self._by_key[key] = self.start(address, who, via, route)
+        session.frames += frames
+        session.last_seen = time.time()
+
+    def sweep(self, now: float | None = None) -> None:
+        """End picture sessions idle for longer than IDLE_END."""
+        now = time.time() if now is None else now
+        for session in [s for s in self._by_key.values() if now - s.last_seen > IDLE_END]:
+            self.end(session)
+
+    def close(self) -> None:
+        for session in list(self.open.values()):
+            self.end(session)
+
+    def snapshot(self) -> list[dict[str, object]]:
+        return [s.record("open") for s in self.open.values()]
+
+
+def read_history(path: Path, limit: int = 50) -> list[dict[str, object]]:
+    """The last ``limit`` ended sessions in the log at ``path`` (newest last)."""
+    try:
+        lines = path.read_text("utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    ended = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by a crash
+        if isinstance(record, dict) and record.get("event") == "end":
+            ended.append(record)
+    return ended[-limit:]
