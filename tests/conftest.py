@@ -9,10 +9,12 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import aiohttp
 import pytest
@@ -51,6 +53,8 @@ class Server:
     url: str
     proc: subprocess.Popen[str]
     port: int
+    stdout: str = ""  # what the server printed, once it has stopped
+    stderr: str = ""
 
     def rss_kib(self) -> int:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -63,13 +67,15 @@ class Server:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 20) -> None:
+async def wait_healthy(
+    url: str, proc: subprocess.Popen[str], timeout: float = 20, ssl_context: object = None
+) -> None:
     deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as session:
+    connector = aiohttp.TCPConnector(ssl=ssl_context) if ssl_context is not None else None
+    async with aiohttp.ClientSession(connector=connector) as session:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                out, err = proc.communicate()
-                raise AssertionError(f"camcast exited {proc.returncode}: {out}{err}")
+                raise AssertionError(f"camcast exited {proc.returncode} (its output is printed below)")
             with contextlib.suppress(aiohttp.ClientError):
                 async with session.get(url + "/healthz") as resp:
                     if resp.status == 200:
@@ -78,20 +84,41 @@ async def wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 2
     raise AssertionError("camcast did not become healthy")
 
 
-@contextlib.asynccontextmanager
-async def camcast_server(*args: str, port: int = 0) -> AsyncIterator[Server]:
-    """``camcast serve ARGS`` on loopback (``port``, or a free one), stopped with SIGTERM at the end."""
-    port = port or free_port()
+def start_server_process(port: int, args: tuple[str, ...]) -> tuple[subprocess.Popen[str], IO[str], IO[str]]:
+    """``camcast serve`` as a process. Its output goes to files, not pipes: a pipe nobody reads
+    while the test runs would fill up and block the server on its next log line."""
+    out = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed by finish_output
+    err = tempfile.TemporaryFile("w+")  # noqa: SIM115
     proc = subprocess.Popen(
         camcast_cmd("serve", "--listen", f"127.0.0.1:{port}", "--quiet", *args),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=out,
+        stderr=err,
         text=True,
     )
-    url = f"http://127.0.0.1:{port}"
+    return proc, out, err
+
+
+def finish_output(*files: IO[str]) -> tuple[str, str]:
+    texts = []
+    for fh in files:
+        fh.seek(0)
+        texts.append(fh.read())
+        fh.close()
+    return texts[0], texts[1]
+
+
+@contextlib.asynccontextmanager
+async def camcast_server(
+    *args: str, port: int = 0, scheme: str = "http", ssl_context: object = None
+) -> AsyncIterator[Server]:
+    """``camcast serve ARGS`` on loopback (``port``, or a free one), stopped with SIGTERM at the end."""
+    port = port or free_port()
+    proc, out, err = start_server_process(port, args)
+    url = f"{scheme}://127.0.0.1:{port}"
+    server = Server(url, proc, port)
     try:
-        await wait_healthy(url, proc)
-        yield Server(url, proc, port)
+        await wait_healthy(url, proc, ssl_context=ssl_context)
+        yield server
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -100,7 +127,10 @@ async def camcast_server(*args: str, port: int = 0) -> AsyncIterator[Server]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        proc.communicate()
+        server.stdout, server.stderr = finish_output(out, err)
+        print(
+            f"--- camcast serve {' '.join(args)}\n{server.stdout}{server.stderr}"
+        )  # shown if the test fails
 
 
 @pytest.fixture

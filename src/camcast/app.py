@@ -120,12 +120,13 @@ def tls_context(config: Config) -> ssl.SSLContext | None:
         return None
     if not (config.tls_cert and config.tls_key):
         raise ConfigError("--tls-cert and --tls-key go together; `camcast tls self-signed` makes a pair")
+    for flag, path in (("--tls-cert", config.tls_cert), ("--tls-key", config.tls_key)):
+        if not os.access(path, os.R_OK):
+            raise ConfigError(f"{flag} {path}: {'cannot read it' if Path(path).exists() else 'no such file'}")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
         context.load_cert_chain(config.tls_cert, config.tls_key)
-    except FileNotFoundError as exc:
-        raise ConfigError(f"TLS file not found: {exc.filename}") from exc
     except (ssl.SSLError, OSError) as exc:
         raise ConfigError(
             f"cannot use {config.tls_cert} / {config.tls_key} for TLS: {getattr(exc, 'reason', None) or exc}"

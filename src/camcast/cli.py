@@ -81,6 +81,49 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = sub.add_parser("config", parents=[common], help="print the effective configuration as TOML")
     _add_settings(show, COMMAND_SETTINGS["config"])
+
+    users = sub.add_parser("users", parents=[common], help="manage viewer and owner accounts")
+    users_sub = users.add_subparsers(dest="users_command", metavar="ACTION", required=True)
+    add = users_sub.add_parser("add", help="add an account, or set its password and role")
+    add.add_argument("name")
+    add.add_argument("--role", choices=("viewer", "owner"), default="viewer")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    users_sub.add_parser("list", help="list accounts")
+    remove = users_sub.add_parser("remove", help="remove an account")
+    remove.add_argument("name")
+
+    share = sub.add_parser("share", parents=[common], help="print a signed, expiring link to watch")
+    share.add_argument(
+        "--expires", default="2h", help="how long the link works, e.g. 30m, 2h, 7d (default 2h)"
+    )
+    share.add_argument("--name", default="guest", help="who the link is for, as the viewer log shows it")
+    share.add_argument("--scope", choices=("watch", "snapshot", "stream"), default="watch")
+    share.add_argument(
+        "--base-url", help="the server's address as others reach it, e.g. https://cam.home:8443"
+    )
+    share.add_argument("--revoke-all", action="store_true", help="invalidate every link given so far")
+    _add_settings(share, ("listen", "tls_cert"))
+
+    tls = sub.add_parser("tls", parents=[common], help="make TLS certificates")
+    tls_sub = tls.add_subparsers(dest="tls_command", metavar="ACTION", required=True)
+    signed = tls_sub.add_parser("self-signed", help="make a self-signed certificate for a home network")
+    signed.add_argument(
+        "--host", action="append", default=[], help="another name or address of this computer"
+    )
+    signed.add_argument("--days", type=int, default=825, help="validity in days (default 825)")
+    signed.add_argument(
+        "--out", type=Path, help="folder to write cert.pem and key.pem (default: config folder)"
+    )
+
+    for action, text in (
+        ("pause", "close the camera now: every output shows a paused card"),
+        ("resume", "resume"),
+    ):
+        shutter = sub.add_parser(action, parents=[common], help=text)
+        _add_settings(shutter, ("listen",))
+    watchers = sub.add_parser("viewers", parents=[common], help="who is watching now, and who watched")
+    watchers.add_argument("--history", type=int, default=20, help="past sessions to show (default 20)")
+    _add_settings(watchers, ("listen",))
     return parser
 
 
@@ -92,16 +135,29 @@ def load_config(args: argparse.Namespace) -> config.Config:
     return config.load(file_values, flags, origin=str(path))
 
 
+class _DropClientErrors(logging.Filter):
+    """aiohttp logs every malformed request with a traceback at ERROR; that is the client's mistake, not
+    the server's, and anyone could flood the log with it. Server-side failures are still logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, HttpProcessingError)
+
+
 def setup_logging(verbose: int, quiet: bool) -> None:
     level = logging.WARNING if quiet else logging.DEBUG if verbose >= 2 else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("aiohttp.server").addFilter(_DropClientErrors())
     if verbose < 2:
         for noisy in ("aiohttp.access", "asyncssh", "libav"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         import av.logging
 
-        av.logging.set_level(av.logging.ERROR if verbose < 2 else av.logging.VERBOSE)
+        # FFmpeg's own messages can quote a source URL with its password: only with -vv.
+        av.logging.set_level(None if verbose < 2 else av.logging.VERBOSE)
     except ImportError:
         pass
 
@@ -111,6 +167,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.command == "sources":
         return list_sources(args.dev)
+    if args.command in ("users", "tls"):
+        return run_admin(args)
     cfg = load_config(args)
     if args.command == "config":
         sys.stdout.write(cfg.to_toml())
@@ -123,7 +181,34 @@ def run(args: argparse.Namespace) -> int:
         if args.output != "-":
             print(f"camcast: wrote {args.output} ({size} bytes)")
         return 0
-    raise AssertionError(args.command)
+    from camcast import admin
+
+    if args.command == "share":
+        if args.revoke_all:
+            admin.revoke_all()
+        else:
+            admin.share(cfg, args.expires, args.name, args.scope, args.base_url)
+    elif args.command in ("pause", "resume"):
+        admin.shutter(cfg, args.command)
+    elif args.command == "viewers":
+        admin.viewers(cfg, args.history)
+    else:
+        raise AssertionError(args.command)
+    return 0
+
+
+def run_admin(args: argparse.Namespace) -> int:
+    from camcast import admin
+
+    if args.command == "tls":
+        admin.self_signed(args.host, args.days, args.out)
+    elif args.users_command == "add":
+        admin.users_add(args.name, args.role, args.password_stdin)
+    elif args.users_command == "list":
+        admin.users_list()
+    else:
+        admin.users_remove(args.name)
+    return 0
 
 
 def list_sources(root: str) -> int:
@@ -151,3 +236,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug: say so in one line; the traceback is for -vv
+        log.debug("internal error", exc_info=True)
+        print(
+            f"camcast: internal error ({type(exc).__name__}: {exc}); run with -vv for details",
+            file=sys.stderr,
+        )
+        return 70

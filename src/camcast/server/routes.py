@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from aiohttp import web
+from aiohttp import web, web_response
 
 from camcast import viewer
 from camcast.errors import CamcastError
@@ -289,10 +289,17 @@ async def _headers(request: web.Request, response: web.StreamResponse) -> None:
     )
 
 
+def _hide_server_version() -> None:
+    """Responses aiohttp makes itself (to requests it cannot parse, before any route or signal runs)
+    carry ``Server: Python/3.x aiohttp/3.y``; name no versions there either."""
+    web_response.SERVER_SOFTWARE = "camcast"  # type: ignore[attr-defined]  # read per response; no public setting
+
+
 def build_app(
     hub: Hub, gate: Gate, viewer_log: Path | None, frame_ancestors: str = "'self'"
 ) -> web.Application:
     """The aiohttp application serving ``hub``; run :meth:`Hub.run` alongside it."""
+    _hide_server_version()
     app = web.Application(middlewares=[_errors, _policy], client_max_size=64 * 1024)
     app[STATE] = ServerState(hub, Fanout(hub), gate, ViewerLog(viewer_log), frame_ancestors, time.monotonic())
     for route in ROUTES:

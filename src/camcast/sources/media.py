@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import av
 import av.error
@@ -50,7 +51,10 @@ class MediaSource(ThreadedSource):
         super().__init__(*(size or (0, 0)))  # the real size is known once the stream is opened
 
     def describe(self) -> str:
-        return {"file": "file", "url": "stream", "v4l2": "camera"}[self.kind] + f" {self.location}"
+        """What the source is, for logs and status: a URL's password and query never appear in it."""
+        return {"file": "file", "url": "stream", "v4l2": "camera"}[
+            self.kind
+        ] + f" {redact_url(self.location)}"
 
     def ended_normally(self) -> bool:
         return self.kind == "file"
@@ -62,11 +66,11 @@ class MediaSource(ThreadedSource):
     def _frames(self, container: Any) -> Iterator[Frame]:
         try:
             if not container.streams.video:
-                raise SourceError(f"{self.location} has no video stream")
+                raise SourceError(f"{redact_url(self.location)} has no video stream")
             stream = container.streams.video[0]
             native = (stream.codec_context.width, stream.codec_context.height)
             if not all(native):
-                raise SourceError(f"{self.location} does not say its picture size")
+                raise SourceError(f"{redact_url(self.location)} does not say its picture size")
             self.width, self.height = self._size or (native[0] & ~1, native[1] & ~1)
             if self.passthrough and stream.codec_context.name == "mjpeg" and self._size in (None, native):
                 self.width, self.height = native
@@ -75,7 +79,7 @@ class MediaSource(ThreadedSource):
                 stream.thread_type = "AUTO"
                 yield from self._decoded(container, stream)
         except av.error.FFmpegError as exc:
-            raise SourceError(f"reading {self.location} failed: {_reason(exc)}") from exc
+            raise SourceError(f"reading {redact_url(self.location)} failed: {_reason(exc)}") from exc
         finally:
             container.close()
 
@@ -113,6 +117,21 @@ class MediaSource(ThreadedSource):
             yield Frame.of_image(self.next_seq(), image)
 
 
+def redact_url(location: str) -> str:
+    """``location`` without credentials or query (which may hold a token): rtsp://user:***@host/path."""
+    parts = urlsplit(location)
+    if not parts.scheme or parts.scheme == "file":
+        return location
+    netloc = parts.hostname or ""
+    if ":" in netloc:
+        netloc = f"[{netloc}]"
+    if parts.port:
+        netloc += f":{parts.port}"
+    if parts.username:
+        netloc = f"{parts.username}:***@{netloc}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "***" if parts.query else "", ""))
+
+
 def _open(location: str, kind: str, options: dict[str, str]) -> Any:
     opts = dict(options)
     fmt = None
@@ -123,7 +142,7 @@ def _open(location: str, kind: str, options: dict[str, str]) -> Any:
     try:
         return av.open(location, format=fmt, options=opts, timeout=(OPEN_TIMEOUT, READ_TIMEOUT))
     except av.error.FFmpegError as exc:
-        raise SourceError(f"cannot open {location}: {_reason(exc)}") from exc
+        raise SourceError(f"cannot open {redact_url(location)}: {_reason(exc)}") from exc
 
 
 def _reason(exc: av.error.FFmpegError) -> str:

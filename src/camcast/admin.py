@@ -1,0 +1,191 @@
+"""The owner's commands: accounts, share links, TLS certificates, and the running server's shutter.
+
+The shutter and the viewer list talk to the running server over its control socket, a Unix socket in
+the private state folder, so only the owner's own user can use them, without a password.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import getpass
+import hashlib
+import ipaddress
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from camcast.config import Config, config_dir, state_dir
+from camcast.errors import CamcastError, ConfigError
+from camcast.security.accounts import MIN_PASSWORD, Accounts
+from camcast.security.files import write_private
+from camcast.security.tokens import ShareKeys, parse_duration
+from camcast.server.viewers import read_history
+
+
+def accounts() -> Accounts:
+    return Accounts(config_dir() / "users.json")
+
+
+def read_password(from_stdin: bool) -> str:
+    """A new password from standard input (one line) or typed twice at the terminal."""
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass(f"password (at least {MIN_PASSWORD} characters): ")
+        if getpass.getpass("again: ") != password:
+            raise ConfigError("the two passwords differ; nothing was changed")
+    else:
+        raise ConfigError("no terminal to type a password on: pass --password-stdin and send it on stdin")
+    return password
+
+
+def users_add(name: str, role: str, password_stdin: bool) -> None:
+    store = accounts()
+    existed = any(a.name == name for a in store.list())
+    store.add(name, read_password(password_stdin), role)
+    print(f"camcast: {'updated' if existed else 'added'} {role} {name!r} in {store.path}")
+
+
+def users_list() -> None:
+    listed = accounts().list()
+    if not listed:
+        print("no accounts: only this computer can watch (add one with `camcast users add NAME`)")
+    for account in listed:
+        print(f"{account.name}\t{account.role}")
+
+
+def users_remove(name: str) -> None:
+    accounts().remove(name)
+    print(f"camcast: removed {name!r}; their browser sessions end at their next request")
+
+
+def base_url(config: Config) -> str:
+    host, port = config.listen
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.getfqdn()
+    shown = f"[{host}]" if ":" in host else host
+    return f"{'https' if config.tls_cert else 'http'}://{shown}:{port}"
+
+
+def share(config: Config, expires: str, name: str, scope: str, base: str | None) -> None:
+    try:
+        seconds = parse_duration(expires)
+    except ValueError as exc:
+        raise ConfigError(f"--expires {exc}") from None
+    token = ShareKeys(config_dir() / "share.key").issue(name, seconds, scope)
+    until = time.strftime("%Y-%m-%d %H:%M", time.localtime(time.time() + seconds))
+    root = (base or base_url(config)).rstrip("/")
+    print(f"share link for {name!r}, {scope}, valid until {until} (revoke all: camcast share --revoke-all):")
+    paths = {"watch": ["/view/stream", "/stream.mjpg", "/snapshot.jpg"], "stream": ["/stream.mjpg"]}
+    for path in paths.get(scope, ["/snapshot.jpg"]):
+        print(f"  {root}{path}?token={token}")
+
+
+def revoke_all() -> None:
+    ShareKeys(config_dir() / "share.key").rotate()
+    print("camcast: every share link is now invalid (a running server notices at the next request)")
+
+
+def self_signed(hosts: list[str], days: int, folder: Path | None) -> None:
+    """Make a self-signed certificate and key for a home network, and print how to use them."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    if not 1 <= days <= 3650:
+        raise ConfigError("--days must be from 1 to 3650")
+    folder = folder or config_dir() / "tls"
+    names = ["localhost", socket.gethostname(), *hosts]
+    sans: list[x509.GeneralName] = [
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+        x509.IPAddress(ipaddress.ip_address("::1")),
+    ]
+    for host in dict.fromkeys(names):
+        try:
+            sans.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            sans.append(x509.DNSName(host))
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"camcast on {socket.gethostname()}")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    write_private(
+        key_path,
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+    )
+    write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+    fingerprint = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+    print(
+        f"camcast: wrote {cert_path} and {key_path} (valid {days} days) for {', '.join(dict.fromkeys(names))}"
+    )
+    print(f"  SHA-256 fingerprint {':'.join(fingerprint[i : i + 2] for i in range(0, 64, 2)).upper()}")
+    print(f"  use: camcast serve --tls-cert {cert_path} --tls-key {key_path}")
+
+
+async def _control(port: int, method: str, path: str) -> dict[str, Any]:
+    sock = state_dir() / f"control-{port}.sock"
+    if not sock.exists():
+        raise CamcastError(f"no camcast server is running on port {port} for this user (no {sock})")
+    try:
+        async with (
+            aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=str(sock))) as session,
+            session.request(method, f"http://camcast{path}", timeout=aiohttp.ClientTimeout(total=10)) as resp,
+        ):
+            if resp.status != 200:
+                raise CamcastError(f"the server refused: {resp.status} {(await resp.text()).strip()}")
+            result: dict[str, Any] = await resp.json()
+            return result
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise CamcastError(f"cannot reach the camcast server on port {port}: {exc}") from exc
+
+
+def shutter(config: Config, action: str) -> None:
+    status = asyncio.run(_control(config.listen[1], "POST", f"/api/{action}"))
+    if status["paused"]:
+        print("camcast: paused: the camera is closed and every output shows the paused card")
+    else:
+        print(f"camcast: live again ({status['viewers']} watching)")
+
+
+def viewers(config: Config, history: int) -> None:
+    try:
+        now = asyncio.run(_control(config.listen[1], "GET", "/api/viewers"))["watching"]
+    except CamcastError as exc:
+        print(f"(not running: {exc})")
+        now = []
+    print(f"watching now: {len(now)}")
+    for s in now:
+        print(f"  {_when(s['start'])}  {_who(s)}")
+    past = read_history(state_dir() / "viewers.jsonl", history)
+    print(f"watched before (last {len(past)}):")
+    for s in past:
+        print(f"  {_when(s['start'])} – {_when(s['end'])}  {_who(s)}")
+
+
+def _who(s: dict[str, Any]) -> str:
+    return f"{s['who']:<16} {s['via']:<9} {s['address']:<15} {s['route']} ({s['frames']} frames)"
+
+
+def _when(stamp: object) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(stamp))) if stamp else "?"  # type: ignore[arg-type]

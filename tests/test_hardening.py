@@ -1,0 +1,308 @@
+"""Hardening: path traversal, malformed requests (fuzzed), slowloris, connection caps, secrets, headers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import Server, camcast_server, finish_output, free_port, run_cli, start_server_process
+
+pytestmark = pytest.mark.timeout(180)
+
+PATTERN = ("--source", "pattern", "--size", "160x120", "--fps", "5")
+LEAKS = (b"root:x:0:0", b"[project]", b"PRIVATE KEY", b"scrypt", b"camcast_cmd")
+
+
+def raw_request(
+    port: int, request: bytes, timeout: float = 5.0, head_only: bool = False
+) -> tuple[int, bytes]:
+    """Send ``request`` as-is and return (status or 0 if the server closed without one, the response
+    up to its end, or up to its head with ``head_only``)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        with contextlib.suppress(OSError):
+            sock.sendall(request)
+        data = b""
+        with contextlib.suppress(OSError):
+            while len(data) < 1 << 20 and not (head_only and b"\r\n\r\n" in data):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+    try:
+        return int(data.split(b" ", 2)[1]), data
+    except (IndexError, ValueError):
+        return 0, data
+
+
+@contextlib.contextmanager
+def sync_server(*args: str) -> Iterator[Server]:
+    port = free_port()
+    proc, out, err = start_server_process(port, args)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            urllib.request.urlopen(url + "/healthz", timeout=1).read()
+            break
+        except OSError:
+            assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)
+    server = Server(url, proc, port)
+    try:
+        yield server
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+        server.stdout, server.stderr = finish_output(out, err)
+
+
+def traversal_payloads() -> list[str]:
+    ups = [
+        "../",
+        "..%2f",
+        "%2e%2e/",
+        "%2e%2e%2f",
+        "..%252f",
+        "..\\",
+        "..%5c",
+        ".%2e/",
+        "%2e./",
+        "....//",
+        "%252e%252e%252f",
+        "..%c0%af",
+        "..;/",
+    ]
+    targets = ["etc/passwd", "pyproject.toml"]
+    prefixes = ["/static/", "/", "/view/", "/snapshot.jpg/"]
+    payloads = [p + u * 8 + t for p in prefixes for u in ups for t in targets[:1]]
+    payloads += [p + u * 3 + targets[1] for p in prefixes[:2] for u in ups]
+    payloads += [
+        "/static//etc/passwd",
+        "/static/%2fetc%2fpasswd",
+        "/static/viewer.js%00../../../../etc/passwd",
+        "/static/viewer.js/../../../../etc/passwd",
+        "/static/%00",
+        "/static/.",
+        "/static/..",
+        "/static/",
+        "//etc/passwd",
+        "/\\etc\\passwd",
+        "/static/..%00/..%00/etc/passwd",
+        "/static/file:%2f%2f%2fetc%2fpasswd",
+    ]
+    return payloads
+
+
+def test_path_traversal_never_serves_a_file_outside_the_assets() -> None:
+    """None of 80+ traversal payloads (encoded, double-encoded, backslash, NUL, absolute) leaks a file."""
+    payloads = traversal_payloads()
+    assert len(payloads) >= 60
+    with sync_server(*PATTERN) as server:
+        for path in payloads:
+            status, response = raw_request(
+                server.port, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
+            )
+            assert status in (400, 404), (path, status)
+            assert not any(leak in response for leak in LEAKS), path
+
+
+@pytest.fixture(scope="module")
+def fuzz_target() -> Iterator[Server]:
+    with sync_server(*PATTERN) as server:
+        yield server
+
+
+methods = st.sampled_from(["GET", "POST", "HEAD", "PUT", "OPTIONS", "G\x00ET", "", "get", "CONNECT"])
+paths = st.one_of(
+    st.sampled_from(
+        ["/", "/snapshot.jpg", "/stream.mjpg", "/view/script", "/status.json", "/static/viewer.js"]
+    ),
+    st.text(st.characters(codec="latin-1"), max_size=60).map(lambda t: "/" + t),
+)
+queries = st.lists(
+    st.tuples(
+        st.sampled_from(["fps", "every", "action", "token", "t", "%", "%g", "a%2"]), st.text(max_size=12)
+    ),
+    max_size=4,
+).map(lambda kv: "&".join(f"{k}={v}" for k, v in kv))
+HUGE = "<a 20 kB value>"  # stands for one, so Hypothesis's reports stay short
+header_values = st.one_of(st.text(st.characters(codec="latin-1"), max_size=40), st.just(HUGE))
+headers = st.lists(
+    st.tuples(
+        st.sampled_from(
+            ["Host", "Authorization", "Origin", "Range", "X-A", "Content-Length", "Transfer-Encoding"]
+        ),
+        header_values,
+    ),
+    max_size=5,
+)
+versions = st.sampled_from(["HTTP/1.1", "HTTP/1.0", "HTTP/2.0", "HTTP/9", "", "HTTP/1.1 extra"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(method=methods, path=paths, query=queries, hdrs=headers, version=versions)
+def test_fuzzed_requests_never_crash_the_server(
+    fuzz_target: Server, method: str, path: str, query: str, hdrs: list[tuple[str, str]], version: str
+) -> None:
+    """Malformed request lines, headers, query strings and huge headers get a 4xx (or a closed
+    connection), never a 500; the server keeps answering."""
+    line = f"{method} {path}{'?' + query if query else ''} {version}\r\n"
+    head = "".join(f"{k}: {'x' * 20000 if v == HUGE else v}\r\n" for k, v in hdrs)
+    request = (line + head + "Connection: close\r\n\r\n").encode("latin-1", "replace")
+    status, response = raw_request(fuzz_target.port, request, timeout=3, head_only=True)
+    assert status < 500, (request[:300], response[:300])
+
+
+def test_server_healthy_and_flat_after_fuzzing(fuzz_target: Server) -> None:
+    """After the fuzzing above, /healthz answers and memory did not balloon."""
+    rss = fuzz_target.rss_kib()
+    for _ in range(200):
+        raw_request(
+            fuzz_target.port, b"GET /%zz%%% HTTP/1.1\r\nHost: 127.0.0.1\r\nX: " + b"y" * 9000 + b"\r\n\r\n"
+        )
+    assert (
+        raw_request(
+            fuzz_target.port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )[0]
+        == 200
+    )
+    assert fuzz_target.rss_kib() - rss < 20 * 1024
+
+
+async def test_slowloris_connections_are_cut_while_others_are_served() -> None:
+    """Connections trickling a request head byte by byte are closed by the header deadline, while a
+    normal client keeps getting snapshots promptly."""
+    args = (*PATTERN, "--header-timeout", "1", "--max-connections-per-address", "500")
+    async with camcast_server(*args) as server:
+        loop = asyncio.get_running_loop()
+        socks = []
+        for _ in range(150):
+            s = socket.socket()
+            s.setblocking(False)
+            await loop.sock_connect(s, ("127.0.0.1", server.port))
+            await loop.sock_sendall(s, b"GET /snapshot.jpg HTTP/1.1\r\nHost: 127")
+            socks.append(s)
+
+        async def trickle() -> int:
+            """Bytes keep coming every 0.2 s; count how many connections the server has cut after 3 s."""
+            for _ in range(15):
+                for s in socks:
+                    with contextlib.suppress(OSError):
+                        s.send(b".")
+                await asyncio.sleep(0.2)
+            cut = 0
+            for s in socks:
+                try:
+                    cut += s.recv(1) == b""
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    cut += 1
+            return cut
+
+        trickling = asyncio.create_task(trickle())
+        worst = 0.0
+        async with aiohttp.ClientSession() as session:
+            for _ in range(10):
+                start = time.monotonic()
+                async with session.get(server.url + "/snapshot.jpg") as resp:
+                    assert resp.status == 200
+                    await resp.read()
+                worst = max(worst, time.monotonic() - start)
+                await asyncio.sleep(0.2)
+        cut = await trickling
+        for s in socks:
+            s.close()
+        assert cut == len(socks)
+        assert worst < 1.0
+
+
+def test_connection_caps_answer_503() -> None:
+    """Beyond the per-address cap a connection gets 503; another address is still served."""
+    with sync_server(*PATTERN, "--max-connections-per-address", "4") as server:
+        held = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(4)]
+        try:
+            time.sleep(0.2)
+            status, body = raw_request(server.port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert status == 503 and b"too many connections" in body
+            with socket.create_connection(
+                ("127.0.0.1", server.port), source_address=("127.0.0.2", 0)
+            ) as other:
+                other.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                assert other.recv(100).startswith(b"HTTP/1.1 200")
+        finally:
+            for s in held:
+                s.close()
+
+
+def test_source_credentials_never_shown(tmp_path: Path) -> None:
+    """A source URL's password and query appear in no error message, status or log."""
+    secret_url = f"http://cam:s3cret-pw@127.0.0.1:{free_port()}/video?key=t0ken-value"
+    result = run_cli("serve", "--source", secret_url, "-vv")
+    assert result.returncode == 2
+    for text in (result.stdout, result.stderr):
+        assert "s3cret-pw" not in text and "t0ken-value" not in text
+    assert "cam:***@127.0.0.1" in result.stderr
+
+
+async def test_status_hides_source_credentials() -> None:
+    """/status.json names an HTTP source without its password or query."""
+    async with camcast_server(*PATTERN) as upstream:
+        url = f"http://cam:s3cret-pw@127.0.0.1:{upstream.port}/stream.mjpg?key=t0ken-value"
+        async with camcast_server("--source", url) as server, aiohttp.ClientSession() as session:
+            async with session.get(server.url + "/status.json") as resp:
+                text = await resp.text()
+            assert "s3cret-pw" not in text and "t0ken-value" not in text and "/stream.mjpg" in text
+    assert "s3cret-pw" not in server.stderr
+
+
+async def test_security_headers_on_every_response_and_frame_ancestors() -> None:
+    """CSP, nosniff and no-referrer on pages, errors and the stream; frame-ancestors is configurable."""
+    async with (
+        camcast_server(*PATTERN, "--frame-ancestors", "https://home.example") as server,
+        aiohttp.ClientSession() as session,
+    ):
+        for path in ("/", "/view/stream", "/nope", "/snapshot.jpg", "/stream.mjpg", "/static/viewer.js"):
+            async with session.get(server.url + path) as resp:
+                csp = resp.headers["Content-Security-Policy"]
+                assert "frame-ancestors https://home.example" in csp and "script-src 'self'" in csp
+                assert resp.headers["X-Content-Type-Options"] == "nosniff"
+                assert resp.headers["Referrer-Policy"] == "no-referrer"
+                assert resp.headers["Server"] == "camcast"
+    bad = run_cli("serve", *PATTERN, "--frame-ancestors", "javascript:alert(1)")
+    assert bad.returncode == 2 and "--frame-ancestors" in bad.stderr
+
+
+def test_no_directory_listing_and_no_version() -> None:
+    """/static/ lists nothing, and no response names the server's software versions."""
+    with sync_server(*PATTERN) as server:
+        status, response = raw_request(
+            server.port, b"GET /static/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
+        assert status == 404 and b"viewer.js" not in response
+        assert b"aiohttp" not in response and b"Python" not in response
+        status, response = raw_request(server.port, b"GET /\xff HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert status == 400 and b"aiohttp" not in response and b"Python" not in response
+
+
+def test_state_files_are_private(isolated_home: Path) -> None:
+    """The state folder is 0700 and the viewer log 0600."""
+    with sync_server(*PATTERN) as server:
+        urllib.request.urlopen(server.url + "/snapshot.jpg").read()
+    state = isolated_home / "state" / "camcast"
+    assert oct(state.stat().st_mode & 0o777) == "0o700"
+    assert oct((state / "viewers.jsonl").stat().st_mode & 0o777) == "0o600"
+    assert not any(p.suffix == ".sock" for p in state.iterdir())  # the control socket is removed on exit
+    assert os.access(state / "viewers.jsonl", os.R_OK)
