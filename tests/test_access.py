@@ -227,7 +227,9 @@ async def test_share_link_stream_embeds_in_another_origin(accounts: Accounts, tm
         await web.TCPSite(runner, "127.0.0.1", port).start()
         page = await browser.new_page()
         await page.goto(f"http://localhost:{port}/")
-        await page.wait_for_function("document.getElementById('cam').naturalWidth === 160", timeout=10000)
+        await page.wait_for_function(
+            "() => document.getElementById('cam').naturalWidth === 160", timeout=10000
+        )
         first = await page.locator("#cam").screenshot()
         deadline = time.monotonic() + 5
         while await page.locator("#cam").screenshot() == first and time.monotonic() < deadline:

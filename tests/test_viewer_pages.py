@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 
 import pytest
+from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
 from tests.browser import chromium
@@ -17,7 +18,17 @@ SERVER_ARGS = ("--source", "pattern", "--size", "320x240", "--fps", "10")
 
 
 async def picture(page: Page, selector: str) -> str:
-    """A digest of the pixels the browser currently shows for the image ``selector``."""
+    """A digest of the pixels the browser currently shows for the image ``selector`` (retried while a
+    meta-refresh page is between two loads and the image is briefly not in the document)."""
+    for _ in range(20):
+        try:
+            return await _picture(page, selector)
+        except PlaywrightError:
+            await asyncio.sleep(0.2)
+    return await _picture(page, selector)
+
+
+async def _picture(page: Page, selector: str) -> str:
     loaded = "i => i && i.complete && i.naturalWidth > 0"
     await page.wait_for_function(f"() => ({loaded})(document.querySelector({selector!r}))")
     return hashlib.sha256(await page.locator(selector).screenshot()).hexdigest()
@@ -62,7 +73,7 @@ async def test_script_page_swaps_only_the_image() -> None:
         assert await changes(page, "#camcast-image", within=5)
         assert len(navigations) == 1
         await page.wait_for_function(
-            "document.getElementById('camcast-status').textContent.startsWith('Updated')"
+            "() => document.getElementById('camcast-status').textContent.startsWith('Updated')"
         )
         assert errors == []  # in particular, no CSP violation
 
@@ -76,7 +87,8 @@ async def test_script_page_shows_stale_when_loads_fail() -> None:
         server.proc.terminate()
         await asyncio.to_thread(server.proc.wait, 10)
         await page.wait_for_function(
-            "document.getElementById('camcast-status').textContent.startsWith('Stale since')", timeout=10000
+            "() => document.getElementById('camcast-status').textContent.startsWith('Stale since')",
+            timeout=10000,
         )
         assert "stale" in (await page.get_attribute("#camcast-status", "class") or "")
 

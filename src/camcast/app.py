@@ -15,13 +15,17 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from camcast.config import Config, config_dir, state_dir
-from camcast.errors import CamcastError, ConfigError, ServeError
+from camcast.errors import CamcastError, ConfigError, ServeError, UploadError
 from camcast.hub import Hub
 from camcast.privacy import Step, live_badge_step, mask_step
+from camcast.publish import open_store
+from camcast.publish.publisher import Publisher, PublishOptions
+from camcast.publish.target import parse_target
 from camcast.security.accounts import Accounts
 from camcast.security.files import private_dir
 from camcast.security.tokens import ShareKeys
@@ -157,6 +161,104 @@ def access_policy(config: Config, accounts: Accounts, tls: bool) -> tuple[bool, 
     return loopback, notes
 
 
+def make_publisher(config: Config, hub: Hub) -> Publisher:
+    """The publisher for ``config.to`` (not started)."""
+    assert config.to is not None
+    target = parse_target(config.to, config.upload_password)
+    store = open_store(
+        target,
+        ca_file=config.ca_file,
+        fingerprint=config.fingerprint,
+        active=config.active,
+        identity=config.identity,
+    )
+    options = PublishOptions(
+        every=config.every,
+        name=config.name,
+        archive=config.archive_pattern if config.archive else None,
+        keep_days=config.keep_days,
+        keep=config.keep,
+        stream_fps=config.stream_fps,
+        title=f"camcast · {hub.source.describe()}",
+    )
+    return Publisher(hub, store, options)
+
+
+async def check_target(config: Config) -> str:
+    """Connect to ``config.to``, write a file, rename it, list it and delete it; a one-line report."""
+    if config.to is None:
+        raise ConfigError("--check needs --to")
+    target = parse_target(config.to, config.upload_password)
+    store = open_store(
+        target,
+        ca_file=config.ca_file,
+        fingerprint=config.fingerprint,
+        active=config.active,
+        identity=config.identity,
+    )
+    times = []
+    try:
+        t0 = time.monotonic()
+        await store.makedirs("")
+        times.append(("connect", time.monotonic() - t0))
+        t0 = time.monotonic()
+        await store.put_atomic("camcast-check.txt", b"camcast can write here\n")
+        times.append(("write+rename", time.monotonic() - t0))
+        names = [e.name for e in await store.list("")]
+        if "camcast-check.txt" not in names:
+            raise UploadError(f"{target.describe()} accepted the file but does not list it")
+        t0 = time.monotonic()
+        await store.delete("camcast-check.txt")
+        times.append(("delete", time.monotonic() - t0))
+    finally:
+        await store.aclose()
+    report = ", ".join(f"{what} {seconds * 1000:.0f} ms" for what, seconds in times)
+    return f"{target.describe()} works: {report}"
+
+
+async def publish(config: Config, quiet: bool = False) -> None:
+    """Publish pictures to ``config.to`` until SIGINT or SIGTERM."""
+    if config.to is None:
+        raise ConfigError("publish needs --to: a folder, or an ftp://, ftps:// or sftp:// URL")
+    parse_target(config.to, config.upload_password)  # a bad --to fails before the camera is opened
+    source = await asyncio.to_thread(make_source, config)
+    hub = make_hub(config, source)
+    publisher = make_publisher(config, hub)
+    try:
+        await publisher.prepare()
+    except BaseException:
+        await source.aclose()
+        await publisher.store.aclose()
+        raise
+    print(
+        f"camcast: publishing {source.describe()} to {publisher.store.describe()} every {config.every:g} s",
+        flush=True,
+    )
+    try:
+        await run_until_signalled(hub, publisher.run(), StatusLine(publisher.stats.line, quiet))
+    finally:
+        await publisher.store.aclose()
+
+
+async def run_until_signalled(hub: Hub, *jobs: Any) -> None:
+    """Run the hub and ``jobs`` (coroutines, or StatusLines) until SIGINT/SIGTERM or the hub ends."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with asyncio.TaskGroup() as tg:
+            capture = tg.create_task(hub.run(), name="camcast-hub")
+            others = [tg.create_task(job.run() if isinstance(job, StatusLine) else job) for job in jobs]
+            stopper = tg.create_task(stop.wait())
+            await asyncio.wait({capture, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (*others, capture, stopper):
+                task.cancel()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
 def control_socket(port: int) -> Path:
     """The owner's local control socket for the server on ``port`` (in the private state folder)."""
     return state_dir() / f"control-{port}.sock"
@@ -192,8 +294,18 @@ async def serve(config: Config, quiet: bool = False) -> None:
     accounts = Accounts(config_dir() / "users.json")
     tls = tls_context(config)
     loopback, notes = access_policy(config, accounts, tls is not None)
+    if config.to:
+        parse_target(config.to, config.upload_password)  # a bad --publish-to fails before the camera opens
     source = await asyncio.to_thread(make_source, config)
     hub = make_hub(config, source)
+    publisher = make_publisher(config, hub) if config.to else None
+    if publisher is not None:
+        try:
+            await publisher.prepare()
+        except BaseException:
+            await source.aclose()
+            await publisher.store.aclose()
+            raise
     gate = Gate(
         accounts,
         ShareKeys(config_dir() / "share.key"),
@@ -238,22 +350,24 @@ async def serve(config: Config, quiet: bool = False) -> None:
             f"encodes {hub.rate_encode.per_second(now):4.1f}/s"
         )
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    jobs: list[Any] = []
+    if publisher is not None:
+        jobs.append(publisher.run())
+        print(
+            f"camcast: also publishing to {publisher.store.describe()} every {config.every:g} s", flush=True
+        )
+
+        def with_uploads() -> str:
+            return f"{render()} · {publisher.stats.line()}"
+
+        jobs.append(StatusLine(with_uploads, quiet))
+    else:
+        jobs.append(StatusLine(render, quiet))
     try:
-        async with asyncio.TaskGroup() as tg:
-            capture = tg.create_task(hub.run(), name="camcast-hub")
-            status = tg.create_task(StatusLine(render, quiet).run(), name="camcast-status")
-            stopper = tg.create_task(stop.wait())
-            await asyncio.wait({capture, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            status.cancel()
-            capture.cancel()
-            stopper.cancel()
+        await run_until_signalled(hub, *jobs)
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+        if publisher is not None:
+            await publisher.store.aclose()
         server.close()
         await runner.cleanup()
         with contextlib.suppress(OSError):

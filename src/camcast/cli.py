@@ -16,6 +16,10 @@ log = logging.getLogger("camcast")
 
 #: Settings each subcommand takes as flags (all of them can also come from the config file).
 CAPTURE = ("source", "size", "fps", "quality", "passthrough", "mask", "live_badge")
+PUBLISH = (
+    "to", "every", "name", "archive", "archive_pattern", "keep_days", "keep", "stream_fps",
+    "ca_file", "fingerprint", "active", "identity",
+)  # fmt: skip
 COMMAND_SETTINGS = {
     "serve": (
         *CAPTURE,
@@ -28,17 +32,23 @@ COMMAND_SETTINGS = {
         "max_connections_per_address",
         "header_timeout",
         "idle_timeout",
+        *PUBLISH,
     ),
     "snapshot": CAPTURE,
+    "publish": (*CAPTURE, *PUBLISH),
     "config": tuple(f.name for f in config.Config.settings()),
 }
 
 
-def _add_settings(parser: argparse.ArgumentParser, names: Sequence[str]) -> None:
+#: Flags whose name differs from their config key, per command.
+FLAG_NAMES = {("serve", "to"): "--publish-to"}
+
+
+def _add_settings(parser: argparse.ArgumentParser, names: Sequence[str], command: str = "") -> None:
     fields = {f.name: f for f in config.Config.settings()}
     for name in names:
         f = fields[name]
-        flag = "--" + name.replace("_", "-")
+        flag = FLAG_NAMES.get((command, name), "--" + name.replace("_", "-"))
         help = f"{f.metadata['help']} (config key: {name})"
         if isinstance(f.default, bool):
             parser.add_argument(
@@ -70,7 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     serve = sub.add_parser("serve", parents=[common], help="serve the camera over HTTP")
-    _add_settings(serve, COMMAND_SETTINGS["serve"])
+    _add_settings(serve, COMMAND_SETTINGS["serve"], "serve")
+
+    publish = sub.add_parser(
+        "publish", parents=[common], help="upload a picture every N seconds to a web host"
+    )
+    _add_settings(publish, COMMAND_SETTINGS["publish"])
+    publish.add_argument(
+        "--check", action="store_true", help="connect, write, rename and delete a test file; report; exit"
+    )
 
     snap = sub.add_parser("snapshot", parents=[common], help="capture one picture to a file")
     _add_settings(snap, COMMAND_SETTINGS["snapshot"])
@@ -175,6 +193,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "serve":
         asyncio.run(app.serve(cfg, quiet=args.quiet))
+        return 0
+    if args.command == "publish":
+        if args.check:
+            print(f"camcast: {asyncio.run(app.check_target(cfg))}")
+        else:
+            asyncio.run(app.publish(cfg, quiet=args.quiet))
         return 0
     if args.command == "snapshot":
         size = asyncio.run(app.snapshot(cfg, args.output))

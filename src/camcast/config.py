@@ -147,6 +147,44 @@ def parse_seconds(low: float, high: float) -> Parser:
     return parse
 
 
+def parse_optional_text(value: Any) -> str | None:
+    text = str(value).strip()
+    return text or None
+
+
+def parse_file_name(value: Any) -> str:
+    text = str(value).strip()
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", text):
+        raise ValueError("must be a plain file name such as webcam.jpg (letters, digits, '.', '_', '-')")
+    return text
+
+
+def parse_archive_pattern(value: Any) -> str:
+    text = str(value).strip().lstrip("/")
+    if not text or ".." in text.split("/") or "%" not in text or "\\" in text:
+        raise ValueError("must be a relative strftime path such as archive/%Y/%m/%d/%H%M%S.jpg")
+    return text
+
+
+def parse_optional_positive(value: Any) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if not (math.isfinite(number) and number > 0):
+        raise ValueError("must be a number above 0")
+    return number
+
+
+def parse_optional_count(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    count: int = int_range(1, 10_000_000)(value)
+    return count
+
+
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -258,6 +296,46 @@ class Config:
     )
     idle_timeout: float = setting(
         30.0, parse_seconds(1, 3600), "seconds an idle keep-alive connection stays open", metavar="S"
+    )
+
+    # --- publishing -----------------------------------------------------------------------------------
+    to: str | None = setting(
+        None,
+        parse_optional_text,
+        "publish to a folder, or ftp://, ftps://, ftps+implicit:// or sftp://user@host/folder/",
+        metavar="URL",
+    )
+    every: float = setting(5.0, parse_seconds(0.2, 86400), "seconds between published pictures", metavar="N")
+    name: str = setting("webcam.jpg", parse_file_name, "file name of the published picture", metavar="NAME")
+    archive: bool = setting(False, parse_bool, "also keep every picture under archive/ (see archive_pattern)")
+    archive_pattern: str = setting(
+        "archive/%Y/%m/%d/%H%M%S.jpg",
+        parse_archive_pattern,
+        "strftime path of archived pictures",
+        metavar="PATTERN",
+    )
+    keep_days: float | None = setting(
+        None, parse_optional_positive, "delete archived pictures older than this many days", metavar="D"
+    )
+    keep: int | None = setting(
+        None, parse_optional_count, "keep only the newest N archived pictures", metavar="N"
+    )
+    stream_fps: float | None = setting(
+        None,
+        parse_optional_positive,
+        "also publish a near-live ring of pictures at this rate for stream.html",
+        metavar="F",
+    )
+    ca_file: str | None = setting(
+        None, parse_path, "CA certificates to verify an FTPS server", metavar="FILE"
+    )
+    fingerprint: str | None = setting(
+        None, parse_optional_text, "pin an FTPS server's certificate by its SHA-256", metavar="SHA256"
+    )
+    active: bool = setting(False, parse_bool, "active-mode FTP (the default is passive)")
+    identity: str | None = setting(None, parse_path, "SSH private key for sftp://", metavar="FILE")
+    upload_password: str | None = setting(
+        None, parse_optional_text, "FTP password (or use CAMCAST_UPLOAD_PASSWORD or ~/.netrc)", secret=True
     )
 
     @classmethod

@@ -6,8 +6,8 @@ The tree::
     ├── ConfigError         a bad flag, config key or value; names the key and what is allowed (exit 2)
     ├── SourceError         a camera, file or URL that cannot be opened or read (exit 2)
     ├── ServeError          the server cannot start, e.g. its port is taken (exit 2)
-    ├── UploadError         a remote store refused or lost a transfer (exit 3)
-    └── AuthError           missing or wrong credentials (exit 4)
+    └── UploadError         a remote store refused or lost a transfer (exit 2 when it stops start-up;
+                            while publishing, failed uploads are retried instead)
 
 Foreign exceptions (``OSError``, ``av.FFmpegError``, ``ftplib.all_errors``, asyncssh's) are translated
 into these at one boundary per module, with ``raise ... from exc`` so the cause stays in debug logs.
@@ -44,10 +44,4 @@ class ServeError(CamcastError):
 class UploadError(CamcastError):
     """A remote store refused, timed out or lost a transfer."""
 
-    exit_code = 3
-
-
-class AuthError(CamcastError):
-    """Credentials are missing or were refused."""
-
-    exit_code = 4
+    exit_code = 2

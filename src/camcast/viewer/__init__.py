@@ -12,6 +12,12 @@ from importlib import resources
 from string import Template
 
 PAGES = ("index", "refresh", "script", "stream")
+#: The three ways to watch, as the index lists them: (link text, what it does).
+VIEWS = {
+    "refresh": ("Page refresh", "the whole page reloads every {every} seconds."),
+    "script": ("Image refresh", "only the picture reloads, every {every} seconds, without flicker."),
+    "stream": ("Live stream", "a rapid series of pictures, near real time."),
+}
 ASSETS = {"viewer.js": "text/javascript", "viewer.css": "text/css", "favicon.svg": "image/svg+xml"}
 
 
@@ -38,12 +44,15 @@ def render(
     snapshot: str,
     stream: str,
     meta: str = "",
+    ring: str = "",
 ) -> str:
     """The HTML of ``page`` (one of :data:`PAGES`).
 
     ``links`` maps page names to their URLs for the navigation; ``snapshot`` and ``stream`` are the
     picture and stream URLs; ``every`` is the refresh interval in seconds; ``meta`` optionally names a
-    JSON sidecar with the capture time.
+    JSON sidecar with the capture time (a published site has one; the server's pages do not need it);
+    ``ring`` names the JSON file of a published near-live ring of pictures, which the stream page then
+    plays instead of an MJPEG stream.
     """
     if page not in PAGES:
         raise KeyError(page)
@@ -54,9 +63,20 @@ def render(
         "snapshot": esc(snapshot),
         "stream": esc(stream),
         "meta": esc(meta),
-        **{f"{name}_url": esc(url) for name, url in links.items()},
+        "ring": esc(ring),
+        "items": "".join(
+            f'<li><a href="{esc(links[name])}">{label}</a>: {what.format(every=every_text)}</li>\n'
+            for name, (label, what) in VIEWS.items()
+            if name in links
+        ),
+        "direct": (
+            f'<p class="links">Direct links: <a href="{esc(snapshot)}">snapshot</a>'
+            + (f' · <a href="{esc(stream)}">MJPEG stream</a>' if stream else "")
+            + "</p>"
+        ),
     }
-    body = _template(f"{page}.html").substitute(values)
+    template = "ring.html" if page == "stream" and ring else f"{page}.html"
+    body = _template(template).substitute(values)
     labels = {"index": "Home", "refresh": "Page refresh", "script": "Image refresh", "stream": "Live"}
     nav = " ".join(f'<a href="{esc(links[name])}">{labels[name]}</a>' for name in PAGES if name in links)
     head = f'<meta http-equiv="refresh" content="{esc(every_text)}">\n' if page == "refresh" else ""

@@ -1,6 +1,5 @@
-// camcast viewer pages: no inline script (the pages are served with a CSP that forbids it).
-// Image refresh: every data-every seconds, load the next picture off-screen with a cache-busting query,
-// and swap it in only once it has fully loaded, so the visible picture never flickers or tears.
+// camcast viewer pages: no inline script (the pages are served with a CSP that forbids it), and the same
+// file works on camcast's own server and on a static web host the pictures are published to.
 (function () {
   "use strict";
   var status = document.getElementById("camcast-status");
@@ -9,8 +8,8 @@
     return date.toTimeString().slice(0, 8);
   }
 
-  function bust(url) {
-    return url + (url.indexOf("?") < 0 ? "?" : "&") + "t=" + Date.now();
+  function bust(url, value) {
+    return url + (url.indexOf("?") < 0 ? "?" : "&") + "t=" + (value === undefined ? Date.now() : value);
   }
 
   function setStatus(text, stale) {
@@ -19,12 +18,41 @@
     status.className = stale ? "status stale" : "status";
   }
 
+  function getJSON(url, done, failed) {
+    var xhr = new XMLHttpRequest();
+    xhr.open("GET", bust(url));
+    xhr.onload = function () {
+      if (xhr.status !== 200) return failed();
+      try { done(JSON.parse(xhr.responseText)); } catch (e) { failed(); }
+    };
+    xhr.onerror = failed;
+    xhr.send();
+  }
+
+  // Image refresh: every data-every seconds, load the next picture off-screen with a cache-busting query,
+  // and swap it in only once it has fully loaded, so the visible picture never flickers or tears.
   var img = document.getElementById("camcast-image");
   if (img) {
     var every = Math.max(0.2, parseFloat(img.getAttribute("data-every")) || 2) * 1000;
     var src = img.getAttribute("data-src");
+    var meta = img.getAttribute("data-meta");
     var lastOk = new Date();
     var loading = false;
+    var describe = function () {
+      if (!meta) {
+        setStatus("Updated " + hhmmss(lastOk) + ", every " + every / 1000 + " s.", false);
+        return;
+      }
+      // A published site says when the picture was taken; if that stops moving, uploads have stopped.
+      getJSON(meta, function (info) {
+        var taken = new Date(info.captured * 1000);
+        var late = Date.now() - taken.getTime() > Math.max(3 * info.every * 1000, 10000);
+        if (late) setStatus("Stale since " + hhmmss(taken) + ": no newer picture has been published.", true);
+        else setStatus("Last updated " + hhmmss(taken) + ", every " + info.every + " s.", false);
+      }, function () {
+        setStatus("Updated " + hhmmss(lastOk) + ".", false);
+      });
+    };
     var tick = function () {
       if (loading) return;
       loading = true;
@@ -33,7 +61,7 @@
         loading = false;
         img.src = next.src;
         lastOk = new Date();
-        setStatus("Updated " + hhmmss(lastOk) + ", every " + every / 1000 + " s.", false);
+        describe();
       };
       next.onerror = function () {
         loading = false;
@@ -44,9 +72,9 @@
     window.setInterval(tick, every);
   }
 
+  // Live stream from camcast's server: a dropped stream is reopened after a pause.
   var stream = document.getElementById("camcast-stream");
   if (stream) {
-    // A dropped stream is reopened after a pause instead of leaving a frozen picture.
     stream.addEventListener("error", function () {
       setStatus("Stream interrupted at " + hhmmss(new Date()) + "; reconnecting…", true);
       window.setTimeout(function () {
@@ -54,5 +82,50 @@
       }, 2000);
     });
     stream.addEventListener("load", function () { setStatus("Live.", false); });
+  }
+
+  // Near-live on a static host: a ring of pictures stream/000.jpg … and a JSON file naming the newest.
+  // Poll it once a second and play the pictures not shown yet, in order, at the rate they were taken.
+  var ring = document.getElementById("camcast-ring");
+  if (ring) {
+    var ringUrl = ring.getAttribute("data-ring");
+    var folder = ringUrl.replace(/[^\/]*$/, "") + "stream/";
+    var shown = -1;
+    var queue = [];
+    var playing = false;
+    var lastNew = new Date();
+    var pad = function (n) { return ("00" + n).slice(-3); };
+    var play = function (interval) {
+      if (!queue.length) { playing = false; return; }
+      playing = true;
+      var item = queue.shift();
+      var pic = new Image();
+      pic.onload = function () {
+        ring.src = pic.src;
+        window.setTimeout(function () { play(interval); }, interval);
+      };
+      pic.onerror = function () { play(interval); };
+      pic.src = bust(folder + pad(item.index) + ".jpg", item.seq);
+    };
+    var poll = function () {
+      getJSON(ringUrl, function (info) {
+        if (info.seq > shown) {
+          var first = Math.max(shown + 1, info.seq - info.size + 2);
+          for (var s = first; s <= info.seq; s++) {
+            queue.push({ seq: s, index: ((info.newest - (info.seq - s)) % info.size + info.size) % info.size });
+          }
+          shown = info.seq;
+          lastNew = new Date();
+          setStatus("Near-live, " + info.fps + " pictures a second.", false);
+          if (!playing) play(1000 / info.fps);
+        } else if (Date.now() - lastNew.getTime() > 5000) {
+          setStatus("Stale since " + hhmmss(lastNew) + ": no new pictures.", true);
+        }
+      }, function () {
+        setStatus("Stale since " + hhmmss(lastNew) + ": the pictures could not be loaded.", true);
+      });
+    };
+    poll();
+    window.setInterval(poll, 1000);
   }
 })();

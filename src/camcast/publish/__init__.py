@@ -1,0 +1,32 @@
+"""Publishing to a web host: pictures every N seconds and the viewer pages, to a folder, FTP(S) or SFTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from camcast.publish.store import RemoteStore
+from camcast.publish.target import Target
+
+__all__ = ["RemoteStore", "Target", "open_store"]
+
+
+def open_store(
+    target: Target,
+    *,
+    ca_file: str | None = None,
+    fingerprint: str | None = None,
+    active: bool = False,
+    identity: str | None = None,
+) -> RemoteStore:
+    """The store for ``target`` (not connected yet: the first operation connects)."""
+    if target.scheme == "file":
+        from camcast.publish.local import LocalStore
+
+        return LocalStore(Path(target.path))
+    if target.scheme == "sftp":
+        from camcast.publish.sftp import SftpStore
+
+        return SftpStore(target, identity=identity)
+    from camcast.publish.ftp import FtpStore
+
+    return FtpStore(target, ca_file=ca_file, fingerprint=fingerprint, active=active)

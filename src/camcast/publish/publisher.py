@@ -1,0 +1,242 @@
+"""The periodic publisher: a picture every N seconds to a remote store, with the viewer pages.
+
+The schedule never waits for the network. Each tick takes the newest frame and hands it to the
+uploader through a one-picture slot; if the uploader is still busy (a slow link, a server that went
+away), the waiting picture is replaced by the newer one and counted as skipped, never queued. Failed
+uploads are retried with backoff; the log says once when the target goes down and once when it is back.
+While the owner has paused the camera, nothing is uploaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import posixpath
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from camcast import viewer
+from camcast.errors import CamcastError, UploadError
+from camcast.frames import JpegFrame
+from camcast.hub import Hub
+from camcast.publish.retention import Retention
+from camcast.publish.store import RemoteStore
+
+log = logging.getLogger(__name__)
+
+#: Seconds between retries while the target is down: quick at first, then once a minute.
+BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+#: Seconds of pictures the near-live ring keeps (stream/000.jpg …), so a page polling stream.json
+#: once a second always finds the frames it has not shown yet.
+RING_SECONDS = 4.0
+
+
+@dataclass
+class PublishOptions:
+    every: float
+    name: str = "webcam.jpg"
+    archive: str | None = None  # a strftime pattern, e.g. archive/%Y/%m/%d/%H%M%S.jpg
+    keep_days: float | None = None
+    keep: int | None = None
+    stream_fps: float | None = None
+    pages: bool = True
+    title: str = "camcast"
+
+
+@dataclass
+class PublishStats:
+    uploads: int = 0
+    failures: int = 0
+    skipped: int = 0
+    last_ok: float | None = None  # Unix time of the last finished upload
+    last_seconds: float = 0.0
+    last_bytes: int = 0
+    next_at: float = 0.0  # monotonic time of the next tick
+    down_since: float | None = None
+    stream_frames: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        last = time.strftime("%H:%M:%S", time.localtime(self.last_ok)) if self.last_ok else "never"
+        next_in = max(0.0, self.next_at - time.monotonic())
+        state = "DOWN" if self.down_since else "ok"
+        return (
+            f"upload [{state}] last {last} ({self.last_seconds * 1000:.0f} ms, {self.last_bytes} B) · "
+            f"next in {next_in:.0f} s · uploads {self.uploads} · failures {self.failures} · "
+            f"skipped {self.skipped}"
+        )
+
+
+class Publisher:
+    """Publishes ``hub``'s pictures to ``store`` as ``options`` say. Run :meth:`run` as a task."""
+
+    def __init__(self, hub: Hub, store: RemoteStore, options: PublishOptions) -> None:
+        self.hub = hub
+        self.store = store
+        self.options = options
+        self.stats = PublishStats()
+        self.retention = Retention(store, options.archive, options.keep_days, options.keep)
+        self._slot: JpegFrame | None = None
+        self._slot_ready = asyncio.Event()
+        self._made: set[str] = {""}
+
+    # --- start-up -------------------------------------------------------------------------------------
+    async def prepare(self) -> None:
+        """Connect, create the folders, clean a crash's leftovers and upload the pages; raises
+        UploadError at once if the target is unusable (a start-up check, not retried)."""
+        await self.store.makedirs("")
+        if self.options.stream_fps:
+            await self._makedirs("stream")
+        await self.retention.clean_temp_files([""] + (["stream"] if self.options.stream_fps else []))
+        if self.options.pages:
+            await self.upload_pages()
+
+    def pages(self) -> dict[str, bytes]:
+        """The files of the published site: the viewer pages, their script, style and icon."""
+        o = self.options
+        links = {"index": "index.html", "refresh": "refresh.html", "script": "script.html"}
+        if o.stream_fps:
+            links["stream"] = "stream.html"
+        common = {
+            "title": o.title,
+            "links": links,
+            "every": o.every,
+            "asset_base": ".",
+            "snapshot": o.name,
+            "stream": "",
+            "meta": "webcam.json",
+        }
+        files = {f"{page}.html": viewer.render(page, **common).encode() for page in links}  # type: ignore[arg-type]
+        if o.stream_fps:
+            files["stream.html"] = viewer.render("stream", **common, ring="stream.json").encode()  # type: ignore[arg-type]
+        for asset in viewer.ASSETS:
+            files[asset] = viewer.asset(asset)
+        return files
+
+    async def upload_pages(self) -> None:
+        for path, data in self.pages().items():
+            await self.store.put_atomic(path, data)
+
+    # --- running --------------------------------------------------------------------------------------
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._schedule(), name="publish-schedule")
+            tg.create_task(self._uploader(), name="publish-upload")
+            if self.options.stream_fps:
+                tg.create_task(self._stream(), name="publish-stream")
+            if self.retention.active:
+                tg.create_task(self.retention.run(), name="publish-retention")
+
+    async def _schedule(self) -> None:
+        every = self.options.every
+        start = time.monotonic()
+        tick = 0
+        while True:
+            self.stats.next_at = start + tick * every
+            delay = self.stats.next_at - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tick = max(tick + 1, int((time.monotonic() - start) / every) + 1)  # skip ticks missed
+            if self.hub.paused:
+                continue
+            try:
+                frame = await self.hub.snapshot()
+            except CamcastError as exc:
+                log.warning("no picture to publish: %s", exc)
+                continue
+            if self._slot is not None:
+                self.stats.skipped += 1  # the uploader is behind: the newer picture wins
+            self._slot = frame
+            self._slot_ready.set()
+
+    async def _uploader(self) -> None:
+        while True:
+            await self._slot_ready.wait()
+            self._slot_ready.clear()
+            frame, self._slot = self._slot, None
+            if frame is None:
+                continue
+            await self._with_retry(functools.partial(self._publish, frame), lambda: self._slot is not None)
+
+    async def _publish(self, frame: JpegFrame) -> None:
+        o = self.options
+        started = time.monotonic()
+        await self.store.put_atomic(o.name, frame.data)
+        meta = {
+            "captured": round(frame.wall, 3),
+            "captured_iso": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(frame.wall)),
+            "every": o.every,
+            "width": frame.width,
+            "height": frame.height,
+        }
+        await self.store.put_atomic("webcam.json", json.dumps(meta).encode())
+        if o.archive:
+            path = time.strftime(o.archive, time.localtime(frame.wall))
+            await self._makedirs(posixpath.dirname(path))
+            await self.store.put_atomic(path, frame.data)
+        self.stats.uploads += 1
+        self.stats.last_ok = time.time()
+        self.stats.last_seconds = time.monotonic() - started
+        self.stats.last_bytes = len(frame.data)
+
+    async def _stream(self) -> None:
+        """The near-live ring: stream/NNN.jpg at stream_fps, and stream.json naming the newest."""
+        fps = self.options.stream_fps or 1.0
+        size = max(8, round(fps * RING_SECONDS))
+        start = time.monotonic()
+        seq = 0
+        last_sent = -1
+        while True:
+            due = start + seq * (1.0 / fps)
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            seq = max(seq + 1, int((time.monotonic() - start) * fps) + 1)
+            if self.hub.paused or self.stats.down_since is not None:
+                continue  # while down, the main uploader's retries decide when the target is back
+            frame = await self.hub.snapshot()
+            if frame.seq == last_sent:
+                continue
+            index = self.stats.stream_frames % size
+            ring = {"newest": index, "seq": self.stats.stream_frames, "size": size, "fps": fps,
+                    "captured": round(frame.wall, 3)}  # fmt: skip
+            try:
+                await self.store.put_atomic(f"stream/{index:03d}.jpg", frame.data)
+                await self.store.put_atomic("stream.json", json.dumps(ring).encode())
+            except UploadError as exc:
+                log.debug("stream frame not uploaded: %s", exc)
+                continue
+            last_sent = frame.seq
+            self.stats.stream_frames += 1
+
+    async def _makedirs(self, folder: str) -> None:
+        if folder in self._made:
+            return
+        await self.store.makedirs(folder)
+        self._made.add(folder)
+
+    async def _with_retry(self, attempt: Callable[[], Awaitable[None]], newer: Callable[[], bool]) -> None:
+        """Run ``attempt`` until it succeeds, backing off; give up early when a newer picture waits."""
+        failures = 0
+        while True:
+            try:
+                await attempt()
+            except UploadError as exc:
+                self.stats.failures += 1
+                if self.stats.down_since is None:
+                    self.stats.down_since = time.time()
+                    log.warning("publishing to %s failed: %s; retrying", self.store.describe(), exc)
+                self._made = {""}  # the folders may have to be made again (a new server)
+                await asyncio.sleep(BACKOFF[min(failures, len(BACKOFF) - 1)])
+                failures += 1
+                if newer():
+                    return  # the next attempt is with the newer picture
+                continue
+            if self.stats.down_since is not None:
+                down = time.time() - self.stats.down_since
+                log.warning("publishing to %s works again after %.0f s", self.store.describe(), down)
+                self.stats.down_since = None
+            return

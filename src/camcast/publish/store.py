@@ -1,0 +1,56 @@
+"""The remote-store contract: where published files go, whatever the protocol.
+
+A :class:`RemoteStore` writes whole files atomically (``put_atomic`` uploads to a temporary name in the
+same folder and renames it over the final name, so a visitor never gets a partial file), deletes, lists
+and makes folders. Paths are ``/``-separated and relative to the store's root (the URL's folder).
+Every failure is an :class:`~camcast.errors.UploadError` with a one-line reason; each operation has a
+timeout. Local folders, FTP, FTPS and SFTP all fit behind it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import secrets
+from dataclasses import dataclass
+from typing import Protocol
+
+#: Temporary upload names start with this prefix and end with TMP_SUFFIX, so a crash's leftovers can
+#: be recognised and cleaned up later (see publish.retention).
+TMP_PREFIX = ".camcast-"
+TMP_SUFFIX = ".tmp"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A file or folder in a listing; ``mtime`` is Unix seconds, or None when the server does not say."""
+
+    name: str
+    is_dir: bool
+    size: int | None = None
+    mtime: float | None = None
+
+
+class RemoteStore(Protocol):
+    def describe(self) -> str:
+        """Where the store writes, without any secret, e.g. ``ftps://alice@host/cam/``."""
+        ...
+
+    async def put_atomic(self, path: str, data: bytes) -> None: ...
+
+    async def delete(self, path: str) -> None: ...
+
+    async def list(self, folder: str) -> list[Entry]: ...
+
+    async def makedirs(self, folder: str) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+def temp_name(path: str) -> str:
+    """A unique temporary name beside ``path``."""
+    folder, name = posixpath.split(path)
+    return posixpath.join(folder, f"{TMP_PREFIX}{name}.{secrets.token_hex(4)}{TMP_SUFFIX}")
+
+
+def is_temp(name: str) -> bool:
+    return name.startswith(TMP_PREFIX) and name.endswith(TMP_SUFFIX)

@@ -1,0 +1,99 @@
+"""Where to publish: parsing ``--to`` and finding the password without putting it on the command line."""
+
+from __future__ import annotations
+
+import logging
+import netrc
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from camcast.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+SCHEMES = {"ftp": 21, "ftps": 21, "ftps+implicit": 990, "sftp": 22}
+PASSWORD_ENV = "CAMCAST_UPLOAD_PASSWORD"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A parsed ``--to``: ``scheme`` is ftp, ftps, ftps+implicit, sftp or file; ``path`` the folder."""
+
+    scheme: str
+    host: str = ""
+    port: int = 0
+    user: str = ""
+    password: str = ""
+    path: str = ""
+
+    def describe(self) -> str:
+        """The target without its password."""
+        if self.scheme == "file":
+            return self.path
+        user = f"{self.user}@" if self.user else ""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{user}{host}:{self.port}/{self.path.lstrip('/')}"
+
+
+def parse_target(text: str, config_password: str | None = None) -> Target:
+    """``--to`` as a Target, with the password from (in order) the URL (with a warning), the
+    CAMCAST_UPLOAD_PASSWORD environment variable, the config file, or ~/.netrc."""
+    text = text.strip()
+    if not text:
+        raise ConfigError("--to needs a destination: a folder, or an ftp://, ftps:// or sftp:// URL")
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme in ("", "file") or (len(scheme) == 1 and text[1:2] == ":"):
+        folder = unquote(parts.path) if scheme == "file" else text
+        return Target("file", path=str(Path(folder).expanduser()))
+    if scheme not in SCHEMES:
+        raise ConfigError(
+            f"unsupported destination {scheme}://; use a folder, file://, ftp://, ftps://, "
+            "ftps+implicit:// or sftp://"
+        )
+    if not parts.hostname:
+        raise ConfigError(f"--to {scheme}:// needs a host name, e.g. {scheme}://user@example.org/folder/")
+    try:
+        port = parts.port or SCHEMES[scheme]
+    except ValueError:
+        raise ConfigError("--to has a port that is not a number from 1 to 65535") from None
+    user = unquote(parts.username or "")
+    password = unquote(parts.password or "")
+    if password:
+        log.warning(
+            "the upload password is in the --to URL, where other users can see it in the process list; "
+            "use %s, the config file or ~/.netrc instead",
+            PASSWORD_ENV,
+        )
+    else:
+        password = os.environ.get(PASSWORD_ENV) or config_password or ""
+    if not password and scheme != "sftp":
+        entry = _netrc(parts.hostname)
+        if entry is not None:
+            user = user or entry[0]
+            password = entry[1]
+    if scheme != "sftp" and not user:
+        user = "anonymous"
+    if scheme == "sftp":
+        # As in curl: sftp://host/var/www is absolute, sftp://host/~/www is in the login's home.
+        path = unquote(parts.path)
+        path = path[3:] if path.startswith("/~/") else path
+    else:
+        # RFC 1738: an FTP URL's path is relative to the login folder; %2F makes it absolute.
+        path = unquote(parts.path[1:])
+    return Target(scheme, parts.hostname, port, user, password, path)
+
+
+def _netrc(host: str) -> tuple[str, str] | None:
+    try:
+        found = netrc.netrc().authenticators(host)
+    except FileNotFoundError:
+        return None
+    except (netrc.NetrcParseError, OSError) as exc:
+        raise ConfigError(f"cannot read ~/.netrc: {exc}") from exc
+    if found is None:
+        return None
+    login, _, password = found
+    return login or "", password or ""
