@@ -45,6 +45,7 @@ def pyftpdlib_server(
     """pyftpdlib in a thread of this process; FTPS (explicit, TLS required) when ``tls_cert`` is given."""
     from pyftpdlib.authorizers import DummyAuthorizer
     from pyftpdlib.handlers import FTPHandler, TLS_FTPHandler
+    from pyftpdlib.ioloop import IOLoop
     from pyftpdlib.servers import FTPServer
 
     root.mkdir(parents=True, exist_ok=True)
@@ -67,10 +68,13 @@ def pyftpdlib_server(
 
         handler = Plain
     handler.authorizer = authorizer
+    handler.log_prefix = "%(remote_ip)s:%(remote_port)s-[%(username)s]"
     handler.passive_ports = None
     handler.banner = "camcast test FTP"
     port = port or free_port()
-    server = FTPServer(("127.0.0.1", port), handler)
+    # Its own event loop: pyftpdlib's default is one shared instance, which two servers in two
+    # threads would both poll, handling each other's connections.
+    server = FTPServer(("127.0.0.1", port), handler, ioloop=IOLoop())
     stopping = threading.Event()
 
     def loop() -> None:
