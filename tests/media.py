@@ -9,8 +9,17 @@ import av
 import numpy as np
 
 
-def make_video(path: Path, codec: str, frames: int, fps: int, size: tuple[int, int]) -> Path:
-    """Write ``frames`` frames of a bar sweeping left to right, each frame numbered by its brightness."""
+def make_video(
+    path: Path,
+    codec: str,
+    frames: int,
+    fps: int,
+    size: tuple[int, int],
+    still: bool = False,
+    ramp: int = 0,
+) -> Path:
+    """Write ``frames`` frames of a bar sweeping left to right (standing still with ``still``); with
+    ``ramp``, the first ``ramp`` frames brighten from black, like a camera's exposure settling."""
     width, height = size
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=Fraction(fps))
@@ -18,8 +27,10 @@ def make_video(path: Path, codec: str, frames: int, fps: int, size: tuple[int, i
         stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
         for i in range(frames):
             rgb = np.full((height, width, 3), 40, np.uint8)
-            x = i * (width - 20) // max(frames - 1, 1)
+            x = 0 if still else i * (width - 20) // max(frames - 1, 1)
             rgb[:, x : x + 20] = (255, 220, 0)
+            if ramp and i < ramp:
+                rgb = (rgb.astype(np.float32) * (i / ramp)).astype(np.uint8)
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             for packet in stream.encode(frame):
                 container.mux(packet)

@@ -21,7 +21,9 @@ from aiohttp import web
 
 from camcast.config import Config, config_dir, state_dir
 from camcast.errors import CamcastError, ConfigError, ServeError, UploadError
+from camcast.geometry import transforms
 from camcast.hub import Hub
+from camcast.overlay import LogoOverlay, TextOverlay
 from camcast.privacy import Step, live_badge_step, mask_step
 from camcast.publish import open_store
 from camcast.publish.publisher import Publisher, PublishOptions
@@ -44,27 +46,66 @@ LOG_STATUS_EVERY = 30.0
 def make_source(config: Config) -> Source:
     """The configured source, opened so that a bad device or file fails now, not after start-up.
 
-    Processing (masks, the badge) needs pixels, so a camera's own MJPEG is then decoded, not passed on.
+    Processing (geometry, masks, overlays) needs pixels, so a camera's own MJPEG is then decoded.
     """
-    passthrough = config.passthrough and not processing(config)
-    source = open_source(config.source, config.size, config.fps, passthrough)
+    passthrough = config.passthrough and not needs_pixels(config)
+    source = open_source(config.source, config.size, config.fps, passthrough, warmup=config.warmup)
     if isinstance(source, ThreadedSource):
         source.start()
+    box = config.crop
+    width, height = getattr(source, "width", 0), getattr(source, "height", 0)
+    if box is not None and width and (box.x + box.w > width or box.y + box.h > height):
+        raise ConfigError(
+            f"--crop {box.x},{box.y},{box.w},{box.h} does not fit the {width}x{height} picture of "
+            f"{source.describe()}: x+w must be at most {width} and y+h at most {height}"
+        )
     return source
 
 
-def processing(config: Config) -> list[Step]:
-    """The steps applied to every frame before any output sees it, in order."""
-    steps: list[Step] = []
+def needs_pixels(config: Config) -> bool:
+    return bool(
+        config.mask or config.live_badge or config.text or config.logo or config.crop or config.rotate
+        or config.flip != "none" or config.scale
+    )  # fmt: skip
+
+
+#: Live values a caption can show, filled in by whoever knows them (the server knows its viewers).
+Info = dict[str, Callable[[], object]]
+
+
+def processing(config: Config, info: Info) -> list[Step]:
+    """The steps applied to every frame before any output sees it: geometry (so text is never rotated),
+    then privacy masks, then overlays."""
+    steps: list[Step] = [
+        (lambda image, wall, t=t: t(image))  # type: ignore[misc]
+        for t in transforms(config.crop, config.rotate, config.flip, config.scale)
+    ]
     if config.mask:
         steps.append(mask_step(config.mask))
+    if config.text:
+        caption = TextOverlay(
+            config.text, config.text_position, config.text_size, config.text_color, config.text_font,
+            stats=lambda: {key: value() for key, value in info.items()},
+        )  # fmt: skip
+        steps.append(caption)
+    if config.logo:
+        steps.append(LogoOverlay(config.logo, config.logo_position, config.logo_width))
     if config.live_badge:
         steps.append(live_badge_step())
     return steps
 
 
-def make_hub(config: Config, source: Source) -> Hub:
-    return Hub(source, config.quality, reopen=lambda: make_source(config), process=processing(config))
+def make_hub(config: Config, source: Source) -> tuple[Hub, Info]:
+    info: Info = {"name": lambda: config.camera_name, "viewers": lambda: 0}
+    hub = Hub(
+        source,
+        config.quality,
+        reopen=lambda: make_source(config),
+        process=processing(config, info),
+        drop_same_frames=config.drop_same_frames,
+    )
+    info["fps"] = lambda: f"{hub.rate_in.per_second():.0f}"
+    return hub, info
 
 
 def format_host(host: str) -> str:
@@ -222,7 +263,7 @@ async def publish(config: Config, quiet: bool = False) -> None:
         raise ConfigError("publish needs --to: a folder, or an ftp://, ftps:// or sftp:// URL")
     parse_target(config.to, config.upload_password)  # a bad --to fails before the camera is opened
     source = await asyncio.to_thread(make_source, config)
-    hub = make_hub(config, source)
+    hub, _ = make_hub(config, source)
     publisher = make_publisher(config, hub)
     try:
         await publisher.prepare()
@@ -297,7 +338,7 @@ async def serve(config: Config, quiet: bool = False) -> None:
     if config.to:
         parse_target(config.to, config.upload_password)  # a bad --publish-to fails before the camera opens
     source = await asyncio.to_thread(make_source, config)
-    hub = make_hub(config, source)
+    hub, info = make_hub(config, source)
     publisher = make_publisher(config, hub) if config.to else None
     if publisher is not None:
         try:
@@ -315,6 +356,7 @@ async def serve(config: Config, quiet: bool = False) -> None:
     )
     private_dir(state_dir())
     app = build_app(hub, gate, state_dir() / "viewers.jsonl", config.frame_ancestors)
+    info["viewers"] = lambda: len(app[STATE].viewers.open)
     runner = web.AppRunner(
         app,
         access_log=None,
@@ -378,7 +420,7 @@ async def serve(config: Config, quiet: bool = False) -> None:
 async def snapshot(config: Config, out: str) -> int:
     """Capture one frame to ``out`` (``-`` for stdout), atomically; returns the bytes written."""
     source = await asyncio.to_thread(make_source, config)
-    hub = make_hub(config, source)
+    hub, _ = make_hub(config, source)
     capture = asyncio.create_task(hub.run())
     try:
         frame = await hub.snapshot()

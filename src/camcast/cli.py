@@ -15,7 +15,11 @@ from camcast.errors import CamcastError
 log = logging.getLogger("camcast")
 
 #: Settings each subcommand takes as flags (all of them can also come from the config file).
-CAPTURE = ("source", "size", "fps", "quality", "passthrough", "mask", "live_badge")
+CAPTURE = (
+    "source", "size", "fps", "quality", "passthrough", "mask", "live_badge", "crop", "rotate", "flip",
+    "scale", "text", "text_position", "text_size", "text_color", "text_font", "camera_name", "logo",
+    "logo_position", "logo_width", "warmup", "drop_same_frames",
+)  # fmt: skip
 PUBLISH = (
     "to", "every", "name", "archive", "archive_pattern", "keep_days", "keep", "stream_fps",
     "ca_file", "fingerprint", "active", "identity",

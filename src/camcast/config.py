@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from camcast.errors import ConfigError
+from camcast.geometry import Crop, parse_crop, parse_flip, parse_rotate
+from camcast.overlay import POSITIONS, parse_color, parse_position, parse_text
 from camcast.privacy import Mask, parse_mask
 
 Parser = Callable[[Any], Any]
@@ -185,6 +187,18 @@ def parse_optional_count(value: Any) -> int | None:
     return count
 
 
+def parse_text_setting(value: Any) -> str | None:
+    text = str(value)
+    return parse_text(text) if text else None
+
+
+def parse_warmup(value: Any) -> str:
+    text = str(value).lower()
+    if text not in ("auto", "on", "off"):
+        raise ValueError("must be auto, on or off")
+    return text
+
+
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -224,6 +238,10 @@ def setting(
 
 def _show_size(value: tuple[int, int]) -> str:
     return f'"{value[0]}x{value[1]}"'
+
+
+def _show_crop(c: Crop) -> str:
+    return f'"{c.x},{c.y},{c.w},{c.h}"'
 
 
 def _show_listen(value: tuple[str, int]) -> str:
@@ -281,6 +299,48 @@ class Config:
         show=lambda m: _quote(str(m)),
     )
     live_badge: bool = setting(False, parse_bool, 'draw a red "LIVE" badge on the picture while on air')
+    # --- the picture: geometry, then masks, then overlays ----------------------------------------------
+    crop: Crop | None = setting(  # noqa: RUF009 - setting() makes a dataclass field, like field()
+        None, parse_crop, "keep only x,y,w,h of the picture (pixels)", metavar="X,Y,W,H", show=_show_crop
+    )
+    rotate: int = setting(0, parse_rotate, "rotate 0, 90, 180 or 270 degrees clockwise", metavar="DEG")
+    flip: str = setting("none", parse_flip, "flip: none, horizontal, vertical or both", metavar="HOW")
+    scale: tuple[int, int] | None = setting(
+        None,
+        parse_size,
+        "resample the picture to WxH after crop and rotation",
+        metavar="WxH",
+        show=_show_size,
+    )
+    text: str | None = setting(
+        None,
+        parse_text_setting,
+        "caption: strftime codes (%Y-%m-%d %H:%M:%S) and {ms}, {fps}, {viewers}, {name}",
+        metavar="TEXT",
+    )
+    text_position: str = setting(
+        "bottom-left", parse_position, f"one of {', '.join(POSITIONS)}", metavar="WHERE"
+    )
+    text_size: int = setting(24, int_range(8, 200, " pixels"), "caption height in pixels", metavar="PX")
+    text_color: tuple[int, int, int] = setting(
+        (255, 255, 255), parse_color, "caption colour: a name or #rrggbb", metavar="COLOUR",
+        show=lambda c: f'"#{c[0]:02x}{c[1]:02x}{c[2]:02x}"',
+    )  # fmt: skip
+    text_font: str | None = setting(
+        None, parse_path, "a TrueType font file (default DejaVu Sans Mono)", metavar="FILE"
+    )
+    logo: str | None = setting(None, parse_path, "a PNG (with alpha) drawn on the picture", metavar="FILE")
+    logo_position: str = setting(
+        "top-right", parse_position, f"one of {', '.join(POSITIONS)}", metavar="WHERE"
+    )
+    logo_width: int | None = setting(None, parse_optional_count, "scale the logo to this width", metavar="PX")
+    warmup: str = setting(
+        "auto", parse_warmup, "drop frames until exposure settles: auto (cameras), on or off", metavar="MODE"
+    )
+    drop_same_frames: bool = setting(
+        False, parse_bool, "send an unchanged picture at most once a second on streams"
+    )
+    camera_name: str = setting("", str, "the camera's name, for {name} in --text", metavar="NAME")
     frame_ancestors: str = setting(
         "'self'",
         parse_ancestors,

@@ -20,7 +20,8 @@ from dataclasses import replace
 
 from camcast import jpeg
 from camcast.errors import SourceError
-from camcast.frames import Frame, JpegFrame, Yuv420
+from camcast.frames import Frame, JpegFrame
+from camcast.privacy import Step
 from camcast.sources import Source
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,9 @@ Listener = Callable[[JpegFrame], None]
 FIRST_FRAME_TIMEOUT = 10.0
 #: Seconds between paused (or unavailable) cards: enough for a new viewer to see the state at once.
 CARD_INTERVAL = 1.0
+#: With drop_same_frames, an unchanged picture is still sent this often (seconds), like µStreamer's
+#: --drop-same-frames, so viewers can tell a still scene from a dead stream.
+SAME_FRAME_EVERY = 1.0
 #: Seconds between attempts to reopen a source that failed to reopen after a pause.
 RETRY_AFTER_PAUSE = 5.0
 
@@ -69,7 +73,8 @@ class Hub:
         source: Source,
         quality: int,
         reopen: Callable[[], Source] | None = None,
-        process: Sequence[Callable[[Yuv420], None]] = (),
+        process: Sequence[Step] = (),
+        drop_same_frames: bool = False,
     ) -> None:
         self.source = source
         self.quality = quality
@@ -83,6 +88,10 @@ class Hub:
         self.rate_out = Rate()
         self.rate_encode = Rate()
         self.paused_since: float | None = None
+        self.dropped_by_processing = 0
+        self.drop_same_frames = drop_same_frames
+        self.same_frames_dropped = 0
+        self._last_broadcast: tuple[bytes, float] = (b"", 0.0)
         self._seq = 0
         self._listeners: list[Listener] = []
         self._new_frame = asyncio.Event()
@@ -161,18 +170,26 @@ class Hub:
             self.publish(frame)
 
     def publish(self, frame: Frame) -> None:
-        """Make ``frame`` the newest: renumber it in the hub's sequence and apply ``process``."""
+        """Make ``frame`` the newest: renumber it in the hub's sequence and apply ``process``.
+
+        A frame a step fails on is dropped, never passed on unprocessed: a mask must not be skipped.
+        """
         if self.process:
+            # Decode a camera's JPEG if need be; never write into a source's own buffer.
             if frame.image is None:
                 assert frame.jpeg is not None
-                frame = Frame(
-                    frame.seq, frame.time, frame.wall, frame.width, frame.height, jpeg.decode_yuv(frame.jpeg)
-                )
+                image = jpeg.decode_yuv(frame.jpeg)
             else:
-                frame = replace(frame, image=frame.image.copy())  # never write into a source's buffer
-            assert frame.image is not None
-            for step in self.process:
-                step(frame.image)
+                image = frame.image.copy()
+            try:
+                for step in self.process:
+                    image = step(image, frame.wall)
+            except Exception as exc:
+                self.dropped_by_processing += 1
+                if self.dropped_by_processing in (1, 100) or self.dropped_by_processing % 10000 == 0:
+                    log.error("frame processing failed (%s); frames are dropped until it works", exc)
+                return
+            frame = Frame(frame.seq, frame.time, frame.wall, image.width, image.height, image)
         self._seq += 1
         self.latest = replace(frame, seq=self._seq)
         self.frames_in += 1
@@ -207,6 +224,17 @@ class Hub:
             if not self._listeners or frame is None:
                 continue
             encoded = await self.encode(frame)
+            now = time.monotonic()
+            if self.drop_same_frames:
+                last_data, last_at = self._last_broadcast
+                # The stripe encoder returns the very same bytes for an unchanged picture; a camera's
+                # own JPEG compares equal. Still send one a second so viewers know the stream is alive.
+                if (
+                    encoded.data is last_data or encoded.data == last_data
+                ) and now - last_at < SAME_FRAME_EVERY:
+                    self.same_frames_dropped += 1
+                    continue
+                self._last_broadcast = (encoded.data, now)
             self.frames_out += 1
             self.rate_out.tick(time.monotonic())
             for listener in tuple(self._listeners):

@@ -15,7 +15,9 @@ import numpy as np
 
 from camcast.frames import Yuv420
 
-Step = Callable[[Yuv420], None]
+#: A processing step: takes a frame's picture (which it may change in place) and its capture time (Unix
+#: seconds), and returns the picture to continue with.
+Step = Callable[[Yuv420, float], Yuv420]
 
 
 @dataclass(frozen=True)
@@ -69,12 +71,13 @@ def parse_mask(value: object) -> Mask:
 def mask_step(masks: Sequence[Mask]) -> Step:
     """A step painting ``masks`` black (full-range Y=0, neutral chroma)."""
 
-    def apply(image: Yuv420) -> None:
+    def apply(image: Yuv420, wall: float) -> Yuv420:
         for mask in masks:
             x0, y0, x1, y1 = mask.pixels(image.width, image.height)
             image.y[y0:y1, x0:x1] = 0
             image.u[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2] = 128
             image.v[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2] = 128
+        return image
 
     return apply
 
@@ -95,13 +98,14 @@ def _badge(height: int) -> tuple[np.ndarray, np.ndarray, int, int]:
 def live_badge_step() -> Step:
     """A step drawing a red "LIVE" badge in the top-left corner: the picture says it is on air."""
 
-    def apply(image: Yuv420) -> None:
+    def apply(image: Yuv420, wall: float) -> Yuv420:
         luma, _, w, h = _badge(image.height)
         margin = max(2, image.height // 60) & ~1
         if w + margin > image.width or h + margin > image.height:
-            return
+            return image
         image.y[margin : margin + h, margin : margin + w] = luma
         image.u[margin // 2 : (margin + h) // 2, margin // 2 : (margin + w) // 2] = 85  # red's Cb
         image.v[margin // 2 : (margin + h) // 2, margin // 2 : (margin + w) // 2] = 255  # red's Cr
+        return image
 
     return apply

@@ -28,9 +28,11 @@ URL_SCHEMES = ("rtsp", "rtsps", "http", "https")
 
 
 def open_source(
-    spec: str, size: tuple[int, int] | None, fps: float | None, passthrough: bool = True
+    spec: str, size: tuple[int, int] | None, fps: float | None, passthrough: bool = True, warmup: str = "auto"
 ) -> Source:
     """Build the source ``spec`` names. Cameras and files are opened (not yet read) to fail early.
+
+    ``warmup`` (auto, on, off) drops frames until exposure settles; auto does so for cameras only.
 
     Raises :class:`SourceError` with the devices found, or the sizes a camera offers, when ``spec``
     cannot be used.
@@ -45,10 +47,10 @@ def open_source(
         return PatternSource(*(size or DEFAULT_SIZE), fps or DEFAULT_FPS)
     device = _as_device(spec)
     if device is not None:
-        return _camera(device, size, fps, passthrough)
+        return _camera(device, size, fps, passthrough, warmup != "off")
     scheme = urlsplit(spec).scheme.lower()
     if scheme in URL_SCHEMES:
-        return MediaSource(spec, "url", size, passthrough=passthrough)
+        return MediaSource(spec, "url", size, passthrough=passthrough, warmup=warmup == "on")
     if scheme == "file":
         spec = unquote(urlsplit(spec).path)
     elif scheme and len(scheme) > 1:  # one letter would be a Windows drive, not a scheme
@@ -61,7 +63,7 @@ def open_source(
         raise SourceError(f"no such video file or camera: {spec} ({_cameras_found()})")
     if not os.access(path, os.R_OK):
         raise SourceError(f"cannot read {spec}: permission denied")
-    return MediaSource(str(path), "file", size, passthrough=passthrough)
+    return MediaSource(str(path), "file", size, passthrough=passthrough, warmup=warmup == "on")
 
 
 def _as_device(spec: str) -> str | None:
@@ -79,7 +81,9 @@ def _cameras_found() -> str:
     return "cameras found: " + ", ".join(paths) if paths else "no cameras found; try --source pattern"
 
 
-def _camera(path: str, size: tuple[int, int] | None, fps: float | None, passthrough: bool) -> Source:
+def _camera(
+    path: str, size: tuple[int, int] | None, fps: float | None, passthrough: bool, warmup: bool
+) -> Source:
     if not Path(path).exists():
         raise SourceError(f"no camera at {path} ({_cameras_found()})")
     camera = describe_camera(path)
@@ -91,4 +95,4 @@ def _camera(path: str, size: tuple[int, int] | None, fps: float | None, passthro
     elif mode.fps:
         options["framerate"] = f"{mode.fps[0]:g}"
     log.info("%s (%s): capturing %s", path, camera.name, mode)
-    return MediaSource(path, "v4l2", (mode.width, mode.height), options, passthrough)
+    return MediaSource(path, "v4l2", (mode.width, mode.height), options, passthrough, warmup)

@@ -19,6 +19,7 @@ from camcast.errors import SourceError
 from camcast.frames import Frame, Yuv420
 from camcast.jpeg import clean_camera_jpeg
 from camcast.sources.base import ThreadedSource
+from camcast.sources.warmup import settle
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,10 @@ class MediaSource(ThreadedSource):
         size: tuple[int, int] | None = None,
         options: dict[str, str] | None = None,
         passthrough: bool = True,
+        warmup: bool = False,
     ) -> None:
         self.location, self.kind = location, kind
+        self.warmup = warmup
         self.options = dict(options or {})
         self.passthrough = passthrough
         self._size = size
@@ -61,7 +64,8 @@ class MediaSource(ThreadedSource):
 
     def open_frames(self) -> Iterator[Frame]:
         container = _open(self.location, self.kind, self.options)
-        return self._frames(container)
+        frames = self._frames(container)
+        return settle(frames, self.describe()) if self.warmup else frames
 
     def _frames(self, container: Any) -> Iterator[Frame]:
         try:

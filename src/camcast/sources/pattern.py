@@ -34,7 +34,7 @@ def rgb_to_ycbcr(r: float, g: float, b: float) -> tuple[int, int, int]:
     y = 0.299 * r + 0.587 * g + 0.114 * b
     cb = 128 - 0.168736 * r - 0.331264 * g + 0.5 * b
     cr = 128 + 0.5 * r - 0.418688 * g - 0.081312 * b
-    return round(y), round(cb), round(cr)
+    return tuple(min(255, max(0, round(v))) for v in (y, cb, cr))  # type: ignore[return-value]
 
 
 @functools.cache
@@ -66,9 +66,9 @@ class GlyphCache:
     monospaced font does not have anyway.
     """
 
-    def __init__(self, size: int, height: int) -> None:
+    def __init__(self, size: int, height: int, font_file: str | None = None) -> None:
         self.size, self.height = size, height
-        self._font = font(size)
+        self._font = ImageFont.truetype(font_file, size) if font_file else font(size)
         self._glyphs: dict[str, np.ndarray] = {}
         ascent, descent = self._font.getmetrics() if hasattr(self._font, "getmetrics") else (size, 0)
         self._top = (height - (ascent + descent)) // 2
