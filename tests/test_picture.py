@@ -202,3 +202,33 @@ async def test_drop_same_frames_thins_a_still_stream() -> None:
     thinned, full = await asyncio.gather(parts_in(3, "--drop-same-frames"), parts_in(3))
     assert 2 <= thinned <= 6, thinned
     assert full >= 50, full
+
+
+async def test_caption_on_published_pictures_but_not_on_the_stream(tmp_path: Path) -> None:
+    """The config file's [publish] table gives published pictures a caption the live stream lacks;
+    each output still encodes each frame once."""
+    cfg = tmp_path / "camcast.toml"
+    cfg.write_text('[publish]\ntext = "PUBLISHED"\ntext_position = "top"\ntext_size = 30\n')
+    site = tmp_path / "site"
+    args = ("--config", str(cfg), "--source", "pattern", "--size", "320x240", "--publish-to", str(site))
+    async with camcast_server(*args, "--every", "0.3") as server, aiohttp.ClientSession() as session:
+        deadline = time.monotonic() + 10
+        while not (site / "webcam.jpg").exists() and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        async with session.get(server.url + "/snapshot.jpg") as resp:
+            served = jpeg.decode_rgb(await resp.read())
+    published = jpeg.decode_rgb((site / "webcam.jpg").read_bytes())
+    # The pattern's top rows are flat colour bars; a caption band darkens them and adds white text.
+    assert np.abs(published[:30].astype(int) - served[:30].astype(int)).mean() > 20
+    assert np.abs(published[100:].astype(int) - served[100:].astype(int)).mean() < 10
+
+
+def test_bad_output_table_is_a_clear_error(tmp_path: Path) -> None:
+    """Only drawing settings may differ per output; a table names what it may set."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[serve]\nfps = 5\n")
+    result = run_cli("config", "--config", str(cfg))
+    assert result.returncode == 2 and "[serve] fps cannot differ per output" in result.stderr
+    cfg.write_text("[archive]\ntext = 'x'\n")
+    result = run_cli("config", "--config", str(cfg))
+    assert result.returncode == 2 and "unknown table [archive]" in result.stderr

@@ -11,7 +11,6 @@ import signal
 import socket
 import ssl
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,16 +19,16 @@ from typing import Any
 from aiohttp import web
 
 from camcast.config import Config, config_dir, state_dir
-from camcast.errors import CamcastError, ConfigError, ServeError, UploadError
+from camcast.errors import ConfigError, ServeError, UploadError
 from camcast.geometry import transforms
-from camcast.hub import Hub
+from camcast.hub import Hub, Output
 from camcast.overlay import LogoOverlay, TextOverlay
 from camcast.privacy import Step, live_badge_step, mask_step
-from camcast.publish import open_store
+from camcast.publish import RemoteStore, open_store
 from camcast.publish.publisher import Publisher, PublishOptions
 from camcast.publish.target import parse_target
 from camcast.security.accounts import Accounts
-from camcast.security.files import private_dir
+from camcast.security.files import private_dir, write_atomic
 from camcast.security.tokens import ShareKeys
 from camcast.server import build_app
 from camcast.server.auth import Gate, is_loopback_host
@@ -63,25 +62,32 @@ def make_source(config: Config) -> Source:
 
 
 def needs_pixels(config: Config) -> bool:
-    return bool(
-        config.mask or config.live_badge or config.text or config.logo or config.crop or config.rotate
-        or config.flip != "none" or config.scale
-    )  # fmt: skip
+    """Whether any output draws on or reshapes the picture (then a camera's JPEG must be decoded)."""
+    outputs = [config, *(config.for_output(name) for name in config.sections)]
+    return bool(config.mask or config.crop or config.rotate or config.flip != "none" or config.scale) or any(
+        c.live_badge or c.text or c.logo for c in outputs
+    )
 
 
 #: Live values a caption can show, filled in by whoever knows them (the server knows its viewers).
 Info = dict[str, Callable[[], object]]
 
 
-def processing(config: Config, info: Info) -> list[Step]:
+def processing(config: Config) -> list[Step]:
     """The steps applied to every frame before any output sees it: geometry (so text is never rotated),
-    then privacy masks, then overlays."""
+    then privacy masks."""
     steps: list[Step] = [
         (lambda image, wall, t=t: t(image))  # type: ignore[misc]
         for t in transforms(config.crop, config.rotate, config.flip, config.scale)
     ]
     if config.mask:
         steps.append(mask_step(config.mask))
+    return steps
+
+
+def overlays(config: Config, info: Info) -> list[Step]:
+    """What is drawn on an output's pictures, after the shared processing: caption, logo, LIVE badge."""
+    steps: list[Step] = []
     if config.text:
         caption = TextOverlay(
             config.text, config.text_position, config.text_size, config.text_color, config.text_font,
@@ -96,16 +102,27 @@ def processing(config: Config, info: Info) -> list[Step]:
 
 
 def make_hub(config: Config, source: Source) -> tuple[Hub, Info]:
+    """The hub, with the shared processing and the main output's overlays folded in (outputs with
+    overlays of their own get an extra output from :func:`output_for`)."""
     info: Info = {"name": lambda: config.camera_name, "viewers": lambda: 0}
     hub = Hub(
         source,
         config.quality,
         reopen=lambda: make_source(config),
-        process=processing(config, info),
+        # Without per-output tables, every output draws the same: draw it once, in the hub.
+        process=processing(config) + ([] if config.sections else overlays(config, info)),
         drop_same_frames=config.drop_same_frames,
     )
     info["fps"] = lambda: f"{hub.rate_in.per_second():.0f}"
     return hub, info
+
+
+def output_for(config: Config, hub: Hub, info: Info, name: str) -> Output:
+    """The hub output for ``name`` (serve, publish, snapshot): the main one when the config file has no
+    per-output tables; else one drawing that output's own overlays (the hub then draws none)."""
+    if not config.sections:
+        return hub.main
+    return hub.output(overlays(config.for_output(name), info))
 
 
 def format_host(host: str) -> str:
@@ -202,17 +219,22 @@ def access_policy(config: Config, accounts: Accounts, tls: bool) -> tuple[bool, 
     return loopback, notes
 
 
-def make_publisher(config: Config, hub: Hub) -> Publisher:
-    """The publisher for ``config.to`` (not started)."""
+def store_for(config: Config) -> RemoteStore:
+    """The remote store ``config.to`` names (not connected yet)."""
     assert config.to is not None
     target = parse_target(config.to, config.upload_password)
-    store = open_store(
+    return open_store(
         target,
         ca_file=config.ca_file,
         fingerprint=config.fingerprint,
         active=config.active,
         identity=config.identity,
     )
+
+
+def make_publisher(config: Config, hub: Hub, info: Info) -> Publisher:
+    """The publisher for ``config.to`` (not started)."""
+    store = store_for(config)
     options = PublishOptions(
         every=config.every,
         name=config.name,
@@ -222,21 +244,14 @@ def make_publisher(config: Config, hub: Hub) -> Publisher:
         stream_fps=config.stream_fps,
         title=f"camcast · {hub.source.describe()}",
     )
-    return Publisher(hub, store, options)
+    return Publisher(hub, store, options, output_for(config, hub, info, "publish"))
 
 
 async def check_target(config: Config) -> str:
     """Connect to ``config.to``, write a file, rename it, list it and delete it; a one-line report."""
     if config.to is None:
         raise ConfigError("--check needs --to")
-    target = parse_target(config.to, config.upload_password)
-    store = open_store(
-        target,
-        ca_file=config.ca_file,
-        fingerprint=config.fingerprint,
-        active=config.active,
-        identity=config.identity,
-    )
+    store = store_for(config)
     times = []
     try:
         t0 = time.monotonic()
@@ -247,14 +262,14 @@ async def check_target(config: Config) -> str:
         times.append(("write+rename", time.monotonic() - t0))
         names = [e.name for e in await store.list("")]
         if "camcast-check.txt" not in names:
-            raise UploadError(f"{target.describe()} accepted the file but does not list it")
+            raise UploadError(f"{store.describe()} accepted the file but does not list it")
         t0 = time.monotonic()
         await store.delete("camcast-check.txt")
         times.append(("delete", time.monotonic() - t0))
     finally:
         await store.aclose()
     report = ", ".join(f"{what} {seconds * 1000:.0f} ms" for what, seconds in times)
-    return f"{target.describe()} works: {report}"
+    return f"{store.describe()} works: {report}"
 
 
 async def publish(config: Config, quiet: bool = False) -> None:
@@ -263,8 +278,8 @@ async def publish(config: Config, quiet: bool = False) -> None:
         raise ConfigError("publish needs --to: a folder, or an ftp://, ftps:// or sftp:// URL")
     parse_target(config.to, config.upload_password)  # a bad --to fails before the camera is opened
     source = await asyncio.to_thread(make_source, config)
-    hub, _ = make_hub(config, source)
-    publisher = make_publisher(config, hub)
+    hub, info = make_hub(config, source)
+    publisher = make_publisher(config, hub, info)
     try:
         await publisher.prepare()
     except BaseException:
@@ -339,7 +354,7 @@ async def serve(config: Config, quiet: bool = False) -> None:
         parse_target(config.to, config.upload_password)  # a bad --publish-to fails before the camera opens
     source = await asyncio.to_thread(make_source, config)
     hub, info = make_hub(config, source)
-    publisher = make_publisher(config, hub) if config.to else None
+    publisher = make_publisher(config, hub, info) if config.to else None
     if publisher is not None:
         try:
             await publisher.prepare()
@@ -355,7 +370,13 @@ async def serve(config: Config, quiet: bool = False) -> None:
         tls=tls is not None,
     )
     private_dir(state_dir())
-    app = build_app(hub, gate, state_dir() / "viewers.jsonl", config.frame_ancestors)
+    app = build_app(
+        hub,
+        gate,
+        state_dir() / "viewers.jsonl",
+        config.frame_ancestors,
+        output_for(config, hub, info, "serve"),
+    )
     info["viewers"] = lambda: len(app[STATE].viewers.open)
     runner = web.AppRunner(
         app,
@@ -388,7 +409,7 @@ async def serve(config: Config, quiet: bool = False) -> None:
         watching = len(app[STATE].viewers.open)
         return (
             f"{source.describe()} [{state}] · in {hub.rate_in.per_second(now):4.1f} fps · "
-            f"out {hub.rate_out.per_second(now):4.1f} fps · viewers {watching} · "
+            f"out {app[STATE].output.rate_out.per_second(now):4.1f} fps · viewers {watching} · "
             f"encodes {hub.rate_encode.per_second(now):4.1f}/s"
         )
 
@@ -420,10 +441,11 @@ async def serve(config: Config, quiet: bool = False) -> None:
 async def snapshot(config: Config, out: str) -> int:
     """Capture one frame to ``out`` (``-`` for stdout), atomically; returns the bytes written."""
     source = await asyncio.to_thread(make_source, config)
-    hub, _ = make_hub(config, source)
+    hub, info = make_hub(config, source)
+    output = output_for(config, hub, info, "snapshot")
     capture = asyncio.create_task(hub.run())
     try:
-        frame = await hub.snapshot()
+        frame = await output.snapshot()
     finally:
         capture.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -432,25 +454,5 @@ async def snapshot(config: Config, out: str) -> int:
         sys.stdout.buffer.write(frame.data)
         sys.stdout.buffer.flush()
     else:
-        write_atomic(Path(out), frame.data)
+        write_atomic(Path(out), frame.data, mode=0o644)
     return len(frame.data)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, fsync it, and rename it over ``path``."""
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise CamcastError(f"cannot write {path}: {exc.strerror}") from exc
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise CamcastError(f"cannot write {path}: {exc.strerror}") from exc
-        raise

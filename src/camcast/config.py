@@ -398,9 +398,16 @@ class Config:
         None, parse_optional_text, "FTP password (or use CAMCAST_UPLOAD_PASSWORD or ~/.netrc)", secret=True
     )
 
+    # Per-output overrides from the config file's [serve] and [publish] tables (not a setting itself).
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict, metadata={"internal": True})
+
     @classmethod
     def settings(cls) -> list[dataclasses.Field[Any]]:
-        return list(dataclasses.fields(cls))
+        return [f for f in dataclasses.fields(cls) if not f.metadata.get("internal")]
+
+    def for_output(self, name: str) -> Config:
+        """This configuration as the ``serve`` or ``publish`` output sees it (its table's overrides)."""
+        return dataclasses.replace(self, **self.sections.get(name, {}))
 
     def to_toml(self) -> str:
         """The configuration as a TOML document that :func:`load` reads back; secrets masked."""
@@ -416,7 +423,22 @@ class Config:
                 lines.append(f"{f.name} = [{', '.join(show(v) for v in value)}]")
             else:
                 lines.append(f"{f.name} = {show(value)}")
+        fields = {f.name: f for f in self.settings()}
+        for table, overrides in self.sections.items():
+            lines += ["", f"[{table}]"]
+            for key, value in overrides.items():
+                shown = "" if value is None else fields[key].metadata["show"](value)
+                lines.append(f"{key} = {shown}" if shown else f'{key} = ""')
         return "\n".join(lines) + "\n"
+
+
+#: Tables of the config file that override settings for one output, and the settings they may set:
+#: what is drawn on the picture (a caption on published pictures but not the live stream, say).
+OUTPUT_TABLES = ("serve", "publish")
+OUTPUT_KEYS = (
+    "text", "text_position", "text_size", "text_color", "text_font", "logo", "logo_position", "logo_width",
+    "live_badge",
+)  # fmt: skip
 
 
 def read_file(path: Path, explicit: bool) -> dict[str, Any]:
@@ -436,8 +458,9 @@ def read_file(path: Path, explicit: bool) -> dict[str, Any]:
 
 def load(file_values: Mapping[str, Any], flag_values: Mapping[str, Any], origin: str = "") -> Config:
     """Merge defaults, ``file_values`` and ``flag_values`` (flags win; ``None`` means not given)."""
-    file_values = {k: v for k, v in file_values.items() if not isinstance(v, dict)}  # sections: later
     fields = {f.name: f for f in Config.settings()}
+    tables = {k: v for k, v in file_values.items() if isinstance(v, dict)}
+    file_values = {k: v for k, v in file_values.items() if not isinstance(v, dict)}
     unknown = sorted(set(file_values) - set(fields))
     if unknown:
         raise ConfigError(
@@ -461,4 +484,22 @@ def load(file_values: Mapping[str, Any], flag_values: Mapping[str, Any], origin:
             except ValueError as exc:
                 label = where if where.startswith("--") else f"{name} (in {where})"
                 raise ConfigError(f"{label} {exc}; got {raw!r}") from None
-    return Config(**values)
+    sections: dict[str, dict[str, Any]] = {}
+    for table, overrides in tables.items():
+        if table not in OUTPUT_TABLES:
+            raise ConfigError(
+                f"unknown table [{table}] in {origin or 'the config file'}; tables: serve, publish"
+            )
+        for key, raw in overrides.items():
+            if key not in OUTPUT_KEYS:
+                allowed = ", ".join(OUTPUT_KEYS)
+                raise ConfigError(f"[{table}] {key} cannot differ per output; a table may set: {allowed}")
+            if flag_values.get(key) is not None:
+                continue  # a flag is meant for every output
+            try:
+                sections.setdefault(table, {})[key] = fields[key].metadata["parse"](raw)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"[{table}] {key} (in {origin or 'config file'}) {exc}; got {raw!r}"
+                ) from None
+    return Config(**values, sections=sections)

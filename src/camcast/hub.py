@@ -83,24 +83,19 @@ class Hub:
         self.latest: Frame | None = None
         self.frames_in = 0
         self.frames_encoded = 0
-        self.frames_out = 0
         self.rate_in = Rate()
-        self.rate_out = Rate()
         self.rate_encode = Rate()
         self.paused_since: float | None = None
         self.dropped_by_processing = 0
         self.drop_same_frames = drop_same_frames
-        self.same_frames_dropped = 0
-        self._last_broadcast: tuple[bytes, float] = (b"", 0.0)
         self._seq = 0
-        self._listeners: list[Listener] = []
         self._new_frame = asyncio.Event()
         self._state_changed = asyncio.Event()
         self._capture: asyncio.Task[None] | None = None
-        self._encoding: tuple[int, asyncio.Future[JpegFrame]] | None = None
-        # One thread, so frames are encoded in order and the stripe encoder's state stays in it.
+        # One thread, so frames are encoded in order and each stripe encoder's state stays in it.
         self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="camcast-encode")
-        self._stripes = jpeg.StripeEncoder(quality)
+        self.main = Output(self, (), quality, drop_same_frames)
+        self.outputs: list[Output] = [self.main]
 
     @property
     def paused(self) -> bool:
@@ -221,39 +216,118 @@ class Hub:
             await self._new_frame.wait()
             self._new_frame.clear()
             frame = self.latest
-            if not self._listeners or frame is None:
+            if frame is None:
                 continue
-            encoded = await self.encode(frame)
-            now = time.monotonic()
-            if self.drop_same_frames:
-                last_data, last_at = self._last_broadcast
-                # The stripe encoder returns the very same bytes for an unchanged picture; a camera's
-                # own JPEG compares equal. Still send one a second so viewers know the stream is alive.
-                if (
-                    encoded.data is last_data or encoded.data == last_data
-                ) and now - last_at < SAME_FRAME_EVERY:
-                    self.same_frames_dropped += 1
-                    continue
-                self._last_broadcast = (encoded.data, now)
-            self.frames_out += 1
-            self.rate_out.tick(time.monotonic())
-            for listener in tuple(self._listeners):
-                try:
-                    listener(encoded)
-                except Exception:  # one broken output must not stop the others
-                    log.exception("output %r failed on frame %d", listener, encoded.seq)
+            for output in self.outputs:
+                if output.listeners:
+                    await output.broadcast(frame)
 
     # --- outputs ---------------------------------------------------------------------------------------
+    def output(self, steps: Sequence[Step] = ()) -> Output:
+        """An output with ``steps`` of its own on top of the shared processing (e.g. a caption only on
+        published pictures); without steps, the main output. Each output encodes each frame once."""
+        if not steps:
+            return self.main
+        output = Output(self, steps, self.quality, self.drop_same_frames)
+        self.outputs.append(output)
+        return output
+
+    # The main output's interface, for outputs that need no steps of their own.
     def add_listener(self, listener: Listener) -> None:
-        """Call ``listener`` on the event loop with each new encoded frame, until removed."""
-        self._listeners.append(listener)
+        self.main.add_listener(listener)
 
     def remove_listener(self, listener: Listener) -> None:
-        self._listeners.remove(listener)
+        self.main.remove_listener(listener)
 
     @property
     def last_encoded(self) -> JpegFrame | None:
-        """The newest finished encoding, which may be older than :attr:`latest`."""
+        return self.main.last_encoded
+
+    async def snapshot(self) -> JpegFrame:
+        return await self.main.snapshot()
+
+    async def latest_frame(self) -> Frame:
+        """The newest processed frame, waiting up to FIRST_FRAME_TIMEOUT for the first one."""
+        deadline = time.monotonic() + FIRST_FRAME_TIMEOUT
+        while self.latest is None:
+            if time.monotonic() > deadline:
+                raise SourceError(f"{self.source.describe()} sent no frame in {FIRST_FRAME_TIMEOUT:g} s")
+            await asyncio.sleep(0.01)
+        return self.latest
+
+    async def run_encoder(self, encoder: jpeg.StripeEncoder, frame: Frame) -> bytes:
+        """Encode ``frame`` in the hub's one encoder thread (frames in order, encoder state in it)."""
+        assert frame.image is not None
+        loop = asyncio.get_running_loop()
+        data = await loop.run_in_executor(self._encoder, encoder.encode, frame.image)
+        self.frames_encoded += 1
+        self.rate_encode.tick(time.monotonic())
+        return data
+
+
+class Output:
+    """One kind of picture the outputs share: the hub's processed frames, with ``steps`` of its own
+    applied on top, each frame encoded at most once and handed to every listener (latest-frame
+    broadcast, never a queue). A snapshot reuses the newest encoding or makes it."""
+
+    def __init__(self, hub: Hub, steps: Sequence[Step], quality: int, drop_same_frames: bool) -> None:
+        self.hub = hub
+        self.steps = tuple(steps)
+        self.drop_same_frames = drop_same_frames
+        self.listeners: list[Listener] = []
+        self.frames_out = 0
+        self.same_frames_dropped = 0
+        self.rate_out = Rate()
+        self._stripes = jpeg.StripeEncoder(quality)
+        self._encoding: tuple[int, asyncio.Future[JpegFrame]] | None = None
+        self._prepared: Frame | None = None
+        self._last_broadcast: tuple[bytes, float] = (b"", 0.0)
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call ``listener`` on the event loop with each new encoded frame, until removed."""
+        self.listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        self.listeners.remove(listener)
+
+    def prepare(self, frame: Frame) -> Frame:
+        """``frame`` with this output's steps applied (once per frame)."""
+        if not self.steps:
+            return frame
+        if self._prepared is not None and self._prepared.seq == frame.seq:
+            return self._prepared
+        if frame.image is None:
+            assert frame.jpeg is not None
+            image = jpeg.decode_yuv(frame.jpeg)
+        else:
+            image = frame.image.copy()
+        for step in self.steps:
+            image = step(image, frame.wall)
+        self._prepared = replace(frame, image=image, jpeg=None, width=image.width, height=image.height)
+        return self._prepared
+
+    async def broadcast(self, raw: Frame) -> None:
+        encoded = await self.encode(self.prepare(raw))
+        now = time.monotonic()
+        if self.drop_same_frames:
+            last_data, last_at = self._last_broadcast
+            # The stripe encoder returns the very same bytes for an unchanged picture; a camera's
+            # own JPEG compares equal. Still send one a second so viewers know the stream is alive.
+            if (encoded.data is last_data or encoded.data == last_data) and now - last_at < SAME_FRAME_EVERY:
+                self.same_frames_dropped += 1
+                return
+            self._last_broadcast = (encoded.data, now)
+        self.frames_out += 1
+        self.rate_out.tick(now)
+        for listener in tuple(self.listeners):
+            try:
+                listener(encoded)
+            except Exception:  # one broken output must not stop the others
+                log.exception("output %r failed on frame %d", listener, encoded.seq)
+
+    @property
+    def last_encoded(self) -> JpegFrame | None:
+        """The newest finished encoding, which may be older than the hub's newest frame."""
         if self._encoding is None:
             return None
         fut = self._encoding[1]
@@ -263,12 +337,7 @@ class Hub:
 
     async def snapshot(self) -> JpegFrame:
         """The newest frame as JPEG, encoding it now unless it already was."""
-        deadline = time.monotonic() + FIRST_FRAME_TIMEOUT
-        while self.latest is None:
-            if time.monotonic() > deadline:
-                raise SourceError(f"{self.source.describe()} sent no frame in {FIRST_FRAME_TIMEOUT:g} s")
-            await asyncio.sleep(0.01)
-        return await self.encode(self.latest)
+        return await self.encode(self.prepare(await self.hub.latest_frame()))
 
     async def encode(self, frame: Frame) -> JpegFrame:
         """The encoding of ``frame``, shared with any caller that asks for the same frame.
@@ -288,12 +357,7 @@ class Hub:
         return await asyncio.shield(fut)
 
     async def _encode(self, frame: Frame) -> JpegFrame:
-        assert frame.image is not None
-        loop = asyncio.get_running_loop()
-        data = await loop.run_in_executor(self._encoder, self._stripes.encode, frame.image)
-        self.frames_encoded += 1
-        self.rate_encode.tick(time.monotonic())
-        return _jpeg_frame(frame, data)
+        return _jpeg_frame(frame, await self.hub.run_encoder(self._stripes, frame))
 
 
 def _jpeg_frame(frame: Frame, data: bytes) -> JpegFrame:

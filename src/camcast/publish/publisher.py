@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from camcast import viewer
 from camcast.errors import CamcastError, UploadError
 from camcast.frames import JpegFrame
-from camcast.hub import Hub
+from camcast.hub import Hub, Output
 from camcast.publish.retention import Retention
 from camcast.publish.store import RemoteStore
 
@@ -73,8 +73,11 @@ class PublishStats:
 class Publisher:
     """Publishes ``hub``'s pictures to ``store`` as ``options`` say. Run :meth:`run` as a task."""
 
-    def __init__(self, hub: Hub, store: RemoteStore, options: PublishOptions) -> None:
+    def __init__(
+        self, hub: Hub, store: RemoteStore, options: PublishOptions, output: Output | None = None
+    ) -> None:
         self.hub = hub
+        self.output = output or hub.main  # published pictures may carry overlays of their own
         self.store = store
         self.options = options
         self.stats = PublishStats()
@@ -143,7 +146,7 @@ class Publisher:
             if self.hub.paused:
                 continue
             try:
-                frame = await self.hub.snapshot()
+                frame = await self.output.snapshot()
             except CamcastError as exc:
                 log.warning("no picture to publish: %s", exc)
                 continue
@@ -197,7 +200,7 @@ class Publisher:
             seq = max(seq + 1, int((time.monotonic() - start) * fps) + 1)
             if self.hub.paused or self.stats.down_since is not None:
                 continue  # while down, the main uploader's retries decide when the target is back
-            frame = await self.hub.snapshot()
+            frame = await self.output.snapshot()
             if frame.seq == last_sent:
                 continue
             index = self.stats.stream_frames % size

@@ -20,8 +20,15 @@ def private_dir(path: Path) -> Path:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically; the file is mode 0600 from its first byte."""
+    """Replace ``path`` with ``data`` atomically, in a private folder; the file is mode 0600 from its
+    first byte."""
     private_dir(path.parent)
+    write_atomic(path, data)
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write ``data`` to a temporary file beside ``path``, fsync it, and rename it over ``path``, so a
+    reader sees the old file or the new one, never half of one."""
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
@@ -31,6 +38,8 @@ def write_private(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+            if mode != 0o600:
+                os.fchmod(fh.fileno(), mode)
         os.replace(tmp, path)
     except OSError as exc:
         with contextlib.suppress(OSError):

@@ -25,7 +25,7 @@ from aiohttp import web
 from aiohttp.http import HttpVersion11
 
 from camcast.frames import BOUNDARY, JpegFrame
-from camcast.hub import Hub
+from camcast.hub import Output
 
 #: Seconds between checks that an idle viewer (no frames arriving, e.g. a stalled source) is still
 #: connected; frames themselves notice a disconnect at once.
@@ -98,10 +98,10 @@ class Viewer:
 
 
 class Fanout:
-    """The set of open streams, attached to the hub only while there is at least one."""
+    """The set of open streams, attached to the hub's output only while there is at least one."""
 
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
+    def __init__(self, output: Output) -> None:
+        self.output = output
         self.viewers: set[Viewer] = set()
 
     def deliver(self, frame: JpegFrame) -> None:
@@ -119,11 +119,11 @@ class Fanout:
 
     def add(self, viewer: Viewer) -> None:
         if not self.viewers:
-            self.hub.add_listener(self.deliver)
+            self.output.add_listener(self.deliver)
         self.viewers.add(viewer)
         # Show something at once rather than after the next capture (which may be seconds away when
         # the source is slow or offline).
-        latest = self.hub.last_encoded
+        latest = self.output.last_encoded
         if latest is not None:
             viewer.offer(latest)
 
@@ -131,7 +131,7 @@ class Fanout:
         if viewer in self.viewers:
             self.viewers.remove(viewer)
             if not self.viewers:
-                self.hub.remove_listener(self.deliver)
+                self.output.remove_listener(self.deliver)
 
     def close_all(self) -> None:
         for viewer in self.viewers:
@@ -172,7 +172,9 @@ async def stream(request: web.Request, fanout: Fanout, max_fps: float | None) ->
             "Connection": "close",
         }
     )
-    chunked = request.version >= HttpVersion11
+    # Chunked framing exists in HTTP/1.1 only (aiohttp refuses it for any other version a client
+    # claims); other versions get the stream delimited by closing the connection, as HTTP/1.0 does.
+    chunked = request.version == HttpVersion11
     if chunked:
         response.enable_chunked_encoding()
     response.force_close()

@@ -21,7 +21,7 @@ from aiohttp import web, web_response
 
 from camcast import viewer
 from camcast.errors import CamcastError
-from camcast.hub import Hub
+from camcast.hub import Hub, Output
 from camcast.server.auth import Gate, Principal, same_origin
 from camcast.server.mjpeg import Fanout, stream
 from camcast.server.viewers import ViewerLog
@@ -34,6 +34,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @dataclass
 class ServerState:
     hub: Hub
+    output: Output  # the pictures this server shows (its own overlays, if configured)
     fanout: Fanout
     gate: Gate
     viewers: ViewerLog
@@ -82,7 +83,7 @@ def _watcher(request: web.Request) -> tuple[str, str]:
 async def snapshot(request: web.Request) -> web.StreamResponse:
     st = state(request)
     try:
-        frame = await st.hub.snapshot()
+        frame = await st.output.snapshot()
     except CamcastError as exc:
         raise web.HTTPServiceUnavailable(text=f"{exc}\n") from exc
     who, via = _watcher(request)
@@ -179,7 +180,7 @@ def status_document(st: ServerState) -> dict[str, object]:
         "width": latest.width if latest else None,
         "height": latest.height if latest else None,
         "fps_in": round(hub.rate_in.per_second(now), 2),
-        "fps_out": round(hub.rate_out.per_second(now), 2),
+        "fps_out": round(st.output.rate_out.per_second(now), 2),
         "encodes_per_second": round(hub.rate_encode.per_second(now), 2),
         "frames_in": hub.frames_in,
         "frames_encoded": hub.frames_encoded,
@@ -296,12 +297,19 @@ def _hide_server_version() -> None:
 
 
 def build_app(
-    hub: Hub, gate: Gate, viewer_log: Path | None, frame_ancestors: str = "'self'"
+    hub: Hub,
+    gate: Gate,
+    viewer_log: Path | None,
+    frame_ancestors: str = "'self'",
+    output: Output | None = None,
 ) -> web.Application:
     """The aiohttp application serving ``hub``; run :meth:`Hub.run` alongside it."""
     _hide_server_version()
     app = web.Application(middlewares=[_errors, _policy], client_max_size=64 * 1024)
-    app[STATE] = ServerState(hub, Fanout(hub), gate, ViewerLog(viewer_log), frame_ancestors, time.monotonic())
+    output = output or hub.main
+    app[STATE] = ServerState(
+        hub, output, Fanout(output), gate, ViewerLog(viewer_log), frame_ancestors, time.monotonic()
+    )
     for route in ROUTES:
         if route.method == "GET":
             app.router.add_get(route.path, route.handler, name=route.name)  # and HEAD
