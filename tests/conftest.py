@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO
 
 import aiohttp
+import aiohttp.web
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -165,3 +166,16 @@ def no_leaks() -> Iterator[None]:
         time.sleep(0.05)
     assert not extra, f"threads left running: {extra}"
     assert len(os.listdir("/proc/self/fd")) <= fds, "file descriptors leaked"
+
+
+@contextlib.asynccontextmanager
+async def web_site(app: aiohttp.web.Application) -> AsyncIterator[str]:
+    """``app`` served on a free loopback port (another site than camcast's); yields its base URL."""
+    runner = aiohttp.web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await aiohttp.web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()

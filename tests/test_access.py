@@ -19,7 +19,7 @@ from camcast.security.accounts import Accounts
 from camcast.security.tokens import ShareKeys
 from camcast.server import ROUTES
 from tests.browser import chromium
-from tests.conftest import camcast_server, free_port, run_cli
+from tests.conftest import camcast_server, free_port, run_cli, web_site
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -221,21 +221,17 @@ async def test_share_link_stream_embeds_in_another_origin(accounts: Accounts, tm
         # The embedding site: a real server of its own, another origin (host name and port).
         site = web.Application()
         site.router.add_get("/", embedding_page)
-        runner = web.AppRunner(site)
-        await runner.setup()
-        port = free_port()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        page = await browser.new_page()
-        await page.goto(f"http://localhost:{port}/")
-        await page.wait_for_function(
-            "() => document.getElementById('cam').naturalWidth === 160", timeout=10000
-        )
-        first = await page.locator("#cam").screenshot()
-        deadline = time.monotonic() + 5
-        while await page.locator("#cam").screenshot() == first and time.monotonic() < deadline:
-            await asyncio.sleep(0.3)
-        assert await page.locator("#cam").screenshot() != first
-        await runner.cleanup()
+        async with web_site(site) as other:
+            page = await browser.new_page()
+            await page.goto(other.replace("127.0.0.1", "localhost") + "/")
+            await page.wait_for_function(
+                "() => document.getElementById('cam').naturalWidth === 160", timeout=10000
+            )
+            first = await page.locator("#cam").screenshot()
+            deadline = time.monotonic() + 5
+            while await page.locator("#cam").screenshot() == first and time.monotonic() < deadline:
+                await asyncio.sleep(0.3)
+            assert await page.locator("#cam").screenshot() != first
 
 
 async def test_users_command(isolated_home: Path) -> None:

@@ -18,7 +18,7 @@ import pytest
 from camcast import jpeg
 from camcast.publish.local import LocalStore
 from camcast.publish.retention import Retention
-from tests.conftest import camcast_cmd, finish_output, free_port, run_cli
+from tests.conftest import camcast_cmd, finish_output, free_port, run_cli, web_site
 from tests.peers import FTP_PASSWORD, FTP_USER, pyftpdlib_server, sshd_server, vsftpd_server
 
 pytestmark = pytest.mark.timeout(120)
@@ -339,21 +339,13 @@ async def test_slow_target_skips_pictures_instead_of_queueing(tmp_path: Path) ->
     assert time.time() - captured(tmp_path) < 2.5
 
 
-@contextlib.asynccontextmanager
-async def static_site(folder: Path) -> AsyncIterator[str]:
+def static_site(folder: Path) -> contextlib.AbstractAsyncContextManager[str]:
     """A plain static web server over ``folder``, as a web host would serve the published files."""
     from aiohttp import web
 
     app = web.Application()
     app.router.add_static("/", folder)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    return web_site(app)
 
 
 async def test_published_pages_update_in_chromium(tmp_path: Path) -> None:

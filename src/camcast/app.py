@@ -247,6 +247,19 @@ def make_publisher(config: Config, hub: Hub, info: Info) -> Publisher:
     return Publisher(hub, store, options, output_for(config, hub, info, "publish"))
 
 
+async def start_publisher(config: Config, hub: Hub, info: Info) -> Publisher:
+    """The publisher, prepared (connected, folders made, pages uploaded); on failure the source and
+    the connection are closed before the error goes up."""
+    publisher = make_publisher(config, hub, info)
+    try:
+        await publisher.prepare()
+    except BaseException:
+        await hub.source.aclose()
+        await publisher.store.aclose()
+        raise
+    return publisher
+
+
 async def check_target(config: Config) -> str:
     """Connect to ``config.to``, write a file, rename it, list it and delete it; a one-line report."""
     if config.to is None:
@@ -279,13 +292,7 @@ async def publish(config: Config, quiet: bool = False) -> None:
     parse_target(config.to, config.upload_password)  # a bad --to fails before the camera is opened
     source = await asyncio.to_thread(make_source, config)
     hub, info = make_hub(config, source)
-    publisher = make_publisher(config, hub, info)
-    try:
-        await publisher.prepare()
-    except BaseException:
-        await source.aclose()
-        await publisher.store.aclose()
-        raise
+    publisher = await start_publisher(config, hub, info)
     print(
         f"camcast: publishing {source.describe()} to {publisher.store.describe()} every {config.every:g} s",
         flush=True,
@@ -354,14 +361,7 @@ async def serve(config: Config, quiet: bool = False) -> None:
         parse_target(config.to, config.upload_password)  # a bad --publish-to fails before the camera opens
     source = await asyncio.to_thread(make_source, config)
     hub, info = make_hub(config, source)
-    publisher = make_publisher(config, hub, info) if config.to else None
-    if publisher is not None:
-        try:
-            await publisher.prepare()
-        except BaseException:
-            await source.aclose()
-            await publisher.store.aclose()
-            raise
+    publisher = await start_publisher(config, hub, info) if config.to else None
     gate = Gate(
         accounts,
         ShareKeys(config_dir() / "share.key"),
