@@ -35,6 +35,7 @@ def assert_one_line_error(result: object, code: int, *fragments: str) -> None:
         (["--source", "/dev/video9"], ["no camera at /dev/video9", "no cameras found"]),
         (["--source", "/nonexistent/clip.mp4"], ["no such video file", "--source pattern"]),
         (["--source", "gopher://x"], ["unsupported source", "rtsp://"]),
+        (["--fingerprint", "zz"], ["--fingerprint", "SHA-256"]),
     ],
 )
 def test_bad_flag_values_are_one_line_errors(args: list[str], fragments: list[str]) -> None:

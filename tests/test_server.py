@@ -149,7 +149,7 @@ async def test_bad_requests_get_the_right_status_and_the_server_keeps_serving(pa
 
 
 async def test_post_is_refused() -> None:
-    """Routes are GET/HEAD only; other methods are 405."""
+    """A method a route does not take is 405 (the snapshot is GET/HEAD only)."""
     async with (
         camcast_server("--source", "pattern", "--size", "160x120") as server,
         aiohttp.ClientSession() as s,

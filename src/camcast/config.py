@@ -154,6 +154,13 @@ def parse_optional_text(value: Any) -> str | None:
     return text or None
 
 
+def parse_fingerprint(value: Any) -> str | None:
+    from camcast.publish.ftp import normalise_fingerprint
+
+    text = str(value).strip()
+    return normalise_fingerprint(text) if text else None
+
+
 def parse_file_name(value: Any) -> str:
     text = str(value).strip()
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", text):
@@ -390,7 +397,7 @@ class Config:
         None, parse_path, "CA certificates to verify an FTPS server", metavar="FILE"
     )
     fingerprint: str | None = setting(
-        None, parse_optional_text, "pin an FTPS server's certificate by its SHA-256", metavar="SHA256"
+        None, parse_fingerprint, "pin an FTPS server's certificate by its SHA-256", metavar="SHA256"
     )
     active: bool = setting(False, parse_bool, "active-mode FTP (the default is passive)")
     identity: str | None = setting(None, parse_path, "SSH private key for sftp://", metavar="FILE")

@@ -275,7 +275,6 @@ class Output:
         self.steps = tuple(steps)
         self.drop_same_frames = drop_same_frames
         self.listeners: list[Listener] = []
-        self.frames_out = 0
         self.same_frames_dropped = 0
         self.rate_out = Rate()
         self._stripes = jpeg.StripeEncoder(quality)
@@ -317,7 +316,6 @@ class Output:
                 self.same_frames_dropped += 1
                 return
             self._last_broadcast = (encoded.data, now)
-        self.frames_out += 1
         self.rate_out.tick(now)
         for listener in tuple(self.listeners):
             try:

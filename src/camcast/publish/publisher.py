@@ -16,7 +16,7 @@ import logging
 import posixpath
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from camcast import viewer
 from camcast.errors import CamcastError, UploadError
@@ -57,7 +57,6 @@ class PublishStats:
     next_at: float = 0.0  # monotonic time of the next tick
     down_since: float | None = None
     stream_frames: int = 0
-    errors: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         last = time.strftime("%H:%M:%S", time.localtime(self.last_ok)) if self.last_ok else "never"

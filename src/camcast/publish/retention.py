@@ -34,7 +34,6 @@ class Retention:
         self.pattern = pattern
         self.keep_days = keep_days
         self.keep = keep
-        self.deleted = 0
 
     @property
     def active(self) -> bool:
@@ -85,7 +84,6 @@ class Retention:
             await self.store.delete(path)
         if doomed:
             log.info("retention: deleted %d archived pictures", len(doomed))
-        self.deleted += len(doomed)
         return doomed
 
     async def clean_temp_files(self, folders: list[str]) -> int:

@@ -32,7 +32,6 @@ from camcast.security.tokens import ShareKeys, TokenError
 
 log = logging.getLogger(__name__)
 
-Role = Literal["public", "viewer", "owner"]
 RANK: dict[str, int] = {"public": 0, "viewer": 1, "owner": 2}
 #: Share-link scopes and the routes each opens (by route name).
 SCOPE_ROUTES = {

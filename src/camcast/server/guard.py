@@ -35,7 +35,6 @@ class Limits:
     open_total: int = 0
     per_address: Counter[str] = field(default_factory=Counter)
     refused: int = 0
-    timed_out: int = 0
 
 
 class Guard(asyncio.Protocol):
@@ -82,7 +81,6 @@ class Guard(asyncio.Protocol):
         self._timer = loop.call_later(self.limits.header_timeout, self._expire)
 
     def _expire(self) -> None:
-        self.limits.timed_out += 1
         if self.transport is not None:
             self.transport.abort()
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import time
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -47,9 +46,6 @@ class Viewer:
     interval: float = 0.0
     fd: int = -1
     frames_sent: int = 0
-    frames_skipped: int = 0
-    bytes_sent: int = 0
-    started: float = field(default_factory=time.time)
     _next_due: float = 0.0
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -77,8 +73,7 @@ class Viewer:
             if self._next_due <= captured:
                 self._next_due = captured + self.interval
         if transport.get_write_buffer_size():
-            self.frames_skipped += 1
-            return
+            return  # still sending an older part: this viewer skips this frame
         start, end = (0, len(data)) if self.chunked else (part_start, part_end)
         sent = 0
         if memfd >= 0 and self.fd >= 0:
@@ -94,7 +89,6 @@ class Viewer:
         if start + sent < end:
             transport.write(memoryview(data)[start + sent : end])
         self.frames_sent += 1
-        self.bytes_sent += end - start
 
 
 class Fanout:

@@ -184,6 +184,7 @@ def status_document(st: ServerState) -> dict[str, object]:
         "encodes_per_second": round(hub.rate_encode.per_second(now), 2),
         "frames_in": hub.frames_in,
         "frames_encoded": hub.frames_encoded,
+        "same_frames_dropped": st.output.same_frames_dropped,
         "viewers": viewers,
         "streams": len(st.fanout.viewers),
         "uptime": round(now - st.started, 1),
