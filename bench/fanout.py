@@ -168,11 +168,12 @@ def run_n(port: int, pid: int, n: int, seconds: float, procs: int) -> dict[str, 
 def encode_cost(size: tuple[int, int]) -> tuple[float, float, float, float, int]:
     """Median milliseconds to draw one pattern frame, to encode it whole, and to encode it with the
     stripe encoder (as the hub does); the stripes re-encoded per frame; the JPEG size in bytes."""
-    from camcast import jpeg
+    from camcast.encode import jpeg
+    from camcast.encode.stripes import StripeEncoder
     from camcast.sources.pattern import PatternSource
 
     pattern = PatternSource(*size, 30)
-    stripes = jpeg.StripeEncoder(80)
+    stripes = StripeEncoder(80)
     draws, full, incremental = [], [], []
     data = b""
     frames = 300

@@ -23,9 +23,9 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from camcast.frames import Yuv420
-from camcast.geometry import Crop, crop, flip, rotate, scale
-from camcast.overlay import LogoOverlay, TextOverlay
-from camcast.privacy import mask_step, parse_mask
+from camcast.picture.geometry import Crop, crop, flip, rotate, scale
+from camcast.picture.masks import mask_step, parse_mask
+from camcast.picture.overlay import LogoOverlay, TextOverlay
 from camcast.sources.pattern import PatternSource
 
 Step = Callable[[Yuv420, float], Yuv420]

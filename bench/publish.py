@@ -27,11 +27,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from camcast.admin import self_signed
-from camcast.hub import Hub
+from camcast.camera import Camera
+from camcast.config import CameraSettings
 from camcast.publish import open_store
 from camcast.publish.publisher import Publisher, PublishOptions
 from camcast.publish.target import parse_target
-from camcast.sources.pattern import PatternSource
 from tests.peers import FTP_PASSWORD, pyftpdlib_server, sshd_server, vsftpd_server
 
 
@@ -64,29 +64,30 @@ def destinations(tmp: Path, only: list[str]) -> Iterator[list[tuple[str, str, di
 
 
 async def measure(url: str, options: dict[str, str], seconds: float) -> tuple[float, float, float, int]:
-    hub = Hub(PatternSource(1280, 720, 30), 80)
-    capture = asyncio.create_task(hub.run())
+    camera = Camera.open(CameraSettings(source="pattern", size=(1280, 720), fps=30))
+    pictures = camera.rendition("publish")
+    capture = asyncio.create_task(camera.run())
     store = open_store(parse_target(url), **options)  # type: ignore[arg-type]
-    publisher = Publisher(hub, store, PublishOptions(every=1.0, pages=False))
+    publisher = Publisher(pictures, store, PublishOptions(every=1.0, pages=False))
     try:
         await publisher.prepare()
         latencies = []
         for _ in range(40):
-            frame = await hub.snapshot()
+            frame = await pictures.snapshot()
             await publisher._publish(frame)  # webcam.jpg, then webcam.json
             latencies.append(time.time() - frame.wall - publisher.stats.last_seconds / 2)
             await asyncio.sleep(0.05)
         # capture-to-visible: webcam.jpg is renamed before webcam.json is written; time it alone
         visible = []
         for _ in range(40):
-            frame = await hub.snapshot()
+            frame = await pictures.snapshot()
             await store.put_atomic("webcam.jpg", frame.data)
             visible.append(time.time() - frame.wall)
             await asyncio.sleep(0.05)
         cycles = 0
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            await publisher._publish(await hub.snapshot())
+            await publisher._publish(await pictures.snapshot())
             cycles += 1
         visible.sort()
         return (

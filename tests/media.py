@@ -8,6 +8,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from camcast.frames import Captured, Encoded, Yuv420
+
 
 def make_video(
     path: Path,
@@ -37,3 +39,14 @@ def make_video(
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+def image_of(frame: Captured) -> Yuv420 | None:
+    """The frame's pixels, or None when it carries encoded bytes."""
+    return frame.payload if isinstance(frame.payload, Yuv420) else None
+
+
+def jpeg_of(frame: Captured) -> bytes | None:
+    """The frame's JPEG bytes, or None when it carries pixels."""
+    payload = frame.payload
+    return payload.data if isinstance(payload, Encoded) and payload.codec == "jpeg" else None

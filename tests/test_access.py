@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from camcast import jpeg
-from camcast.config import config_dir
+from camcast.encode import jpeg
+from camcast.paths import config_dir
 from camcast.security.accounts import Accounts
 from camcast.security.tokens import ShareKeys
 from camcast.server import ROUTES

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from camcast import jpeg
+from camcast.encode import jpeg
 from tests.conftest import free_port, run_cli
 
 

@@ -9,7 +9,7 @@ import time
 import aiohttp
 import pytest
 
-from camcast import jpeg
+from camcast.encode import jpeg
 from tests.conftest import camcast_server
 from tests.mjpeg import read_parts
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from camcast import jpeg
+from camcast.encode import jpeg
+from camcast.encode.stripes import StripeEncoder
 from camcast.errors import SourceError
 from camcast.frames import Yuv420
 from camcast.sources.pattern import PatternSource
@@ -79,7 +80,7 @@ def _noisy(width: int, height: int, seed: int) -> Yuv420:
 def test_stripe_encoder_matches_a_full_encode(size: tuple[int, int]) -> None:
     """Re-encoding only changed stripes gives exactly the picture a full encode gives, at any size."""
     width, height = size
-    encoder = jpeg.StripeEncoder(80)
+    encoder = StripeEncoder(80)
     pattern = PatternSource(width, height, 30)
     frames = [pattern.draw(i, 1000.0 + i / 30) for i in range(6)]
     still = frames[-1]
@@ -95,7 +96,7 @@ def test_stripe_encoder_matches_a_full_encode(size: tuple[int, int]) -> None:
 
 def test_stripe_encoder_skips_unchanged_and_falls_back_on_noise() -> None:
     """An unchanged picture costs no encode; a picture that changes everywhere is encoded whole."""
-    encoder = jpeg.StripeEncoder(75)
+    encoder = StripeEncoder(75)
     pattern = PatternSource(320, 240, 30)
     a = pattern.draw(1, 1000.0)
     encoder.encode(a)

@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from camcast import jpeg
+from camcast.encode import jpeg
 from camcast.frames import Yuv420
-from camcast.geometry import Crop, crop, flip, rotate, scale
-from camcast.overlay import POSITIONS, LogoOverlay, TextOverlay
+from camcast.picture.geometry import Crop, crop, flip, rotate, scale
+from camcast.picture.overlay import POSITIONS, LogoOverlay, TextOverlay
 from camcast.sources.media import MediaSource
 from camcast.sources.pattern import PatternSource
 from tests.conftest import camcast_server, run_cli
-from tests.media import make_video
+from tests.media import image_of, make_video
 from tests.mjpeg import read_parts
 from tests.test_sources import take
 
@@ -175,8 +175,8 @@ async def test_warmup_drops_frames_until_exposure_settles(tmp_path: Path) -> Non
         source = MediaSource(str(clip), "file", warmup=warm)
         first = (await take(aiter(source), 1))[0]
         await source.aclose()
-        assert first.image is not None
-        assert (float(first.image.y.mean()) > 50) is expect_bright, float(first.image.y.mean())
+        assert image_of(first) is not None
+        assert (float(image_of(first).y.mean()) > 50) is expect_bright, float(image_of(first).y.mean())
 
 
 async def test_drop_same_frames_thins_a_still_stream() -> None:

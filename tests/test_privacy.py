@@ -12,7 +12,7 @@ import aiohttp
 import numpy as np
 import pytest
 
-from camcast import jpeg
+from camcast.encode import jpeg
 from tests.conftest import Server, camcast_server, run_cli
 from tests.mjpeg import read_parts
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from camcast import jpeg
+from camcast.encode import jpeg
 from camcast.publish.local import LocalStore
 from camcast.publish.retention import Retention
 from tests.conftest import camcast_cmd, finish_output, free_port, run_cli, web_site
@@ -221,7 +221,7 @@ async def test_password_from_netrc_and_url_warning(tmp_path: Path, monkeypatch: 
         inline = run_cli(
             "publish", "--check", "--to", f"ftp://{FTP_USER}:{FTP_PASSWORD}@127.0.0.1:{ftp.port}/"
         )
-        assert inline.returncode == 0 and "password is in the --to URL" in inline.stderr
+        assert inline.returncode == 0 and "password is in the destination URL" in inline.stderr
         assert FTP_PASSWORD not in inline.stdout
 
 
@@ -318,18 +318,19 @@ async def test_stale_temp_files_are_cleaned_at_start(tmp_path: Path) -> None:
 async def test_slow_target_skips_pictures_instead_of_queueing(tmp_path: Path) -> None:
     """When uploads cannot keep up, waiting pictures are replaced by newer ones (counted), not queued:
     the published picture stays recent."""
-    from camcast.hub import Hub
+    from camcast.camera import Camera
+    from camcast.config import CameraSettings
     from camcast.publish.publisher import Publisher, PublishOptions
-    from camcast.sources.pattern import PatternSource
 
     class SlowStore(LocalStore):
         async def put_atomic(self, path: str, data: bytes) -> None:
             await asyncio.sleep(0.5)  # a slow link: each file takes half a second
             await super().put_atomic(path, data)
 
-    hub = Hub(PatternSource(160, 120, 20), 80)
-    publisher = Publisher(hub, SlowStore(tmp_path), PublishOptions(every=0.1, pages=False))
-    tasks = [asyncio.create_task(hub.run()), asyncio.create_task(publisher.run())]
+    camera = Camera.open(CameraSettings(source="pattern", size=(160, 120), fps=20))
+    pictures = camera.rendition("publish")
+    publisher = Publisher(pictures, SlowStore(tmp_path), PublishOptions(every=0.1, pages=False))
+    tasks = [asyncio.create_task(camera.run()), asyncio.create_task(publisher.run())]
     await asyncio.sleep(3)
     for task in tasks:
         task.cancel()

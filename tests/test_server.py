@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from camcast import jpeg
+from camcast.encode import jpeg
 from tests.conftest import Server, camcast_server
 from tests.mjpeg import read_parts
 

@@ -12,14 +12,15 @@ import av
 import numpy as np
 import pytest
 
-from camcast import jpeg
+from camcast.encode import jpeg
 from camcast.errors import SourceError
 from camcast.frames import Frame
 from camcast.sources import open_source
-from camcast.sources.base import ThreadedSource
+from camcast.sources.threaded import ThreadedSource
 from camcast.sources.media import MediaSource
 from camcast.sources.pattern import PatternSource
 from camcast.sources.v4l2 import Camera, Mode, choose_mode
+from tests.media import image_of, jpeg_of
 
 
 async def take(source: AsyncIterator[Frame], n: int, timeout: float = 10) -> list[Frame]:
@@ -44,8 +45,8 @@ async def test_pattern_paces_frames_to_fps() -> None:
     await source.aclose()
     assert 0.9 <= elapsed <= 1.5
     assert [f.seq for f in frames] == list(range(1, 22))
-    assert all(f.image is not None and f.image.y.shape == (240, 320) for f in frames)
-    a, b = frames[0].image, frames[1].image
+    assert all(image_of(f) is not None and image_of(f).y.shape == (240, 320) for f in frames)
+    a, b = image_of(frames[0]), image_of(frames[1])
     assert a is not None and b is not None
     assert not np.array_equal(a.y, b.y)
 
@@ -68,9 +69,9 @@ async def test_video_file_is_decoded_at_its_own_rate(video_file: Path) -> None:
     elapsed = time.monotonic() - start
     await source.aclose()
     assert 0.85 <= elapsed <= 1.6, elapsed
-    assert frames[0].image is not None
+    assert image_of(frames[0]) is not None
     assert (frames[0].width, frames[0].height) == (320, 240)
-    assert frames[-1].jpeg is None
+    assert jpeg_of(frames[-1]) is None
 
 
 async def test_video_file_rescaled_and_looped(video_file: Path) -> None:
@@ -78,7 +79,7 @@ async def test_video_file_rescaled_and_looped(video_file: Path) -> None:
     source = MediaSource(str(video_file), "file", size=(160, 120))
     frames = await take(aiter(source), 60, timeout=6)
     await source.aclose()
-    assert all(f.image is not None and f.image.y.shape == (120, 160) for f in frames)
+    assert all(image_of(f) is not None and image_of(f).y.shape == (120, 160) for f in frames)
     assert [f.seq for f in frames] == list(range(1, 61))
 
 
@@ -90,9 +91,9 @@ async def test_mjpeg_file_is_passed_through_without_reencoding(mjpeg_file: Path)
     frames = await take(aiter(source), 5)
     await source.aclose()
     for frame, original in zip(frames, originals, strict=False):
-        assert frame.image is None and frame.jpeg is not None
-        assert frame.jpeg == jpeg.clean_camera_jpeg(original)
-        assert jpeg.decode_rgb(frame.jpeg).shape == (240, 320, 3)
+        assert image_of(frame) is None and jpeg_of(frame) is not None
+        assert jpeg_of(frame) == jpeg.clean_camera_jpeg(original)
+        assert jpeg.decode_rgb(jpeg_of(frame)).shape == (240, 320, 3)
 
 
 async def test_passthrough_off_decodes_mjpeg(mjpeg_file: Path) -> None:
@@ -100,14 +101,14 @@ async def test_passthrough_off_decodes_mjpeg(mjpeg_file: Path) -> None:
     source = open_source(str(mjpeg_file), None, None, passthrough=False)
     frames = await take(aiter(source), 2)
     await source.aclose()
-    assert frames[0].image is not None and frames[0].jpeg is None
+    assert image_of(frames[0]) is not None and jpeg_of(frames[0]) is None
 
 
 async def test_lost_source_shows_offline_card_and_recovers(
     video_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """When a looped file disappears the source shows offline frames, then resumes when it returns."""
-    monkeypatch.setattr("camcast.sources.base.RETRY_DELAYS", (0.3,))
+    monkeypatch.setattr("camcast.sources.threaded.RETRY_DELAYS", (0.3,))
     path = tmp_path / "live.mp4"
     os.link(video_file, path)
     source = MediaSource(str(path), "file")
@@ -120,7 +121,7 @@ async def test_lost_source_shows_offline_card_and_recovers(
         await take(frames, 1)
     assert not source.live, "the source did not notice the file was gone"
     offline = await take(frames, 1)
-    assert offline[0].image is not None and (offline[0].width, offline[0].height) == (320, 240)
+    assert image_of(offline[0]) is not None and (offline[0].width, offline[0].height) == (320, 240)
     os.link(video_file, path)
     deadline = time.monotonic() + 6
     while not source.live and time.monotonic() < deadline:
@@ -172,7 +173,7 @@ async def test_http_mjpeg_url_source_passes_through_and_reconnects(monkeypatch: 
     stops, and resumed when it is back on the same address, without restarting."""
     from tests.conftest import camcast_server, free_port
 
-    monkeypatch.setattr("camcast.sources.base.RETRY_DELAYS", (0.3,))
+    monkeypatch.setattr("camcast.sources.threaded.RETRY_DELAYS", (0.3,))
     port = free_port()
     upstream = ("--source", "pattern", "--size", "160x120", "--fps", "10")
     async with camcast_server(*upstream, port=port):
@@ -180,17 +181,18 @@ async def test_http_mjpeg_url_source_passes_through_and_reconnects(monkeypatch: 
         assert isinstance(source, MediaSource)
         frames = aiter(source)
         first = await take(frames, 3)
-        assert all(f.jpeg is not None and jpeg.decode_rgb(f.jpeg).shape == (120, 160, 3) for f in first)
+        assert all(jpeg_of(f) is not None for f in first)
+        assert all(jpeg.decode_rgb(jpeg_of(f)).shape == (120, 160, 3) for f in first)  # type: ignore[arg-type]
     deadline = time.monotonic() + 10
     while source.live and time.monotonic() < deadline:
         await take(frames, 1)
     assert not source.live
     card = (await take(frames, 1))[0]
-    assert card.image is not None and (card.width, card.height) == (160, 120)
+    assert image_of(card) is not None and (card.width, card.height) == (160, 120)
     async with camcast_server(*upstream, port=port):
         deadline = time.monotonic() + 10
         while not source.live and time.monotonic() < deadline:
             await take(frames, 1)
         assert source.live
-        assert (await take(frames, 1))[0].jpeg is not None
+        assert jpeg_of((await take(frames, 1))[0]) is not None
     await source.aclose()

@@ -19,16 +19,19 @@ from typing import Any
 
 import aiohttp
 
-from camcast.config import Config, config_dir, state_dir
+from camcast import paths
+from camcast.config import Config
 from camcast.errors import CamcastError, ConfigError
+from camcast.net import bracket
 from camcast.security.accounts import MIN_PASSWORD, Accounts
 from camcast.security.files import write_private
 from camcast.security.tokens import ShareKeys, parse_duration
+from camcast.server.routes import path_for
 from camcast.server.viewers import read_history
 
 
 def accounts() -> Accounts:
-    return Accounts(config_dir() / "users.json")
+    return Accounts(paths.users_file())
 
 
 def read_password(from_stdin: bool) -> str:
@@ -44,11 +47,12 @@ def read_password(from_stdin: bool) -> str:
     return password
 
 
-def users_add(name: str, role: str, password_stdin: bool) -> None:
+def users_add(name: str, role: str, password_stdin: bool, cameras: tuple[str, ...] = ()) -> None:
     store = accounts()
     existed = any(a.name == name for a in store.list())
-    store.add(name, read_password(password_stdin), role)
-    print(f"camcast: {'updated' if existed else 'added'} {role} {name!r} in {store.path}")
+    store.add(name, read_password(password_stdin), role, cameras)
+    limit = f", cameras {', '.join(cameras)}" if cameras else ""
+    print(f"camcast: {'updated' if existed else 'added'} {role} {name!r}{limit} in {store.path}")
 
 
 def users_list() -> None:
@@ -56,7 +60,7 @@ def users_list() -> None:
     if not listed:
         print("no accounts: only this computer can watch (add one with `camcast users add NAME`)")
     for account in listed:
-        print(f"{account.name}\t{account.role}")
+        print(f"{account.name}\t{account.role}\t{','.join(account.cameras) or 'all cameras'}")
 
 
 def users_remove(name: str) -> None:
@@ -65,29 +69,41 @@ def users_remove(name: str) -> None:
 
 
 def base_url(config: Config) -> str:
-    host, port = config.listen
+    host, port = config.server.listen
     if host in ("0.0.0.0", "::", ""):
         host = socket.getfqdn()
-    shown = f"[{host}]" if ":" in host else host
-    return f"{'https' if config.tls_cert else 'http'}://{shown}:{port}"
+    return f"{'https' if config.server.tls_cert else 'http'}://{bracket(host)}:{port}"
 
 
-def share(config: Config, expires: str, name: str, scope: str, base: str | None) -> None:
+#: The routes a share link of each scope opens, as printed.
+SHARED = {"watch": ("view_stream", "stream", "snapshot"), "stream": ("stream",), "snapshot": ("snapshot",)}
+
+
+def share(
+    config: Config, expires: str, name: str, scope: str, base: str | None, cameras: tuple[str, ...] = ()
+) -> None:
     try:
         seconds = parse_duration(expires)
     except ValueError as exc:
-        raise ConfigError(f"--expires {exc}") from None
-    token = ShareKeys(config_dir() / "share.key").issue(name, seconds, scope)
+        raise ConfigError(str(exc), key="expires") from None
+    for one in cameras:
+        config.camera(one)  # an unknown name is an error, not a link that never works
+    token = ShareKeys(paths.share_key()).issue(name, seconds, scope, cameras)
     until = time.strftime("%Y-%m-%d %H:%M", time.localtime(time.time() + seconds))
     root = (base or base_url(config)).rstrip("/")
-    print(f"share link for {name!r}, {scope}, valid until {until} (revoke all: camcast share --revoke-all):")
-    paths = {"watch": ["/view/stream", "/stream.mjpg", "/snapshot.jpg"], "stream": ["/stream.mjpg"]}
-    for path in paths.get(scope, ["/snapshot.jpg"]):
-        print(f"  {root}{path}?token={token}")
+    limit = f", cameras {', '.join(cameras)}" if cameras else ""
+    print(f"share link for {name!r}, {scope}{limit}, valid until {until} "
+          "(revoke all: camcast share --revoke-all):")  # fmt: skip
+    shown: list[str | None] = [*cameras] if cameras else [None]
+    if not cameras and config.tables and len(config.cameras) > 1:
+        shown = [*(c.id for c in config.cameras)]
+    for camera in shown:
+        for route in SHARED[scope]:
+            print(f"  {root}{path_for(route, camera, token=token)}")
 
 
 def revoke_all() -> None:
-    ShareKeys(config_dir() / "share.key").rotate()
+    ShareKeys(paths.share_key()).rotate()
     print("camcast: every share link is now invalid (a running server notices at the next request)")
 
 
@@ -99,8 +115,8 @@ def self_signed(hosts: list[str], days: int, folder: Path | None) -> None:
     from cryptography.x509.oid import NameOID
 
     if not 1 <= days <= 3650:
-        raise ConfigError("--days must be from 1 to 3650")
-    folder = folder or config_dir() / "tls"
+        raise ConfigError("must be from 1 to 3650", key="days")
+    folder = folder or paths.tls_dir()
     names = ["localhost", socket.gethostname(), *hosts]
     sans: list[x509.GeneralName] = [
         x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
@@ -144,7 +160,7 @@ def self_signed(hosts: list[str], days: int, folder: Path | None) -> None:
 
 
 async def _control(port: int, method: str, path: str) -> dict[str, Any]:
-    sock = state_dir() / f"control-{port}.sock"
+    sock = paths.control_socket(port)
     if not sock.exists():
         raise CamcastError(f"no camcast server is running on port {port} for this user (no {sock})")
     try:
@@ -160,31 +176,36 @@ async def _control(port: int, method: str, path: str) -> dict[str, Any]:
         raise CamcastError(f"cannot reach the camcast server on port {port}: {exc}") from exc
 
 
-def shutter(config: Config, action: str) -> None:
-    status = asyncio.run(_control(config.listen[1], "POST", f"/api/{action}"))
-    if status["paused"]:
-        print("camcast: paused: the camera is closed and every output shows the paused card")
-    else:
-        print(f"camcast: live again ({status['viewers']} watching)")
+def shutter(config: Config, action: str, camera: str | None) -> None:
+    """Pause or resume ``camera``, or every camera, on the running server."""
+    status = asyncio.run(_control(config.server.listen[1], "POST", path_for(action, camera)))
+    for cam in status["cameras"]:
+        if cam["paused"]:
+            print(
+                f"camcast: {cam['name']} paused: the camera is closed and every output shows the paused card"
+            )
+        else:
+            print(f"camcast: {cam['name']} live again ({cam['viewers']} watching)")
 
 
 def viewers(config: Config, history: int) -> None:
     try:
-        now = asyncio.run(_control(config.listen[1], "GET", "/api/viewers"))["watching"]
+        now = asyncio.run(_control(config.server.listen[1], "GET", path_for("viewers")))["watching"]
     except CamcastError as exc:
         print(f"(not running: {exc})")
         now = []
     print(f"watching now: {len(now)}")
     for s in now:
         print(f"  {_when(s['start'])}  {_who(s)}")
-    past = read_history(state_dir() / "viewers.jsonl", history)
+    past = read_history(paths.viewer_log(), history)
     print(f"watched before (last {len(past)}):")
     for s in past:
         print(f"  {_when(s['start'])} – {_when(s['end'])}  {_who(s)}")
 
 
 def _who(s: dict[str, Any]) -> str:
-    return f"{s['who']:<16} {s['via']:<9} {s['address']:<15} {s['route']} ({s['frames']} frames)"
+    camera = f"{s.get('camera') or '-':<10} "
+    return f"{s['who']:<16} {s['via']:<9} {s['address']:<15} {camera}{s['route']} ({s['frames']} frames)"
 
 
 def _when(stamp: object) -> str:

@@ -9,50 +9,38 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from camcast import __version__, config
-from camcast.errors import CamcastError
+from camcast import __version__, config, paths
+from camcast.errors import CamcastError, ConfigError
 
 log = logging.getLogger("camcast")
 
+SERVER_KEYS = tuple(config.SERVER_FIELDS)
+CAMERA_KEYS = tuple(config.CAMERA_FIELDS)
+PUBLISH_KEYS = CAMERA_KEYS[CAMERA_KEYS.index("publish_to") :]
+CAPTURE_KEYS = tuple(k for k in CAMERA_KEYS if k not in PUBLISH_KEYS)
 #: Settings each subcommand takes as flags (all of them can also come from the config file).
-CAPTURE = (
-    "source", "size", "fps", "quality", "passthrough", "mask", "live_badge", "crop", "rotate", "flip",
-    "scale", "text", "text_position", "text_size", "text_color", "text_font", "camera_name", "logo",
-    "logo_position", "logo_width", "warmup", "drop_same_frames",
-)  # fmt: skip
-PUBLISH = (
-    "to", "every", "name", "archive", "archive_pattern", "keep_days", "keep", "stream_fps",
-    "ca_file", "fingerprint", "active", "identity",
-)  # fmt: skip
 COMMAND_SETTINGS = {
-    "serve": (
-        *CAPTURE,
-        "listen",
-        "public",
-        "tls_cert",
-        "tls_key",
-        "frame_ancestors",
-        "max_connections",
-        "max_connections_per_address",
-        "header_timeout",
-        "idle_timeout",
-        *PUBLISH,
-    ),
-    "snapshot": CAPTURE,
-    "publish": (*CAPTURE, *PUBLISH),
-    "config": tuple(f.name for f in config.Config.settings()),
+    "serve": (*CAPTURE_KEYS, *SERVER_KEYS, *PUBLISH_KEYS),
+    "snapshot": CAPTURE_KEYS,
+    "publish": (*CAPTURE_KEYS, *PUBLISH_KEYS),
+    "config": (*SERVER_KEYS, *CAMERA_KEYS),
 }
+#: Flags whose name is not the key's, per command (``publish --to`` is ``serve --publish-to``).
+FLAG_NAMES = {("publish", "publish_to"): "--to"}
+#: Commands that choose cameras with --camera.
+CHOOSE_CAMERAS = ("serve", "snapshot", "publish", "config")
 
 
-#: Flags whose name differs from their config key, per command.
-FLAG_NAMES = {("serve", "to"): "--publish-to"}
+def flag_name(command: str, key: str) -> str:
+    """The flag that sets ``key`` in ``command``."""
+    return FLAG_NAMES.get((command, key), "--" + key.replace("_", "-"))
 
 
 def _add_settings(parser: argparse.ArgumentParser, names: Sequence[str], command: str = "") -> None:
-    fields = {f.name: f for f in config.Config.settings()}
+    fields = {**config.SERVER_FIELDS, **config.CAMERA_FIELDS}
     for name in names:
         f = fields[name]
-        flag = FLAG_NAMES.get((command, name), "--" + name.replace("_", "-"))
+        flag = flag_name(command, name)
         help = f"{f.metadata['help']} (config key: {name})"
         if isinstance(f.default, bool):
             parser.add_argument(
@@ -67,6 +55,11 @@ def _add_settings(parser: argparse.ArgumentParser, names: Sequence[str], command
                 metavar=f.metadata["metavar"] or None,
                 help=help,
             )
+    if command in CHOOSE_CAMERAS:
+        parser.add_argument(
+            "--camera", action="append", default=[], metavar="NAME",
+            help="only this camera of the config file's [cameras] tables; repeatable, or NAME,NAME",
+        )  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,9 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"camcast {__version__}")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--config", metavar="FILE", help=f"TOML config file (default {config.default_config_file()})"
-    )
+    common.add_argument("--config", metavar="FILE", help=f"TOML config file (default {paths.config_file()})")
     common.add_argument("-v", "--verbose", action="count", default=0, help="more log detail (-vv: debug)")
     common.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -89,20 +80,20 @@ def build_parser() -> argparse.ArgumentParser:
     publish = sub.add_parser(
         "publish", parents=[common], help="upload a picture every N seconds to a web host"
     )
-    _add_settings(publish, COMMAND_SETTINGS["publish"])
+    _add_settings(publish, COMMAND_SETTINGS["publish"], "publish")
     publish.add_argument(
         "--check", action="store_true", help="connect, write, rename and delete a test file; report; exit"
     )
 
     snap = sub.add_parser("snapshot", parents=[common], help="capture one picture to a file")
-    _add_settings(snap, COMMAND_SETTINGS["snapshot"])
+    _add_settings(snap, COMMAND_SETTINGS["snapshot"], "snapshot")
     snap.add_argument("output", help="JPEG file to write, or - for standard output")
 
     sources = sub.add_parser("sources", parents=[common], help="list cameras with their formats and sizes")
     sources.add_argument("--dev", default="/dev", help=argparse.SUPPRESS)
 
     show = sub.add_parser("config", parents=[common], help="print the effective configuration as TOML")
-    _add_settings(show, COMMAND_SETTINGS["config"])
+    _add_settings(show, COMMAND_SETTINGS["config"], "config")
 
     users = sub.add_parser("users", parents=[common], help="manage viewer and owner accounts")
     users_sub = users.add_subparsers(dest="users_command", metavar="ACTION", required=True)
@@ -110,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--role", choices=("viewer", "owner"), default="viewer")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.add_argument(
+        "--cameras", default="", metavar="NAME,NAME", help="limit the account to these cameras (default: all)"
+    )
     users_sub.add_parser("list", help="list accounts")
     remove = users_sub.add_parser("remove", help="remove an account")
     remove.add_argument("name")
@@ -124,6 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--base-url", help="the server's address as others reach it, e.g. https://cam.home:8443"
     )
     share.add_argument("--revoke-all", action="store_true", help="invalidate every link given so far")
+    share.add_argument(
+        "--camera",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="limit the link to this camera; repeatable",
+    )
     _add_settings(share, ("listen", "tls_cert"))
 
     tls = sub.add_parser("tls", parents=[common], help="make TLS certificates")
@@ -142,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("resume", "resume"),
     ):
         shutter = sub.add_parser(action, parents=[common], help=text)
+        shutter.add_argument("name", nargs="?", help="the camera (default: every camera)")
         _add_settings(shutter, ("listen",))
     watchers = sub.add_parser("viewers", parents=[common], help="who is watching now, and who watched")
     watchers.add_argument("--history", type=int, default=20, help="past sessions to show (default 20)")
@@ -149,12 +151,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _names(values: Sequence[str]) -> tuple[str, ...]:
+    return tuple(n.strip() for value in values for n in value.split(",") if n.strip())
+
+
 def load_config(args: argparse.Namespace) -> config.Config:
     explicit = args.config is not None
-    path = Path(args.config) if explicit else config.default_config_file()
+    path = Path(args.config) if explicit else paths.config_file()
     file_values = config.read_file(path, explicit)
-    flags = {f.name: getattr(args, f.name, None) for f in config.Config.settings()}
-    return config.load(file_values, flags, origin=str(path))
+    flags = {name: getattr(args, name, None) for name in (*SERVER_KEYS, *CAMERA_KEYS)}
+    cfg = config.load(file_values, flags, origin=str(path), select=_names(getattr(args, "camera", [])))
+    if args.command == "publish" and args.publish_to is not None and len(cfg.cameras) > 1:
+        raise ConfigError(
+            "names one destination for several cameras: choose one with --camera", key="publish_to"
+        )
+    return cfg
 
 
 class _DropClientErrors(logging.Filter):
@@ -200,7 +211,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "publish":
         if args.check:
-            print(f"camcast: {asyncio.run(app.check_target(cfg))}")
+            for line in asyncio.run(app.check(cfg)).splitlines():
+                print(f"camcast: {line}")
         else:
             asyncio.run(app.publish(cfg, quiet=args.quiet))
         return 0
@@ -215,9 +227,9 @@ def run(args: argparse.Namespace) -> int:
         if args.revoke_all:
             admin.revoke_all()
         else:
-            admin.share(cfg, args.expires, args.name, args.scope, args.base_url)
+            admin.share(cfg, args.expires, args.name, args.scope, args.base_url, _names(args.camera))
     elif args.command in ("pause", "resume"):
-        admin.shutter(cfg, args.command)
+        admin.shutter(cfg, args.command, args.name)
     elif args.command == "viewers":
         admin.viewers(cfg, args.history)
     else:
@@ -231,7 +243,7 @@ def run_admin(args: argparse.Namespace) -> int:
     if args.command == "tls":
         admin.self_signed(args.host, args.days, args.out)
     elif args.users_command == "add":
-        admin.users_add(args.name, args.role, args.password_stdin)
+        admin.users_add(args.name, args.role, args.password_stdin, _names([args.cameras]))
     elif args.users_command == "list":
         admin.users_list()
     else:
@@ -253,14 +265,26 @@ def list_sources(root: str) -> int:
     return 0
 
 
+def describe_error(exc: CamcastError, command: str) -> str:
+    """The message of ``exc`` with the settings it names shown as this command's flags, and the camera
+    when a bad value is one camera's."""
+    text = exc.render(lambda key: flag_name(command, key))
+    if isinstance(exc, ConfigError) and exc.key and exc.camera and exc.camera != config.DEFAULT_CAMERA:
+        return f"camera {exc.camera}: {text}"
+    return text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(args.verbose, args.quiet)
     try:
-        return run(args)
+        try:
+            return run(args)
+        except* CamcastError as group:  # one camera's failure inside a task group
+            raise group.exceptions[0] from None
     except CamcastError as exc:
-        print(f"camcast: {exc}", file=sys.stderr)
+        print(f"camcast: {describe_error(exc, args.command)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

@@ -24,7 +24,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from camcast.errors import UploadError
+from camcast.config.parse import normalise_fingerprint
+from camcast.errors import UploadLost, UploadRefused
+from camcast.publish.errors import map_ftp_errors, reason
 from camcast.publish.store import Entry, temp_name
 from camcast.publish.target import Target
 
@@ -83,13 +85,6 @@ def tls_context(ca_file: str | None, fingerprint: str | None) -> ssl.SSLContext:
     return context
 
 
-def normalise_fingerprint(text: str) -> str:
-    value = text.strip().lower().removeprefix("sha256:").replace(":", "")
-    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
-        raise ValueError("must be a SHA-256 fingerprint: 64 hex digits, colons allowed")
-    return value
-
-
 class FtpStore:
     """A remote store over FTP or FTPS; see the module docstring."""
 
@@ -120,20 +115,19 @@ class FtpStore:
         return await loop.run_in_executor(self._thread, self._call, op, what)
 
     def _call(self, op: Callable[[ftplib.FTP], T], what: str) -> T:
+        """Run ``op`` on the connection; a lost connection that was not new is reopened once."""
         for attempt in (1, 2):
             fresh = self._ftp is None
             try:
-                ftp = self._connection()
-                result = op(ftp)
+                with map_ftp_errors(what, self.describe()):
+                    result = op(self._connection())
                 self._used = time.monotonic()
                 return result
-            except ftplib.error_perm as exc:
-                raise UploadError(f"{what} on {self.describe()} refused: {_text(exc)}") from exc
-            except (OSError, EOFError, ftplib.Error) as exc:
+            except UploadLost:
                 self._drop()
                 if fresh or attempt == 2:
-                    raise UploadError(f"{what} on {self.describe()} failed: {_text(exc)}") from exc
-                log.debug("FTP connection lost (%s); reconnecting", exc)
+                    raise
+                log.debug("FTP connection lost; reconnecting")
         raise AssertionError("unreachable")
 
     def _connection(self) -> ftplib.FTP:
@@ -152,7 +146,7 @@ class FtpStore:
     def _connect(self) -> ftplib.FTP:
         t = self.target
         scheme = t.scheme
-        try:
+        with map_ftp_errors("connecting", self.describe()):
             if scheme == "ftp":
                 ftp = self._try_tls() or ftplib.FTP(timeout=TIMEOUT)
                 if ftp.sock is None:
@@ -176,24 +170,6 @@ class FtpStore:
             if t.path.strip("/"):
                 self._cwd_creating(ftp, t.path)
             return ftp
-        except ftplib.error_perm as exc:
-            code = str(exc)[:3]
-            if code in ("530", "532"):
-                raise UploadError(f"{t.host} refused the login for {t.user!r}: {_text(exc)}") from exc
-            raise UploadError(f"{t.host} refused: {_text(exc)}") from exc
-        except ssl.SSLCertVerificationError as exc:
-            raise UploadError(
-                f"{t.host}'s TLS certificate is not trusted ({exc.verify_message}); pass --ca-file, or "
-                "--fingerprint SHA256 to pin a self-signed certificate"
-            ) from exc
-        except socket.gaierror as exc:
-            raise UploadError(f"unknown host {t.host}") from exc
-        except ConnectionRefusedError as exc:
-            raise UploadError(
-                f"{t.host}:{t.port} refused the connection (is the FTP server running?)"
-            ) from exc
-        except (OSError, EOFError, ftplib.Error) as exc:
-            raise UploadError(f"cannot connect to {t.host}:{t.port}: {_text(exc)}") from exc
 
     def _try_tls(self) -> ftplib.FTP | None:
         """For ftp://: explicit TLS if the server offers it, else None (and the caller goes plain)."""
@@ -216,7 +192,7 @@ class FtpStore:
         actual = hashlib.sha256(der or b"").hexdigest()
         if actual != self.fingerprint:
             ftp.close()
-            raise UploadError(f"{self.target.host}'s certificate has SHA-256 {actual}, not the pinned one")
+            raise UploadRefused(f"{self.target.host}'s certificate has SHA-256 {actual}, not the pinned one")
 
     @staticmethod
     def _cwd_creating(ftp: ftplib.FTP, path: str) -> None:
@@ -232,7 +208,9 @@ class FtpStore:
                     ftp.mkd(part)
                     ftp.cwd(part)
                 except ftplib.error_perm as exc:
-                    raise UploadError(f"cannot create the folder {path} on {ftp.host}: {_text(exc)}") from exc
+                    raise UploadRefused(
+                        f"cannot create the folder {path} on {ftp.host}: {reason(exc)}"
+                    ) from exc
 
     def _drop(self) -> None:
         ftp, self._ftp = self._ftp, None
@@ -340,8 +318,3 @@ class FtpStore:
 
         await asyncio.get_running_loop().run_in_executor(self._thread, close)
         self._thread.shutdown(wait=False)
-
-
-def _text(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:200]

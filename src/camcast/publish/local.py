@@ -1,14 +1,15 @@
-"""A local folder as a remote store: temporary file in the same folder, fsync, rename."""
+"""A local folder as a remote store: temporary file in the same folder, fsync, rename (the same
+atomic write as every private file camcast keeps)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 from pathlib import Path
 
-from camcast.errors import UploadError
+from camcast.errors import UploadRefused
 from camcast.publish.store import Entry, temp_name
+from camcast.security.files import write_atomic
 
 
 class LocalStore:
@@ -21,29 +22,14 @@ class LocalStore:
     def _path(self, path: str) -> Path:
         full = (self.root / path.lstrip("/")).resolve()
         if full != self.root.resolve() and self.root.resolve() not in full.parents:
-            raise UploadError(f"{path} is outside {self.root}")
+            raise UploadRefused(f"{path} is outside {self.root}")
         return full
 
     async def put_atomic(self, path: str, data: bytes) -> None:
         await asyncio.to_thread(self._put, path, data)
 
     def _put(self, path: str, data: bytes) -> None:
-        final = self._path(path)
-        tmp = self._path(temp_name(path))
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, final)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise UploadError(f"cannot write {final}: {exc.strerror}") from exc
+        write_atomic(self._path(path), data, 0o644, self._path(temp_name(path)), UploadRefused)
 
     async def delete(self, path: str) -> None:
         try:
@@ -51,7 +37,7 @@ class LocalStore:
         except FileNotFoundError:
             pass
         except OSError as exc:
-            raise UploadError(f"cannot delete {path}: {exc.strerror}") from exc
+            raise UploadRefused(f"cannot delete {path}: {exc.strerror}") from exc
 
     async def list(self, folder: str) -> list[Entry]:
         def scan() -> list[Entry]:
@@ -67,13 +53,13 @@ class LocalStore:
         except FileNotFoundError:
             return []
         except OSError as exc:
-            raise UploadError(f"cannot list {folder}: {exc.strerror}") from exc
+            raise UploadRefused(f"cannot list {folder}: {exc.strerror}") from exc
 
     async def makedirs(self, folder: str) -> None:
         try:
             await asyncio.to_thread(self._path(folder).mkdir, parents=True, exist_ok=True)
         except OSError as exc:
-            raise UploadError(f"cannot create folder {self._path(folder)}: {exc.strerror}") from exc
+            raise UploadRefused(f"cannot create folder {self._path(folder)}: {exc.strerror}") from exc
 
     async def aclose(self) -> None:
         return None

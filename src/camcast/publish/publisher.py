@@ -18,10 +18,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from camcast import viewer
+from camcast import pages
+from camcast.encode.rendition import Rendition
 from camcast.errors import CamcastError, UploadError
-from camcast.frames import JpegFrame
-from camcast.hub import Hub, Output
+from camcast.frames import EncodedFrame
 from camcast.publish.retention import Retention
 from camcast.publish.store import RemoteStore
 
@@ -70,18 +70,23 @@ class PublishStats:
 
 
 class Publisher:
-    """Publishes ``hub``'s pictures to ``store`` as ``options`` say. Run :meth:`run` as a task."""
+    """Publishes ``rendition``'s pictures to ``store`` as ``options`` say, except while ``paused()``
+    (the owner closed the shutter). Run :meth:`run` as a task."""
 
     def __init__(
-        self, hub: Hub, store: RemoteStore, options: PublishOptions, output: Output | None = None
+        self,
+        rendition: Rendition,
+        store: RemoteStore,
+        options: PublishOptions,
+        paused: Callable[[], bool] = lambda: False,
     ) -> None:
-        self.hub = hub
-        self.output = output or hub.main  # published pictures may carry overlays of their own
+        self.rendition = rendition
+        self.paused = paused
         self.store = store
         self.options = options
         self.stats = PublishStats()
         self.retention = Retention(store, options.archive, options.keep_days, options.keep)
-        self._slot: JpegFrame | None = None
+        self._slot: EncodedFrame | None = None
         self._slot_ready = asyncio.Event()
         self._made: set[str] = {""}
 
@@ -111,11 +116,11 @@ class Publisher:
             "stream": "",
             "meta": "webcam.json",
         }
-        files = {f"{page}.html": viewer.render(page, **common).encode() for page in links}  # type: ignore[arg-type]
+        files = {f"{page}.html": pages.render(page, **common).encode() for page in links}  # type: ignore[arg-type]
         if o.stream_fps:
-            files["stream.html"] = viewer.render("stream", **common, ring="stream.json").encode()  # type: ignore[arg-type]
-        for asset in viewer.ASSETS:
-            files[asset] = viewer.asset(asset)
+            files["stream.html"] = pages.render("stream", **common, ring="stream.json").encode()  # type: ignore[arg-type]
+        for asset in pages.ASSETS:
+            files[asset] = pages.asset(asset)
         return files
 
     async def upload_pages(self) -> None:
@@ -142,10 +147,10 @@ class Publisher:
             if delay > 0:
                 await asyncio.sleep(delay)
             tick = max(tick + 1, int((time.monotonic() - start) / every) + 1)  # skip ticks missed
-            if self.hub.paused:
+            if self.paused():
                 continue
             try:
-                frame = await self.output.snapshot()
+                frame = await self.rendition.snapshot()
             except CamcastError as exc:
                 log.warning("no picture to publish: %s", exc)
                 continue
@@ -163,10 +168,10 @@ class Publisher:
                 continue
             await self._with_retry(functools.partial(self._publish, frame), lambda: self._slot is not None)
 
-    async def _publish(self, frame: JpegFrame) -> None:
+    async def _publish(self, frame: EncodedFrame) -> None:
         o = self.options
         started = time.monotonic()
-        await self.store.put_atomic(o.name, frame.data)
+        await self.store.put_atomic(o.name, frame.payload.data)
         meta = {
             "captured": round(frame.wall, 3),
             "captured_iso": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(frame.wall)),
@@ -178,11 +183,11 @@ class Publisher:
         if o.archive:
             path = time.strftime(o.archive, time.localtime(frame.wall))
             await self._makedirs(posixpath.dirname(path))
-            await self.store.put_atomic(path, frame.data)
+            await self.store.put_atomic(path, frame.payload.data)
         self.stats.uploads += 1
         self.stats.last_ok = time.time()
         self.stats.last_seconds = time.monotonic() - started
-        self.stats.last_bytes = len(frame.data)
+        self.stats.last_bytes = len(frame.payload.data)
 
     async def _stream(self) -> None:
         """The near-live ring: stream/NNN.jpg at stream_fps, and stream.json naming the newest."""
@@ -197,16 +202,16 @@ class Publisher:
             if delay > 0:
                 await asyncio.sleep(delay)
             seq = max(seq + 1, int((time.monotonic() - start) * fps) + 1)
-            if self.hub.paused or self.stats.down_since is not None:
+            if self.paused() or self.stats.down_since is not None:
                 continue  # while down, the main uploader's retries decide when the target is back
-            frame = await self.output.snapshot()
+            frame = await self.rendition.snapshot()
             if frame.seq == last_sent:
                 continue
             index = self.stats.stream_frames % size
             ring = {"newest": index, "seq": self.stats.stream_frames, "size": size, "fps": fps,
                     "captured": round(frame.wall, 3)}  # fmt: skip
             try:
-                await self.store.put_atomic(f"stream/{index:03d}.jpg", frame.data)
+                await self.store.put_atomic(f"stream/{index:03d}.jpg", frame.payload.data)
                 await self.store.put_atomic("stream.json", json.dumps(ring).encode())
             except UploadError as exc:
                 log.debug("stream frame not uploaded: %s", exc)

@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 
 import asyncssh
 
-from camcast.errors import UploadError
+from camcast.errors import UploadLost, UploadRefused
+from camcast.publish.errors import map_ssh_errors
 from camcast.publish.store import Entry, temp_name
 from camcast.publish.target import Target
 
@@ -57,18 +58,15 @@ class SftpStore:
         if t.password:
             options["password"] = t.password
         try:
-            self._conn = await asyncssh.connect(t.host, t.port, **options)
-            self._sftp = await self._conn.start_sftp_client()
-        except asyncssh.HostKeyNotVerifiable as exc:
-            raise UploadError(await self._unknown_host_message()) from exc
-        except asyncssh.PermissionDenied as exc:
-            raise UploadError(
-                f"{t.host} refused the SSH login for {t.user or 'this user'}: add your public key to its "
-                "~/.ssh/authorized_keys, or pass --identity FILE"
-            ) from exc
-        except (OSError, asyncssh.Error, TimeoutError) as exc:
+            with map_ssh_errors("connecting", self.describe()):
+                try:
+                    self._conn = await asyncssh.connect(t.host, t.port, **options)
+                    self._sftp = await self._conn.start_sftp_client()
+                except asyncssh.HostKeyNotVerifiable as exc:
+                    raise UploadRefused(await self._unknown_host_message()) from exc
+        except UploadLost:
             await self._drop()
-            raise UploadError(f"cannot connect to {t.host}:{t.port} over SSH: {_text(exc)}") from exc
+            raise
         root = t.path or "."
         if t.path.startswith("/") is False and t.path:
             root = t.path  # relative to the login folder, as in scp
@@ -95,23 +93,23 @@ class SftpStore:
     async def _op(self, op: Callable[[asyncssh.SFTPClient], Awaitable[T]], what: str) -> T:
         assert self._sftp is not None
         try:
-            return await asyncio.wait_for(op(self._sftp), OP_TIMEOUT)
-        except asyncssh.SFTPError as exc:
-            raise UploadError(f"{what} on {self.describe()} refused: {exc.reason}") from exc
-        except (OSError, asyncssh.Error, TimeoutError) as exc:
+            with map_ssh_errors(what, self.describe()):
+                return await asyncio.wait_for(op(self._sftp), OP_TIMEOUT)
+        except UploadLost:
             await self._drop()
-            raise UploadError(f"{what} on {self.describe()} failed: {_text(exc)}") from exc
+            raise
 
     async def _with_client(self, op: Callable[[asyncssh.SFTPClient], Awaitable[T]], what: str) -> T:
+        """Run ``op``; a lost connection that was not new is reopened once."""
         async with self._lock:
             for attempt in (1, 2):
                 fresh = self._sftp is None
                 await self._client()
                 try:
                     return await self._op(op, what)
-                except UploadError:
-                    if fresh or attempt == 2 or self._sftp is not None:
-                        raise  # refused by the server, or failed on a fresh connection
+                except UploadLost:
+                    if fresh or attempt == 2:
+                        raise
                     log.debug("SFTP connection lost; reconnecting")
             raise AssertionError("unreachable")
 
@@ -172,8 +170,3 @@ class SftpStore:
 
     async def aclose(self) -> None:
         await self._drop()
-
-
-def _text(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:200]

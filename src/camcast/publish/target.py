@@ -1,4 +1,5 @@
-"""Where to publish: parsing ``--to`` and finding the password without putting it on the command line."""
+"""Where to publish: parsing the destination URL, and finding the password without putting it on the
+command line."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ log = logging.getLogger(__name__)
 
 SCHEMES = {"ftp": 21, "ftps": 21, "ftps+implicit": 990, "sftp": 22}
 PASSWORD_ENV = "CAMCAST_UPLOAD_PASSWORD"
+#: The setting a bad destination is reported against.
+KEY = "publish_to"
 
 
 @dataclass(frozen=True)
 class Target:
-    """A parsed ``--to``: ``scheme`` is ftp, ftps, ftps+implicit, sftp or file; ``path`` the folder."""
+    """A parsed destination: ``scheme`` is ftp, ftps, ftps+implicit, sftp or file; ``path`` the folder."""
 
     scheme: str
     host: str = ""
@@ -38,11 +41,11 @@ class Target:
 
 
 def parse_target(text: str, config_password: str | None = None) -> Target:
-    """``--to`` as a Target, with the password from (in order) the URL (with a warning), the
+    """The destination ``text`` as a Target, with the password from (in order) the URL (with a warning), the
     CAMCAST_UPLOAD_PASSWORD environment variable, the config file, or ~/.netrc."""
     text = text.strip()
     if not text:
-        raise ConfigError("--to needs a destination: a folder, or an ftp://, ftps:// or sftp:// URL")
+        raise ConfigError("needs a destination: a folder, or an ftp://, ftps:// or sftp:// URL", key=KEY)
     parts = urlsplit(text)
     scheme = parts.scheme.lower()
     if scheme in ("", "file") or (len(scheme) == 1 and text[1:2] == ":"):
@@ -50,20 +53,22 @@ def parse_target(text: str, config_password: str | None = None) -> Target:
         return Target("file", path=str(Path(folder).expanduser()))
     if scheme not in SCHEMES:
         raise ConfigError(
-            f"unsupported destination {scheme}://; use a folder, file://, ftp://, ftps://, "
-            "ftps+implicit:// or sftp://"
+            f"{text}: unsupported destination {scheme}://; use a folder, file://, ftp://, ftps://, "
+            "ftps+implicit:// or sftp://",
+            key=KEY,
         )
     if not parts.hostname:
-        raise ConfigError(f"--to {scheme}:// needs a host name, e.g. {scheme}://user@example.org/folder/")
+        raise ConfigError(f"{scheme}:// needs a host name, e.g. {scheme}://user@example.org/folder/", key=KEY)
     try:
         port = parts.port or SCHEMES[scheme]
     except ValueError:
-        raise ConfigError("--to has a port that is not a number from 1 to 65535") from None
+        raise ConfigError("has a port that is not a number from 1 to 65535", key=KEY) from None
     user = unquote(parts.username or "")
     password = unquote(parts.password or "")
     if password:
         log.warning(
-            "the upload password is in the --to URL, where other users can see it in the process list; "
+            "the upload password is in the destination URL, where other users can see it in the process list;"
+            " "
             "use %s, the config file or ~/.netrc instead",
             PASSWORD_ENV,
         )

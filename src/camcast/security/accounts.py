@@ -32,8 +32,11 @@ VERIFIED_TTL = 300.0
 
 @dataclass(frozen=True)
 class Account:
+    """``cameras`` limits the account to those cameras (by name); empty means every camera."""
+
     name: str
     role: str
+    cameras: tuple[str, ...] = ()
 
 
 def _hash(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
@@ -72,19 +75,20 @@ class Accounts:
         return bool(self._load())
 
     def list(self) -> list[Account]:
-        return [Account(name, str(rec["role"])) for name, rec in sorted(self._load().items())]
+        return [_account(name, rec) for name, rec in sorted(self._load().items())]
 
-    def add(self, name: str, password: str, role: str) -> None:
+    def add(self, name: str, password: str, role: str, cameras: tuple[str, ...] = ()) -> None:
         if not NAME_RE.match(name):
             raise ConfigError("account names are 1–64 letters, digits, '.', '_' or '-'")
         if role not in ROLES:
-            raise ConfigError(f"--role must be one of {', '.join(ROLES)}")
+            raise ConfigError(f"must be one of {', '.join(ROLES)}", key="role")
         if len(password) < MIN_PASSWORD:
             raise ConfigError(f"the password must have at least {MIN_PASSWORD} characters")
         records = dict(self._load())
         salt = os.urandom(16)
         records[name] = {
             "role": role,
+            "cameras": list(cameras),
             "scrypt": {"n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P, "salt": salt.hex()},
             "hash": _hash(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P).hex(),
         }
@@ -121,8 +125,13 @@ class Accounts:
         actual = _hash(password, salt, int(params["n"]), int(params["r"]), int(params["p"]))
         if not hmac.compare_digest(actual, expected):
             return None
-        account = Account(name, str(record["role"]))
+        account = _account(name, record)
         if len(self._verified) > 1024:
             self._verified.clear()
         self._verified[key] = (now + VERIFIED_TTL, account)
         return account
+
+
+def _account(name: str, record: dict[str, object]) -> Account:
+    cameras = record.get("cameras") or []
+    return Account(name, str(record["role"]), tuple(str(c) for c in cameras))  # type: ignore[attr-defined]

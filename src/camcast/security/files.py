@@ -26,25 +26,36 @@ def write_private(path: Path, data: bytes) -> None:
     write_atomic(path, data)
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write ``data`` to a temporary file beside ``path``, fsync it, and rename it over ``path``, so a
-    reader sees the old file or the new one, never half of one."""
+def write_atomic(
+    path: Path,
+    data: bytes,
+    mode: int = 0o600,
+    temp: Path | None = None,
+    error: type[CamcastError] = CamcastError,
+) -> None:
+    """Write ``data`` to a temporary file beside ``path`` (``temp``, or a fresh unique name), fsync
+    it, and rename it over ``path``, so a reader sees the old file or the new one, never half of one.
+    The file has ``mode`` from its first byte. Failures raise ``error`` naming the file."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        if temp is None:
+            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            temp = Path(name)
+            if mode != 0o600:
+                os.fchmod(fd, mode)
+        else:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     except OSError as exc:
-        raise CamcastError(f"cannot write {path}: {exc.strerror}") from exc
+        raise error(f"cannot write {path}: {exc.strerror}") from exc
     try:
-        with os.fdopen(fd, "wb") as fh:  # mkstemp creates the file mode 0600
+        with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-            if mode != 0o600:
-                os.fchmod(fh.fileno(), mode)
-        os.replace(tmp, path)
+        os.replace(temp, path)
     except OSError as exc:
         with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise CamcastError(f"cannot write {path}: {exc.strerror}") from exc
+            os.unlink(temp)
+        raise error(f"cannot write {path}: {exc.strerror}") from exc
 
 
 def stamp(path: Path) -> tuple[int, int, int] | None:

@@ -28,6 +28,7 @@ class Share:
     name: str
     expires: float
     scope: str
+    cameras: tuple[str, ...] = ()  # empty: every camera
 
 
 class TokenError(Exception):
@@ -67,13 +68,19 @@ class ShareKeys:
         write_private(self.path, os.urandom(32))
         self._stamp = None
 
-    def issue(self, name: str, seconds: float, scope: str = "watch") -> str:
+    def issue(self, name: str, seconds: float, scope: str = "watch", cameras: tuple[str, ...] = ()) -> str:
         if scope not in SCOPES:
             raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
         key = self._current(create=True)
         assert key is not None
         payload = json.dumps(
-            {"n": name, "e": int(time.time() + seconds), "s": scope, "r": _b64(os.urandom(6))},
+            {
+                "n": name,
+                "e": int(time.time() + seconds),
+                "s": scope,
+                "c": list(cameras),
+                "r": _b64(os.urandom(6)),
+            },
             separators=(",", ":"),
         ).encode()
         return f"{_b64(payload)}.{_b64(hmac.new(key, payload, hashlib.sha256).digest())}"
@@ -93,7 +100,9 @@ class ShareKeys:
             raise TokenError("bad signature")
         try:
             data = json.loads(payload)
-            share = Share(str(data["n"]), float(data["e"]), str(data["s"]))
+            share = Share(
+                str(data["n"]), float(data["e"]), str(data["s"]), tuple(str(c) for c in data.get("c", []))
+            )
         except (ValueError, KeyError, TypeError):
             raise TokenError("malformed") from None
         if share.expires < time.time():

@@ -1,5 +1,6 @@
-"""The HTTP server: snapshot, MJPEG stream, viewer pages, status and control, in one aiohttp application."""
+"""The HTTP server: snapshots, MJPEG streams, viewer pages, status and control, for a set of cameras."""
 
-from camcast.server.routes import ROUTES, build_app
+from camcast.server.app import build_app
+from camcast.server.routes import ROUTES, path_for
 
-__all__ = ["ROUTES", "build_app"]
+__all__ = ["ROUTES", "build_app", "path_for"]

@@ -19,13 +19,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import ipaddress
 import logging
 from dataclasses import dataclass
 from typing import Literal
 
 from aiohttp import web
 
+from camcast.net import is_loopback_host
 from camcast.security.accounts import Accounts
 from camcast.security.limits import FailureLimiter
 from camcast.security.tokens import ShareKeys, TokenError
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 RANK: dict[str, int] = {"public": 0, "viewer": 1, "owner": 2}
 #: Share-link scopes and the routes each opens (by route name).
 SCOPE_ROUTES = {
-    "watch": {"index", "snapshot", "stream", "view_refresh", "view_script", "view_stream", "mjpg_streamer"},
+    "watch": {"index", "camera", "snapshot", "stream", "view_refresh", "view_script", "view_stream"},
     "snapshot": {"snapshot"},
     "stream": {"stream"},
 }
@@ -51,23 +51,18 @@ class Principal:
     via: Literal["account", "share", "anonymous", "local"]
     scope: str = ""
     token: str = ""
+    cameras: tuple[str, ...] = ()  # the cameras this principal may watch; empty: all
 
-    def may(self, route: str, needed: str) -> bool:
+    def may(self, route: str, needed: str, camera: str | None = None) -> bool:
+        """Whether this principal may use ``route`` (which needs role ``needed``), on ``camera`` when
+        the route is a camera's."""
         if RANK[self.role] < RANK[needed]:
+            return False
+        if camera is not None and self.cameras and camera not in self.cameras:
             return False
         return not (
             self.via == "share" and needed != "public" and route not in SCOPE_ROUTES.get(self.scope, ())
         )
-
-
-def is_loopback_host(host: str) -> bool:
-    host = host.strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _host_name(header: str) -> str:
@@ -111,7 +106,7 @@ class Gate:
                 self.limiter.fail(address)
                 log.warning("refused share link from %s: %s", address, exc)
                 raise self.unauthorized("this link is invalid, expired or revoked") from None
-            return Principal(share.name, "viewer", "share", share.scope, token)
+            return Principal(share.name, "viewer", "share", share.scope, token, share.cameras)
         if header is not None:
             return await self._basic(request, header, address)
         if not self.accounts:
@@ -137,20 +132,22 @@ class Gate:
             log.warning("failed login from %s", address)  # the attempted name may be a mistyped password
             raise self.unauthorized("wrong name or password")
         self.limiter.succeed(address)
-        return Principal(account.name, account.role, "account")
+        return Principal(account.name, account.role, "account", cameras=account.cameras)
 
     @staticmethod
     def unauthorized(reason: str) -> web.HTTPUnauthorized:
         return web.HTTPUnauthorized(text=f"{reason}\n", headers={"WWW-Authenticate": REALM})
 
-    async def check(self, request: web.Request, route: str, needed: str) -> Principal | None:
-        """The principal allowed to use ``route``; raises 401, 403 or 429 otherwise."""
+    async def check(
+        self, request: web.Request, route: str, needed: str, camera: str | None = None
+    ) -> Principal | None:
+        """The principal allowed to use ``route`` (on ``camera``); raises 401, 403 or 429 otherwise."""
         if needed == "public":
             return None
         principal = await self.principal(request)
         if principal is None:
             raise self.unauthorized("sign in to watch this camera")
-        if not principal.may(route, needed):
+        if not principal.may(route, needed, camera):
             if principal.via == "anonymous" and principal.role == "viewer":
                 raise self.unauthorized("this needs the owner's account")
             raise web.HTTPForbidden(text="not allowed for this account or link\n")

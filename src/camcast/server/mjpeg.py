@@ -1,7 +1,8 @@
 """``/stream.mjpg``: one multipart/x-mixed-replace stream per viewer, fed by a single fan-out.
 
-The hub calls :meth:`Fanout.deliver` once per encoded frame. It builds the frame's part once and hands
-the same bytes to every viewer's socket: no task wake-up, copy or queue per viewer and frame, which is
+The rendition calls :meth:`Fanout.deliver` once per encoded frame. It builds the frame's multipart part
+once (headers, JPEG, the next boundary, and the HTTP/1.1 chunk framing around them) and hands the same
+bytes to every viewer's socket: no task wake-up, copy or queue per viewer and frame, which is
 what lets one Python process feed hundreds of viewers. On Linux the part is put in a memory file once
 per frame and sent with ``sendfile``, so the kernel passes page references instead of copying the frame
 into every socket: measured, this halves the kernel's share of the fan-out (docs/benchmarks.md). TLS
@@ -23,14 +24,47 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from aiohttp.http import HttpVersion11
 
-from camcast.frames import BOUNDARY, JpegFrame
-from camcast.hub import Output
+from camcast.encode.rendition import Rendition
+from camcast.frames import EncodedFrame
 
 #: Seconds between checks that an idle viewer (no frames arriving, e.g. a stalled source) is still
 #: connected; frames themselves notice a disconnect at once.
 LIVENESS_CHECK = 2.0
 
+#: Multipart boundary of ``/stream.mjpg``; fixed so a part can be built once per frame for all viewers.
+BOUNDARY = "camcastframe"
+
 _memfd_create = getattr(os, "memfd_create", None)
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One frame framed for the stream, built once for every viewer.
+
+    ``chunk`` is the whole HTTP/1.1 chunk; the multipart part (headers, JPEG, and the *next* boundary,
+    so a browser shows the frame as soon as it arrives: Chromium renders a part only when the
+    following boundary is seen, as mjpg-streamer's framing also accounts for) stands in it at
+    ``[start, end)``, so one buffer serves both chunked and connection-delimited responses.
+    """
+
+    captured: float
+    chunk: bytes
+    start: int
+    end: int
+
+    @classmethod
+    def of(cls, frame: EncodedFrame) -> Part:
+        data = frame.payload.data
+        head = (
+            "Content-Type: image/jpeg\r\n"
+            f"Content-Length: {len(data)}\r\n"
+            f"X-Timestamp: {frame.wall:.6f}\r\n\r\n"
+        ).encode("ascii")
+        tail = f"\r\n--{BOUNDARY}\r\n".encode("ascii")
+        size = len(head) + len(data) + len(tail)
+        prefix = f"{size:x}\r\n".encode("ascii")
+        chunk = b"".join((prefix, head, data, tail, b"\r\n"))
+        return cls(frame.time, chunk, len(prefix), len(prefix) + size)
 
 
 @dataclass(eq=False)
@@ -49,13 +83,12 @@ class Viewer:
     _next_due: float = 0.0
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def offer(self, frame: JpegFrame, memfd: int = -1) -> None:
-        """Send ``frame`` if the socket is ready and the rate cap allows; otherwise skip it.
+    def offer(self, part: Part, memfd: int = -1) -> None:
+        """Send ``part`` if the socket is ready and the rate cap allows; otherwise skip it.
 
-        ``memfd``, when given, is a file holding ``frame.chunk``, for ``sendfile``.
+        ``memfd``, when given, is a file holding ``part.chunk``, for ``sendfile``.
         """
-        data = frame.chunk
-        self.send(frame.time, data, frame.part_offset, len(data) - 2, memfd)
+        self.send(part.captured, part.chunk, part.start, part.end, memfd)
 
     def send(self, captured: float, data: bytes, part_start: int, part_end: int, memfd: int) -> None:
         """The per-viewer hot path of :meth:`offer`: ``data`` is the frame's chunk, holding its part at
@@ -92,15 +125,16 @@ class Viewer:
 
 
 class Fanout:
-    """The set of open streams, attached to the hub's output only while there is at least one."""
+    """The set of open streams, attached to the rendition only while there is at least one."""
 
-    def __init__(self, output: Output) -> None:
-        self.output = output
+    def __init__(self, rendition: Rendition) -> None:
+        self.rendition = rendition
         self.viewers: set[Viewer] = set()
+        self.last: Part | None = None
 
-    def deliver(self, frame: JpegFrame) -> None:
-        data, captured = frame.chunk, frame.time
-        part_start, part_end = frame.part_offset, len(data) - 2
+    def deliver(self, frame: EncodedFrame) -> None:
+        part = self.last = Part.of(frame)
+        data, captured, part_start, part_end = part.chunk, part.captured, part.start, part.end
         memfd = -1
         if _memfd_create is not None and any(v.fd >= 0 for v in self.viewers):
             memfd = _frame_file(data)
@@ -113,19 +147,21 @@ class Fanout:
 
     def add(self, viewer: Viewer) -> None:
         if not self.viewers:
-            self.output.add_listener(self.deliver)
+            self.rendition.add_listener(self.deliver)
         self.viewers.add(viewer)
         # Show something at once rather than after the next capture (which may be seconds away when
         # the source is slow or offline).
-        latest = self.output.last_encoded
+        latest = self.rendition.last_encoded
         if latest is not None:
-            viewer.offer(latest)
+            if self.last is None or self.last.captured != latest.time:
+                self.last = Part.of(latest)
+            viewer.offer(self.last)
 
     def discard(self, viewer: Viewer) -> None:
         if viewer in self.viewers:
             self.viewers.remove(viewer)
             if not self.viewers:
-                self.output.remove_listener(self.deliver)
+                self.rendition.remove_listener(self.deliver)
 
     def close_all(self) -> None:
         for viewer in self.viewers:

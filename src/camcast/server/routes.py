@@ -1,55 +1,62 @@
-"""Routes of the camera server.
+"""Routes of the camera server: one table, with a name and a role on every route.
 
-One table (:data:`ROUTES`) lists every path the server answers, with the least role each needs (see
+:data:`ROUTES` lists every path the server answers, with the least role each needs (see
 :mod:`camcast.server.auth`); anything else is a 404, and a route cannot be registered without a role.
-Query values are validated and a bad one is a 400 naming the parameter; neither affects other viewers.
+Camera routes answer under ``/cam/NAME/`` for each camera, and at the top level for the first camera
+(so a one-camera server keeps its short URLs). URLs are made from route names by :func:`path_for`,
+never retyped. Query values are validated and a bad one is a 400 naming the parameter.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-from aiohttp import web, web_response
+from aiohttp import web
 
-from camcast import viewer
+from camcast import pages
+from camcast.camera import Camera
+from camcast.encode.rendition import Rendition
 from camcast.errors import CamcastError
-from camcast.hub import Hub, Output
-from camcast.server.auth import Gate, Principal, same_origin
+from camcast.server.auth import Gate, Principal
 from camcast.server.mjpeg import Fanout, stream
 from camcast.server.viewers import ViewerLog
 
-log = logging.getLogger(__name__)
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+#: Default refresh interval of the viewer pages, in seconds.
+DEFAULT_EVERY = 2.0
+#: Where each camera's routes live: /cam/NAME/snapshot.jpg and so on.
+CAMERA_PREFIX = "/cam/{camera}"
+
+
+@dataclass
+class Served:
+    """One camera as the server shows it: the pictures it serves, and its streams."""
+
+    camera: Camera
+    rendition: Rendition
+    fanout: Fanout
 
 
 @dataclass
 class ServerState:
-    hub: Hub
-    output: Output  # the pictures this server shows (its own overlays, if configured)
-    fanout: Fanout
+    cameras: dict[str, Served]
     gate: Gate
     viewers: ViewerLog
     frame_ancestors: str = "'self'"
     started: float = 0.0
 
+    @property
+    def default(self) -> str:
+        """The camera the top-level URLs show: the first one."""
+        return next(iter(self.cameras))
+
 
 STATE: web.AppKey[ServerState] = web.AppKey("camcast", ServerState)
-
-#: Default refresh interval of the viewer pages, in seconds.
-DEFAULT_EVERY = 2.0
-#: Page URLs, shared by handlers and the navigation.
-PAGE_LINKS = {"index": "/", "refresh": "/view/refresh", "script": "/view/script", "stream": "/view/stream"}
-#: Seconds between sweeps that end idle snapshot/page sessions in the viewer log.
-SWEEP_EVERY = 10.0
 
 
 def state(request: web.Request) -> ServerState:
@@ -59,6 +66,20 @@ def state(request: web.Request) -> ServerState:
 def principal(request: web.Request) -> Principal | None:
     p: Principal | None = request.get("principal")
     return p
+
+
+def camera_name(request: web.Request) -> str:
+    """The camera a request is for: its /cam/NAME/ path, mjpg-streamer's ``?camera=NAME``, else the
+    first camera. An unknown name is a 404."""
+    st = state(request)
+    name = request.match_info.get("camera") or request.query.get("camera") or st.default
+    if name not in st.cameras:
+        raise web.HTTPNotFound(text=f"no camera named {name!r}\n")
+    return name
+
+
+def served(request: web.Request) -> Served:
+    return state(request).cameras[camera_name(request)]
 
 
 def query_number(request: web.Request, name: str, low: float, high: float, default: float | None) -> Any:
@@ -80,16 +101,21 @@ def _watcher(request: web.Request) -> tuple[str, str]:
     return (p.name, p.via) if p else ("anonymous", "anonymous")
 
 
-async def snapshot(request: web.Request) -> web.StreamResponse:
-    st = state(request)
-    try:
-        frame = await st.output.snapshot()
-    except CamcastError as exc:
-        raise web.HTTPServiceUnavailable(text=f"{exc}\n") from exc
+def _touch(request: web.Request, route: str, frames: int) -> None:
     who, via = _watcher(request)
-    st.viewers.touch(request.remote or "?", who, via, "snapshot", 1)
+    state(request).viewers.touch(request.remote or "?", who, via, route, frames, camera_name(request))
+
+
+# --- handlers ------------------------------------------------------------------------------------------
+async def snapshot(request: web.Request) -> web.StreamResponse:
+    cam = served(request)
+    try:
+        frame = await cam.rendition.snapshot()
+    except CamcastError as exc:
+        raise web.HTTPServiceUnavailable(text=f"{cam.camera.describe()}: {exc}\n") from exc
+    _touch(request, "snapshot", 1)
     return web.Response(
-        body=frame.data,
+        body=frame.payload.data,
         content_type="image/jpeg",
         headers={"Cache-Control": "no-store, max-age=0", "X-Timestamp": f"{frame.wall:.6f}"},
     )
@@ -97,11 +123,12 @@ async def snapshot(request: web.Request) -> web.StreamResponse:
 
 async def mjpeg(request: web.Request) -> web.StreamResponse:
     fps = query_number(request, "fps", 0.1, 120, None)
+    name = camera_name(request)
     st = state(request)
     who, via = _watcher(request)
-    session = st.viewers.start(request.remote or "?", who, via, "stream")
+    session = st.viewers.start(request.remote or "?", who, via, "stream", name)
     try:
-        return await stream(request, st.fanout, fps)
+        return await stream(request, st.cameras[name].fanout, fps)
     finally:
         viewer_ = request.get("viewer")
         session.frames = viewer_.frames_sent if viewer_ is not None else 0
@@ -116,35 +143,69 @@ async def index(request: web.Request) -> web.StreamResponse:
         return await snapshot(request)
     if action is not None:
         raise web.HTTPBadRequest(text="action must be stream or snapshot\n")
+    if "camera" not in request.match_info and len(state(request).cameras) > 1:
+        return grid(request)
     return page(request, "index")
+
+
+def _links(request: web.Request, camera: str | None) -> Callable[..., str]:
+    """A URL maker for the pages: the same form (top-level or /cam/NAME/) the request came in, and a
+    share link's token carried along, since the browser has no other credentials to send."""
+    p = principal(request)
+    token = {"token": p.token} if p is not None and p.via == "share" else {}
+
+    def url(name: str, **query: str) -> str:
+        return path_for(name, camera, **query, **token)
+
+    return url
 
 
 def page(request: web.Request, name: str) -> web.Response:
     every = query_number(request, "every", 0.2, 3600, DEFAULT_EVERY)
     st = state(request)
-    p = principal(request)
-    # A share link's pages carry its token into the picture and link URLs, since the browser has no
-    # other credentials to send.
-    token = f"token={quote(p.token, safe='')}" if p is not None and p.via == "share" else ""
-
-    def url(path: str, *params: str) -> str:
-        query = "&".join(x for x in (*params, token) if x)
-        return f"{path}?{query}" if query else path
-
-    links = {key: url(path) for key, path in PAGE_LINKS.items()}
-    links["refresh"] = url(PAGE_LINKS["refresh"], f"every={every:g}")
-    links["script"] = url(PAGE_LINKS["script"], f"every={every:g}")
-    who, via = _watcher(request)
-    st.viewers.touch(request.remote or "?", who, via, f"page {name}", 0)
-    body = viewer.render(
+    cam_name = camera_name(request)
+    url = _links(request, cam_name if "camera" in request.match_info else None)
+    links = {
+        "index": url("index"),
+        "refresh": url("view_refresh", every=f"{every:g}"),
+        "script": url("view_script", every=f"{every:g}"),
+        "stream": url("view_stream"),
+    }
+    if len(st.cameras) > 1:
+        links["cameras"] = _links(request, None)("index")
+    _touch(request, f"page {name}", 0)
+    camera = st.cameras[cam_name].camera
+    body = pages.render(
         name,
-        title=f"camcast · {st.hub.source.describe()}",
+        title=f"camcast · {camera.settings.title} · {camera.describe()}",
         links=links,
         every=every,
-        asset_base="/static",
-        snapshot=url("/snapshot.jpg"),
-        stream=url("/stream.mjpg"),
+        asset_base=path_for("static", name="").rstrip("/"),
+        snapshot=url("snapshot"),
+        stream=url("stream"),
     )
+    return web.Response(text=body, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+def grid(request: web.Request) -> web.Response:
+    """Every camera this principal may watch, as a grid of pictures with name, state and viewers."""
+    st = state(request)
+    p = principal(request)
+    every = query_number(request, "every", 0.5, 3600, DEFAULT_EVERY)
+    tiles = []
+    for name, cam in st.cameras.items():
+        if p is not None and not p.may("index", "viewer", name):
+            continue
+        url = _links(request, name)
+        tiles.append(
+            pages.Tile(cam.camera.settings.title, url("index"), url("snapshot"), cam.camera.hub.state,
+                       st.viewers.watching(name))
+        )  # fmt: skip
+    _touch(request, "page cameras", 0)
+    body = pages.render(
+        "cameras", title="camcast · cameras", links={"cameras": _links(request, None)("index")}, every=every,
+        asset_base=path_for("static", name="").rstrip("/"), snapshot="", stream="", tiles=tiles,
+    )  # fmt: skip
     return web.Response(text=body, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
@@ -157,22 +218,25 @@ def view(name: str) -> Handler:
 
 async def static_asset(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
-    if name not in viewer.ASSETS:  # a fixed set of names, never a path on disk
+    if name not in pages.ASSETS:  # a fixed set of names, never a path on disk
         raise web.HTTPNotFound()
     return web.Response(
-        body=viewer.asset(name),
-        content_type=viewer.ASSETS[name],
+        body=pages.asset(name),
+        content_type=pages.ASSETS[name],
         headers={"Cache-Control": "public, max-age=300"},
     )
 
 
-def status_document(st: ServerState) -> dict[str, object]:
-    hub = st.hub
+def camera_status(st: ServerState, name: str, now: float) -> dict[str, object]:
+    cam = st.cameras[name]
+    camera, hub = cam.camera, cam.camera.hub
     latest = hub.latest
-    now = time.monotonic()
-    viewers = len(st.viewers.open)
+    viewers = st.viewers.watching(name)
     return {
-        "source": hub.source.describe(),
+        "name": name,
+        "title": camera.settings.title,
+        "source": camera.describe(),
+        "state": hub.state,
         "live": hub.live,
         "paused": hub.paused,
         "paused_since": hub.paused_since,
@@ -180,33 +244,47 @@ def status_document(st: ServerState) -> dict[str, object]:
         "width": latest.width if latest else None,
         "height": latest.height if latest else None,
         "fps_in": round(hub.rate_in.per_second(now), 2),
-        "fps_out": round(st.output.rate_out.per_second(now), 2),
-        "encodes_per_second": round(hub.rate_encode.per_second(now), 2),
+        "fps_out": round(cam.rendition.rate_out.per_second(now), 2),
+        "encodes_per_second": round(camera.encodes_per_second(now), 2),
         "frames_in": hub.frames_in,
-        "frames_encoded": hub.frames_encoded,
-        "same_frames_dropped": st.output.same_frames_dropped,
+        "frames_encoded": camera.frames_encoded,
+        "same_frames_dropped": cam.rendition.same_frames_dropped,
         "viewers": viewers,
-        "streams": len(st.fanout.viewers),
-        "uptime": round(now - st.started, 1),
+        "streams": len(cam.fanout.viewers),
     }
 
 
+def status_document(st: ServerState, allowed: Callable[[str], bool] = lambda name: True) -> dict[str, object]:
+    """The first camera's status at the top level (as a one-camera server always had it), every
+    camera's under ``cameras``, and the server's uptime."""
+    now = time.monotonic()
+    cameras = [camera_status(st, name, now) for name in st.cameras if allowed(name)]
+    first = cameras[0] if cameras else {}
+    return {**first, "cameras": cameras, "viewers_total": len(st.viewers.open),
+            "uptime": round(now - st.started, 1)}  # fmt: skip
+
+
 async def status(request: web.Request) -> web.StreamResponse:
-    return web.json_response(status_document(state(request)), headers={"Cache-Control": "no-store"})
+    p = principal(request)
+    doc = status_document(state(request), lambda name: p is None or p.may("status", "viewer", name))
+    return web.json_response(doc, headers={"Cache-Control": "no-store"})
 
 
 async def healthz(request: web.Request) -> web.StreamResponse:
     return web.Response(text="ok\n", headers={"Cache-Control": "no-store"})
 
 
-async def pause(request: web.Request) -> web.StreamResponse:
-    state(request).hub.pause()
-    return web.json_response(status_document(state(request)))
+def _shutter(action: str) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        """Pause or resume one camera (/cam/NAME/api/...), or every camera (/api/...)."""
+        st = state(request)
+        names = [camera_name(request)] if "camera" in request.match_info else list(st.cameras)
+        for name in names:
+            hub = st.cameras[name].camera.hub
+            hub.pause() if action == "pause" else hub.resume()
+        return web.json_response(status_document(st, lambda name: name in names))
 
-
-async def resume(request: web.Request) -> web.StreamResponse:
-    state(request).hub.resume()
-    return web.json_response(status_document(state(request)))
+    return handler
 
 
 async def viewers(request: web.Request) -> web.StreamResponse:
@@ -215,125 +293,40 @@ async def viewers(request: web.Request) -> web.StreamResponse:
 
 @dataclass(frozen=True)
 class Route:
+    """``path`` is the top-level path; a ``camera`` route also answers under /cam/NAME/."""
+
     method: str
     path: str
     handler: Handler
     name: str
     role: str  # public, viewer or owner
+    camera: bool = False
 
 
 #: Every route the server answers. Viewers may watch; only owners may control; nothing else is served.
 ROUTES: tuple[Route, ...] = (
-    Route("GET", "/", index, "index", "viewer"),
-    Route("GET", "/snapshot.jpg", snapshot, "snapshot", "viewer"),
-    Route("GET", "/stream.mjpg", mjpeg, "stream", "viewer"),
-    Route("GET", "/view/refresh", view("refresh"), "view_refresh", "viewer"),
-    Route("GET", "/view/script", view("script"), "view_script", "viewer"),
-    Route("GET", "/view/stream", view("stream"), "view_stream", "viewer"),
+    Route("GET", "/", index, "index", "viewer", camera=True),
+    Route("GET", "/snapshot.jpg", snapshot, "snapshot", "viewer", camera=True),
+    Route("GET", "/stream.mjpg", mjpeg, "stream", "viewer", camera=True),
+    Route("GET", "/view/refresh", view("refresh"), "view_refresh", "viewer", camera=True),
+    Route("GET", "/view/script", view("script"), "view_script", "viewer", camera=True),
+    Route("GET", "/view/stream", view("stream"), "view_stream", "viewer", camera=True),
     Route("GET", "/static/{name}", static_asset, "static", "public"),
     Route("GET", "/status.json", status, "status", "viewer"),
     Route("GET", "/healthz", healthz, "healthz", "public"),
-    Route("POST", "/api/pause", pause, "pause", "owner"),
-    Route("POST", "/api/resume", resume, "resume", "owner"),
+    Route("POST", "/api/pause", _shutter("pause"), "pause", "owner", camera=True),
+    Route("POST", "/api/resume", _shutter("resume"), "resume", "owner", camera=True),
     Route("GET", "/api/viewers", viewers, "viewers", "owner"),
 )
-_ROLES = {r.name: r.role for r in ROUTES}
+BY_NAME = {r.name: r for r in ROUTES}
 
 
-def _effective_name(name: str, request: web.Request) -> str:
-    """The route a request really uses: mjpg-streamer's ``/?action=`` aliases count as what they serve."""
-    if name == "index":
-        return {"stream": "stream", "snapshot": "snapshot"}.get(request.query.get("action", ""), "index")
-    return name
-
-
-@web.middleware
-async def _policy(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Deny by default: a request reaches a handler only if its route's role allows its principal."""
-    resource = request.match_info.route.resource
-    name = resource.name if resource is not None else None
-    if name is None:  # no such route: aiohttp's own 404/405 handler
-        return await handler(request)
-    needed = _ROLES[name]
-    request["principal"] = await state(request).gate.check(request, _effective_name(name, request), needed)
-    if request.method == "POST" and not same_origin(request):
-        raise web.HTTPForbidden(text="cross-origin requests may not change anything\n")
-    return await handler(request)
-
-
-@web.middleware
-async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Unexpected failures become a bare 500 (details go to the log, never to the client)."""
-    try:
-        return await handler(request)
-    except web.HTTPException:
-        raise
-    except (ConnectionError, TimeoutError):
-        raise
-    except Exception:
-        log.exception("error serving %s %s", request.method, request.path)
-        raise web.HTTPInternalServerError(text="internal error\n") from None
-
-
-async def _headers(request: web.Request, response: web.StreamResponse) -> None:
-    response.headers.update(
-        {
-            "Content-Security-Policy": (
-                "default-src 'none'; img-src 'self'; script-src 'self'; style-src 'self'; "
-                "connect-src 'self'; base-uri 'none'; form-action 'self'; "
-                f"frame-ancestors {request.app[STATE].frame_ancestors}"
-            ),
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer",
-            "Cross-Origin-Opener-Policy": "same-origin",
-            "Server": "camcast",
-        }
-    )
-
-
-def _hide_server_version() -> None:
-    """Responses aiohttp makes itself (to requests it cannot parse, before any route or signal runs)
-    carry ``Server: Python/3.x aiohttp/3.y``; name no versions there either."""
-    web_response.SERVER_SOFTWARE = "camcast"  # type: ignore[attr-defined]  # read per response; no public setting
-
-
-def build_app(
-    hub: Hub,
-    gate: Gate,
-    viewer_log: Path | None,
-    frame_ancestors: str = "'self'",
-    output: Output | None = None,
-) -> web.Application:
-    """The aiohttp application serving ``hub``; run :meth:`Hub.run` alongside it."""
-    _hide_server_version()
-    app = web.Application(middlewares=[_errors, _policy], client_max_size=64 * 1024)
-    output = output or hub.main
-    app[STATE] = ServerState(
-        hub, output, Fanout(output), gate, ViewerLog(viewer_log), frame_ancestors, time.monotonic()
-    )
-    for route in ROUTES:
-        if route.method == "GET":
-            app.router.add_get(route.path, route.handler, name=route.name)  # and HEAD
-        else:
-            app.router.add_route(route.method, route.path, route.handler, name=route.name)
-    app.on_response_prepare.append(_headers)
-
-    async def sweeper(app: web.Application) -> Any:
-        async def sweep() -> None:
-            while True:
-                await asyncio.sleep(SWEEP_EVERY)
-                app[STATE].viewers.sweep()
-
-        task = asyncio.create_task(sweep())
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        app[STATE].viewers.close()
-
-    async def close_streams(app: web.Application) -> None:
-        app[STATE].fanout.close_all()
-
-    app.cleanup_ctx.append(sweeper)
-    app.on_shutdown.append(close_streams)
-    return app
+def path_for(route_name: str, camera: str | None = None, **query: str) -> str:
+    """The URL path (and query) of route ``route_name``, under /cam/``camera``/ when given."""
+    route = BY_NAME[route_name]
+    path = route.path
+    if "{name}" in path:
+        path = path.replace("{name}", quote(query.pop("name"), safe=""))
+    if camera is not None and route.camera:
+        path = CAMERA_PREFIX.format(camera=quote(camera, safe="")) + path
+    return f"{path}?{urlencode(query)}" if query else path

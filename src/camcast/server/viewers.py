@@ -34,6 +34,7 @@ class Session:
     start: float
     end: float | None = None
     frames: int = 0
+    camera: str = ""
     last_seen: float = field(default=0.0, repr=False)
 
     def record(self, event: str) -> dict[str, object]:
@@ -67,13 +68,13 @@ class ViewerLog:
         except OSError as exc:  # a full disk must not stop the camera, but the owner is told
             log.error("cannot write the viewer log %s: %s", self.path, exc.strerror)
 
-    def start(self, address: str, who: str, via: str, route: str) -> Session:
+    def start(self, address: str, who: str, via: str, route: str, camera: str = "") -> Session:
         now = time.time()
-        session = Session(self._next, address, who, via, route, now, last_seen=now)
+        session = Session(self._next, address, who, via, route, now, camera=camera, last_seen=now)
         self._next += 1
         self.open[session.id] = session
         self._write(session, "start")
-        log.info("viewer %s (%s) from %s started watching %s", who, via, address, route)
+        log.info("viewer %s (%s) from %s started watching %s %s", who, via, address, camera, route)
         return session
 
     def end(self, session: Session) -> None:
@@ -84,12 +85,12 @@ class ViewerLog:
         self._write(session, "end")
         log.info("viewer %s from %s stopped (%d frames)", session.who, session.address, session.frames)
 
-    def touch(self, address: str, who: str, via: str, route: str, frames: int) -> None:
+    def touch(self, address: str, who: str, via: str, route: str, frames: int, camera: str = "") -> None:
         """Count a snapshot or page request in its person's ongoing session (starting one if needed)."""
-        key = (address, who, "pictures")
+        key = (address, who, camera)
         session = self._by_key.get(key)
         if session is None:
-            session = self._by_key[key] = self.start(address, who, via, route)
+            session = self._by_key[key] = self.start(address, who, via, route, camera)
         session.frames += frames
         session.last_seen = time.time()
 
@@ -102,6 +103,10 @@ class ViewerLog:
     def close(self) -> None:
         for session in list(self.open.values()):
             self.end(session)
+
+    def watching(self, camera: str) -> int:
+        """How many sessions are open on ``camera``."""
+        return sum(1 for s in self.open.values() if s.camera == camera)
 
     def snapshot(self) -> list[dict[str, object]]:
         return [s.record("open") for s in self.open.values()]

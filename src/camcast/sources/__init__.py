@@ -13,12 +13,13 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from camcast.errors import SourceError
-from camcast.sources.base import Source, ThreadedSource
+from camcast.sources.base import Source
 from camcast.sources.media import MediaSource
 from camcast.sources.pattern import PatternSource
+from camcast.sources.threaded import ThreadedSource
 from camcast.sources.v4l2 import PIXEL_FORMATS, camera_paths, choose_mode, describe_camera
 
-__all__ = ["Source", "ThreadedSource", "open_source"]
+__all__ = ["Source", "ThreadedSource", "device_path", "open_source"]
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def open_source(
         spec = paths[0]
     if spec == "pattern":
         return PatternSource(*(size or DEFAULT_SIZE), fps or DEFAULT_FPS)
-    device = _as_device(spec)
+    device = device_path(spec)
     if device is not None:
         return _camera(device, size, fps, passthrough, warmup != "off")
     scheme = urlsplit(spec).scheme.lower()
@@ -66,7 +67,8 @@ def open_source(
     return MediaSource(str(path), "file", size, passthrough=passthrough, warmup=warmup == "on")
 
 
-def _as_device(spec: str) -> str | None:
+def device_path(spec: str) -> str | None:
+    """The camera device ``spec`` names (``0``, ``video0`` or ``/dev/video0``), or None for other sources."""
     if spec.isdigit():
         return f"/dev/video{spec}"
     if spec.startswith("video") and spec[5:].isdigit():

@@ -15,10 +15,10 @@ from urllib.parse import urlsplit, urlunsplit
 import av
 import av.error
 
+from camcast.encode.jpeg import clean_camera_jpeg
 from camcast.errors import SourceError
-from camcast.frames import Frame, Yuv420
-from camcast.jpeg import clean_camera_jpeg
-from camcast.sources.base import ThreadedSource
+from camcast.frames import Captured, Yuv420, of_image, of_jpeg
+from camcast.sources.threaded import ThreadedSource
 from camcast.sources.warmup import settle
 
 log = logging.getLogger(__name__)
@@ -62,12 +62,12 @@ class MediaSource(ThreadedSource):
     def ended_normally(self) -> bool:
         return self.kind == "file"
 
-    def open_frames(self) -> Iterator[Frame]:
+    def open_frames(self) -> Iterator[Captured]:
         container = _open(self.location, self.kind, self.options)
         frames = self._frames(container)
         return settle(frames, self.describe()) if self.warmup else frames
 
-    def _frames(self, container: Any) -> Iterator[Frame]:
+    def _frames(self, container: Any) -> Iterator[Captured]:
         try:
             if not container.streams.video:
                 raise SourceError(f"{redact_url(self.location)} has no video stream")
@@ -97,16 +97,16 @@ class MediaSource(ThreadedSource):
         if delay > 0:
             self._stop.wait(delay)
 
-    def _passthrough(self, container: Any, stream: Any) -> Iterator[Frame]:
+    def _passthrough(self, container: Any, stream: Any) -> Iterator[Captured]:
         clock: list[float] = []
         for packet in container.demux(stream):
             if packet.size == 0 or self._stop.is_set():
                 continue
             self._pace(float(packet.pts * packet.time_base) if packet.pts is not None else None, clock)
             data = clean_camera_jpeg(bytes(packet))
-            yield Frame.of_jpeg(self.next_seq(), data, self.width, self.height)
+            yield of_jpeg(self.next_seq(), data, self.width, self.height)
 
-    def _decoded(self, container: Any, stream: Any) -> Iterator[Frame]:
+    def _decoded(self, container: Any, stream: Any) -> Iterator[Captured]:
         clock: list[float] = []
         w, h = self.width, self.height
         for vf in container.decode(stream):
@@ -118,7 +118,7 @@ class MediaSource(ThreadedSource):
             q = h * w // 4
             flat = planes[h:].reshape(-1)
             image = Yuv420(planes[:h], flat[:q].reshape(h // 2, w // 2), flat[q:].reshape(h // 2, w // 2))
-            yield Frame.of_image(self.next_seq(), image)
+            yield of_image(self.next_seq(), image)
 
 
 def redact_url(location: str) -> str:

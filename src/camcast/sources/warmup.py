@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 import simplejpeg
 
-from camcast.frames import Frame
+from camcast.frames import Captured, Encoded
 
 log = logging.getLogger(__name__)
 
@@ -24,18 +24,18 @@ MAX_FRAMES = 90
 MAX_SECONDS = 4.0
 
 
-def brightness(frame: Frame) -> float:
+def brightness(frame: Captured) -> float:
     """Mean luma of ``frame``, sampled (every 8th pixel; a camera JPEG decoded at 1/8 scale)."""
-    if frame.image is not None:
-        return float(frame.image.y[::8, ::8].mean())
-    assert frame.jpeg is not None
+    payload = frame.payload
+    if not isinstance(payload, Encoded):
+        return float(payload.y[::8, ::8].mean())
     small = simplejpeg.decode_jpeg(
-        frame.jpeg, colorspace="GRAY", fastdct=True, fastupsample=True, min_height=8, min_width=8
+        payload.data, colorspace="GRAY", fastdct=True, fastupsample=True, min_height=8, min_width=8
     )
     return float(np.asarray(small).mean())
 
 
-def settle(frames: Iterator[Frame], what: str) -> Iterator[Frame]:
+def settle(frames: Iterator[Captured], what: str) -> Iterator[Captured]:
     """``frames`` from the first one after exposure has settled (see the module docstring)."""
     recent: list[float] = []
     started = time.monotonic()

@@ -72,6 +72,22 @@
     window.setInterval(tick, every);
   }
 
+  // The camera grid: every tile's picture reloads the same way, without a status line.
+  var tiles = document.querySelectorAll("img.tile");
+  Array.prototype.forEach.call(tiles, function (tile) {
+    var tileEvery = Math.max(0.5, parseFloat(tile.getAttribute("data-every")) || 2) * 1000;
+    var tileSrc = tile.getAttribute("data-src");
+    var busy = false;
+    window.setInterval(function () {
+      if (busy) return;
+      busy = true;
+      var next = new Image();
+      next.onload = function () { busy = false; tile.src = next.src; tile.classList.remove("stale"); };
+      next.onerror = function () { busy = false; tile.classList.add("stale"); };
+      next.src = bust(tileSrc);
+    }, tileEvery);
+  });
+
   // Live stream from camcast's server: a dropped stream is reopened after a pause.
   var stream = document.getElementById("camcast-stream");
   if (stream) {

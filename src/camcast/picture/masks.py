@@ -1,4 +1,4 @@
-"""Privacy masks and the on-air badge: processing steps the hub applies to every raw frame.
+"""Privacy masks and the on-air badge: steps applied to every raw frame.
 
 Masks are applied before any encoding, so no output (stream, snapshot, upload, archive) can contain
 what they cover. A mask is ``x,y,w,h`` where each number is pixels or a percentage of the picture's
@@ -8,16 +8,14 @@ width (x, w) or height (y, h): ``0,0,25%,100%`` blacks out the left quarter.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from camcast.frames import Yuv420
-
-#: A processing step: takes a frame's picture (which it may change in place) and its capture time (Unix
-#: seconds), and returns the picture to continue with.
-Step = Callable[[Yuv420, float], Yuv420]
+from camcast.picture.draw import text_mask
+from camcast.picture.steps import Step
 
 
 @dataclass(frozen=True)
@@ -85,8 +83,6 @@ def mask_step(masks: Sequence[Mask]) -> Step:
 @functools.cache
 def _badge(height: int) -> tuple[np.ndarray, np.ndarray, int, int]:
     """The LIVE badge's luma and its size: white text on red, about 1/18 of the picture high."""
-    from camcast.sources.pattern import text_mask
-
     h = max(16, height // 18) & ~1
     w = (h * 3) & ~1
     text = text_mask("LIVE", w, h, max(8, h * 2 // 3), align="center")

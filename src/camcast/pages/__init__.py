@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import functools
 import html
+from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import resources
 from string import Template
 
-PAGES = ("index", "refresh", "script", "stream")
+PAGES = ("index", "refresh", "script", "stream", "cameras")
 #: The three ways to watch, as the index lists them: (link text, what it does).
 VIEWS = {
     "refresh": ("Page refresh", "the whole page reloads every {every} seconds."),
@@ -19,6 +21,17 @@ VIEWS = {
     "stream": ("Live stream", "a rapid series of pictures, near real time."),
 }
 ASSETS = {"viewer.js": "text/javascript", "viewer.css": "text/css", "favicon.svg": "image/svg+xml"}
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One camera on the ``cameras`` page: its name, state (live, paused, offline) and viewers."""
+
+    title: str
+    link: str
+    snapshot: str
+    state: str
+    viewers: int
 
 
 @functools.cache
@@ -45,6 +58,7 @@ def render(
     stream: str,
     meta: str = "",
     ring: str = "",
+    tiles: Sequence[Tile] = (),
 ) -> str:
     """The HTML of ``page`` (one of :data:`PAGES`).
 
@@ -52,7 +66,7 @@ def render(
     picture and stream URLs; ``every`` is the refresh interval in seconds; ``meta`` optionally names a
     JSON sidecar with the capture time (a published site has one; the server's pages do not need it);
     ``ring`` names the JSON file of a published near-live ring of pictures, which the stream page then
-    plays instead of an MJPEG stream.
+    plays instead of an MJPEG stream. ``tiles`` are the cameras the ``cameras`` page shows.
     """
     if page not in PAGES:
         raise KeyError(page)
@@ -69,6 +83,13 @@ def render(
             for name, (label, what) in VIEWS.items()
             if name in links
         ),
+        "tiles": "".join(
+            f'<li><a class="tile" href="{esc(t.link)}"><img class="tile" src="{esc(t.snapshot)}" '
+            f'data-src="{esc(t.snapshot)}" data-every="{esc(every_text)}" alt="{esc(t.title)}">'
+            f'<span>{esc(t.title)}</span><span class="state {esc(t.state)}">{esc(t.state)}</span> '
+            f'<span class="viewers">{t.viewers} watching</span></a></li>\n'
+            for t in tiles
+        ),
         "direct": (
             f'<p class="links">Direct links: <a href="{esc(snapshot)}">snapshot</a>'
             + (f' · <a href="{esc(stream)}">MJPEG stream</a>' if stream else "")
@@ -77,10 +98,16 @@ def render(
     }
     template = "ring.html" if page == "stream" and ring else f"{page}.html"
     body = _template(template).substitute(values)
-    labels = {"index": "Home", "refresh": "Page refresh", "script": "Image refresh", "stream": "Live"}
-    nav = " ".join(f'<a href="{esc(links[name])}">{labels[name]}</a>' for name in PAGES if name in links)
+    labels = {
+        "cameras": "All cameras", "index": "Home", "refresh": "Page refresh", "script": "Image refresh",
+        "stream": "Live",
+    }  # fmt: skip
+    nav = " ".join(
+        f'<a href="{esc(links[name])}">{label}</a>' for name, label in labels.items() if name in links
+    )
     head = f'<meta http-equiv="refresh" content="{esc(every_text)}">\n' if page == "refresh" else ""
-    scripts = f'<script src="{esc(asset_base)}/viewer.js"></script>\n' if page in ("script", "stream") else ""
+    scripted = page in ("script", "stream", "cameras")
+    scripts = f'<script src="{esc(asset_base)}/viewer.js"></script>\n' if scripted else ""
     return _template("layout.html").substitute(
         title=esc(title), nav=nav, body=body, head=head, scripts=scripts, asset_base=esc(asset_base)
     )

@@ -1,4 +1,4 @@
-"""Overlays drawn on every frame, once, in the hub: a text caption (time, fps, viewers, a name) on a
+"""Overlays drawn on every frame, once per rendition: a text caption (time, fps, viewers, a name) on a
 half-transparent band, and a PNG logo with alpha. Both blend only the pixels they cover, in I420, so a
 caption and a logo cost well under 2 ms per 720p frame (docs/benchmarks.md)."""
 
@@ -15,8 +15,8 @@ from PIL import Image, ImageColor, UnidentifiedImageError
 
 from camcast.errors import ConfigError
 from camcast.frames import Yuv420
-from camcast.jpeg import rgb_to_yuv420
-from camcast.sources.pattern import FONT_DIRS, GlyphCache, rgb_to_ycbcr
+from camcast.picture.color import half, rgb_to_ycbcr, rgb_to_yuv420
+from camcast.picture.draw import FONT_DIRS, GlyphCache
 
 POSITIONS = ("top-left", "top-right", "bottom-left", "bottom-right", "top", "bottom")
 TOKENS = ("fps", "viewers", "name", "ms")
@@ -56,12 +56,6 @@ def _placement(position: str, w: int, h: int, width: int, height: int, margin: i
     return max(0, x) & ~1, max(0, y) & ~1
 
 
-def _half(plane: np.ndarray) -> np.ndarray:
-    """2x2-averaged (chroma-resolution) copy of an even-sized plane, float32."""
-    h, w = plane.shape
-    return np.asarray(plane.astype(np.float32).reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3)))
-
-
 class TextOverlay:
     """A caption: strftime codes and {fps}, {viewers}, {name}, {ms} filled in for each frame."""
 
@@ -79,11 +73,13 @@ class TextOverlay:
         self.stats = stats or dict
         self.band_h = (size * 3 // 2 + 1) & ~1
         if font is not None and not Path(font).is_file():
-            raise ConfigError(f"--text-font {font}: no such font file (DejaVu fonts live in {FONT_DIRS[0]})")
+            raise ConfigError(
+                f"{font}: no such font file (DejaVu fonts live in {FONT_DIRS[0]})", key="text_font"
+            )
         try:
             self.glyphs = GlyphCache(size, self.band_h, font)
         except OSError as exc:
-            raise ConfigError(f"--text-font {font} is not a font Pillow can read") from exc
+            raise ConfigError(f"{font} is not a font Pillow can read", key="text_font") from exc
         self.color = rgb_to_ycbcr(*color)
         self._cache: tuple[str, np.ndarray, np.ndarray] | None = None
 
@@ -102,7 +98,7 @@ class TextOverlay:
             if mask.shape[1] % 2:
                 mask = np.pad(mask, ((0, 0), (0, 1)))
             full = mask.astype(np.float32) / 255
-            self._cache = (text, full, _half(mask) / 255)
+            self._cache = (text, full, half(mask) / 255)
         return self._cache[1], self._cache[2]
 
     def __call__(self, image: Yuv420, wall: float) -> Yuv420:
@@ -142,21 +138,21 @@ class LogoOverlay:
             with Image.open(path) as img:
                 rgba = img.convert("RGBA")
         except FileNotFoundError:
-            raise ConfigError(f"--logo {path}: no such file") from None
+            raise ConfigError(f"{path}: no such file", key="logo") from None
         except (UnidentifiedImageError, OSError) as exc:
-            raise ConfigError(f"--logo {path} is not an image Pillow can read ({exc})") from None
+            raise ConfigError(f"{path} is not an image Pillow can read ({exc})", key="logo") from None
         if width:
             height = max(2, round(rgba.height * width / rgba.width))
             rgba = rgba.resize((width, height), Image.Resampling.LANCZOS)
         w, h = rgba.width & ~1, rgba.height & ~1
         if w < 2 or h < 2:
-            raise ConfigError(f"--logo {path} is too small")
+            raise ConfigError(f"{path} is too small", key="logo")
         pixels = np.asarray(rgba)[:h, :w]
         self.position = position
         self.planes = rgb_to_yuv420(np.ascontiguousarray(pixels[..., :3]))
         alpha = pixels[..., 3]
         self.alpha = alpha.astype(np.float32) / 255
-        self.alpha_c = _half(alpha) / 255
+        self.alpha_c = half(alpha) / 255
         self.size = (w, h)
 
     def __call__(self, image: Yuv420, wall: float) -> Yuv420:

@@ -1,0 +1,146 @@
+"""A camera: one unit of source, hub and renditions, built from one camera's settings.
+
+The program holds a set of cameras; the server and the publisher are runners over that set. Each
+camera captures on its own, and one camera's failure (unplugged, upstream gone) never touches another:
+its source shows an offline card and reconnects by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from camcast.config import CameraSettings
+from camcast.encode.rendition import Rendition
+from camcast.encode.stripes import JpegEncoder
+from camcast.errors import ConfigError
+from camcast.hub import Hub
+from camcast.picture.geometry import transforms
+from camcast.picture.masks import live_badge_step, mask_step
+from camcast.picture.overlay import LogoOverlay, TextOverlay
+from camcast.picture.steps import Step
+from camcast.sources import Source, ThreadedSource, open_source
+
+log = logging.getLogger(__name__)
+
+#: Live values a caption can show, filled in by whoever knows them (the server knows its viewers).
+Info = dict[str, Callable[[], object]]
+
+
+def open_camera_source(settings: CameraSettings) -> Source:
+    """The camera's source, opened so that a bad device or file fails now, not after start-up.
+
+    Drawing needs pixels, so a camera's own MJPEG is decoded when anything is drawn or reshaped.
+    """
+    passthrough = settings.passthrough and not settings.needs_pixels()
+    source = open_source(settings.source, settings.size, settings.fps, passthrough, warmup=settings.warmup)
+    if isinstance(source, ThreadedSource):
+        source.start()
+    box = settings.crop
+    width, height = getattr(source, "width", 0), getattr(source, "height", 0)
+    if box is not None and width and (box.x + box.w > width or box.y + box.h > height):
+        raise ConfigError(
+            f"{box.x},{box.y},{box.w},{box.h} does not fit the {width}x{height} picture of "
+            f"{source.describe()}: x+w must be at most {width} and y+h at most {height}",
+            key="crop",
+            camera=settings.id,
+        )
+    return source
+
+
+def shared_steps(settings: CameraSettings) -> list[Step]:
+    """The steps applied to every frame before any output sees it: geometry (so text is never
+    rotated), then privacy masks."""
+    steps: list[Step] = [
+        (lambda image, wall, t=t: t(image))  # type: ignore[misc]
+        for t in transforms(settings.crop, settings.rotate, settings.flip, settings.scale)
+    ]
+    if settings.mask:
+        steps.append(mask_step(settings.mask))
+    return steps
+
+
+def drawing_steps(drawing: dict[str, Any], info: Info) -> list[Step]:
+    """What one output draws on the shared pictures: caption, logo, LIVE badge."""
+    steps: list[Step] = []
+    if drawing["text"]:
+        caption = TextOverlay(
+            drawing["text"], drawing["text_position"], drawing["text_size"], drawing["text_color"],
+            drawing["text_font"], stats=lambda: {key: value() for key, value in info.items()},
+        )  # fmt: skip
+        steps.append(caption)
+    if drawing["logo"]:
+        steps.append(LogoOverlay(drawing["logo"], drawing["logo_position"], drawing["logo_width"]))
+    if drawing["live_badge"]:
+        steps.append(live_badge_step())
+    return steps
+
+
+class Camera:
+    """Source, hub and renditions of one camera. Run :meth:`run` as a task."""
+
+    def __init__(self, settings: CameraSettings, source: Source) -> None:
+        self.settings = settings
+        self.name = settings.id
+        self.hub = Hub(source, reopen=lambda: open_camera_source(settings), process=shared_steps(settings))
+        self.info: Info = {
+            "name": lambda: settings.title,
+            "viewers": lambda: 0,
+            "fps": lambda: f"{self.hub.rate_in.per_second():.0f}",
+        }
+        self.renditions: dict[tuple[tuple[str, Any], ...], Rendition] = {}
+        self.started = time.monotonic()
+        self._tasks: asyncio.TaskGroup | None = None
+
+    @classmethod
+    def open(cls, settings: CameraSettings) -> Camera:
+        """The camera with its source opened (blocking: call it in a thread)."""
+        return cls(settings, open_camera_source(settings))
+
+    def describe(self) -> str:
+        return self.hub.source.describe()
+
+    def rendition(self, output: str) -> Rendition:
+        """The rendition ``output`` (serve, publish, snapshot) shows: shared with every output that
+        draws the same thing, so each frame is encoded once per distinct picture."""
+        key = self.settings.drawing(output)
+        rendition = self.renditions.get(key)
+        if rendition is None:
+            steps = drawing_steps(dict(key), self.info)
+            rendition = Rendition(
+                JpegEncoder(self.settings.quality),
+                steps,
+                drop_same_frames=self.settings.drop_same_frames,
+                name=f"{self.name}-jpeg{len(self.renditions)}",
+            )
+            self.renditions[key] = rendition
+            self.hub.subscribe(rendition.receive)
+            if self._tasks is not None:
+                self._tasks.create_task(rendition.run())
+        return rendition
+
+    async def run(self) -> None:
+        """Capture and encode until cancelled, or until the source ends by itself."""
+        async with asyncio.TaskGroup() as tg:
+            self._tasks = tg
+            encoders = [tg.create_task(r.run()) for r in self.renditions.values()]
+            try:
+                await self.hub.run()
+            finally:
+                self._tasks = None
+                for task in encoders:
+                    task.cancel()
+
+    async def aclose(self) -> None:
+        await self.hub.source.aclose()
+
+    # --- what the status shows ---------------------------------------------------------------------------
+    @property
+    def frames_encoded(self) -> int:
+        return sum(r.frames_encoded for r in self.renditions.values())
+
+    def encodes_per_second(self, now: float) -> float:
+        return sum(r.rate_encode.per_second(now) for r in self.renditions.values())

@@ -1,0 +1,265 @@
+"""Configuration: the settings of the server and of each camera, from defaults, a TOML file and flags.
+
+The file (``--config FILE``, by default ``$XDG_CONFIG_HOME/camcast/camcast.toml``) holds server-wide
+keys and camera keys at the top level; ``[cameras.NAME]`` tables describe several cameras, each
+inheriting the top-level camera keys. ``[serve]`` and ``[publish]`` tables (at the top level, for every
+camera, or inside a camera's table) change what one output draws. Flags win over the file, for every
+camera. Every value is validated by its setting's parser (:mod:`camcast.config.settings`), and a bad
+one raises :class:`ConfigError` naming the key, the table and the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from camcast.config.parse import parse_camera_name
+from camcast.config.settings import (
+    DRAWING_KEYS,
+    OUTPUT_TABLES,
+    CameraSettings,
+    ServerSettings,
+    fields_of,
+)
+from camcast.errors import ConfigError
+
+__all__ = ["CameraSettings", "Config", "ServerSettings", "load", "read_file"]
+
+SERVER_FIELDS = fields_of(ServerSettings)
+CAMERA_FIELDS = fields_of(CameraSettings)
+#: Old names still read from config files.
+ALIASES = {"to": "publish_to"}
+#: The name of the one camera when the file has no [cameras] tables.
+DEFAULT_CAMERA = "camera"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The effective configuration: the server's settings and the cameras, in the file's order."""
+
+    server: ServerSettings = field(default_factory=ServerSettings)
+    cameras: tuple[CameraSettings, ...] = (CameraSettings(),)
+    #: Whether the cameras come from [cameras] tables (then `camcast config` prints them as tables).
+    tables: bool = False
+
+    def camera(self, name: str) -> CameraSettings:
+        for camera in self.cameras:
+            if camera.id == name:
+                return camera
+        raise ConfigError(f"no camera named {name!r}; cameras: {', '.join(c.id for c in self.cameras)}")
+
+    def to_toml(self) -> str:
+        """The configuration as a TOML document that :func:`load` reads back; secrets masked."""
+        lines = _values(self.server, SERVER_FIELDS)
+        if not self.tables:
+            camera = self.cameras[0]
+            lines += _values(camera, CAMERA_FIELDS)
+            lines += _output_tables(camera, "")
+            return "\n".join(lines) + "\n"
+        for camera in self.cameras:
+            lines += ["", f"[cameras.{camera.id}]"]
+            lines += _values(camera, CAMERA_FIELDS)
+            lines += _output_tables(camera, f"cameras.{camera.id}.")
+        return "\n".join(lines) + "\n"
+
+
+def _show(f: dataclasses.Field[Any], value: Any) -> str:
+    show = f.metadata["show"]
+    if f.metadata["secret"]:
+        return '"********"'
+    if f.metadata["multiple"]:
+        return f"[{', '.join(show(v) for v in value)}]"
+    return str(show(value))
+
+
+def _values(settings: object, fields: Mapping[str, dataclasses.Field[Any]]) -> list[str]:
+    lines = []
+    for name, f in fields.items():
+        value = getattr(settings, name)
+        lines.append(f"# {name} = (not set)" if value is None else f"{name} = {_show(f, value)}")
+    return lines
+
+
+def _output_tables(camera: CameraSettings, prefix: str) -> list[str]:
+    lines = []
+    for table, overrides in camera.outputs.items():
+        lines += ["", f"[{prefix}{table}]"]
+        for key, value in overrides.items():
+            lines.append(f'{key} = ""' if value is None else f"{key} = {_show(CAMERA_FIELDS[key], value)}")
+    return lines
+
+
+def read_file(path: Path, explicit: bool) -> dict[str, Any]:
+    """The TOML table in ``path``; a missing file is an error only when it was named explicitly."""
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        if explicit:
+            raise ConfigError(f"config file {path} does not exist") from None
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+
+
+def _parse(f: dataclasses.Field[Any], raw: Any) -> Any:
+    if f.metadata["multiple"]:
+        items = raw if isinstance(raw, list | tuple) else [raw]
+        return tuple(f.metadata["parse"](item) for item in items)
+    return f.metadata["parse"](raw)
+
+
+def _from_file(
+    table: Mapping[str, Any], fields: Mapping[str, dataclasses.Field[Any]], where: str
+) -> dict[str, Any]:
+    """The values of ``table``'s keys that are in ``fields``, parsed; ``where`` names the table."""
+    values = {}
+    for key, raw in table.items():
+        if key in fields and not isinstance(raw, dict):
+            try:
+                values[key] = _parse(fields[key], raw)
+            except ValueError as exc:
+                raise ConfigError(f"{key} (in {where}) {exc}; got {raw!r}") from None
+    return values
+
+
+def _from_flags(flags: Mapping[str, Any], fields: Mapping[str, dataclasses.Field[Any]]) -> dict[str, Any]:
+    values = {}
+    for key, f in fields.items():
+        raw = flags.get(key)
+        if raw is None:
+            continue
+        try:
+            values[key] = _parse(f, raw)
+        except ValueError as exc:
+            raise ConfigError(f"{exc}; got {raw!r}", key=key) from None
+    return values
+
+
+def _check_keys(table: Mapping[str, Any], where: str, *, camera: bool) -> None:
+    """Unknown keys, and server-wide keys inside a camera's table, are errors naming the table."""
+    tables = ("serve", "publish") if camera else ("serve", "publish", "cameras")
+    for key, value in table.items():
+        if isinstance(value, dict):
+            if key not in tables:
+                raise ConfigError(f"unknown table [{key}] in {where}; tables: {', '.join(tables)}")
+            continue
+        if key in CAMERA_FIELDS or (key in SERVER_FIELDS and not camera):
+            continue
+        if key in SERVER_FIELDS:
+            raise ConfigError(f"{key} (in {where}) is server-wide: set it at the top level of the file")
+        known = ", ".join(CAMERA_FIELDS if camera else [*SERVER_FIELDS, *CAMERA_FIELDS])
+        raise ConfigError(f"unknown key {key!r} in {where}; known keys: {known}")
+
+
+def _outputs(
+    table: Mapping[str, Any], where: str, prefix: str, inherited: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Per-output drawing from the [serve] and [publish] tables in ``table``, over ``inherited``."""
+    outputs = {name: dict(values) for name, values in inherited.items()}
+    for name in OUTPUT_TABLES:
+        overrides = table.get(name)
+        if overrides is None:
+            continue
+        for key, raw in overrides.items():
+            if key not in DRAWING_KEYS:
+                raise ConfigError(
+                    f"[{prefix}{name}] {key} cannot differ per output; a table may set: "
+                    f"{', '.join(DRAWING_KEYS)}"
+                )
+            try:
+                outputs.setdefault(name, {})[key] = CAMERA_FIELDS[key].metadata["parse"](raw)
+            except ValueError as exc:
+                raise ConfigError(f"[{prefix}{name}] {key} (in {where}) {exc}; got {raw!r}") from None
+    return outputs
+
+
+def _renamed(table: Mapping[str, Any]) -> dict[str, Any]:
+    return {ALIASES.get(k, k): v for k, v in table.items()}
+
+
+def load(
+    file_values: Mapping[str, Any],
+    flag_values: Mapping[str, Any],
+    origin: str = "",
+    select: Sequence[str] = (),
+) -> Config:
+    """Merge defaults, ``file_values`` and ``flag_values`` (flags win; ``None`` means not given).
+
+    ``select`` names the cameras to keep (all when empty). A ``source`` flag with no selection
+    describes one camera and leaves the file's [cameras] tables out.
+    """
+    where = origin or "the config file"
+    top = _renamed(file_values)
+    _check_keys(top, where, camera=False)
+    server = ServerSettings(
+        **{**_from_file(top, SERVER_FIELDS, where), **_from_flags(flag_values, SERVER_FIELDS)}
+    )
+    defaults = _from_file(top, CAMERA_FIELDS, where)
+    flags = _from_flags(flag_values, CAMERA_FIELDS)
+    outputs = _outputs(top, where, "", {})
+    tables: dict[str, Any] = top.get("cameras", {})
+    use_tables = bool(tables) and not ("source" in flags and not select)
+    if not use_tables:
+        if select and list(select) != [DEFAULT_CAMERA]:
+            raise ConfigError(f"no camera named {select[0]!r}: {where} has no [cameras] tables")
+        camera = _camera(DEFAULT_CAMERA, defaults, flags, outputs)
+        return Config(server, (camera,), tables=False)
+    cameras = []
+    seen: dict[str, str] = {}
+    for name, table in tables.items():
+        label = f"[cameras.{name}]"
+        if not isinstance(table, dict):
+            raise ConfigError(f"cameras.{name} (in {where}) must be a table: [cameras.{name}]")
+        try:
+            parse_camera_name(name)
+        except ValueError as exc:
+            raise ConfigError(f"{label} (in {where}): a camera name {exc}") from None
+        if name.lower() in seen:
+            raise ConfigError(f"{label} and [cameras.{seen[name.lower()]}] (in {where}) are the same name")
+        seen[name.lower()] = name
+        table = _renamed(table)
+        _check_keys(table, f"{label} in {where}", camera=True)
+        own = _from_file(table, CAMERA_FIELDS, f"{label} in {where}")
+        cameras.append(
+            _camera(name, {**defaults, **own}, flags, _outputs(table, where, f"cameras.{name}.", outputs))
+        )
+    if select:
+        names = {c.id: c for c in cameras}
+        for name in select:
+            if name not in names:
+                raise ConfigError(f"no camera named {name!r} in {where}; cameras: {', '.join(names)}")
+        cameras = [names[name] for name in dict.fromkeys(select)]
+    _check_devices(cameras, where)
+    return Config(server, tuple(cameras), tables=True)
+
+
+def _camera(
+    name: str, values: dict[str, Any], flags: dict[str, Any], outputs: dict[str, dict[str, Any]]
+) -> CameraSettings:
+    # A flag is meant for every output: it replaces what the [serve]/[publish] tables say.
+    outputs = {out: {k: v for k, v in table.items() if k not in flags} for out, table in outputs.items()}
+    return CameraSettings(**{**values, **flags}, id=name, outputs={k: v for k, v in outputs.items() if v})
+
+
+def _check_devices(cameras: Sequence[CameraSettings], where: str) -> None:
+    """A camera device can be opened by one camera only: two tables naming one is a mistake."""
+    from camcast.sources import device_path
+
+    users: dict[str, str] = {}
+    for camera in cameras:
+        device = device_path(camera.source)
+        if device is None:
+            continue
+        if device in users:
+            raise ConfigError(
+                f"[cameras.{users[device]}] and [cameras.{camera.id}] (in {where}) both use {device}; "
+                "a camera device can be opened by one of them only"
+            )
+        users[device] = camera.id

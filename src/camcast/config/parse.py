@@ -1,0 +1,193 @@
+"""Value parsers for settings: each takes a TOML value or a flag's string, returns the typed value, and
+raises ValueError saying what is allowed (the caller names the setting)."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from camcast.picture.overlay import parse_text
+
+Parser = Callable[[Any], Any]
+
+
+def parse_size(value: Any) -> tuple[int, int] | None:
+    if value in (None, "", "auto"):
+        return None
+    text = str(value).lower().replace("×", "x")
+    w, sep, h = text.partition("x")
+    if not sep or not w.isdigit() or not h.isdigit():
+        raise ValueError("must be WIDTHxHEIGHT in pixels, e.g. 1280x720, or auto")
+    width, height = int(w), int(h)
+    if not (16 <= width <= 7680 and 16 <= height <= 4320) or width % 2 or height % 2:
+        raise ValueError("must have even width 16–7680 and even height 16–4320 pixels")
+    return width, height
+
+
+def parse_fps(value: Any) -> float | None:
+    if value in (None, "", "auto"):
+        return None
+    try:
+        fps = float(value)
+    except (TypeError, ValueError):
+        raise ValueError("must be a number of frames per second from 0.1 to 120, or auto") from None
+    if not math.isfinite(fps) or not 0.1 <= fps <= 120:
+        raise ValueError("must be a number of frames per second from 0.1 to 120, or auto")
+    return fps
+
+
+def int_range(low: int, high: int, unit: str = "") -> Parser:
+    def parse(value: Any) -> int:
+        try:
+            number = int(str(value), 10)
+        except ValueError:
+            number = low - 1
+        if isinstance(value, bool) or not low <= number <= high:
+            raise ValueError(f"must be a whole number from {low} to {high}{unit}")
+        return number
+
+    return parse
+
+
+def parse_listen(value: Any) -> tuple[str, int]:
+    """``HOST:PORT``, ``[IPv6]:PORT`` or ``PORT`` (on 127.0.0.1)."""
+    text = str(value).strip()
+    host, port = "127.0.0.1", text
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0 or text[end + 1 : end + 2] != ":":
+            raise ValueError("must be HOST:PORT, [IPV6]:PORT or PORT, e.g. 127.0.0.1:8080")
+        host, port = text[1:end], text[end + 2 :]
+    elif ":" in text:
+        host, _, port = text.rpartition(":")
+    if not port.isdigit() or not 1 <= int(port) <= 65535 or not host or (":" in host and "[" not in text):
+        raise ValueError("must be HOST:PORT, [IPV6]:PORT or PORT (1–65535), e.g. 127.0.0.1:8080")
+    return host, int(port)
+
+
+def parse_source(value: Any) -> str:
+    text = str(value).strip()
+    if not text:
+        raise ValueError("must name a source: auto, pattern, a camera such as /dev/video0, a file or a URL")
+    return text
+
+
+def parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    raise ValueError("must be true or false")
+
+
+def parse_path(value: Any) -> str | None:
+    text = str(value).strip()
+    return str(Path(text).expanduser()) if text else None
+
+
+def parse_ancestors(value: Any) -> str:
+    """CSP frame-ancestors sources: 'self', 'none', or origins such as https://example.org."""
+    text = str(value).strip()
+    ok = text and all(
+        token in ("'self'", "'none'")
+        or re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d+)?|https?://\*\.[A-Za-z0-9.-]+", token)
+        for token in text.split()
+    )
+    if not ok:
+        raise ValueError(
+            "must be 'self', 'none', or origins such as https://example.org, separated by spaces"
+        )
+    return text
+
+
+def parse_seconds(low: float, high: float) -> Parser:
+    def parse(value: Any) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = float("nan")
+        if not low <= number <= high:
+            raise ValueError(f"must be a number of seconds from {low:g} to {high:g}")
+        return number
+
+    return parse
+
+
+def parse_optional_text(value: Any) -> str | None:
+    text = str(value).strip()
+    return text or None
+
+
+def normalise_fingerprint(text: str) -> str:
+    """A SHA-256 certificate fingerprint as 64 lower-case hex digits (colons and ``sha256:`` allowed)."""
+    value = text.strip().lower().removeprefix("sha256:").replace(":", "")
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise ValueError("must be a SHA-256 fingerprint: 64 hex digits, colons allowed")
+    return value
+
+
+def parse_fingerprint(value: Any) -> str | None:
+    text = str(value).strip()
+    return normalise_fingerprint(text) if text else None
+
+
+def parse_file_name(value: Any) -> str:
+    text = str(value).strip()
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", text):
+        raise ValueError("must be a plain file name such as webcam.jpg (letters, digits, '.', '_', '-')")
+    return text
+
+
+def parse_archive_pattern(value: Any) -> str:
+    text = str(value).strip().lstrip("/")
+    if not text or ".." in text.split("/") or "%" not in text or "\\" in text:
+        raise ValueError("must be a relative strftime path such as archive/%Y/%m/%d/%H%M%S.jpg")
+    return text
+
+
+def parse_optional_positive(value: Any) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if not (math.isfinite(number) and number > 0):
+        raise ValueError("must be a number above 0")
+    return number
+
+
+def parse_optional_count(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    count: int = int_range(1, 10_000_000)(value)
+    return count
+
+
+def parse_text_setting(value: Any) -> str | None:
+    text = str(value)
+    return parse_text(text) if text else None
+
+
+def parse_warmup(value: Any) -> str:
+    text = str(value).lower()
+    if text not in ("auto", "on", "off"):
+        raise ValueError("must be auto, on or off")
+    return text
+
+
+#: Camera names appear in URLs (/cam/NAME/...) and file names: letters, digits, '-' and '_'.
+CAMERA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+
+
+def parse_camera_name(value: Any) -> str:
+    text = str(value).strip()
+    if not CAMERA_NAME.fullmatch(text):
+        raise ValueError("must be 1–32 letters, digits, '-' or '_', starting with a letter or digit")
+    return text

@@ -1,0 +1,278 @@
+"""Every setting, declared once: its TOML key, type, default, parser, help and scope.
+
+Two scopes: :class:`ServerSettings` hold what the process has once (where to listen, TLS, limits);
+:class:`CameraSettings` hold what each camera has (its source, its picture, where it publishes). A
+setting's flag is its key with dashes (``text_size`` -> ``--text-size``); flags, TOML tables,
+``camcast config`` and error messages are all made from these declarations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from camcast.config.parse import (
+    Parser,
+    int_range,
+    parse_ancestors,
+    parse_archive_pattern,
+    parse_bool,
+    parse_file_name,
+    parse_fingerprint,
+    parse_fps,
+    parse_listen,
+    parse_optional_count,
+    parse_optional_positive,
+    parse_optional_text,
+    parse_path,
+    parse_seconds,
+    parse_size,
+    parse_source,
+    parse_text_setting,
+    parse_warmup,
+)
+from camcast.net import bracket
+from camcast.picture.geometry import Crop, parse_crop, parse_flip, parse_rotate
+from camcast.picture.masks import Mask, parse_mask
+from camcast.picture.overlay import POSITIONS, parse_color, parse_position
+
+
+def quote(text: str) -> str:
+    """``text`` as a TOML basic string."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _show_default(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return quote(str(value))
+
+
+def setting(
+    default: Any,
+    parse: Parser,
+    help: str,
+    *,
+    metavar: str = "",
+    secret: bool = False,
+    multiple: bool = False,
+    drawing: bool = False,
+    show: Callable[[Any], str] = _show_default,
+) -> Any:
+    """A settings field. ``multiple`` settings are lists (a repeatable flag, a TOML array); a ``bool``
+    default makes a ``--name/--no-name`` flag; ``drawing`` settings may differ per output (the config
+    file's ``[serve]`` and ``[publish]`` tables); ``show`` renders a value as TOML."""
+    meta = {
+        "parse": parse,
+        "help": help,
+        "metavar": metavar,
+        "secret": secret,
+        "multiple": multiple,
+        "drawing": drawing,
+        "show": show,
+    }
+    if multiple:
+        return field(default_factory=lambda: tuple(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _show_size(value: tuple[int, int]) -> str:
+    return f'"{value[0]}x{value[1]}"'
+
+
+def _show_crop(c: Crop) -> str:
+    return f'"{c.x},{c.y},{c.w},{c.h}"'
+
+
+def _show_listen(value: tuple[str, int]) -> str:
+    return f'"{bracket(value[0])}:{value[1]}"'
+
+
+def _show_color(c: tuple[int, int, int]) -> str:
+    return f'"#{c[0]:02x}{c[1]:02x}{c[2]:02x}"'
+
+
+def fields_of(cls: type) -> dict[str, dataclasses.Field[Any]]:
+    """The declared settings of a settings class, by key."""
+    return {f.name: f for f in dataclasses.fields(cls) if "parse" in f.metadata}
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What the process has once: how it serves."""
+
+    listen: tuple[str, int] = setting(
+        ("127.0.0.1", 8080), parse_listen, "address and port to serve on", metavar="HOST:PORT",
+        show=_show_listen,
+    )  # fmt: skip
+    public: bool = setting(
+        False, parse_bool, "let anyone who can reach the server watch without an account (never the default)"
+    )
+    tls_cert: str | None = setting(
+        None, parse_path, "TLS certificate chain (PEM) to serve HTTPS", metavar="FILE"
+    )
+    tls_key: str | None = setting(None, parse_path, "TLS private key (PEM) for --tls-cert", metavar="FILE")
+    frame_ancestors: str = setting(
+        "'self'", parse_ancestors, "origins allowed to frame the viewer pages (CSP frame-ancestors)",
+        metavar="ORIGINS",
+    )  # fmt: skip
+    max_connections: int = setting(2000, int_range(1, 100_000), "most open connections in total", metavar="N")
+    max_connections_per_address: int = setting(
+        100, int_range(1, 100_000), "most open connections from one address", metavar="N"
+    )
+    header_timeout: float = setting(
+        10.0, parse_seconds(0.5, 300), "seconds a client has to send a complete request head", metavar="S"
+    )
+    idle_timeout: float = setting(
+        30.0, parse_seconds(1, 3600), "seconds an idle keep-alive connection stays open", metavar="S"
+    )
+
+
+@dataclass(frozen=True)
+class CameraSettings:
+    """What each camera has: its source, its picture (geometry, masks, what is drawn) and where its
+    pictures are published. ``name`` is the camera's name in URLs; ``outputs`` holds the drawing
+    settings that differ per output (``serve``, ``publish``), from the config file's tables."""
+
+    source: str = setting(
+        "auto", parse_source,
+        "auto (first camera, else the test pattern), pattern, /dev/videoN, a video file, or an rtsp:// or "
+        "http(s):// URL",
+        metavar="SOURCE",
+    )  # fmt: skip
+    size: tuple[int, int] | None = setting(
+        None, parse_size,
+        "picture size, e.g. 1280x720 (default: 1280x720 for the pattern, the source's own otherwise)",
+        metavar="WxH", show=_show_size,
+    )  # fmt: skip
+    fps: float | None = setting(
+        None, parse_fps,
+        "capture rate in frames per second (default 30 for the pattern and cameras; files play at "
+        "their own rate)",
+        metavar="N",
+    )  # fmt: skip
+    quality: int = setting(80, int_range(1, 100), "JPEG quality 1–100", metavar="Q")
+    passthrough: bool = setting(True, parse_bool, "send a camera's own MJPEG without re-encoding")
+    warmup: str = setting(
+        "auto", parse_warmup, "drop frames until exposure settles: auto (cameras), on or off", metavar="MODE"
+    )
+    drop_same_frames: bool = setting(
+        False, parse_bool, "send an unchanged picture at most once a second on streams"
+    )
+    camera_name: str = setting(
+        "", str, "the camera's name as people read it, for {name} in --text (default: its table name)",
+        metavar="NAME",
+    )  # fmt: skip
+    # --- the picture: geometry, then masks, then what is drawn ---------------------------------------
+    crop: Crop | None = setting(  # noqa: RUF009 - setting() makes a dataclass field, like field()
+        None, parse_crop, "keep only x,y,w,h of the picture (pixels)", metavar="X,Y,W,H", show=_show_crop
+    )
+    rotate: int = setting(0, parse_rotate, "rotate 0, 90, 180 or 270 degrees clockwise", metavar="DEG")
+    flip: str = setting("none", parse_flip, "flip: none, horizontal, vertical or both", metavar="HOW")
+    scale: tuple[int, int] | None = setting(
+        None, parse_size, "resample the picture to WxH after crop and rotation", metavar="WxH",
+        show=_show_size,
+    )  # fmt: skip
+    mask: tuple[Mask, ...] = setting(
+        (), parse_mask, "black out x,y,w,h (pixels or percent) in every output before encoding; repeatable",
+        metavar="X,Y,W,H", multiple=True, show=lambda m: quote(str(m)),
+    )  # fmt: skip
+    text: str | None = setting(
+        None, parse_text_setting,
+        "caption: strftime codes (%Y-%m-%d %H:%M:%S) and {ms}, {fps}, {viewers}, {name}",
+        metavar="TEXT", drawing=True,
+    )  # fmt: skip
+    text_position: str = setting(
+        "bottom-left", parse_position, f"one of {', '.join(POSITIONS)}", metavar="WHERE", drawing=True
+    )
+    text_size: int = setting(
+        24, int_range(8, 200, " pixels"), "caption height in pixels", metavar="PX", drawing=True
+    )
+    text_color: tuple[int, int, int] = setting(
+        (255, 255, 255), parse_color, "caption colour: a name or #rrggbb", metavar="COLOUR",
+        drawing=True, show=_show_color,
+    )  # fmt: skip
+    text_font: str | None = setting(
+        None, parse_path, "a TrueType font file (default DejaVu Sans Mono)", metavar="FILE", drawing=True
+    )
+    logo: str | None = setting(
+        None, parse_path, "a PNG (with alpha) drawn on the picture", metavar="FILE", drawing=True
+    )
+    logo_position: str = setting(
+        "top-right", parse_position, f"one of {', '.join(POSITIONS)}", metavar="WHERE", drawing=True
+    )
+    logo_width: int | None = setting(
+        None, parse_optional_count, "scale the logo to this width", metavar="PX", drawing=True
+    )
+    live_badge: bool = setting(
+        False, parse_bool, 'draw a red "LIVE" badge on the picture while on air', drawing=True
+    )
+    # --- publishing -----------------------------------------------------------------------------------
+    publish_to: str | None = setting(
+        None, parse_optional_text,
+        "publish to a folder, or ftp://, ftps://, ftps+implicit:// or sftp://user@host/folder/",
+        metavar="URL",
+    )  # fmt: skip
+    every: float = setting(5.0, parse_seconds(0.2, 86400), "seconds between published pictures", metavar="N")
+    name: str = setting("webcam.jpg", parse_file_name, "file name of the published picture", metavar="NAME")
+    archive: bool = setting(False, parse_bool, "also keep every picture under archive/ (see archive_pattern)")
+    archive_pattern: str = setting(
+        "archive/%Y/%m/%d/%H%M%S.jpg", parse_archive_pattern, "strftime path of archived pictures",
+        metavar="PATTERN",
+    )  # fmt: skip
+    keep_days: float | None = setting(
+        None, parse_optional_positive, "delete archived pictures older than this many days", metavar="D"
+    )
+    keep: int | None = setting(
+        None, parse_optional_count, "keep only the newest N archived pictures", metavar="N"
+    )
+    stream_fps: float | None = setting(
+        None, parse_optional_positive, "also publish a near-live ring of pictures at this rate (stream.html)",
+        metavar="F",
+    )  # fmt: skip
+    ca_file: str | None = setting(
+        None, parse_path, "CA certificates to verify an FTPS server", metavar="FILE"
+    )
+    fingerprint: str | None = setting(
+        None, parse_fingerprint, "pin an FTPS server's certificate by its SHA-256", metavar="SHA256"
+    )
+    active: bool = setting(False, parse_bool, "active-mode FTP (the default is passive)")
+    identity: str | None = setting(None, parse_path, "SSH private key for sftp://", metavar="FILE")
+    upload_password: str | None = setting(
+        None, parse_optional_text, "FTP password (or use CAMCAST_UPLOAD_PASSWORD or ~/.netrc)", secret=True
+    )
+
+    # Not settings: the camera's name in URLs, and per-output drawing from [serve]/[publish] tables.
+    id: str = "camera"
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        """The name people read: ``camera_name``, else the table name."""
+        return self.camera_name or self.id
+
+    def drawing(self, output: str) -> tuple[tuple[str, Any], ...]:
+        """What ``output`` (serve, publish, snapshot) draws on this camera's pictures, as a hashable
+        value: outputs that draw the same share one rendition."""
+        own = self.outputs.get(output, {})
+        return tuple((key, own.get(key, getattr(self, key))) for key in DRAWING_KEYS)
+
+    def needs_pixels(self) -> bool:
+        """Whether any output reshapes or draws on the picture (then a camera's JPEG is decoded)."""
+        drawn = any(value for key, value in self.drawing("") if key in _DRAWS)
+        per_output = any(
+            value for table in self.outputs.values() for key, value in table.items() if key in _DRAWS
+        )
+        reshaped = self.mask or self.crop or self.rotate or self.flip != "none" or self.scale
+        return bool(reshaped or drawn or per_output)
+
+
+#: The settings that may differ per output, in the [serve] and [publish] tables.
+DRAWING_KEYS = tuple(name for name, f in fields_of(CameraSettings).items() if f.metadata["drawing"])
+#: Drawing settings whose value alone decides whether anything is drawn.
+_DRAWS = ("text", "logo", "live_badge")
+OUTPUT_TABLES = ("serve", "publish")

@@ -1,0 +1,53 @@
+"""Where camcast keeps its files: one name for each.
+
+The config folder holds what the owner writes (``camcast.toml``, accounts, the share-link key, TLS
+pairs); the state folder holds what camcast writes while it runs (the viewer log, control sockets).
+Both follow the XDG base-directory variables, so a test or a systemd unit can point them elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def config_dir() -> Path:
+    """``$XDG_CONFIG_HOME/camcast`` (``~/.config/camcast`` when the variable is unset)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "camcast"
+
+
+def state_dir() -> Path:
+    """``$XDG_STATE_HOME/camcast`` (``~/.local/state/camcast`` when unset)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "camcast"
+
+
+def config_file() -> Path:
+    """The config file read when ``--config`` is not given."""
+    return config_dir() / "camcast.toml"
+
+
+def users_file() -> Path:
+    """Viewer and owner accounts (salted scrypt hashes, mode 0600)."""
+    return config_dir() / "users.json"
+
+
+def share_key() -> Path:
+    """The key share links are signed with; replacing it revokes every link."""
+    return config_dir() / "share.key"
+
+
+def tls_dir() -> Path:
+    """Where ``camcast tls self-signed`` writes its certificate and key."""
+    return config_dir() / "tls"
+
+
+def viewer_log() -> Path:
+    """Every viewing session, one JSON line per start and end."""
+    return state_dir() / "viewers.jsonl"
+
+
+def control_socket(port: int) -> Path:
+    """The owner's control socket of the server listening on ``port`` (only this user can open it)."""
+    return state_dir() / f"control-{port}.sock"

@@ -1,0 +1,148 @@
+"""The aiohttp application over a set of cameras: the route table registered, deny-by-default policy,
+security headers, and an orderly end for streams and the viewer log."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+from aiohttp import web, web_response
+
+from camcast.camera import Camera
+from camcast.server.auth import Gate, same_origin
+from camcast.server.mjpeg import Fanout
+from camcast.server.routes import CAMERA_PREFIX, ROUTES, STATE, Handler, Route, Served, ServerState, state
+from camcast.server.viewers import ViewerLog
+
+log = logging.getLogger(__name__)
+
+#: Seconds between sweeps that end idle snapshot/page sessions in the viewer log.
+SWEEP_EVERY = 10.0
+#: Suffix of the resource names of routes under /cam/NAME/.
+_PER_CAMERA = ".camera"
+_BY_RESOURCE = {r.name: r for r in ROUTES} | {r.name + _PER_CAMERA: r for r in ROUTES if r.camera}
+
+
+def _route_camera(request: web.Request, route: Route) -> str | None:
+    """The camera whose access rules apply: None for server-wide routes and the top-level camera grid."""
+    if not route.camera:
+        return None
+    named = request.match_info.get("camera") or request.query.get("camera")
+    if named:
+        return named
+    st = state(request)
+    if len(st.cameras) > 1 and route.name in ("index", "pause", "resume") and "action" not in request.query:
+        return None  # the grid shows only what the principal may see; the shutter acts on all
+    return st.default
+
+
+def _effective_name(route: Route, request: web.Request) -> str:
+    """The route a request really uses: mjpg-streamer's ``/?action=`` aliases count as what they serve."""
+    if route.name == "index":
+        return {"stream": "stream", "snapshot": "snapshot"}.get(request.query.get("action", ""), "index")
+    return route.name
+
+
+@web.middleware
+async def _policy(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Deny by default: a request reaches a handler only if its route's role allows its principal."""
+    resource = request.match_info.route.resource
+    name = resource.name if resource is not None else None
+    if name is None:  # no such route: aiohttp's own 404/405 handler
+        return await handler(request)
+    route = _BY_RESOURCE[name]
+    gate = state(request).gate
+    request["principal"] = await gate.check(
+        request, _effective_name(route, request), route.role, _route_camera(request, route)
+    )
+    if request.method == "POST" and not same_origin(request):
+        raise web.HTTPForbidden(text="cross-origin requests may not change anything\n")
+    return await handler(request)
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Unexpected failures become a bare 500 (details go to the log, never to the client)."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except (ConnectionError, TimeoutError):
+        raise
+    except Exception:
+        log.exception("error serving %s %s", request.method, request.path)
+        raise web.HTTPInternalServerError(text="internal error\n") from None
+
+
+async def _headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.update(
+        {
+            "Content-Security-Policy": (
+                "default-src 'none'; img-src 'self'; script-src 'self'; style-src 'self'; "
+                "connect-src 'self'; base-uri 'none'; form-action 'self'; "
+                f"frame-ancestors {request.app[STATE].frame_ancestors}"
+            ),
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+            "Cross-Origin-Opener-Policy": "same-origin",
+            "Server": "camcast",
+        }
+    )
+
+
+def _hide_server_version() -> None:
+    """Responses aiohttp makes itself (to requests it cannot parse, before any route or signal runs)
+    carry ``Server: Python/3.x aiohttp/3.y``; name no versions there either."""
+    web_response.SERVER_SOFTWARE = "camcast"  # type: ignore[attr-defined]  # read per response; no public setting
+
+
+def build_app(
+    cameras: Sequence[Camera], gate: Gate, viewer_log: Path | None, frame_ancestors: str = "'self'"
+) -> web.Application:
+    """The application serving ``cameras`` (each shows its ``serve`` rendition); run the cameras
+    alongside it."""
+    _hide_server_version()
+    app = web.Application(middlewares=[_errors, _policy], client_max_size=64 * 1024)
+    shown = {}
+    for camera in cameras:
+        rendition = camera.rendition("serve")
+        shown[camera.name] = Served(camera, rendition, Fanout(rendition))
+    app[STATE] = ServerState(shown, gate, ViewerLog(viewer_log), frame_ancestors, time.monotonic())
+    for camera in cameras:
+        camera.info["viewers"] = lambda name=camera.name: app[STATE].viewers.watching(name)  # type: ignore[misc]
+    for route in ROUTES:
+        paths = [(route.path, route.name)]
+        if route.camera:
+            paths.append((CAMERA_PREFIX + route.path, route.name + _PER_CAMERA))
+        for path, name in paths:
+            if route.method == "GET":
+                app.router.add_get(path, route.handler, name=name)  # and HEAD
+            else:
+                app.router.add_route(route.method, path, route.handler, name=name)
+    app.on_response_prepare.append(_headers)
+    app.cleanup_ctx.append(_sweeper)
+    app.on_shutdown.append(_close_streams)
+    return app
+
+
+async def _sweeper(app: web.Application) -> AsyncIterator[None]:
+    async def sweep() -> None:
+        while True:
+            await asyncio.sleep(SWEEP_EVERY)
+            app[STATE].viewers.sweep()
+
+    task = asyncio.create_task(sweep())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    app[STATE].viewers.close()
+
+
+async def _close_streams(app: web.Application) -> None:
+    for cam in app[STATE].cameras.values():
+        cam.fanout.close_all()

@@ -1,0 +1,83 @@
+"""The server runner: the cameras served over HTTP on the configured address, and on the owner's
+control socket, for as long as the context is open."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator, Sequence
+
+from aiohttp import web
+
+from camcast import paths
+from camcast.camera import Camera
+from camcast.config import ServerSettings
+from camcast.net import bracket
+from camcast.security.accounts import Accounts
+from camcast.security.files import private_dir
+from camcast.security.tokens import ShareKeys
+from camcast.server.app import build_app
+from camcast.server.auth import Gate
+from camcast.server.guard import Limits
+from camcast.server.listen import Access, listen
+from camcast.server.routes import STATE, ServerState, path_for
+
+#: Seconds streams get to end when the server stops, before their connections are closed.
+SHUTDOWN_TIMEOUT = 2.0
+
+
+def served_urls(base: str, cameras: Sequence[str]) -> list[tuple[str, str]]:
+    """What to print at start: the pages and streams, for every camera when there are several."""
+    urls = [(f"{base}{path_for('index')}", "the camera" if len(cameras) == 1 else "every camera")]
+    for camera in cameras if len(cameras) > 1 else [None]:
+        label = f"{camera}: " if camera else ""
+        urls += [
+            (f"{base}{path_for('snapshot', camera)}", f"{label}snapshot"),
+            (f"{base}{path_for('stream', camera)}", f"{label}MJPEG stream"),
+        ]
+        if camera is None:
+            urls += [
+                (f"{base}{path_for('view_refresh')}", "viewer: page refresh"),
+                (f"{base}{path_for('view_script')}", "viewer: image refresh"),
+                (f"{base}{path_for('view_stream')}", "viewer: live stream"),
+            ]
+    urls.append((f"{base}{path_for('status')}", "status"))
+    return urls
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    cameras: Sequence[Camera], settings: ServerSettings, access: Access, accounts: Accounts
+) -> AsyncIterator[ServerState]:
+    """Serve ``cameras`` until the context exits; yields the server's state (viewers, streams)."""
+    gate = Gate(
+        accounts, ShareKeys(paths.share_key()), loopback_only=access.loopback, public=settings.public,
+        tls=access.tls is not None,
+    )  # fmt: skip
+    private_dir(paths.state_dir())
+    app = build_app(cameras, gate, paths.viewer_log(), settings.frame_ancestors)
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, keepalive_timeout=settings.idle_timeout,
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
+    )  # fmt: skip
+    await runner.setup()
+    host, port = settings.listen
+    limits = Limits(settings.max_connections, settings.max_connections_per_address, settings.header_timeout)
+    control = paths.control_socket(port)
+    server = None
+    try:
+        server = await listen(runner, host, port, access.tls, limits)
+        await web.UnixSite(runner, str(control)).start()
+        os.chmod(control, 0o600)
+        base = f"{'https' if access.tls else 'http'}://{bracket(host)}:{port}"
+        for url, what in served_urls(base, [c.name for c in cameras]):
+            print(f"  {url:<48} {what}", flush=True)
+        for note in access.notes:
+            print(f"camcast: {note}", flush=True)
+        yield app[STATE]
+    finally:
+        if server is not None:
+            server.close()
+        await runner.cleanup()
+        with contextlib.suppress(OSError):
+            control.unlink()
