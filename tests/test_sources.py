@@ -16,9 +16,9 @@ from camcast.encode import jpeg
 from camcast.errors import SourceError
 from camcast.frames import Frame
 from camcast.sources import open_source
-from camcast.sources.threaded import ThreadedSource
 from camcast.sources.media import MediaSource
 from camcast.sources.pattern import PatternSource
+from camcast.sources.threaded import ThreadedSource
 from camcast.sources.v4l2 import Camera, Mode, choose_mode
 from tests.media import image_of, jpeg_of
 
