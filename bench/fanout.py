@@ -125,6 +125,19 @@ def status(port: int) -> dict[str, float]:
         return result
 
 
+def wait_started(port: int, server: subprocess.Popen[bytes]) -> None:
+    """Wait up to 20 s for the server on ``port`` to answer /status.json."""
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            status(port)
+            return
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("the server did not start") from None
+            time.sleep(0.2)
+
+
 def run_n(port: int, pid: int, n: int, seconds: float, procs: int) -> dict[str, float]:
     warmup = 2.0
     start_at = time.time() + warmup
@@ -224,15 +237,7 @@ def main() -> None:
          "--max-connections-per-address", "1000"],
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                status(port)
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("the server did not start") from None
-                time.sleep(0.2)
+        wait_started(port, server)
         time.sleep(2)
         cpu0, _ = proc_stat(server.pid)
         time.sleep(3)
