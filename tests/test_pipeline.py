@@ -95,7 +95,7 @@ async def test_a_cameras_own_jpeg_passes_through_unless_drawn_on() -> None:
     assert result.payload.data != data and drawn.frames_encoded == 1
     assert jpeg.decode_rgb(result.payload.data)[0, 0].min() > 240
     for r in (plain, drawn):
-        await stop(await running(r.run()))
+        r.close()
 
 
 async def test_outputs_that_draw_the_same_share_one_rendition() -> None:
@@ -103,12 +103,12 @@ async def test_outputs_that_draw_the_same_share_one_rendition() -> None:
     same = CameraSettings(source="pattern", size=(160, 120), text="hi", outputs={"serve": {"text": "hi"}})
     camera = Camera(same, PatternSource(160, 120, 10))
     assert camera.rendition("serve") is camera.rendition("publish")
+    await camera.aclose()
     differs = CameraSettings(source="pattern", size=(160, 120), outputs={"publish": {"text": "PUB"}})
     camera = Camera(differs, PatternSource(160, 120, 10))
     assert camera.rendition("serve") is not camera.rendition("publish")
     assert camera.rendition("snapshot") is camera.rendition("serve")
-    for r in camera.renditions.values():
-        await stop(await running(r.run()))
+    await camera.aclose()
 
 
 async def test_fanout_writes_whole_parts_and_skips_a_full_socket() -> None:
@@ -152,4 +152,4 @@ async def test_fanout_writes_whole_parts_and_skips_a_full_socket() -> None:
         fanout.discard(viewer)
         transport.close()
         theirs.close()
-        await stop(await running(rendition.run()))
+        rendition.close()

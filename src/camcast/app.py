@@ -99,15 +99,14 @@ def camera_line(camera: Camera, state: ServerState | None, now: float, alone: bo
 
 async def serve(config: Config, quiet: bool = False) -> None:
     """Serve every configured camera (and publish those with a destination) until SIGINT or SIGTERM."""
-    access = access_policy(config.server, Accounts(paths.users_file()))
+    accounts = Accounts(paths.users_file())
+    access = access_policy(config.server, accounts)
     _check_targets(config.cameras)
     async with contextlib.AsyncExitStack() as stack:
         cameras = await open_cameras(config.cameras, stack)
         publishers = {c.name: await start_publisher(c, stack) for c in cameras if c.settings.publish_to}
         print(f"camcast: serving {', '.join(f'{c.name} ({c.describe()})' for c in cameras)}", flush=True)
-        state = await stack.enter_async_context(
-            serving(cameras, config.server, access, Accounts(paths.users_file()))
-        )
+        state = await stack.enter_async_context(serving(cameras, config.server, access, accounts))
         for name, publisher in publishers.items():
             every = config.camera(name).every
             print(

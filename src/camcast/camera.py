@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -92,7 +91,6 @@ class Camera:
             "fps": lambda: f"{self.hub.rate_in.per_second():.0f}",
         }
         self.renditions: dict[tuple[tuple[str, Any], ...], Rendition] = {}
-        self.started = time.monotonic()
         self._tasks: asyncio.TaskGroup | None = None
 
     @classmethod
@@ -135,6 +133,8 @@ class Camera:
                     task.cancel()
 
     async def aclose(self) -> None:
+        for rendition in self.renditions.values():
+            rendition.close()
         await self.hub.source.aclose()
 
     # --- what the status shows ---------------------------------------------------------------------------

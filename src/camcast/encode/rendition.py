@@ -126,7 +126,11 @@ class Rendition:
                     continue
                 self._broadcast(encoded)
         finally:
-            self._thread.shutdown(wait=False, cancel_futures=True)
+            self.close()
+
+    def close(self) -> None:
+        """End the encoder thread (pending encodes are cancelled); the rendition is not used again."""
+        self._thread.shutdown(wait=False, cancel_futures=True)
 
     def _broadcast(self, encoded: EncodedFrame) -> None:
         now = time.monotonic()

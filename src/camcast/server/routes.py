@@ -278,7 +278,9 @@ def _shutter(action: str) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         """Pause or resume one camera (/cam/NAME/api/...), or every camera (/api/...)."""
         st = state(request)
+        p = principal(request)
         names = [camera_name(request)] if "camera" in request.match_info else list(st.cameras)
+        names = [n for n in names if p is None or p.may(action, "owner", n)]
         for name in names:
             hub = st.cameras[name].camera.hub
             hub.pause() if action == "pause" else hub.resume()
