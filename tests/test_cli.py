@@ -141,3 +141,23 @@ def test_sources_without_cameras(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert "no cameras found" in result.stdout
     assert "--source pattern" in result.stdout
+
+
+def test_every_command_has_help() -> None:
+    """``--help`` works for every command and action (a '%' in a setting's help once made
+    ``camcast serve --help`` a traceback)."""
+    import argparse
+
+    from camcast.cli import build_parser
+
+    def walk(parser: argparse.ArgumentParser) -> int:
+        assert parser.format_help()
+        count = 1
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                count += sum(walk(p) for p in action.choices.values())
+        return count
+
+    assert walk(build_parser()) >= 10
+    result = run_cli("serve", "--help")
+    assert result.returncode == 0 and "(%Y-%m-%d %H:%M:%S)" in result.stdout, result.stderr

@@ -41,7 +41,7 @@ def _add_settings(parser: argparse.ArgumentParser, names: Sequence[str], command
     for name in names:
         f = fields[name]
         flag = flag_name(command, name)
-        help = f"{f.metadata['help']} (config key: {name})"
+        help = f"{f.metadata['help']} (config key: {name})".replace("%", "%%")  # argparse formats help
         if isinstance(f.default, bool):
             parser.add_argument(
                 flag, dest=name, default=None, action=argparse.BooleanOptionalAction, help=help

@@ -71,7 +71,13 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     except web.HTTPException:
         raise
-    except (ConnectionError, TimeoutError):
+    except ConnectionError:
+        # The client left while its response was being written: the end of a visit, not a fault.
+        # aiohttp would log it as an "Error handling request" with a traceback; nothing can reach the
+        # client any more, so the response only names the case in the access log (nginx's 499).
+        log.info("%s %s: client %s left", request.method, request.path, request.remote)
+        return web.Response(status=499, reason="Client Closed Request")
+    except TimeoutError:
         raise
     except Exception:
         log.exception("error serving %s %s", request.method, request.path)
