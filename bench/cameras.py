@@ -26,16 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fanout import StreamClient, free_port, proc_stat, wait_started
-
-
-class CameraClient(StreamClient):
-    path = "/stream.mjpg"
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.write(f"GET {self.path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
+from fanout import Stream, StreamClient, free_port, proc_stat, wait_started
 
 
 def worker(port: int, paths: list[str], start_at: float, seconds: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
@@ -45,10 +36,8 @@ def worker(port: int, paths: list[str], start_at: float, seconds: float, out: mp
         clients = []
         for path in paths:
 
-            def make(path: str = path) -> CameraClient:
-                client = CameraClient(start_at, start_at + seconds, latencies)
-                client.path = path
-                return client
+            def make(path: str = path) -> StreamClient:
+                return StreamClient(Stream(path), start_at, start_at + seconds, latencies)
 
             clients.append((await loop.create_connection(make, "127.0.0.1", port))[1])
         await asyncio.sleep(max(0.0, start_at + seconds - time.time()) + 0.2)

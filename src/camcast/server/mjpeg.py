@@ -37,6 +37,8 @@ LIVENESS_CHECK = 2.0
 #: Multipart boundary of ``/stream.mjpg``; fixed so a part can be built once per frame for all viewers.
 BOUNDARY = "camcastframe"
 
+GOLDEN = (5**0.5 - 1) / 2
+
 _memfd_create = getattr(os, "memfd_create", None)
 
 
@@ -134,6 +136,7 @@ class Fanout:
         self.rendition = rendition
         self.viewers: set[Viewer] = set()
         self.last: Part | None = None
+        self._turn = 0.0
 
     def deliver(self, frame: EncodedFrame) -> None:
         part = self.last = Part.of(frame)
@@ -141,8 +144,15 @@ class Fanout:
         memfd = -1
         if _memfd_create is not None and any(v.fd >= 0 for v in self.viewers):
             memfd = _frame_file(data)
+        # Start each frame at a different viewer, so that no one is always served last: the wait for
+        # the others' sends is shared out instead of falling on the same viewers every frame.
+        # The start moves by the golden ratio of the round each frame, which visits the positions
+        # evenly whatever the number of viewers.
+        viewers = tuple(self.viewers)
+        self._turn = (self._turn + GOLDEN) % 1.0
+        turn = int(self._turn * len(viewers))
         try:
-            for viewer in tuple(self.viewers):
+            for viewer in viewers[turn:] + viewers[:turn]:
                 viewer.send(captured, data, part_start, part_end, memfd)
         finally:
             if memfd >= 0:
