@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 import ssl
 import time
 from dataclasses import dataclass
@@ -85,6 +86,11 @@ async def test_viewers_watch_and_only_owners_control(accounts: Accounts) -> None
             if route.path == "/api/pause":
                 continue  # pausing is tested on its own; here it would change what others see
             url = server.url + concrete(route.path)
+            if route.name == "hls_file":  # a file of the live stream: the init segment the playlist names
+                async with session.get(server.url + "/hls/index.m3u8", headers=OWNER.header) as resp:
+                    init = re.search(r'#EXT-X-MAP:URI="([^"]+)"', await resp.text())
+                assert init is not None
+                url = server.url + "/hls/" + init[1]
             viewer_status, _ = await call(session, url, route.method, headers=VIEWER.header)
             owner_status, _ = await call(session, url, route.method, headers=OWNER.header)
             assert owner_status == 200, route

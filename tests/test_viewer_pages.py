@@ -93,12 +93,20 @@ async def test_script_page_shows_stale_when_loads_fail() -> None:
         assert "stale" in (await page.get_attribute("#camcast-status", "class") or "")
 
 
-async def test_stream_page_shows_live_pictures() -> None:
-    """/view/stream plays the MJPEG stream in an <img>: the picture changes without reloading."""
+async def test_stream_page_falls_back_to_mjpeg() -> None:
+    """Where the browser can play no HLS (no Media Source, no native HLS), /view/stream shows the
+    MJPEG stream in an <img> and says so: the picture changes without reloading. (Where it can, it
+    plays video: tests/test_hls.py.)"""
     async with camcast_server(*SERVER_ARGS) as server, chromium() as browser:
         page = await browser.new_page()
+        await page.add_init_script(
+            "delete window.MediaSource; delete window.ManagedMediaSource;"
+            "HTMLMediaElement.prototype.canPlayType = function () { return ''; };"
+        )
         await page.goto(server.url + "/view/stream")
         assert await changes(page, "#camcast-stream", within=5)
+        assert await page.get_attribute("#camcast-player", "data-mode") == "mjpeg"
+        assert "MJPEG" in (await page.text_content("#camcast-status") or "")
 
 
 async def test_index_links_lead_to_the_pages() -> None:

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from camcast.config import CameraSettings
-from camcast.encode.rendition import Rendition
+from camcast.encode.h264 import H264Encoder
+from camcast.encode.rendition import Encoder, Rendition
 from camcast.encode.stripes import JpegEncoder
 from camcast.errors import ConfigError
 from camcast.hub import Hub
@@ -90,7 +91,7 @@ class Camera:
             "viewers": lambda: 0,
             "fps": lambda: f"{self.hub.rate_in.per_second():.0f}",
         }
-        self.renditions: dict[tuple[tuple[str, Any], ...], Rendition] = {}
+        self.renditions: dict[tuple[tuple[str, Any], ...], Rendition] = {}  # by codec and drawing
         self._tasks: asyncio.TaskGroup | None = None
 
     @classmethod
@@ -101,18 +102,26 @@ class Camera:
     def describe(self) -> str:
         return self.hub.source.describe()
 
-    def rendition(self, output: str) -> Rendition:
-        """The rendition ``output`` (serve, publish, snapshot) shows: shared with every output that
-        draws the same thing, so each frame is encoded once per distinct picture."""
-        key = self.settings.drawing(output)
+    def rendition(self, output: str, codec: str = "jpeg") -> Rendition:
+        """The rendition ``output`` (serve, publish, snapshot) shows in ``codec`` (jpeg or h264):
+        shared with every output that draws the same thing in the same codec, so each frame is
+        encoded once per distinct picture and codec."""
+        key = (("codec", codec), *self.settings.drawing(output))
         rendition = self.renditions.get(key)
         if rendition is None:
             steps = drawing_steps(dict(key), self.info)
+            encoder: Encoder
+            if codec == "h264":
+                fps = self.settings.fps or getattr(self.hub.source, "fps", None) or 30.0
+                encoder = H264Encoder(self.settings.video_bitrate, self.settings.keyframe_every, fps)
+            else:
+                encoder = JpegEncoder(self.settings.quality)
             rendition = Rendition(
-                JpegEncoder(self.settings.quality),
+                encoder,
                 steps,
-                drop_same_frames=self.settings.drop_same_frames,
-                name=f"{self.name}-jpeg{len(self.renditions)}",
+                # an unchanged H.264 picture costs a few bytes, and a video needs every frame's time
+                drop_same_frames=self.settings.drop_same_frames and codec == "jpeg",
+                name=f"{self.name}-{codec}{len(self.renditions)}",
             )
             self.renditions[key] = rendition
             self.hub.subscribe(rendition.receive)

@@ -119,6 +119,19 @@ def parse_seconds(low: float, high: float) -> Parser:
     return parse
 
 
+def parse_bitrate(value: Any) -> int:
+    """Bits per second: a number, optionally with k or M (``2M``, ``800k``), from 50k to 50M."""
+    text = str(value).strip().lower().removesuffix("bit/s").removesuffix("bps")
+    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
+    try:
+        bits = round(float(text[:-1] if scale > 1 else text) * scale)
+    except ValueError:
+        bits = 0
+    if not 50_000 <= bits <= 50_000_000:
+        raise ValueError("must be bits per second from 50k to 50M, e.g. 2M or 800k")
+    return bits
+
+
 def parse_optional_text(value: Any) -> str | None:
     text = str(value).strip()
     return text or None

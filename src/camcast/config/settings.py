@@ -18,6 +18,7 @@ from camcast.config.parse import (
     int_range,
     parse_ancestors,
     parse_archive_pattern,
+    parse_bitrate,
     parse_bool,
     parse_file_name,
     parse_fingerprint,
@@ -163,6 +164,15 @@ class CameraSettings:
     drop_same_frames: bool = setting(
         False, parse_bool, "send an unchanged picture at most once a second on streams"
     )
+    video_bitrate: int = setting(
+        2_000_000, parse_bitrate, "H.264 video (HLS, WebRTC) in bits per second, e.g. 2M or 800k",
+        metavar="BITS",
+    )  # fmt: skip
+    keyframe_every: float = setting(
+        1.0, parse_seconds(0.2, 10), "seconds between H.264 keyframes, the length of an HLS segment",
+        metavar="S",
+    )  # fmt: skip
+    hls_window: int = setting(6, int_range(3, 60, " segments"), "HLS segments a playlist lists", metavar="N")
     camera_name: str = setting(
         "", str, "the camera's name as people read it, for {name} in --text (default: its table name)",
         metavar="NAME",

@@ -18,9 +18,17 @@ PAGES = ("index", "refresh", "script", "stream", "cameras")
 VIEWS = {
     "refresh": ("Page refresh", "the whole page reloads every {every} seconds."),
     "script": ("Image refresh", "only the picture reloads, every {every} seconds, without flicker."),
-    "stream": ("Live stream", "a rapid series of pictures, near real time."),
+    "stream": ("Live stream", "video in near real time (H.264 where the browser plays it, else pictures)."),
 }
-ASSETS = {"viewer.js": "text/javascript", "viewer.css": "text/css", "favicon.svg": "image/svg+xml"}
+ASSETS = {
+    "viewer.js": "text/javascript",
+    "viewer.css": "text/css",
+    "favicon.svg": "image/svg+xml",
+    # hls.js from the npm registry, unmodified, with its licence (vendor/README.md says which version)
+    "hls.light.min.js": "text/javascript",
+    "hls.js-LICENSE.txt": "text/plain; charset=utf-8",
+}
+_VENDORED = {"hls.light.min.js", "hls.js-LICENSE.txt"}
 
 
 @dataclass(frozen=True)
@@ -44,7 +52,8 @@ def asset(name: str) -> bytes:
     """The bytes of a static asset (one of :data:`ASSETS`)."""
     if name not in ASSETS:
         raise KeyError(name)
-    return resources.files(__package__).joinpath(name).read_bytes()
+    folder = resources.files(__package__)
+    return (folder / "vendor" / name if name in _VENDORED else folder / name).read_bytes()
 
 
 def render(
@@ -58,6 +67,7 @@ def render(
     stream: str,
     meta: str = "",
     ring: str = "",
+    hls: str = "",
     tiles: Sequence[Tile] = (),
 ) -> str:
     """The HTML of ``page`` (one of :data:`PAGES`).
@@ -66,7 +76,9 @@ def render(
     picture and stream URLs; ``every`` is the refresh interval in seconds; ``meta`` optionally names a
     JSON sidecar with the capture time (a published site has one; the server's pages do not need it);
     ``ring`` names the JSON file of a published near-live ring of pictures, which the stream page then
-    plays instead of an MJPEG stream. ``tiles`` are the cameras the ``cameras`` page shows.
+    plays instead of an MJPEG stream; ``hls`` names an HLS playlist, which the stream page then plays
+    as video (natively, or with hls.js), falling back to ``stream``. ``tiles`` are the cameras the
+    ``cameras`` page shows.
     """
     if page not in PAGES:
         raise KeyError(page)
@@ -78,6 +90,8 @@ def render(
         "stream": esc(stream),
         "meta": esc(meta),
         "ring": esc(ring),
+        "hls": esc(hls),
+        "hlsjs": esc(f"{asset_base}/hls.light.min.js"),
         "items": "".join(
             f'<li><a href="{esc(links[name])}">{label}</a>: {what.format(every=every_text)}</li>\n'
             for name, (label, what) in VIEWS.items()

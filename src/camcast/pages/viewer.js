@@ -88,16 +88,76 @@
     }, tileEvery);
   });
 
-  // Live stream from camcast's server: a dropped stream is reopened after a pause.
+  // Live stream from camcast's server: H.264 video over HLS where the browser can play it (through
+  // hls.js where Media Source Extensions exist, as hls.js itself advises, since it plays low-latency
+  // HLS; else natively, as Safari on older iPhones does), else the MJPEG stream, which every browser
+  // shows. The page says which it uses (and #camcast-player's data-mode holds it).
+  var player = document.getElementById("camcast-player");
   var stream = document.getElementById("camcast-stream");
-  if (stream) {
+  var video = document.getElementById("camcast-video");
+  var mode = function (name, text) {
+    if (player) player.setAttribute("data-mode", name);
+    setStatus(text, false);
+  };
+  var mjpeg = function (why) {
+    if (!stream) return;
+    if (video) { video.hidden = true; video.removeAttribute("src"); }
+    stream.hidden = false;
     stream.addEventListener("error", function () {
       setStatus("Stream interrupted at " + hhmmss(new Date()) + "; reconnecting…", true);
       window.setTimeout(function () {
         stream.src = bust(stream.getAttribute("data-src"));
       }, 2000);
     });
-    stream.addEventListener("load", function () { setStatus("Live.", false); });
+    stream.addEventListener("load", function () { mode("mjpeg", "Live: MJPEG stream" + why + "."); });
+    stream.src = stream.getAttribute("data-src");
+    mode("mjpeg", "Live: MJPEG stream" + why + ".");
+  };
+  var hlsUrl = video && video.getAttribute("data-hls");
+  if (stream && !hlsUrl) {
+    mjpeg("");
+  } else if (video && hlsUrl) {
+    var playing = function (name, text) {
+      video.hidden = false;
+      video.addEventListener("playing", function () { mode(name, text); });
+      var started = video.play();
+      if (started && started.catch) started.catch(function () {});
+    };
+    var native = function (why) {
+      if (!video.canPlayType("application/vnd.apple.mpegurl")) return mjpeg(why);
+      video.addEventListener("error", function () { mjpeg(" (the video failed)"); });
+      video.src = hlsUrl;
+      playing("hls-native", "Live: H.264 video (HLS, played by the browser).");
+    };
+    if (window.MediaSource || window.ManagedMediaSource) {
+      var script = document.createElement("script");
+      script.src = video.getAttribute("data-hlsjs");
+      script.onerror = function () { native(" (hls.js could not be loaded)"); };
+      script.onload = function () {
+        var Hls = window.Hls;
+        if (!Hls || !Hls.isSupported()) return native(" (this browser cannot play HLS)");
+        // Low-latency HLS: parts and blocking reloads; no worker, since the page's CSP allows none.
+        var hls = new Hls({ lowLatencyMode: true, enableWorker: false, backBufferLength: 10 });
+        hls.on(Hls.Events.ERROR, function (event, data) {
+          if (!data.fatal) return;
+          if (data.type === Hls.ErrorTypes.NETWORK_ERROR) {
+            setStatus("Video interrupted at " + hhmmss(new Date()) + "; reconnecting…", true);
+            window.setTimeout(function () { hls.startLoad(); }, 2000);
+          } else if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
+            hls.recoverMediaError();
+          } else {
+            hls.destroy();
+            mjpeg(" (the video failed)");
+          }
+        });
+        hls.loadSource(hlsUrl);
+        hls.attachMedia(video);
+        playing("hls.js", "Live: H.264 video (low-latency HLS, played by hls.js).");
+      };
+      document.head.appendChild(script);
+    } else {
+      native(" (this browser cannot play HLS)");
+    }
   }
 
   // Near-live on a static host: a ring of pictures stream/000.jpg … and a JSON file naming the newest.

@@ -14,6 +14,7 @@ from aiohttp import web, web_response
 
 from camcast.camera import Camera
 from camcast.server.auth import Gate, same_origin
+from camcast.server.hls import HlsOutput
 from camcast.server.mjpeg import Fanout
 from camcast.server.routes import CAMERA_PREFIX, ROUTES, STATE, Handler, Route, Served, ServerState, state
 from camcast.server.viewers import ViewerLog
@@ -89,6 +90,8 @@ async def _headers(request: web.Request, response: web.StreamResponse) -> None:
         {
             "Content-Security-Policy": (
                 "default-src 'none'; img-src 'self'; script-src 'self'; style-src 'self'; "
+                # video: HLS natively from the server, or hls.js's Media Source (a blob: URL)
+                "media-src 'self' blob:; "
                 "connect-src 'self'; base-uri 'none'; form-action 'self'; "
                 f"frame-ancestors {request.app[STATE].frame_ancestors}"
             ),
@@ -116,7 +119,8 @@ def build_app(
     shown = {}
     for camera in cameras:
         rendition = camera.rendition("serve")
-        shown[camera.name] = Served(camera, rendition, Fanout(rendition))
+        hls = HlsOutput(camera.rendition("serve", "h264"), camera.settings.hls_window)
+        shown[camera.name] = Served(camera, rendition, Fanout(rendition), hls)
     app[STATE] = ServerState(shown, gate, ViewerLog(viewer_log), frame_ancestors, time.monotonic())
     for camera in cameras:
         camera.info["viewers"] = lambda name=camera.name: app[STATE].viewers.watching(name)  # type: ignore[misc]
@@ -140,6 +144,9 @@ async def _sweeper(app: web.Application) -> AsyncIterator[None]:
         while True:
             await asyncio.sleep(SWEEP_EVERY)
             app[STATE].viewers.sweep()
+            now = time.monotonic()
+            for cam in app[STATE].cameras.values():
+                cam.hls.sweep(now)
 
     task = asyncio.create_task(sweep())
     yield

@@ -35,9 +35,19 @@ log = logging.getLogger(__name__)
 RANK: dict[str, int] = {"public": 0, "viewer": 1, "owner": 2}
 #: Share-link scopes and the routes each opens (by route name).
 SCOPE_ROUTES = {
-    "watch": {"index", "camera", "snapshot", "stream", "view_refresh", "view_script", "view_stream"},
+    "watch": {
+        "index",
+        "camera",
+        "snapshot",
+        "stream",
+        "hls",
+        "hls_file",
+        "view_refresh",
+        "view_script",
+        "view_stream",
+    },
     "snapshot": {"snapshot"},
-    "stream": {"stream"},
+    "stream": {"stream", "hls", "hls_file"},
 }
 REALM = 'Basic realm="camcast", charset="UTF-8"'
 

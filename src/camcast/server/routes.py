@@ -22,6 +22,7 @@ from camcast.camera import Camera
 from camcast.encode.rendition import Rendition
 from camcast.errors import CamcastError
 from camcast.server.auth import Gate, Principal
+from camcast.server.hls import HlsOutput
 from camcast.server.mjpeg import Fanout, stream
 from camcast.server.viewers import ViewerLog
 
@@ -40,6 +41,7 @@ class Served:
     camera: Camera
     rendition: Rendition
     fanout: Fanout
+    hls: HlsOutput
 
 
 @dataclass
@@ -135,6 +137,22 @@ async def mjpeg(request: web.Request) -> web.StreamResponse:
         st.viewers.end(session)
 
 
+async def hls_playlist(request: web.Request) -> web.StreamResponse:
+    hls = served(request).hls
+    hls.touch()
+    response = await hls.playlist(request)
+    _touch(request, "hls", 0)
+    return response
+
+
+async def hls_file(request: web.Request) -> web.StreamResponse:
+    hls = served(request).hls
+    hls.touch()
+    response, frames = await hls.file(request, request.match_info["name"])
+    _touch(request, "hls", frames)
+    return response
+
+
 async def index(request: web.Request) -> web.StreamResponse:
     action = request.query.get("action")
     if action == "stream":  # mjpg-streamer's URLs, which many tools expect
@@ -183,6 +201,7 @@ def page(request: web.Request, name: str) -> web.Response:
         asset_base=path_for("static", name="").rstrip("/"),
         snapshot=url("snapshot"),
         stream=url("stream"),
+        hls=url("hls"),
     )
     return web.Response(text=body, content_type="text/html", headers={"Cache-Control": "no-store"})
 
@@ -310,6 +329,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/", index, "index", "viewer", camera=True),
     Route("GET", "/snapshot.jpg", snapshot, "snapshot", "viewer", camera=True),
     Route("GET", "/stream.mjpg", mjpeg, "stream", "viewer", camera=True),
+    Route("GET", "/hls/index.m3u8", hls_playlist, "hls", "viewer", camera=True),
+    Route("GET", "/hls/{name}", hls_file, "hls_file", "viewer", camera=True),
     Route("GET", "/view/refresh", view("refresh"), "view_refresh", "viewer", camera=True),
     Route("GET", "/view/script", view("script"), "view_script", "viewer", camera=True),
     Route("GET", "/view/stream", view("stream"), "view_stream", "viewer", camera=True),

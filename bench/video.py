@@ -1,0 +1,169 @@
+"""Video benchmark: what H.264 costs and saves against MJPEG, on two kinds of pictures.
+
+Sources: camcast's test pattern, and a natural-looking moving picture (FFmpeg's ``mandelbrot``
+zoom, rendered losslessly to a file first). For each source and size it reports
+
+* the H.264 encode cost (camcast's encoder: libx264, zerolatency, constrained baseline), CPU time per
+  frame and as % of one core at 30 fps;
+* bits per second of MJPEG (camcast's JPEG encoder, quality 80) and of H.264 at a ladder of
+  bitrates, each with its SSIM against the source frames (FFmpeg's ``ssim`` filter), and the
+  cheapest H.264 rung whose SSIM matches MJPEG's (or 0.95, whichever is lower) as a fraction of
+  MJPEG's bits.
+
+    python bench/video.py                        # 720p and 1080p, 4 s of each source
+    python bench/video.py --sizes 1280x720 --seconds 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import statistics
+import subprocess
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from camcast.encode.h264 import PRESET, H264Encoder
+from camcast.encode.stripes import JpegEncoder
+from camcast.frames import Yuv420
+from camcast.sources.pattern import PatternSource
+
+FPS = 30
+LADDER = (500_000, 1_000_000, 2_000_000, 4_000_000)
+
+
+def pattern_frames(size: tuple[int, int], count: int) -> list[Yuv420]:
+    pattern = PatternSource(*size, FPS)
+    return [pattern.draw(i, 1000.0 + i / FPS) for i in range(count)]
+
+
+def natural_frames(size: tuple[int, int], count: int, folder: Path) -> list[Yuv420]:
+    """FFmpeg's mandelbrot zoom, rendered losslessly, read back as full-range I420."""
+    path = folder / f"mandelbrot-{size[0]}.mkv"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi",
+         "-i", f"mandelbrot=size={size[0]}x{size[1]}:rate={FPS}",
+         "-frames:v", str(count), "-c:v", "ffv1", "-pix_fmt", "yuv420p", str(path)],
+        check=True,
+    )  # fmt: skip
+    frames = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            planes = np.asarray(frame.to_ndarray(format="yuvj420p"), dtype=np.uint8)
+            w, h = size
+            y = planes[:h].copy()
+            u = planes[h : h + h // 4].reshape(h // 2, w // 2).copy()
+            v = planes[h + h // 4 :].reshape(h // 2, w // 2).copy()
+            frames.append(Yuv420(y, u, v))
+    return frames
+
+
+def write_reference(frames: list[Yuv420], path: Path) -> None:
+    """The source frames, losslessly, for SSIM."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = frames[0].width, frames[0].height, "yuvj420p"
+        for image in frames:
+            data = np.concatenate((image.y.ravel(), image.u.ravel(), image.v.ravel()))
+            frame = av.VideoFrame.from_ndarray(data.reshape(-1, image.width), format="yuvj420p")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def ssim(distorted: Path, reference: Path) -> float:
+    result = subprocess.run(
+        ["ffmpeg", "-v", "info", "-nostats", "-i", str(distorted), "-i", str(reference),
+         "-lavfi", "[0:v]format=yuv420p[a];[1:v]format=yuv420p[b];[a][b]ssim", "-f", "null", "-"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return float(re.findall(r"All:([\d.]+)", result.stderr)[-1])
+
+
+def h264(frames: list[Yuv420], bitrate: int, path: Path) -> tuple[float, int]:
+    """Encode ``frames`` as camcast does; write the stream to ``path``; return (CPU ms per frame, bytes)."""
+    encoder = H264Encoder(bitrate, 1.0, FPS)
+    cpu = []
+    total = 0
+    with path.open("wb") as out:
+        for i, image in enumerate(frames):
+            encoder.clock = lambda i=i: i / FPS  # type: ignore[misc]  # keyframes on the frames' timeline
+            t0 = time.thread_time()
+            encoded = encoder.encode(image)
+            cpu.append(time.thread_time() - t0)
+            out.write(encoded.data)
+            total += len(encoded.data)
+    return 1000 * statistics.median(cpu[5:]), total
+
+
+def mjpeg(frames: list[Yuv420], path: Path) -> int:
+    encoder = JpegEncoder(80)
+    total = 0
+    with av.open(str(path), "w", format="matroska") as container:
+        stream = container.add_stream("mjpeg", rate=Fraction(FPS))
+        stream.width, stream.height, stream.pix_fmt = frames[0].width, frames[0].height, "yuvj420p"
+        for i, image in enumerate(frames):
+            data = encoder.encode(image).data
+            total += len(data)
+            packet = av.Packet(data)
+            packet.stream, packet.pts, packet.dts, packet.time_base = stream, i, i, Fraction(1, FPS)
+            container.mux(packet)
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", nargs="+", default=["1280x720", "1920x1080"])
+    parser.add_argument("--seconds", type=float, default=4.0)
+    args = parser.parse_args()
+    count = round(args.seconds * FPS)
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}, PyAV {av.__version__}, x264 preset {PRESET}\n")  # fmt: skip
+    print(
+        "| source | size | H.264 encode ms/frame | % of a core at 30 fps | MJPEG q80 Mbit/s | MJPEG SSIM "
+        "| H.264 Mbit/s (SSIM) per rung | H.264 bits / MJPEG bits at matched SSIM |"
+    )
+    print("|" + "---|" * 8)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for size_text in args.sizes:
+            size = tuple(int(v) for v in size_text.split("x"))
+            assert len(size) == 2
+            for name in ("pattern", "mandelbrot"):
+                frames = (
+                    pattern_frames(size, count) if name == "pattern" else natural_frames(size, count, folder)
+                )
+                reference = folder / "reference.mkv"
+                write_reference(frames, reference)
+                mjpeg_path = folder / "mjpeg.mkv"
+                mjpeg_bits = mjpeg(frames, mjpeg_path) * 8 / args.seconds
+                mjpeg_ssim = ssim(mjpeg_path, reference)
+                rungs = []
+                cost = 0.0
+                for bitrate in LADDER:
+                    path = folder / f"h264-{bitrate}.h264"
+                    ms, size_bytes = h264(frames, bitrate, path)
+                    if bitrate == 2_000_000:  # the default --video-bitrate
+                        cost = ms
+                    rungs.append((size_bytes * 8 / args.seconds, ssim(path, reference)))
+                goal = min(mjpeg_ssim, 0.95)
+                matched = [bits for bits, value in rungs if value >= goal]
+                ratio = f"1/{mjpeg_bits / matched[0]:.0f}" if matched else "none reached it"
+                ladder = ", ".join(f"{bits / 1e6:.2f} ({value:.3f})" for bits, value in rungs)
+                row = [name, size_text, f"{cost:.1f}", f"{cost * FPS / 10:.0f}", f"{mjpeg_bits / 1e6:.1f}",
+                       f"{mjpeg_ssim:.3f}", ladder, ratio]  # fmt: skip
+                print("| " + " | ".join(row) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""H.264 with libx264 (through PyAV), for HLS and WebRTC: one encode per frame, whatever the viewers.
+
+The encoder is a rendition's :class:`~camcast.encode.rendition.Encoder`, so it runs in the rendition's
+thread only while some output listens, and its output is shared by all of them. It is tuned for live
+viewing: ``tune=zerolatency`` (no lookahead, no B-frames: one packet out for each picture in, at
+once) and the constrained baseline profile, which every browser decodes and WebRTC requires, so the
+same packets serve HLS and WebRTC. Keyframes come every ``keyframe_every`` seconds by the clock, so
+HLS segments cut on them whatever the real frame rate, and on request
+(:meth:`H264Encoder.request_keyframe`), for a consumer that joins or a WebRTC peer that lost a
+picture; requests are limited to one a second whatever their number.
+
+Packets are Annex B (start codes), with the SPS and PPS repeated before every keyframe, so any
+keyframe starts a decodable stream; :mod:`camcast.hls.fmp4` turns them into MP4 samples.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from fractions import Fraction
+
+import av
+import numpy as np
+
+from camcast.frames import Encoded, Yuv420
+
+#: x264's speed/quality trade-off. Measured at 1280x720, 30 fps on the pattern and a natural picture
+#: (bench/video.py): "veryfast" is the slowest preset that stays within a fifth of a core at 720p30.
+PRESET = "veryfast"
+#: Timestamps in 1/90000 s, the MPEG clock that MP4 and RTP use for video.
+CLOCK = 90_000
+#: At most one keyframe on request per this many seconds, however many consumers ask (a keyframe costs
+#: about ten ordinary frames' bits).
+KEYFRAME_REQUEST_EVERY = 1.0
+
+
+class H264Encoder:
+    """Encodes full-range I420 pictures to H.264 packets, one per picture; see the module docstring.
+
+    ``bitrate`` is in bits per second; ``fps`` is the capture rate, for rate control and the keyframe
+    interval. The size is taken from the first picture, and the encoder restarts (with a keyframe) if
+    it changes.
+    """
+
+    codec = "h264"
+
+    def __init__(self, bitrate: int, keyframe_every: float, fps: float) -> None:
+        self.bitrate = bitrate
+        self.keyframe_every = keyframe_every
+        self.fps = fps
+        self._context: av.VideoCodecContext | None = None
+        self._size = (0, 0)
+        self._pts = -1
+        self._want_keyframe = threading.Event()
+        self._last_request = -KEYFRAME_REQUEST_EVERY
+        self._last_keyframe = -1e9
+        self.keyframes = 0
+        #: Where keyframe times are read from: the monotonic clock, or a file's own timeline (benchmarks).
+        self.clock: Callable[[], float] = time.monotonic
+
+    def request_keyframe(self) -> bool:
+        """Make the next picture a keyframe, unless one was requested less than a second ago; return
+        whether this request was taken. Safe from any thread."""
+        now = self.clock()
+        if now - self._last_request < KEYFRAME_REQUEST_EVERY:
+            return False
+        self._last_request = now
+        self._want_keyframe.set()
+        return True
+
+    def _open(self, width: int, height: int) -> av.VideoCodecContext:
+        context = av.CodecContext.create("libx264", "w")
+        assert isinstance(context, av.VideoCodecContext)
+        context.width, context.height = width, height
+        context.pix_fmt = "yuv420p"
+        context.time_base = Fraction(1, CLOCK)
+        context.framerate = Fraction(self.fps).limit_denominator(1001)
+        context.bit_rate = self.bitrate
+        # Keyframes are placed by the clock (see encode), which holds whatever the real frame rate;
+        # x264's own interval is only a backstop.
+        context.gop_size = max(1, round(2 * self.keyframe_every * self.fps))
+        context.color_range = av.video.reformatter.ColorRange.JPEG  # the hub's pictures are full range
+        context.options = {
+            "preset": PRESET,
+            "tune": "zerolatency",
+            "profile": "baseline",
+            "forced-idr": "1",  # a requested keyframe is an IDR, where a decoder may start
+            # A steady rate: at most 1.5x the target over one second (VBV), so a keyframe never bursts
+            # past what a viewer's link was sized for.
+            "maxrate": str(self.bitrate * 3 // 2),
+            "bufsize": str(self.bitrate),
+        }
+        context.open()
+        self._size = (width, height)
+        return context
+
+    def encode(self, image: Yuv420) -> Encoded:
+        size = (image.width, image.height)
+        if self._context is None or size != self._size:
+            self._context = self._open(*size)
+        frame = av.VideoFrame.from_ndarray(
+            np.concatenate((image.y.ravel(), image.u.ravel(), image.v.ravel())).reshape(-1, image.width),
+            format="yuv420p",
+        )
+        frame.color_range = av.video.reformatter.ColorRange.JPEG
+        # Monotonic timestamps at the nominal rate: rate control reads them; real capture times travel
+        # with the frame and are what segments and RTP use.
+        self._pts += round(CLOCK / self.fps)
+        frame.pts = self._pts
+        now = self.clock()
+        due = now - self._last_keyframe >= self.keyframe_every - 0.5 / self.fps
+        if self._want_keyframe.is_set() or due:
+            self._want_keyframe.clear()
+            frame.pict_type = av.video.frame.PictureType.I
+        packets = self._context.encode(frame)
+        data = b"".join(bytes(p) for p in packets)
+        keyframe = any(p.is_keyframe for p in packets)
+        if keyframe:
+            self.keyframes += 1
+            self._last_keyframe = now
+        return Encoded(self.codec, data, keyframe)

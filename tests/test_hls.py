@@ -1,0 +1,206 @@
+"""H.264 and HLS: the segmenter on real encoder output, and /hls/ from the server read by ffprobe,
+ffmpeg, aiohttp (blocking reloads, access) and headless Chromium (hls.js)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import subprocess
+import time
+
+import aiohttp
+import pytest
+
+from camcast.encode.h264 import H264Encoder
+from camcast.frames import Frame
+from camcast.hls import fmp4
+from camcast.hls.segmenter import Segmenter
+from camcast.paths import config_dir
+from camcast.security.accounts import Accounts
+from camcast.security.tokens import ShareKeys
+from camcast.sources.pattern import PatternSource
+from tests.browser import chromium
+from tests.conftest import camcast_server
+from tests.test_access import OWNER
+
+pytestmark = pytest.mark.timeout(120)
+
+PATTERN = ("--source", "pattern", "--size", "320x240", "--fps", "15")
+
+
+def encoded_pattern(frames: int, fps: int = 30, keyframe_every: float = 1.0) -> list[Frame]:  # type: ignore[type-arg]
+    """``frames`` pattern pictures encoded by the H.264 encoder, timed at ``fps``, with keyframes
+    every ``keyframe_every`` seconds of those times."""
+    pattern = PatternSource(160, 120, fps)
+    encoder = H264Encoder(300_000, keyframe_every, fps)
+    out = []
+    for i in range(frames):
+        encoder.clock = lambda i=i: i / fps  # type: ignore[misc]  # the frames' own timeline
+        encoded = encoder.encode(pattern.draw(i, i / fps))
+        out.append(Frame(i + 1, 100 + i / fps, 1.7e9 + i / fps, 160, 120, encoded))
+    return out
+
+
+def test_segments_cut_on_keyframes_with_parts_and_a_bounded_window() -> None:
+    """Segments start on keyframes and last the keyframe interval; parts are about 200 ms and never
+    longer than the PART-TARGET announced; only ``window`` segments are kept."""
+    segmenter = Segmenter(1.0, 0.2, window=3)
+    for frame in encoded_pattern(30 * 6 + 1):
+        segmenter.push(frame)
+    finished = [s for s in segmenter.segments if s.finished]
+    assert len(finished) == 3 and finished[-1].msn == 5
+    assert all(abs(s.duration - 1.0) < 1e-3 for s in finished)
+    assert all(s.parts[0].independent and not any(p.independent for p in s.parts[1:]) for s in finished)
+    text = segmenter.playlist().render()
+    target = float(re.search(r"PART-TARGET=([\d.]+)", text)[1])  # type: ignore[index]
+    durations = [float(d) for d in re.findall(r"EXT-X-PART:DURATION=([\d.]+)", text)]
+    assert durations and max(durations) <= target and min(durations) > 0.15
+    assert "#EXT-X-MEDIA-SEQUENCE:3" in text and text.count("#EXTINF:") == 3
+    # the parts of a segment are the segment: same bytes end to end
+    last = finished[-1]
+    assert last.data == b"".join(segmenter.part(last.msn, i)[0] for i in range(len(last.parts)))  # type: ignore[index]
+
+
+def test_stream_waits_for_a_keyframe_and_marks_a_gap() -> None:
+    """Frames before the first keyframe are not used (and a keyframe is asked for); after an
+    interruption the next segment follows an EXT-X-DISCONTINUITY."""
+    asked = []
+    segmenter = Segmenter(1.0, 0.2, need_keyframe=lambda: asked.append(1))
+    frames = encoded_pattern(90)
+    for frame in frames[5:29]:  # no keyframe among these
+        segmenter.push(frame)
+    assert asked and segmenter.init is None and not segmenter.segments
+    for frame in frames[30:61]:
+        segmenter.push(frame)
+    segmenter.interrupt()
+    for frame in encoded_pattern(40)[:32]:
+        segmenter.push(Frame(frame.seq, frame.time + 10, frame.wall + 10, 160, 120, frame.payload))
+    text = segmenter.playlist(parts=False).render()
+    assert text.count("#EXT-X-DISCONTINUITY") == 1 and text.count("#EXTINF:") == 3
+
+
+def test_init_segment_names_the_stream() -> None:
+    frames = encoded_pattern(1)
+    units = fmp4.nal_units(frames[0].payload.data)  # type: ignore[union-attr]
+    sps, pps = fmp4.parameter_sets(units)  # type: ignore[misc]
+    assert fmp4.codec_string(sps).startswith("avc1.42")  # constrained baseline, for WebRTC too
+    init = fmp4.init_segment(sps, pps, 160, 120)
+    assert init[4:8] == b"ftyp" and b"avcC" in init and b"mvex" in init
+
+
+def ffprobe_json(url: str) -> dict[str, object]:
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height", "-of", "json", url],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+async def test_server_hls_read_by_ffprobe_and_ffmpeg() -> None:
+    """/hls/index.m3u8 is H.264 at the configured size; ffmpeg plays 8 s of it without an error or a
+    gap (frames at the capture rate); nothing is encoded before anyone asks for video."""
+    async with camcast_server(*PATTERN) as server, aiohttp.ClientSession() as session:
+        async with session.get(server.url + "/status.json") as resp:
+            assert (await resp.json())["encodes_per_second"] == 0
+        streams = ffprobe_json(server.url + "/hls/index.m3u8")["streams"]
+        assert streams == [{"codec_name": "h264", "width": 320, "height": 240}]
+        started = time.monotonic()
+        result = await asyncio.to_thread(
+            subprocess.run,
+            ["ffmpeg", "-v", "error", "-i", server.url + "/cam/camera/hls/index.m3u8", "-t", "8",
+             "-f", "null", "-", "-progress", "pipe:1", "-nostats"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+        frames = int(re.findall(r"^frame=(\d+)", result.stdout, re.M)[-1])
+        assert frames >= 8 * 15 * 0.9, frames
+        assert time.monotonic() - started < 30
+        async with session.get(server.url + "/status.json") as resp:
+            doc = await resp.json()
+        assert 10 <= doc["encodes_per_second"] <= 16  # once per frame, for every HLS reader
+
+
+async def test_blocking_reload_and_bad_queries() -> None:
+    """_HLS_msn/_HLS_part hold the playlist until that part exists; too far ahead or junk is a 400;
+    an unknown file is a 404; the preload-hinted part is waited for."""
+    async with camcast_server(*PATTERN) as server, aiohttp.ClientSession() as session:
+        base = server.url + "/hls/"
+        async with session.get(base + "index.m3u8") as resp:
+            assert resp.status == 200
+            assert resp.headers["Content-Type"].startswith("application/vnd.apple.mpegurl")
+            text = await resp.text()
+        last = max(int(m) for m in re.findall(r"seg-[0-9a-f]+-(\d+)\.m4s", text))
+        t0 = time.monotonic()
+        async with session.get(base + f"index.m3u8?_HLS_msn={last + 1}&_HLS_part=2") as resp:
+            assert resp.status == 200
+            waited = time.monotonic() - t0
+            later = await resp.text()
+        assert re.search(rf"part-[0-9a-f]+-{last + 1}-2\.m4s", later) or f"-{last + 1}.m4s" in later
+        assert 0.1 < waited < 3, waited
+        hint = re.search(r'PRELOAD-HINT:TYPE=PART,URI="([^"]+)"', later)[1]  # type: ignore[index]
+        async with session.get(base + hint) as resp:
+            assert resp.status == 200 and resp.headers["Content-Type"] == "video/iso.segment"
+            assert (await resp.read())[4:8] == b"moof"
+            assert "immutable" in resp.headers["Cache-Control"]
+        for query in ("_HLS_msn=999999", "_HLS_msn=x", "_HLS_part=1", "_HLS_msn=-1"):
+            async with session.get(base + "index.m3u8?" + query) as resp:
+                assert resp.status == 400, query
+        for name in ("seg-000000-1.m4s", "..%2fstatus.json", "index.m3u9", "part-zz-1-1.m4s"):
+            async with session.get(base + name) as resp:
+                assert resp.status == 404, name
+        async with session.get(server.url + "/healthz") as resp:
+            assert resp.status == 200
+
+
+async def test_hls_access_and_one_viewer_session() -> None:
+    """With accounts, HLS needs credentials like the MJPEG stream; a share link with the stream scope
+    opens it (a snapshot-scope link does not); a player's many requests are one viewer session."""
+    Accounts(config_dir() / "users.json").add(OWNER.login, OWNER.password, "owner")
+    keys = ShareKeys(config_dir() / "share.key")
+    stream_token = keys.issue("tv", 3600, "stream")
+    snapshot_token = keys.issue("pic", 3600, "snapshot")
+    async with camcast_server(*PATTERN) as server, aiohttp.ClientSession() as session:
+        async with session.get(server.url + "/hls/index.m3u8") as resp:
+            assert resp.status == 401
+        async with session.get(server.url + f"/hls/index.m3u8?token={snapshot_token}") as resp:
+            assert resp.status == 403
+        for _ in range(3):
+            async with session.get(server.url + f"/hls/index.m3u8?token={stream_token}") as resp:
+                assert resp.status == 200
+                text = await resp.text()
+            segment = re.findall(r"^seg-\S+", text, re.M)[-1]
+            async with session.get(server.url + f"/hls/{segment}?token={stream_token}") as resp:
+                assert resp.status == 200 and (await resp.read())[4:8] == b"moof"
+        async with session.get(server.url + "/api/viewers", headers=OWNER.header) as resp:
+            watching = (await resp.json())["watching"]
+        hls = [s for s in watching if s["who"] == "tv"]
+        assert len(hls) == 1 and hls[0]["route"] == "hls" and hls[0]["frames"] > 0
+
+
+async def test_stream_page_plays_video_with_hlsjs() -> None:
+    """Chromium opens /view/stream: hls.js (served by camcast) plays the H.264 video, its currentTime
+    advancing steadily over 8 s, and the page says it plays low-latency HLS."""
+    async with camcast_server(*PATTERN) as server, chromium() as browser:
+        page = await browser.new_page()
+        await page.goto(server.url + "/view/stream")
+        await page.wait_for_function(
+            "() => document.getElementById('camcast-player').dataset.mode !== ''", timeout=20000
+        )
+        assert await page.get_attribute("#camcast-player", "data-mode") == "hls.js"
+        assert "low-latency HLS" in (await page.text_content("#camcast-status") or "")
+        await asyncio.sleep(1)  # past the start, where the player may catch up with the live edge
+        times = []
+        for _ in range(9):
+            times.append(await page.evaluate("() => document.getElementById('camcast-video').currentTime"))
+            await asyncio.sleep(1)
+        steps = [b - a for a, b in itertools.pairwise(times)]
+        assert all(0.7 < step < 1.3 for step in steps), times
+        size = await page.evaluate(
+            "() => [camcast_video.videoWidth, camcast_video.videoHeight]".replace(
+                "camcast_video", "document.getElementById('camcast-video')"
+            )
+        )
+        assert size == [320, 240]
