@@ -36,6 +36,7 @@ from camcast.frames import Yuv420
 from camcast.sources.pattern import PatternSource
 
 FPS = 30
+FULL_RANGE = av.video.reformatter.ColorRange.JPEG
 LADDER = (500_000, 1_000_000, 2_000_000, 4_000_000)
 
 
@@ -66,13 +67,16 @@ def natural_frames(size: tuple[int, int], count: int, folder: Path) -> list[Yuv4
 
 
 def write_reference(frames: list[Yuv420], path: Path) -> None:
-    """The source frames, losslessly, for SSIM."""
+    """The source frames, losslessly, for SSIM (full range, like every stream compared with them:
+    SSIM runs on full-range planes on both sides, so no range conversion skews it)."""
     with av.open(str(path), "w") as container:
         stream = container.add_stream("ffv1", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = frames[0].width, frames[0].height, "yuvj420p"
+        stream.width, stream.height, stream.pix_fmt = frames[0].width, frames[0].height, "yuv420p"
+        stream.codec_context.color_range = FULL_RANGE
         for image in frames:
             data = np.concatenate((image.y.ravel(), image.u.ravel(), image.v.ravel()))
-            frame = av.VideoFrame.from_ndarray(data.reshape(-1, image.width), format="yuvj420p")
+            frame = av.VideoFrame.from_ndarray(data.reshape(-1, image.width), format="yuv420p")
+            frame.color_range = FULL_RANGE
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():
@@ -82,7 +86,7 @@ def write_reference(frames: list[Yuv420], path: Path) -> None:
 def ssim(distorted: Path, reference: Path) -> float:
     result = subprocess.run(
         ["ffmpeg", "-v", "info", "-nostats", "-i", str(distorted), "-i", str(reference),
-         "-lavfi", "[0:v]format=yuv420p[a];[1:v]format=yuv420p[b];[a][b]ssim", "-f", "null", "-"],
+         "-lavfi", "[0:v]format=yuvj420p[a];[1:v]format=yuvj420p[b];[a][b]ssim", "-f", "null", "-"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     return float(re.findall(r"All:([\d.]+)", result.stderr)[-1])
@@ -96,9 +100,9 @@ def h264(frames: list[Yuv420], bitrate: int, path: Path) -> tuple[float, int]:
     with path.open("wb") as out:
         for i, image in enumerate(frames):
             encoder.clock = lambda i=i: i / FPS  # type: ignore[misc]  # keyframes on the frames' timeline
-            t0 = time.thread_time()
+            t0 = time.process_time()  # x264 encodes in threads of its own: count them all
             encoded = encoder.encode(image)
-            cpu.append(time.thread_time() - t0)
+            cpu.append(time.process_time() - t0)
             out.write(encoded.data)
             total += len(encoded.data)
     return 1000 * statistics.median(cpu[5:]), total

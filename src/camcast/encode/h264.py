@@ -25,9 +25,11 @@ import numpy as np
 
 from camcast.frames import Encoded, Yuv420
 
-#: x264's speed/quality trade-off. Measured at 1280x720, 30 fps on the pattern and a natural picture
-#: (bench/video.py): "veryfast" is the slowest preset that stays within a fifth of a core at 720p30.
-PRESET = "veryfast"
+#: x264's speed/quality trade-off, measured at 1280x720 30 fps, 2 Mbit/s (bench/video.py, CPU of all
+#: the encoder's threads): veryfast 22% of a core on the pattern and 41% on a mandelbrot zoom,
+#: superfast 19% and 28%, ultrafast 16% and 21% but with 50% more bits on the pattern. superfast is
+#: the slowest preset within a fifth of a core on the pattern.
+PRESET = "superfast"
 #: Timestamps in 1/90000 s, the MPEG clock that MP4 and RTP use for video.
 CLOCK = 90_000
 #: At most one keyframe on request per this many seconds, however many consumers ask (a keyframe costs
