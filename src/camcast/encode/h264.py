@@ -57,7 +57,6 @@ class H264Encoder:
         self._want_keyframe = threading.Event()
         self._last_request = -KEYFRAME_REQUEST_EVERY
         self._last_keyframe = -1e9
-        self.keyframes = 0
         #: Where keyframe times are read from: the monotonic clock, or a file's own timeline (benchmarks).
         self.clock: Callable[[], float] = time.monotonic
 
@@ -119,6 +118,5 @@ class H264Encoder:
         data = b"".join(bytes(p) for p in packets)
         keyframe = any(p.is_keyframe for p in packets)
         if keyframe:
-            self.keyframes += 1
             self._last_keyframe = now
         return Encoded(self.codec, data, keyframe)

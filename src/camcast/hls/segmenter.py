@@ -76,7 +76,6 @@ class Segmenter:
         self.run = secrets.token_hex(3)
         self.init: bytes | None = None
         self.init_uri = ""
-        self.codec = ""
         self.segments: deque[_Segment] = deque()
         self.discontinuities_dropped = 0
         self._params: tuple[bytes, bytes, int, int] | None = None
@@ -84,7 +83,7 @@ class Segmenter:
         self._next_msn = 0
         self._fragments = 0
         self._t0: float | None = None
-        self._held: tuple[int, fmp4.Sample, EncodedFrame] | None = None
+        self._held: tuple[int, fmp4.Sample] | None = None  # the newest frame, until its duration is known
         self._samples: list[fmp4.Sample] = []
         self._part_start = 0
         self._gap = False
@@ -115,7 +114,7 @@ class Segmenter:
             self._t0 = frame.time
         tick = round((frame.time - self._t0) * fmp4.TIMESCALE)
         if self._held is not None:
-            held_tick, sample, _ = self._held
+            held_tick, sample = self._held
             duration = max(1, tick - held_tick)
             self._samples.append(fmp4.Sample(duration, sample.data, sample.keyframe))
         current = self.segments[-1] if self.segments and not self.segments[-1].finished else None
@@ -133,13 +132,13 @@ class Segmenter:
             and tick - self._part_start + self._samples[-1].duration / 2 > self.part_target * fmp4.TIMESCALE
         ):
             self._close_part(tick)
-        self._held = (tick, fmp4.Sample(0, fmp4.sample_data(units), payload.keyframe), frame)
+        self._held = (tick, fmp4.Sample(0, fmp4.sample_data(units), payload.keyframe))
 
     def interrupt(self) -> None:
         """The stream stops (nobody watches): finish what there is; the next frames start a new
         segment after a discontinuity, at a keyframe."""
         if self._held is not None:
-            held_tick, sample, _ = self._held
+            held_tick, sample = self._held
             nominal = self._samples[-1].duration if self._samples else round(fmp4.TIMESCALE / 30)
             self._samples.append(fmp4.Sample(nominal, sample.data, sample.keyframe))
             self._close_part(held_tick + nominal)
@@ -155,7 +154,6 @@ class Segmenter:
         self._versions += 1
         self.init = fmp4.init_segment(sps, pps, width, height)
         self.init_uri = f"init-{self.run}-{self._versions}.mp4"
-        self.codec = fmp4.codec_string(sps)
 
     def _open_segment(self, tick: int, wall: float) -> None:
         self.segments.append(_Segment(self._next_msn, wall, tick, self.init_uri, self._gap))

@@ -45,17 +45,14 @@ class HlsOutput:
     """One camera's HLS: the segmenter, attached to its H.264 rendition while anyone watches."""
 
     def __init__(self, rendition: Rendition, window: int) -> None:
+        assert isinstance(rendition.encoder, H264Encoder), "HLS is cut from an H.264 rendition"
         self.rendition = rendition
-        encoder = rendition.encoder
-        keyframe_every = encoder.keyframe_every if isinstance(encoder, H264Encoder) else 1.0
-        self.segmenter = Segmenter(keyframe_every, PART_TARGET, window, need_keyframe=self._keyframe)
+        self.encoder = rendition.encoder
+        self.segmenter = Segmenter(
+            self.encoder.keyframe_every, PART_TARGET, window, need_keyframe=self.encoder.request_keyframe
+        )
         self.attached = False
         self.last_request = 0.0
-
-    def _keyframe(self) -> None:
-        encoder = self.rendition.encoder
-        if isinstance(encoder, H264Encoder):
-            encoder.request_keyframe()
 
     def touch(self) -> None:
         """A request came: keep (or start) the video."""
@@ -63,7 +60,7 @@ class HlsOutput:
         if not self.attached:
             self.attached = True
             self.rendition.add_listener(self.segmenter.push)
-            self._keyframe()
+            self.encoder.request_keyframe()
 
     def sweep(self, now: float) -> None:
         """Let the encoder go when nobody has asked for HLS for a while."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 from dataclasses import dataclass, field
 
@@ -27,8 +26,6 @@ from aiohttp.http import HttpVersion11
 
 from camcast.encode.rendition import Rendition
 from camcast.frames import EncodedFrame
-
-log = logging.getLogger(__name__)
 
 #: Seconds between checks that an idle viewer (no frames arriving, e.g. a stalled source) is still
 #: connected; frames themselves notice a disconnect at once.
@@ -221,15 +218,12 @@ async def stream(request: web.Request, fanout: Fanout, max_fps: float | None) ->
     if chunked:
         response.enable_chunked_encoding()
     response.force_close()
-    try:
-        await response.prepare(request)
-        if request.method == "HEAD":
-            return response
-        await response.write(f"--{BOUNDARY}\r\n".encode("ascii"))
-    except ConnectionError:
-        # Gone before the stream started (the headers could not be written): a viewer that left.
-        log.info("viewer %s left before the stream started", request.remote)
+    # A client gone before these are written raises ConnectionError, which the server's error
+    # middleware takes as the quiet end of a visit.
+    await response.prepare(request)
+    if request.method == "HEAD":
         return response
+    await response.write(f"--{BOUNDARY}\r\n".encode("ascii"))
     transport = request.transport
     if transport is None or transport.is_closing():
         return response
