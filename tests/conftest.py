@@ -14,11 +14,14 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import aiohttp
 import aiohttp.web
 import pytest
+
+if TYPE_CHECKING:
+    from tests.peers import S3Peer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -179,3 +182,12 @@ async def web_site(app: aiohttp.web.Application) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture(scope="session")
+def s3_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Peer]:
+    """SeaweedFS's S3 gateway, started once per session (about 4 s)."""
+    from tests.peers import seaweedfs_server
+
+    with seaweedfs_server(tmp_path_factory.mktemp("seaweedfs")) as peer:
+        yield peer

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import re
+import subprocess
 from fractions import Fraction
 from pathlib import Path
 
@@ -50,3 +54,26 @@ def jpeg_of(frame: Captured) -> bytes | None:
     """The frame's JPEG bytes, or None when it carries pixels."""
     payload = frame.payload
     return payload.data if isinstance(payload, Encoded) and payload.codec == "jpeg" else None
+
+
+def ffprobe_json(url: str) -> dict[str, object]:
+    """ffprobe's view of ``url``'s streams: codec and size."""
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height", "-of", "json", url],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+async def ffmpeg_frames(url: str, seconds: float, *args: str) -> int:
+    """Play ``seconds`` of ``url`` with ffmpeg (``args`` go before ``-i``); assert it says nothing
+    (no error, no gap) and return the frames it decoded."""
+    result = await asyncio.to_thread(
+        subprocess.run,
+        ["ffmpeg", "-v", "error", *args, "-i", url, "-t", str(seconds), "-f", "null", "-",
+         "-progress", "pipe:1", "-nostats"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+    return int(re.findall(r"^frame=(\d+)", result.stdout, re.M)[-1])

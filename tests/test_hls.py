@@ -3,11 +3,7 @@ ffmpeg, aiohttp (blocking reloads, access) and headless Chromium (hls.js)."""
 
 from __future__ import annotations
 
-import asyncio
-import itertools
-import json
 import re
-import subprocess
 import time
 
 import aiohttp
@@ -21,8 +17,9 @@ from camcast.paths import config_dir
 from camcast.security.accounts import Accounts
 from camcast.security.tokens import ShareKeys
 from camcast.sources.pattern import PatternSource
-from tests.browser import chromium
+from tests.browser import chromium, plays_steadily
 from tests.conftest import camcast_server
+from tests.media import ffmpeg_frames, ffprobe_json
 from tests.test_access import OWNER
 
 pytestmark = pytest.mark.timeout(120)
@@ -90,15 +87,6 @@ def test_init_segment_names_the_stream() -> None:
     assert init[4:8] == b"ftyp" and b"avcC" in init and b"mvex" in init
 
 
-def ffprobe_json(url: str) -> dict[str, object]:
-    result = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height", "-of", "json", url],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
-
-
 async def test_server_hls_read_by_ffprobe_and_ffmpeg() -> None:
     """/hls/index.m3u8 is H.264 at the configured size; ffmpeg plays 8 s of it without an error or a
     gap (frames at the capture rate); nothing is encoded before anyone asks for video."""
@@ -108,14 +96,7 @@ async def test_server_hls_read_by_ffprobe_and_ffmpeg() -> None:
         streams = ffprobe_json(server.url + "/hls/index.m3u8")["streams"]
         assert streams == [{"codec_name": "h264", "width": 320, "height": 240}]
         started = time.monotonic()
-        result = await asyncio.to_thread(
-            subprocess.run,
-            ["ffmpeg", "-v", "error", "-i", server.url + "/cam/camera/hls/index.m3u8", "-t", "8",
-             "-f", "null", "-", "-progress", "pipe:1", "-nostats"],
-            capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
-        assert result.returncode == 0 and not result.stderr.strip(), result.stderr
-        frames = int(re.findall(r"^frame=(\d+)", result.stdout, re.M)[-1])
+        frames = await ffmpeg_frames(server.url + "/cam/camera/hls/index.m3u8", 8)
         assert frames >= 8 * 15 * 0.9, frames
         assert time.monotonic() - started < 30
         async with session.get(server.url + "/status.json") as resp:
@@ -191,17 +172,7 @@ async def test_stream_page_plays_video_with_hlsjs() -> None:
         )
         assert await page.get_attribute("#camcast-player", "data-mode") == "hls.js"
         assert "low-latency HLS" in (await page.text_content("#camcast-status") or "")
-        # Past the start, where hls.js may wait for or seek to the live edge (measured: up to ~1 s
-        # without progress in 1 run of 10), then it must play steadily.
-        await page.wait_for_function(
-            "() => document.getElementById('camcast-video').currentTime > 2.5", timeout=15000
-        )
-        times = []
-        for _ in range(9):
-            times.append(await page.evaluate("() => document.getElementById('camcast-video').currentTime"))
-            await asyncio.sleep(1)
-        steps = [b - a for a, b in itertools.pairwise(times)]
-        assert all(0.7 < step < 1.3 for step in steps), times
+        await plays_steadily(page, 8)
         size = await page.evaluate(
             "() => [camcast_video.videoWidth, camcast_video.videoHeight]".replace(
                 "camcast_video", "document.getElementById('camcast-video')"

@@ -20,6 +20,7 @@ from camcast.console import StatusLine
 from camcast.errors import ConfigError
 from camcast.publish import open_store
 from camcast.publish.check import check_store
+from camcast.publish.hls import HlsPublisher
 from camcast.publish.publisher import Publisher, PublishOptions
 from camcast.publish.store import RemoteStore
 from camcast.publish.target import parse_target
@@ -38,7 +39,8 @@ def store_for(settings: CameraSettings) -> RemoteStore:
     target = parse_target(settings.publish_to, settings.upload_password)
     return open_store(
         target, ca_file=settings.ca_file, fingerprint=settings.fingerprint, active=settings.active,
-        identity=settings.identity,
+        identity=settings.identity, s3_access_key=settings.s3_access_key,
+        s3_secret_key=settings.s3_secret_key,
     )  # fmt: skip
 
 
@@ -65,7 +67,17 @@ async def start_publisher(camera: Camera, stack: contextlib.AsyncExitStack) -> P
         every=s.every, name=s.name, archive=s.archive_pattern if s.archive else None, keep_days=s.keep_days,
         keep=s.keep, stream_fps=s.stream_fps, title=f"camcast · {s.title} · {camera.describe()}",
     )  # fmt: skip
-    publisher = Publisher(camera.rendition("publish"), store, options, paused=lambda: camera.hub.paused)
+
+    def paused() -> bool:
+        return camera.hub.paused
+
+    video = None
+    if s.hls:
+        video = HlsPublisher(
+            camera.rendition("publish", codec="h264"), store, segment_seconds=s.hls_segment,
+            window=s.hls_window, paused=paused,
+        )  # fmt: skip
+    publisher = Publisher(camera.rendition("publish"), store, options, paused=paused, video=video)
     await publisher.prepare()
     return publisher
 
@@ -110,7 +122,8 @@ async def serve(config: Config, quiet: bool = False) -> None:
         for name, publisher in publishers.items():
             every = config.camera(name).every
             print(
-                f"camcast: {name} also publishes to {publisher.store.describe()} every {every:g} s",
+                f"camcast: {name} also publishes to {publisher.store.describe()} every {every:g} s"
+                + (" with HLS video" if publisher.video else ""),
                 flush=True,
             )
 
@@ -120,7 +133,7 @@ async def serve(config: Config, quiet: bool = False) -> None:
             for camera in cameras:
                 line = camera_line(camera, state, now, len(cameras) == 1)
                 if camera.name in publishers:
-                    line += f" · {publishers[camera.name].stats.line()}"
+                    line += f" · {publishers[camera.name].line()}"
                 lines.append(line)
             return " | ".join(lines)
 
@@ -133,7 +146,7 @@ async def publish(config: Config, quiet: bool = False) -> None:
     chosen = [c for c in config.cameras if c.publish_to]
     if not chosen:
         raise ConfigError(
-            "needs a destination: a folder, or an ftp://, ftps:// or sftp:// URL", key="publish_to"
+            "needs a destination: a folder, or an ftp://, ftps://, sftp:// or s3:// URL", key="publish_to"
         )
     _check_targets(chosen)
     async with contextlib.AsyncExitStack() as stack:
@@ -142,14 +155,14 @@ async def publish(config: Config, quiet: bool = False) -> None:
         for camera, publisher in zip(cameras, publishers, strict=True):
             print(
                 f"camcast: publishing {camera.describe()} to {publisher.store.describe()} every "
-                f"{camera.settings.every:g} s",
+                f"{camera.settings.every:g} s" + (" with HLS video" if publisher.video else ""),
                 flush=True,
             )
 
         def render() -> str:
             now = time.monotonic()
             return " | ".join(
-                f"{camera_line(c, None, now, len(cameras) == 1)} · {p.stats.line()}"
+                f"{camera_line(c, None, now, len(cameras) == 1)} · {p.line()}"
                 for c, p in zip(cameras, publishers, strict=True)
             )
 

@@ -224,7 +224,8 @@ class CameraSettings:
     # --- publishing -----------------------------------------------------------------------------------
     publish_to: str | None = setting(
         None, parse_optional_text,
-        "publish to a folder, or ftp://, ftps://, ftps+implicit:// or sftp://user@host/folder/",
+        "publish to a folder, or ftp://, ftps://, ftps+implicit:// or sftp://user@host/folder/, or "
+        "s3://bucket/prefix/ (?endpoint=URL&region=R&profile=P for S3-compatible stores)",
         metavar="URL",
     )  # fmt: skip
     every: float = setting(5.0, parse_seconds(0.2, 86400), "seconds between published pictures", metavar="N")
@@ -244,6 +245,12 @@ class CameraSettings:
         None, parse_optional_positive, "also publish a near-live ring of pictures at this rate (stream.html)",
         metavar="F",
     )  # fmt: skip
+    hls: bool = setting(
+        False, parse_bool, "also publish H.264 video as HLS (hls/index.m3u8, played by stream.html)"
+    )
+    hls_segment: float = setting(
+        2.0, parse_seconds(1, 10), "seconds of video in each published HLS segment", metavar="S"
+    )
     ca_file: str | None = setting(
         None, parse_path, "CA certificates to verify an FTPS server", metavar="FILE"
     )
@@ -255,6 +262,14 @@ class CameraSettings:
     upload_password: str | None = setting(
         None, parse_optional_text, "FTP password (or use CAMCAST_UPLOAD_PASSWORD or ~/.netrc)", secret=True
     )
+    s3_access_key: str | None = setting(
+        None, parse_optional_text, "S3 access key id (or use AWS_ACCESS_KEY_ID or ~/.aws/credentials)",
+        metavar="ID",
+    )  # fmt: skip
+    s3_secret_key: str | None = setting(
+        None, parse_optional_text, "S3 secret key (or use AWS_SECRET_ACCESS_KEY or ~/.aws/credentials)",
+        secret=True,
+    )  # fmt: skip
 
     # Not settings: the camera's name in URLs, and per-output drawing from [serve]/[publish] tables.
     id: str = "camera"

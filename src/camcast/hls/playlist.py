@@ -69,7 +69,10 @@ class MediaPlaylist:
             lines.append(f"#EXT-X-DISCONTINUITY-SEQUENCE:{self.discontinuity_sequence}")
         init = None
         for segment in self.segments:
-            if segment.discontinuity and init is not None:
+            # Kept on the first segment too: a segment's discontinuity number counts the tags up to
+            # and including its own, so the tag may only go when its segment does (and then
+            # ``discontinuity_sequence`` counts it).
+            if segment.discontinuity:
                 lines.append("#EXT-X-DISCONTINUITY")
             if segment.init != init:
                 init = segment.init

@@ -43,6 +43,20 @@ class _Part:
     frames: int
 
 
+@dataclass(frozen=True)
+class Finished:
+    """A segment just finished, as the publisher uploads it: its bytes, and its init segment's."""
+
+    msn: int
+    uri: str
+    data: bytes
+    duration: float
+    date: float
+    init_uri: str
+    init: bytes
+    discontinuity: bool
+
+
 @dataclass
 class _Segment:
     msn: int
@@ -68,11 +82,13 @@ class Segmenter:
         part_target: float | None = 0.2,
         window: int = 6,
         need_keyframe: Callable[[], object] = lambda: None,
+        on_segment: Callable[[Finished], object] = lambda finished: None,
     ) -> None:
         self.segment_target = segment_target
         self.part_target = part_target
         self.window = window
         self.need_keyframe = need_keyframe
+        self.on_segment = on_segment
         self.run = secrets.token_hex(3)
         self.init: bytes | None = None
         self.init_uri = ""
@@ -135,8 +151,8 @@ class Segmenter:
         self._held = (tick, fmp4.Sample(0, fmp4.sample_data(units), payload.keyframe))
 
     def interrupt(self) -> None:
-        """The stream stops (nobody watches): finish what there is; the next frames start a new
-        segment after a discontinuity, at a keyframe."""
+        """The stream stops (nobody watches, or the shutter closed): finish what there is; the next
+        frames start a new segment after a discontinuity, at a keyframe."""
         if self._held is not None:
             held_tick, sample = self._held
             nominal = self._samples[-1].duration if self._samples else round(fmp4.TIMESCALE / 30)
@@ -189,6 +205,13 @@ class Segmenter:
         segment.data = b"".join(p.data for p in segment.parts)
         segment.duration = (tick - segment.start) / fmp4.TIMESCALE
         self._notify()
+        assert self.init is not None  # a segment only opens after the init segment is made
+        self.on_segment(
+            Finished(
+                segment.msn, self.segment_uri(segment.msn), segment.data, segment.duration, segment.date,
+                segment.init, self.init, segment.discontinuity,
+            )
+        )  # fmt: skip
 
     def _notify(self) -> None:
         changed, self._changed = self._changed, asyncio.Event()

@@ -1,4 +1,5 @@
-"""Publishing to a web host: pictures every N seconds and the viewer pages, to a folder, FTP(S) or SFTP."""
+"""Publishing to a web host: pictures every N seconds, video, and the viewer pages, to a folder, FTP(S),
+SFTP or S3."""
 
 from __future__ import annotations
 
@@ -17,12 +18,18 @@ def open_store(
     fingerprint: str | None = None,
     active: bool = False,
     identity: str | None = None,
+    s3_access_key: str | None = None,
+    s3_secret_key: str | None = None,
 ) -> RemoteStore:
     """The store for ``target`` (not connected yet: the first operation connects)."""
     if target.scheme == "file":
         from camcast.publish.local import LocalStore
 
         return LocalStore(Path(target.path))
+    if target.scheme == "s3":
+        from camcast.publish.s3 import S3Bucket
+
+        return S3Bucket(target, s3_access_key, s3_secret_key)
     if target.scheme == "sftp":
         from camcast.publish.sftp import SftpStore
 

@@ -1,4 +1,5 @@
-"""The periodic publisher: a picture every N seconds to a remote store, with the viewer pages.
+"""The periodic publisher: a picture every N seconds to a remote store, with the viewer pages (and,
+with :class:`~camcast.publish.hls.HlsPublisher`, the video).
 
 The schedule never waits for the network. Each tick takes the newest frame and hands it to the
 uploader through a one-picture slot; if the uploader is still busy (a slow link, a server that went
@@ -22,6 +23,7 @@ from camcast import pages
 from camcast.encode.rendition import Rendition
 from camcast.errors import CamcastError, UploadError
 from camcast.frames import EncodedFrame
+from camcast.publish import hls
 from camcast.publish.retention import Retention
 from camcast.publish.store import RemoteStore
 
@@ -79,8 +81,10 @@ class Publisher:
         store: RemoteStore,
         options: PublishOptions,
         paused: Callable[[], bool] = lambda: False,
+        video: hls.HlsPublisher | None = None,
     ) -> None:
         self.rendition = rendition
+        self.video = video
         self.paused = paused
         self.store = store
         self.options = options
@@ -90,6 +94,10 @@ class Publisher:
         self._slot_ready = asyncio.Event()
         self._made: set[str] = {""}
 
+    def line(self) -> str:
+        """The status line's part for this publisher."""
+        return self.stats.line() + (f" · {self.video.stats.line()}" if self.video else "")
+
     # --- start-up -------------------------------------------------------------------------------------
     async def prepare(self) -> None:
         """Connect, create the folders, clean a crash's leftovers and upload the pages; raises
@@ -97,7 +105,11 @@ class Publisher:
         await self.store.makedirs("")
         if self.options.stream_fps:
             await self._makedirs("stream")
-        await self.retention.clean_temp_files([""] + (["stream"] if self.options.stream_fps else []))
+        if self.video:
+            await self.video.prepare()
+        folders = [""] + (["stream"] if self.options.stream_fps else [])
+        folders += [hls.FOLDER] if self.video else []
+        await self.retention.clean_temp_files(folders)
         if self.options.pages:
             await self.upload_pages()
 
@@ -105,7 +117,7 @@ class Publisher:
         """The files of the published site: the viewer pages, their script, style and icon."""
         o = self.options
         links = {"index": "index.html", "refresh": "refresh.html", "script": "script.html"}
-        if o.stream_fps:
+        if o.stream_fps or self.video:
             links["stream"] = "stream.html"
         common = {
             "title": o.title,
@@ -117,7 +129,10 @@ class Publisher:
             "meta": "webcam.json",
         }
         files = {f"{page}.html": pages.render(page, **common).encode() for page in links}  # type: ignore[arg-type]
-        if o.stream_fps:
+        if self.video:  # the video, or (where the browser plays none) a note pointing to the other pages
+            video = posixpath.join(hls.FOLDER, hls.PLAYLIST)
+            files["stream.html"] = pages.render("stream", **common, hls=video).encode()  # type: ignore[arg-type]
+        elif o.stream_fps:
             files["stream.html"] = pages.render("stream", **common, ring="stream.json").encode()  # type: ignore[arg-type]
         for asset in pages.ASSETS:
             files[asset] = pages.asset(asset)
@@ -136,6 +151,8 @@ class Publisher:
                 tg.create_task(self._stream(), name="publish-stream")
             if self.retention.active:
                 tg.create_task(self.retention.run(), name="publish-retention")
+            if self.video:
+                tg.create_task(self.video.run(), name="publish-video")
 
     async def _schedule(self) -> None:
         every = self.options.every

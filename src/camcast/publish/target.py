@@ -8,13 +8,15 @@ import netrc
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from camcast.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-SCHEMES = {"ftp": 21, "ftps": 21, "ftps+implicit": 990, "sftp": 22}
+SCHEMES = {"ftp": 21, "ftps": 21, "ftps+implicit": 990, "sftp": 22, "s3": 443}
+#: What an s3:// URL's query may set: the S3-compatible endpoint, the region, the credentials profile.
+S3_OPTIONS = ("endpoint", "region", "profile")
 PASSWORD_ENV = "CAMCAST_UPLOAD_PASSWORD"
 #: The setting a bad destination is reported against.
 KEY = "publish_to"
@@ -22,7 +24,9 @@ KEY = "publish_to"
 
 @dataclass(frozen=True)
 class Target:
-    """A parsed destination: ``scheme`` is ftp, ftps, ftps+implicit, sftp or file; ``path`` the folder."""
+    """A parsed destination: ``scheme`` is ftp, ftps, ftps+implicit, sftp, s3 or file; ``path`` the
+    folder. For s3, ``host`` is the bucket, ``path`` the key prefix and ``options`` what the URL's
+    query set (see :data:`S3_OPTIONS`)."""
 
     scheme: str
     host: str = ""
@@ -30,11 +34,18 @@ class Target:
     user: str = ""
     password: str = ""
     path: str = ""
+    options: tuple[tuple[str, str], ...] = ()
+
+    def option(self, name: str) -> str | None:
+        return dict(self.options).get(name)
 
     def describe(self) -> str:
         """The target without its password."""
         if self.scheme == "file":
             return self.path
+        if self.scheme == "s3":
+            endpoint = self.option("endpoint")
+            return f"s3://{self.host}/{self.path}" + (f" at {endpoint}" if endpoint else "")
         user = f"{self.user}@" if self.user else ""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{self.scheme}://{user}{host}:{self.port}/{self.path.lstrip('/')}"
@@ -45,7 +56,9 @@ def parse_target(text: str, config_password: str | None = None) -> Target:
     CAMCAST_UPLOAD_PASSWORD environment variable, the config file, or ~/.netrc."""
     text = text.strip()
     if not text:
-        raise ConfigError("needs a destination: a folder, or an ftp://, ftps:// or sftp:// URL", key=KEY)
+        raise ConfigError(
+            "needs a destination: a folder, or an ftp://, ftps://, sftp:// or s3:// URL", key=KEY
+        )
     parts = urlsplit(text)
     scheme = parts.scheme.lower()
     if scheme in ("", "file") or (len(scheme) == 1 and text[1:2] == ":"):
@@ -54,9 +67,11 @@ def parse_target(text: str, config_password: str | None = None) -> Target:
     if scheme not in SCHEMES:
         raise ConfigError(
             f"{text}: unsupported destination {scheme}://; use a folder, file://, ftp://, ftps://, "
-            "ftps+implicit:// or sftp://",
+            "ftps+implicit://, sftp:// or s3://",
             key=KEY,
         )
+    if scheme == "s3":
+        return _s3_target(text)
     if not parts.hostname:
         raise ConfigError(f"{scheme}:// needs a host name, e.g. {scheme}://user@example.org/folder/", key=KEY)
     try:
@@ -89,6 +104,34 @@ def parse_target(text: str, config_password: str | None = None) -> Target:
         # RFC 1738: an FTP URL's path is relative to the login folder; %2F makes it absolute.
         path = unquote(parts.path[1:])
     return Target(scheme, parts.hostname, port, user, password, path)
+
+
+def _s3_target(text: str) -> Target:
+    """``s3://bucket/prefix/?endpoint=URL&region=R&profile=P``; credentials are found later, when the
+    store opens (they never sit in the URL)."""
+    parts = urlsplit(text)
+    bucket = parts.netloc
+    if not bucket:
+        raise ConfigError("s3:// needs a bucket, e.g. s3://camera-bucket/garden/", key=KEY)
+    if "@" in bucket or ":" in bucket:
+        raise ConfigError(
+            "s3:// takes no user, password or port: the bucket comes first (s3://BUCKET/prefix/); set "
+            "the credentials with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile, or the config file",
+            key=KEY,
+        )
+    options = parse_qsl(parts.query, keep_blank_values=True)
+    for name, value in options:
+        if name not in S3_OPTIONS:
+            raise ConfigError(f"s3:// takes {', '.join(S3_OPTIONS)} in its query, not {name!r}", key=KEY)
+        if not value:
+            raise ConfigError(f"s3:// option {name} is empty", key=KEY)
+    endpoint = dict(options).get("endpoint")
+    if endpoint is not None:
+        e = urlsplit(endpoint)
+        if e.scheme not in ("http", "https") or not e.hostname:
+            raise ConfigError(f"endpoint={endpoint} must be an http:// or https:// URL", key=KEY)
+    prefix = unquote(parts.path).strip("/")
+    return Target("s3", host=bucket, path=prefix, options=tuple(options))
 
 
 def _netrc(host: str) -> tuple[str, str] | None:
