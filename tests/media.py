@@ -23,12 +23,14 @@ def make_video(
     size: tuple[int, int],
     still: bool = False,
     ramp: int = 0,
+    options: dict[str, str] | None = None,
 ) -> Path:
     """Write ``frames`` frames of a bar sweeping left to right (standing still with ``still``); with
-    ``ramp``, the first ``ramp`` frames brighten from black, like a camera's exposure settling."""
+    ``ramp``, the first ``ramp`` frames brighten from black, like a camera's exposure settling.
+    ``options`` go to the encoder."""
     width, height = size
     with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=Fraction(fps))
+        stream = container.add_stream(codec, rate=Fraction(fps), options=options or {})
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
         for i in range(frames):

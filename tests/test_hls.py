@@ -3,23 +3,29 @@ ffmpeg, aiohttp (blocking reloads, access) and headless Chromium (hls.js)."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import re
 import time
+from pathlib import Path
 
 import aiohttp
 import pytest
 
+from camcast.encode import jpeg
 from camcast.encode.h264 import H264Encoder
-from camcast.frames import Frame
+from camcast.encode.rendition import Rendition
+from camcast.frames import Frame, Yuv420
 from camcast.hls import fmp4
 from camcast.hls.segmenter import Segmenter
 from camcast.paths import config_dir
 from camcast.security.accounts import Accounts
 from camcast.security.tokens import ShareKeys
+from camcast.sources.media import MediaSource
 from camcast.sources.pattern import PatternSource
 from tests.browser import chromium, plays_steadily
 from tests.conftest import camcast_server
-from tests.media import ffmpeg_frames, ffprobe_json
+from tests.media import ffmpeg_frames, ffprobe_json, make_video
 from tests.test_access import OWNER
 
 pytestmark = pytest.mark.timeout(120)
@@ -88,7 +94,7 @@ def test_init_segment_names_the_stream() -> None:
 
 
 async def test_server_hls_read_by_ffprobe_and_ffmpeg() -> None:
-    """/hls/index.m3u8 is H.264 at the configured size; ffmpeg plays 8 s of it without an error or a
+    """/hls/index.m3u8 is H.264 at the configured size; ffmpeg plays 10 s of it without an error or a
     gap (frames at the capture rate); nothing is encoded before anyone asks for video."""
     async with camcast_server(*PATTERN) as server, aiohttp.ClientSession() as session:
         async with session.get(server.url + "/status.json") as resp:
@@ -96,8 +102,8 @@ async def test_server_hls_read_by_ffprobe_and_ffmpeg() -> None:
         streams = ffprobe_json(server.url + "/hls/index.m3u8")["streams"]
         assert streams == [{"codec_name": "h264", "width": 320, "height": 240}]
         started = time.monotonic()
-        frames = await ffmpeg_frames(server.url + "/cam/camera/hls/index.m3u8", 8)
-        assert frames >= 8 * 15 * 0.9, frames
+        frames = await ffmpeg_frames(server.url + "/cam/camera/hls/index.m3u8", 10)
+        assert frames >= 10 * 15 * 0.9, frames
         assert time.monotonic() - started < 30
         async with session.get(server.url + "/status.json") as resp:
             doc = await resp.json()
@@ -163,7 +169,7 @@ async def test_hls_access_and_one_viewer_session() -> None:
 
 async def test_stream_page_plays_video_with_hlsjs() -> None:
     """Chromium opens /view/stream: hls.js (served by camcast) plays the H.264 video, its currentTime
-    advancing steadily over 8 s, and the page says it plays low-latency HLS."""
+    advancing steadily over 10 s, and the page says it plays low-latency HLS."""
     async with camcast_server(*PATTERN) as server, chromium() as browser:
         page = await browser.new_page()
         await page.goto(server.url + "/view/stream")
@@ -172,10 +178,77 @@ async def test_stream_page_plays_video_with_hlsjs() -> None:
         )
         assert await page.get_attribute("#camcast-player", "data-mode") == "hls.js"
         assert "low-latency HLS" in (await page.text_content("#camcast-status") or "")
-        await plays_steadily(page, 8)
+        await plays_steadily(page, 10)
         size = await page.evaluate(
             "() => [camcast_video.videoWidth, camcast_video.videoHeight]".replace(
                 "camcast_video", "document.getElementById('camcast-video')"
             )
         )
         assert size == [320, 240]
+
+
+#: What an RTSP camera or a phone sends: H.264 without B-frames, a keyframe every second.
+CAMERA_H264 = {"bf": "0", "g": "15", "profile": "baseline", "preset": "ultrafast"}
+
+
+async def test_h264_source_is_passed_through_without_encoding(tmp_path: Path) -> None:
+    """An H.264 source (a file here; an RTSP camera alike) with nothing drawn: its packets are the
+    HLS video, untouched (encodes per second 0 while ffmpeg plays it); a snapshot still works, the
+    source then decoding for it."""
+    clip = make_video(tmp_path / "camera.mp4", "libx264", 150, 15, (320, 240), options=CAMERA_H264)
+    async with camcast_server("--source", str(clip)) as server, aiohttp.ClientSession() as session:
+        url = server.url + "/hls/index.m3u8"
+        assert ffprobe_json(url)["streams"] == [{"codec_name": "h264", "width": 320, "height": 240}]
+        frames = await ffmpeg_frames(url, 6)
+        assert frames >= 6 * 15 * 0.9, frames
+        async with session.get(server.url + "/status.json") as resp:
+            doc = await resp.json()
+        assert doc["encodes_per_second"] == 0 and doc["frames_encoded"] == 0 and doc["fps_in"] > 10
+        async with session.get(server.url + "/snapshot.jpg") as resp:
+            assert resp.status == 200
+            assert jpeg.decode_rgb(await resp.read()).shape == (240, 320, 3)
+
+
+def test_source_decodes_h264_only_when_pixels_are_wanted(tmp_path: Path) -> None:
+    """The H.264 source hands on packets alone while nothing needs pixels, and decoded pictures (with
+    the packets) from the next keyframe once something does; a stream with B-frames is decoded."""
+    clip = make_video(tmp_path / "camera.mp4", "libx264", 60, 15, (160, 120), options=CAMERA_H264)
+    source = MediaSource(str(clip), "file")
+    wanted = [False]
+    source.want_pixels = lambda: wanted[0]
+    frames = source.open_frames()
+    first = [next(frames) for _ in range(20)]
+    assert all(f.packet is not None and f.payload is f.packet for f in first)
+    assert first[0].packet.keyframe and first[15].packet.keyframe  # type: ignore[union-attr]
+    wanted[0] = True  # mid-way between keyframes: decoding starts at the next one (frame 30)
+    later = [next(frames) for _ in range(15)]
+    decoded = [isinstance(f.payload, Yuv420) for f in later]
+    assert decoded == [False] * 10 + [True] * 5, decoded
+    frames.close()
+    b_frames = make_video(tmp_path / "b.mp4", "libx264", 20, 15, (160, 120), options={"bf": "2"})
+    plain = MediaSource(str(b_frames), "file").open_frames()
+    assert all(isinstance(f.payload, Yuv420) and f.packet is None for f in itertools.islice(plain, 10))
+    plain.close()
+
+
+async def test_a_lost_packet_holds_the_stream_until_a_keyframe() -> None:
+    """A source's own H.264 goes on only as an unbroken chain from a keyframe: after a lost packet the
+    listeners get nothing until the next keyframe (a decoder would show garbage)."""
+    encoded = encoded_pattern(45, fps=15, keyframe_every=1.0)
+    rendition = Rendition(H264Encoder(300_000, 1.0, 15))
+    got: list[int] = []
+    rendition.add_listener(lambda f: got.append(f.seq))
+    task = asyncio.create_task(rendition.run())
+    try:
+        for f in encoded:
+            if f.seq == 5:
+                continue  # lost on the way
+            rendition.receive(Frame(f.seq, f.time, f.wall, f.width, f.height, f.payload, f.payload))
+            await asyncio.sleep(0.005)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    keyframes = [f.seq for f in encoded if f.payload.keyframe]  # type: ignore[union-attr]
+    assert keyframes[:2] == [1, 16]
+    assert got == [1, 2, 3, 4, *range(16, 46)]
+    assert rendition.frames_encoded == 0

@@ -1,3 +1,3 @@
-from camcast.cli import main
+from camcast.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -23,6 +23,7 @@ from camcast.picture.masks import live_badge_step, mask_step
 from camcast.picture.overlay import LogoOverlay, TextOverlay
 from camcast.picture.steps import Step
 from camcast.sources import Source, ThreadedSource, open_source
+from camcast.sources.media import MediaSource
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,11 @@ class Camera:
     def __init__(self, settings: CameraSettings, source: Source) -> None:
         self.settings = settings
         self.name = settings.id
-        self.hub = Hub(source, reopen=lambda: open_camera_source(settings), process=shared_steps(settings))
+        self.hub = Hub(
+            self._wired(source),
+            reopen=lambda: self._wired(open_camera_source(settings)),
+            process=shared_steps(settings),
+        )
         self.info: Info = {
             "name": lambda: settings.title,
             "viewers": lambda: 0,
@@ -101,6 +106,17 @@ class Camera:
 
     def describe(self) -> str:
         return self.hub.source.describe()
+
+    def _wired(self, source: Source) -> Source:
+        """``source``, asking this camera whether to decode its H.264 (see :meth:`wants_pixels`)."""
+        if isinstance(source, MediaSource):
+            source.want_pixels = self.wants_pixels
+        return source
+
+    def wants_pixels(self) -> bool:
+        """Whether any rendition needs decoded pictures now: an H.264 source is decoded only then
+        (an H.264 rendition with nothing to draw sends the source's packets as they are)."""
+        return any(r.wants_pixels for r in self.renditions.values() if r.encoder.codec != "h264")
 
     def rendition(self, output: str, codec: str = "jpeg") -> Rendition:
         """The rendition ``output`` (serve, publish, snapshot) shows in ``codec`` (jpeg or h264):

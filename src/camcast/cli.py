@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from camcast import __version__, config, paths
 from camcast.errors import CamcastError, ConfigError
@@ -272,6 +274,23 @@ def describe_error(exc: CamcastError, command: str) -> str:
     if isinstance(exc, ConfigError) and exc.key and exc.camera and exc.camera != config.DEFAULT_CAMERA:
         return f"camera {exc.camera}: {text}"
     return text
+
+
+def entry() -> NoReturn:
+    """The ``camcast`` command: :func:`main`, then the process ends with its exit code.
+
+    After obstore (the S3 store) ran, the process ends without finalizing the interpreter: its Tokio
+    runtime's worker threads outlive finalization, and one that wakes then (a connection pool's
+    timer) panics and aborts the process. Seen here once in the suite: SIGABRT after the right
+    message and exit code were decided; lancedb fixed the same bug in its own runtime (lancedb#4175).
+    """
+    code = main()
+    if "obstore" in sys.modules:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

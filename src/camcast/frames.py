@@ -2,8 +2,8 @@
 
 A :class:`Frame` carries one picture and when it was captured. Its ``payload`` is either raw pixels
 (:class:`Yuv420`, the planar format cameras and video decoders produce natively, and that the JPEG
-encoder takes without colour conversion) or :class:`Encoded` bytes: a camera's own JPEG passed through
-untouched, or what a rendition's encoder made. Transport framing (multipart parts, HLS segments) is
+encoder takes without colour conversion) or :class:`Encoded` bytes: a camera's own JPEG or H.264 passed
+through untouched, or what a rendition's encoder made. Transport framing (multipart parts, HLS segments) is
 not here: each transport builds its own from these.
 """
 
@@ -58,6 +58,9 @@ class Encoded:
     codec: str
     data: bytes
     keyframe: bool = True
+    #: Packets before this one were lost on the way (a source's H.264 packet replaced unread): a
+    #: decoder must wait for the next keyframe.
+    after_gap: bool = False
 
 
 P = TypeVar("P", bound=Yuv420 | Encoded, covariant=True)
@@ -74,6 +77,10 @@ class Frame(Generic[P]):
     width: int
     height: int
     payload: P
+    #: The source's own H.264 for this picture (an RTSP camera's, a file's), which an H.264 rendition
+    #: with nothing to draw sends on untouched; ``payload`` is then its decoded pixels, or this same
+    #: packet while nobody needs pixels.
+    packet: Encoded | None = None
 
     @property
     def data(self: Frame[Encoded]) -> bytes:
@@ -92,6 +99,11 @@ def of_image(seq: int, image: Yuv420, at: float | None = None) -> Frame[Yuv420]:
     now = time.monotonic()
     at = now if at is None else at
     return Frame(seq, at, time.time() - (now - at), image.width, image.height, image)
+
+
+def of_h264(seq: int, packet: Encoded, width: int, height: int, image: Yuv420 | None) -> Captured:
+    """A frame that came as H.264, captured now: its decoded ``image`` when there is one, and the packet."""
+    return Frame(seq, time.monotonic(), time.time(), width, height, image or packet, packet)
 
 
 def of_jpeg(seq: int, data: bytes, width: int, height: int) -> Frame[Encoded]:

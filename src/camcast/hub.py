@@ -175,9 +175,11 @@ class Hub:
                 if self.dropped_by_processing in (1, 100) or self.dropped_by_processing % 10000 == 0:
                     log.error("frame processing failed (%s); frames are dropped until it works", exc)
                 return
-            frame = Frame(frame.seq, frame.time, frame.wall, image.width, image.height, image)
+            frame = Frame(frame.seq, frame.time, frame.wall, image.width, image.height, image)  # no packet
         self._seq += 1
-        newest: Captured = Frame(self._seq, frame.time, frame.wall, frame.width, frame.height, frame.payload)
+        newest: Captured = Frame(
+            self._seq, frame.time, frame.wall, frame.width, frame.height, frame.payload, frame.packet
+        )
         self.latest = newest
         self.frames_in += 1
         self.rate_in.tick(frame.time)

@@ -9,7 +9,11 @@ If encoding falls behind the capture rate, frames captured meanwhile are skipped
 
 Outputs that draw the same thing share one rendition (the camera decides which, by what they draw),
 so a frame is encoded at most once per distinct picture. A camera's own JPEG with nothing drawn on it
-is passed through without decoding or encoding.
+is passed through without decoding or encoding, and so is a source's own H.264 (``Frame.packet``).
+
+A source that sends H.264 decodes it only while some rendition wants pixels (:attr:`wants_pixels`:
+it has listeners, or made a snapshot lately); meanwhile frames that carry only the packet are ignored
+by the renditions that cannot use them, and a snapshot waits for the next decoded frame.
 """
 
 from __future__ import annotations
@@ -30,8 +34,12 @@ log = logging.getLogger(__name__)
 
 Listener = Callable[[EncodedFrame], None]
 
-#: Seconds a snapshot waits for the first frame before giving up (a camera that opened but never sends).
+#: Seconds a snapshot waits for a frame before giving up (a camera that opened but never sends, or an
+#: H.264 source whose decoding starts at its next keyframe).
 FIRST_FRAME_TIMEOUT = 10.0
+#: Seconds after a snapshot during which a rendition still wants pixels, so that snapshots polled every
+#: few seconds (a page's image refresh, the publisher) find a decoded frame at once.
+PIXELS_WANTED_AFTER_SNAPSHOT = 30.0
 #: With drop_same_frames, an unchanged picture is still sent this often (seconds), like µStreamer's
 #: --drop-same-frames, so viewers can tell a still scene from a dead stream.
 SAME_FRAME_EVERY = 1.0
@@ -67,7 +75,10 @@ class Rendition:
         self.rate_encode = Rate()
         self.rate_out = Rate()
         self._arrived = asyncio.Event()
-        self._first = asyncio.Event()
+        self._usable = asyncio.Event()  # set while ``latest`` is a frame this rendition can make
+        self._pixels_wanted_until = 0.0
+        self._sent_seq = 0  # the hub's number of the last frame sent to the listeners
+        self._in_chain = False  # the last frame sent was the source's own H.264, with nothing lost before
         self._encoding: tuple[int, asyncio.Future[EncodedFrame]] | None = None
         self._last_sent: tuple[bytes, float] = (b"", 0.0)
         # One thread, so frames are encoded in order and an encoder's state (stripes) stays in it.
@@ -76,9 +87,35 @@ class Rendition:
     # --- input -----------------------------------------------------------------------------------------
     def receive(self, frame: Captured) -> None:
         """Take ``frame`` as the newest (called by the hub on the event loop; costs no work)."""
+        if not self.can_make(frame):
+            self.latest = None  # an H.264 packet without its pixels: wait for a decoded frame
+            self._usable.clear()
+            return
         self.latest = frame
-        self._first.set()
+        self._usable.set()
         self._arrived.set()
+
+    def can_make(self, frame: Captured) -> bool:
+        """Whether this rendition can make its picture of ``frame``: pixels, a JPEG (which decodes on
+        its own), or the source's own packet in this rendition's codec with nothing to draw."""
+        payload = frame.payload
+        if not isinstance(payload, Encoded) or payload.codec == "jpeg":
+            return True
+        return self._passed_through(frame) is not None
+
+    def _passed_through(self, frame: Captured) -> Encoded | None:
+        """The source's own encoding of ``frame`` when this rendition sends it untouched."""
+        if self.steps:
+            return None
+        for own in (frame.payload, frame.packet):
+            if isinstance(own, Encoded) and own.codec == self.encoder.codec:
+                return own
+        return None
+
+    @property
+    def wants_pixels(self) -> bool:
+        """Whether this rendition needs decoded pictures now (see the module docstring)."""
+        return bool(self.listeners) or time.monotonic() < self._pixels_wanted_until
 
     # --- output ----------------------------------------------------------------------------------------
     def add_listener(self, listener: Listener) -> None:
@@ -101,13 +138,13 @@ class Rendition:
     async def snapshot(self, wait: float = FIRST_FRAME_TIMEOUT) -> EncodedFrame:
         """The newest frame, encoded now unless it already was; waits up to ``wait`` seconds for the
         first frame."""
-        if self.latest is None:
-            try:
-                async with asyncio.timeout(wait):
-                    await self._first.wait()
-            except TimeoutError:
-                raise SourceError(f"no picture arrived in {wait:g} s") from None
-        assert self.latest is not None
+        self._pixels_wanted_until = time.monotonic() + PIXELS_WANTED_AFTER_SNAPSHOT
+        try:
+            async with asyncio.timeout(wait):
+                while self.latest is None:
+                    await self._usable.wait()
+        except TimeoutError:
+            raise SourceError(f"no picture arrived in {wait:g} s") from None
         return await self.encode(self.latest)
 
     async def run(self) -> None:
@@ -124,9 +161,22 @@ class Rendition:
                 except Exception:  # a frame that cannot be drawn or encoded is skipped, not fatal
                     log.exception("%s: frame %d could not be encoded", self.name, frame.seq)
                     continue
-                self._broadcast(encoded)
+                if self._follows(frame, encoded):
+                    self._broadcast(encoded)
         finally:
             self.close()
+
+    def _follows(self, frame: Captured, encoded: EncodedFrame) -> bool:
+        """Whether ``encoded`` may go to the listeners after what they got: a source's own H.264 packet
+        needs every packet since its keyframe, so after one was lost or skipped (or after pictures of
+        this rendition's own encoder, such as the paused card) nothing is sent until a keyframe."""
+        packet = encoded.payload
+        own = packet.codec == "h264" and packet is frame.packet
+        follows = frame.seq == self._sent_seq + 1 and self._in_chain and not packet.after_gap
+        if own and not (packet.keyframe or follows):
+            return False
+        self._sent_seq, self._in_chain = frame.seq, own
+        return True
 
     def close(self) -> None:
         """End the encoder thread (pending encodes are cancelled); the rendition is not used again."""
@@ -158,12 +208,12 @@ class Rendition:
         """
         if self._encoding is not None and self._encoding[0] == frame.seq:
             return await asyncio.shield(self._encoding[1])
-        payload = frame.payload
         fut: asyncio.Future[EncodedFrame]
-        if isinstance(payload, Encoded) and payload.codec == self.encoder.codec and not self.steps:
+        own = self._passed_through(frame)
+        if own is not None:
             # A camera's own picture with nothing to draw on it: passed through as it is.
             fut = asyncio.get_running_loop().create_future()
-            fut.set_result(Frame(frame.seq, frame.time, frame.wall, frame.width, frame.height, payload))
+            fut.set_result(Frame(frame.seq, frame.time, frame.wall, frame.width, frame.height, own))
         else:
             fut = asyncio.ensure_future(self._encode(frame))
         self._encoding = (frame.seq, fut)

@@ -102,6 +102,11 @@
   var mjpeg = function (why) {
     if (!stream) return;
     if (video) { video.hidden = true; video.removeAttribute("src"); }
+    if (!stream.getAttribute("data-src")) {
+      // A published site has no MJPEG stream to fall back to: say so, and point to the pictures.
+      setStatus("This browser cannot play the video" + why + "; the other pages show the pictures.", true);
+      return;
+    }
     stream.hidden = false;
     stream.addEventListener("error", function () {
       setStatus("Stream interrupted at " + hhmmss(new Date()) + "; reconnecting…", true);

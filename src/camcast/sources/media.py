@@ -1,23 +1,27 @@
 """Sources read through FFmpeg (PyAV): video files (looped), RTSP/HTTP URLs, and V4L2 cameras.
 
 When the stream is already motion-JPEG (a USB camera's MJPEG mode, an MJPEG file or HTTP stream) and no
-resizing is asked, its JPEG packets are passed through without decoding or re-encoding.
+resizing is asked, its JPEG packets are passed through without decoding or re-encoding. When it is H.264
+without B-frames (an RTSP camera, a file, a V4L2 camera's H.264 mode), its packets go on as they are
+(in Annex B, as the HLS segmenter and RTP want them) and are decoded only while something needs the
+pixels (``want_pixels``), starting at a keyframe.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import av
+import av.bitstream
 import av.error
 
 from camcast.encode.jpeg import clean_camera_jpeg
 from camcast.errors import SourceError
-from camcast.frames import Captured, Yuv420, of_image, of_jpeg
+from camcast.frames import Captured, Encoded, Yuv420, of_h264, of_image, of_jpeg
 from camcast.sources.threaded import ThreadedSource
 from camcast.sources.warmup import settle
 
@@ -50,6 +54,8 @@ class MediaSource(ThreadedSource):
         self.warmup = warmup
         self.options = dict(options or {})
         self.passthrough = passthrough
+        #: Whether anyone needs decoded pictures now (the camera sets it); H.264 is decoded only then.
+        self.want_pixels: Callable[[], bool] = lambda: True
         self._size = size
         super().__init__(*(size or (0, 0)))  # the real size is known once the stream is opened
 
@@ -76,9 +82,19 @@ class MediaSource(ThreadedSource):
             if not all(native):
                 raise SourceError(f"{redact_url(self.location)} does not say its picture size")
             self.width, self.height = self._size or (native[0] & ~1, native[1] & ~1)
-            if self.passthrough and stream.codec_context.name == "mjpeg" and self._size in (None, native):
+            same_size = self._size in (None, native)
+            codec = stream.codec_context.name
+            if self.passthrough and codec == "mjpeg" and same_size:
                 self.width, self.height = native
                 yield from self._passthrough(container, stream)
+            elif (
+                self.passthrough
+                and codec == "h264"
+                and same_size
+                and native == (self.width, self.height)
+                and not (stream.codec_context.has_b_frames)
+            ):
+                yield from self._h264(container, stream)
             else:
                 stream.thread_type = "AUTO"
                 yield from self._decoded(container, stream)
@@ -106,19 +122,43 @@ class MediaSource(ThreadedSource):
             data = clean_camera_jpeg(bytes(packet))
             yield of_jpeg(self.next_seq(), data, self.width, self.height)
 
+    def _h264(self, container: Any, stream: Any) -> Iterator[Captured]:
+        clock: list[float] = []
+        annexb = av.bitstream.BitStreamFilterContext("h264_mp4toannexb", stream)
+        decoder: Any = None
+        for packet in container.demux(stream):
+            if self._stop.is_set():
+                return
+            if packet.size == 0:
+                continue
+            self._pace(float(packet.pts * packet.time_base) if packet.pts is not None else None, clock)
+            for out in annexb.filter(packet):
+                h264 = Encoded("h264", bytes(out), out.is_keyframe)
+                image = None
+                if not self.want_pixels():
+                    decoder = None
+                elif decoder is not None or h264.keyframe:
+                    # Its own decoder, fed Annex B as it goes out (parameter sets in-band on keyframes).
+                    decoder = decoder or av.CodecContext.create("h264", "r")
+                    for vf in decoder.decode(av.Packet(h264.data)):
+                        image = self._yuv(vf)
+                yield of_h264(self.next_seq(), h264, self.width, self.height, image)
+
+    def _yuv(self, vf: Any) -> Yuv420:
+        w, h = self.width, self.height
+        # yuvj420p is full-range I420, what JPEG stores; swscale does the range and size conversion.
+        planes = vf.reformat(width=w, height=h, format="yuvj420p").to_ndarray()
+        q = h * w // 4
+        flat = planes[h:].reshape(-1)
+        return Yuv420(planes[:h], flat[:q].reshape(h // 2, w // 2), flat[q:].reshape(h // 2, w // 2))
+
     def _decoded(self, container: Any, stream: Any) -> Iterator[Captured]:
         clock: list[float] = []
-        w, h = self.width, self.height
         for vf in container.decode(stream):
             if self._stop.is_set():
                 return
             self._pace(vf.time, clock)
-            # yuvj420p is full-range I420, what JPEG stores; swscale does the range and size conversion.
-            planes = vf.reformat(width=w, height=h, format="yuvj420p").to_ndarray()
-            q = h * w // 4
-            flat = planes[h:].reshape(-1)
-            image = Yuv420(planes[:h], flat[:q].reshape(h // 2, w // 2), flat[q:].reshape(h // 2, w // 2))
-            yield of_image(self.next_seq(), image)
+            yield of_image(self.next_seq(), self._yuv(vf))
 
 
 def redact_url(location: str) -> str:

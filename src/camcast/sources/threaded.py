@@ -7,6 +7,7 @@ taken before the next arrives is dropped and counted. The thread's errors are ra
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 import time
@@ -14,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator
 
 from camcast.errors import SourceError
-from camcast.frames import Captured, of_image
+from camcast.frames import Captured, Yuv420, of_image
 from camcast.picture.draw import message_card
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,12 @@ class ThreadedSource(ABC):
         with self._lock:
             if self._slot is not None:
                 self.dropped += 1
+                lost = self._slot.packet
+                if lost is not None and frame.packet is not None and not frame.packet.keyframe:
+                    # An H.264 packet was lost: whoever sends this one on must wait for a keyframe.
+                    packet = dataclasses.replace(frame.packet, after_gap=True)
+                    payload = frame.payload if isinstance(frame.payload, Yuv420) else packet
+                    frame = dataclasses.replace(frame, payload=payload, packet=packet)
             self._slot = frame
         self._notify()
 
