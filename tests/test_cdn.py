@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import camcast_server
 from tests.media import ffmpeg_frames
 from tests.peers import S3_KEY, S3_SECRET, S3Peer, nginx_server
-from tests.test_publish import publishing, until
+from tests.test_publish import publishing
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -111,5 +111,3 @@ async def test_nginx_cache_in_front_of_the_bucket(
     # max-age=1: about one a second (the wait for the first playlist included), not one per reader
     assert playlist_fetches <= 2 * (seconds + 5), playlist_fetches
 
-
-_ = until  # the publishing helpers' module is shared
