@@ -110,4 +110,3 @@ async def test_nginx_cache_in_front_of_the_bucket(
     playlist_fetches = sum(1 for uri, _, _ in fetches if uri.endswith("index.m3u8"))
     # max-age=1: about one a second (the wait for the first playlist included), not one per reader
     assert playlist_fetches <= 2 * (seconds + 5), playlist_fetches
-
