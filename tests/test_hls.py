@@ -168,10 +168,11 @@ async def test_hls_access_and_one_viewer_session() -> None:
 
 
 async def test_stream_page_plays_video_with_hlsjs() -> None:
-    """Chromium opens /view/stream: hls.js (served by camcast) plays the H.264 video, its currentTime
-    advancing steadily over 10 s, and the page says it plays low-latency HLS."""
+    """Chromium without WebRTC opens /view/stream: hls.js (served by camcast) plays the H.264 video,
+    its currentTime advancing steadily over 10 s, and the page says it plays low-latency HLS."""
     async with camcast_server(*PATTERN) as server, chromium() as browser:
         page = await browser.new_page()
+        await page.add_init_script("delete window.RTCPeerConnection;")
         await page.goto(server.url + "/view/stream")
         await page.wait_for_function(
             "() => document.getElementById('camcast-player').dataset.mode !== ''", timeout=20000

@@ -94,13 +94,13 @@ async def test_script_page_shows_stale_when_loads_fail() -> None:
 
 
 async def test_stream_page_falls_back_to_mjpeg() -> None:
-    """Where the browser can play no HLS (no Media Source, no native HLS), /view/stream shows the
-    MJPEG stream in an <img> and says so: the picture changes without reloading. (Where it can, it
-    plays video: tests/test_hls.py.)"""
+    """Where the browser can play neither WebRTC nor HLS (no Media Source, no native HLS),
+    /view/stream shows the MJPEG stream in an <img> and says so: the picture changes without
+    reloading. (Where it can, it plays video: tests/test_webrtc.py, tests/test_hls.py.)"""
     async with camcast_server(*SERVER_ARGS) as server, chromium() as browser:
         page = await browser.new_page()
         await page.add_init_script(
-            "delete window.MediaSource; delete window.ManagedMediaSource;"
+            "delete window.RTCPeerConnection; delete window.MediaSource; delete window.ManagedMediaSource;"
             "HTMLMediaElement.prototype.canPlayType = function () { return ''; };"
         )
         await page.goto(server.url + "/view/stream")

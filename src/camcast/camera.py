@@ -37,7 +37,9 @@ def open_camera_source(settings: CameraSettings) -> Source:
     Drawing needs pixels, so a camera's own MJPEG is decoded when anything is drawn or reshaped.
     """
     passthrough = settings.passthrough and not settings.needs_pixels()
-    source = open_source(settings.source, settings.size, settings.fps, passthrough, warmup=settings.warmup)
+    source = open_source(
+        settings.source, settings.size, settings.fps, passthrough, settings.warmup, settings.pattern_timecode
+    )
     if isinstance(source, ThreadedSource):
         source.start()
     box = settings.crop

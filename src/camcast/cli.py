@@ -186,7 +186,8 @@ def setup_logging(verbose: int, quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("aiohttp.server").addFilter(_DropClientErrors())
     if verbose < 2:
-        for noisy in ("aiohttp.access", "asyncssh", "libav"):
+        # aioice logs every ICE connectivity check at INFO; the viewer log says who connected.
+        for noisy in ("aiohttp.access", "asyncssh", "libav", "aioice", "aiortc"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         import av.logging

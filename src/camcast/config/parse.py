@@ -204,3 +204,27 @@ def parse_camera_name(value: Any) -> str:
     if not CAMERA_NAME.fullmatch(text):
         raise ValueError("must be 1–32 letters, digits, '-' or '_', starting with a letter or digit")
     return text
+
+
+#: A STUN or TURN server URL (RFC 7064, RFC 7065), with the TURN user name before an @.
+ICE_URL = re.compile(
+    r"(?P<scheme>stun|turns?):(?:(?P<user>[^@:/?]+)@)?(?P<host>[A-Za-z0-9.-]+)"
+    r"(?::(?P<port>\d{1,5}))?(?:\?transport=(?P<transport>udp|tcp))?"
+)
+
+
+def parse_ice_server(value: Any) -> str:
+    """Check ``stun:HOST[:PORT]`` or ``turn[s]:USER@HOST[:PORT][?transport=udp|tcp]`` (a host name or
+    IPv4 address: aiortc reads no IPv6 literal there); return it."""
+    text = str(value).strip()
+    match = ICE_URL.fullmatch(text)
+    if match is None or (match["port"] and not 1 <= int(match["port"]) <= 65535):
+        raise ValueError(
+            "must be stun:HOST[:PORT] or turn:USER@HOST[:PORT][?transport=udp|tcp], e.g. "
+            "stun:stun.example.net:3478"
+        )
+    if match["scheme"] == "stun" and (match["user"] or match["transport"]):
+        raise ValueError("a stun: URL has no user name or transport, e.g. stun:stun.example.net:3478")
+    if match["scheme"].startswith("turn") and not match["user"]:
+        raise ValueError("a TURN server needs a user name: turn:USER@HOST[:PORT] (password: turn_password)")
+    return text

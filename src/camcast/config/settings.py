@@ -23,6 +23,7 @@ from camcast.config.parse import (
     parse_file_name,
     parse_fingerprint,
     parse_fps,
+    parse_ice_server,
     parse_listen,
     parse_optional_count,
     parse_optional_positive,
@@ -131,6 +132,16 @@ class ServerSettings:
     idle_timeout: float = setting(
         30.0, parse_seconds(1, 3600), "seconds an idle keep-alive connection stays open", metavar="S"
     )
+    ice_server: tuple[str, ...] = setting(
+        (), parse_ice_server,
+        "STUN or TURN server for WebRTC viewers beyond the LAN, e.g. stun:stun.example.net:3478 or "
+        "turn:USER@turn.example.net; repeatable (none by default: nothing outside is contacted)",
+        metavar="URL", multiple=True,
+    )  # fmt: skip
+    turn_password: str | None = setting(
+        None, parse_optional_text, "password of the TURN server's user (or use CAMCAST_TURN_PASSWORD)",
+        secret=True,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -161,6 +172,11 @@ class CameraSettings:
     warmup: str = setting(
         "auto", parse_warmup, "drop frames until exposure settles: auto (cameras), on or off", metavar="MODE"
     )
+    pattern_timecode: bool = setting(
+        False, parse_bool,
+        "draw the capture time on the test pattern as a row of blocks that bench/ and tests read back to "
+        "measure delay",
+    )  # fmt: skip
     drop_same_frames: bool = setting(
         False, parse_bool, "send an unchanged picture at most once a second on streams"
     )

@@ -56,15 +56,19 @@ class H264Encoder:
         self._pts = -1
         self._want_keyframe = threading.Event()
         self._last_request = -KEYFRAME_REQUEST_EVERY
+        self._deferred = False  # a request waiting for the rate limit
         self._last_keyframe = -1e9
         #: Where keyframe times are read from: the monotonic clock, or a file's own timeline (benchmarks).
         self.clock: Callable[[], float] = time.monotonic
 
     def request_keyframe(self) -> bool:
-        """Make the next picture a keyframe, unless one was requested less than a second ago; return
-        whether this request was taken. Safe from any thread."""
+        """Make the next picture a keyframe; return whether it is granted at once. A request less than
+        a second after the last granted one waits until that second is up (unless a keyframe comes
+        meanwhile), so whoever asks gets a keyframe within a second, and the encoder makes at most
+        one a second on request, however many ask. Safe from any thread."""
         now = self.clock()
         if now - self._last_request < KEYFRAME_REQUEST_EVERY:
+            self._deferred = True
             return False
         self._last_request = now
         self._want_keyframe.set()
@@ -111,6 +115,10 @@ class H264Encoder:
         frame.pts = self._pts
         now = self.clock()
         due = now - self._last_keyframe >= self.keyframe_every - 0.5 / self.fps
+        if self._deferred and now - self._last_request >= KEYFRAME_REQUEST_EVERY:
+            self._deferred = False
+            self._last_request = now
+            self._want_keyframe.set()
         if self._want_keyframe.is_set() or due:
             self._want_keyframe.clear()
             frame.pict_type = av.video.frame.PictureType.I
@@ -119,4 +127,5 @@ class H264Encoder:
         keyframe = any(p.is_keyframe for p in packets)
         if keyframe:
             self._last_keyframe = now
+            self._deferred = False  # whoever waited has their keyframe
         return Encoded(self.codec, data, keyframe)

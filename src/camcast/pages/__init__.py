@@ -8,22 +8,29 @@ from __future__ import annotations
 
 import functools
 import html
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from string import Template
 
-PAGES = ("index", "refresh", "script", "stream", "cameras")
+PAGES = ("index", "refresh", "script", "stream", "live", "cameras")
 #: The three ways to watch, as the index lists them: (link text, what it does).
 VIEWS = {
     "refresh": ("Page refresh", "the whole page reloads every {every} seconds."),
     "script": ("Image refresh", "only the picture reloads, every {every} seconds, without flicker."),
-    "stream": ("Live stream", "video in near real time (H.264 where the browser plays it, else pictures)."),
+    "stream": (
+        "Live stream",
+        "video in near real time: the best this browser plays (WebRTC, HLS, else pictures).",
+    ),
+    "live": ("WebRTC", "H.264 video with a delay under a second, where the browser and network allow it."),
 }
 ASSETS = {
     "viewer.js": "text/javascript",
     "viewer.css": "text/css",
     "favicon.svg": "image/svg+xml",
+    # reads the pattern's --pattern-timecode back from a <video> or <img> (bench/ and the tests)
+    "timecode.js": "text/javascript",
     # hls.js from the npm registry, unmodified, with its licence (vendor/README.md says which version)
     "hls.light.min.js": "text/javascript",
     "hls.js-LICENSE.txt": "text/plain; charset=utf-8",
@@ -68,6 +75,8 @@ def render(
     meta: str = "",
     ring: str = "",
     hls: str = "",
+    whep: str = "",
+    ice: Sequence[str] = (),
     tiles: Sequence[Tile] = (),
 ) -> str:
     """The HTML of ``page`` (one of :data:`PAGES`).
@@ -77,8 +86,9 @@ def render(
     JSON sidecar with the capture time (a published site has one; the server's pages do not need it);
     ``ring`` names the JSON file of a published near-live ring of pictures, which the stream page then
     plays instead of an MJPEG stream; ``hls`` names an HLS playlist, which the stream page then plays
-    as video (natively, or with hls.js), falling back to ``stream``. ``tiles`` are the cameras the
-    ``cameras`` page shows.
+    as video (natively, or with hls.js), falling back to ``stream``; ``whep`` names the WHEP endpoint
+    the stream page tries first and the live page plays, with the STUN servers ``ice``. ``tiles`` are
+    the cameras the ``cameras`` page shows.
     """
     if page not in PAGES:
         raise KeyError(page)
@@ -91,6 +101,8 @@ def render(
         "meta": esc(meta),
         "ring": esc(ring),
         "hls": esc(hls),
+        "whep": esc(whep),
+        "ice": esc(json.dumps(list(ice))),
         "hlsjs": esc(f"{asset_base}/hls.light.min.js"),
         "items": "".join(
             f'<li><a href="{esc(links[name])}">{label}</a>: {what.format(every=every_text)}</li>\n'
@@ -114,13 +126,13 @@ def render(
     body = _template(template).substitute(values)
     labels = {
         "cameras": "All cameras", "index": "Home", "refresh": "Page refresh", "script": "Image refresh",
-        "stream": "Live",
+        "stream": "Live", "live": "WebRTC",
     }  # fmt: skip
     nav = " ".join(
         f'<a href="{esc(links[name])}">{label}</a>' for name, label in labels.items() if name in links
     )
     head = f'<meta http-equiv="refresh" content="{esc(every_text)}">\n' if page == "refresh" else ""
-    scripted = page in ("script", "stream", "cameras")
+    scripted = page in ("script", "stream", "live", "cameras")
     scripts = f'<script src="{esc(asset_base)}/viewer.js"></script>\n' if scripted else ""
     return _template("layout.html").substitute(
         title=esc(title), nav=nav, body=body, head=head, scripts=scripts, asset_base=esc(asset_base)

@@ -88,10 +88,11 @@
     }, tileEvery);
   });
 
-  // Live stream from camcast's server: H.264 video over HLS where the browser can play it (through
-  // hls.js where Media Source Extensions exist, as hls.js itself advises, since it plays low-latency
-  // HLS; else natively, as Safari on older iPhones does), else the MJPEG stream, which every browser
-  // shows. The page says which it uses (and #camcast-player's data-mode holds it).
+  // Live stream from camcast's server, in the first way this browser and server manage: WebRTC (H.264
+  // with a delay under a second), else H.264 over HLS (through hls.js where Media Source Extensions
+  // exist, as hls.js itself advises, since it plays low-latency HLS; else natively, as Safari on older
+  // iPhones does), else the MJPEG stream, which every browser shows. The page says which it uses (and
+  // #camcast-player's data-mode holds it). The WebRTC page (data-only="webrtc") plays WebRTC alone.
   var player = document.getElementById("camcast-player");
   var stream = document.getElementById("camcast-stream");
   var video = document.getElementById("camcast-video");
@@ -118,51 +119,139 @@
     stream.src = stream.getAttribute("data-src");
     mode("mjpeg", "Live: MJPEG stream" + why + ".");
   };
-  var hlsUrl = video && video.getAttribute("data-hls");
-  if (stream && !hlsUrl) {
-    mjpeg("");
-  } else if (video && hlsUrl) {
-    var playing = function (name, text) {
+  var playing = function (name, text) {
+    video.hidden = false;
+    video.addEventListener("playing", function () { mode(name, text); });
+    var started = video.play();
+    if (started && started.catch) started.catch(function () {});
+  };
+  var hls = function (hlsUrl, why) {
+    var native = function (reason) {
+      if (!video.canPlayType("application/vnd.apple.mpegurl")) return mjpeg(reason);
+      video.addEventListener("error", function () { mjpeg(" (the video failed)"); });
+      video.src = hlsUrl;
+      playing("hls-native", "Live: H.264 video (HLS, played by the browser)" + why + ".");
+    };
+    if (!(window.MediaSource || window.ManagedMediaSource)) return native(" (this browser cannot play HLS)");
+    var script = document.createElement("script");
+    script.src = video.getAttribute("data-hlsjs");
+    script.onerror = function () { native(" (hls.js could not be loaded)"); };
+    script.onload = function () {
+      var Hls = window.Hls;
+      if (!Hls || !Hls.isSupported()) return native(" (this browser cannot play HLS)");
+      // Low-latency HLS: parts and blocking reloads; no worker, since the page's CSP allows none.
+      var player = new Hls({ lowLatencyMode: true, enableWorker: false, backBufferLength: 10 });
+      player.on(Hls.Events.ERROR, function (event, data) {
+        if (!data.fatal) return;
+        if (data.type === Hls.ErrorTypes.NETWORK_ERROR) {
+          setStatus("Video interrupted at " + hhmmss(new Date()) + "; reconnecting…", true);
+          window.setTimeout(function () { player.startLoad(); }, 2000);
+        } else if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
+          player.recoverMediaError();
+        } else {
+          player.destroy();
+          mjpeg(" (the video failed)");
+        }
+      });
+      player.loadSource(hlsUrl);
+      player.attachMedia(video);
+      playing("hls.js", "Live: H.264 video (low-latency HLS, played by hls.js)" + why + ".");
+    };
+    document.head.appendChild(script);
+  };
+
+  // WebRTC by WHEP (RFC 9725): POST an offer for H.264 video, receive-only; the answer comes back with
+  // the session's URL, which is DELETEd when the page goes. failed(why) is called if it cannot start.
+  var webrtc = function (whepUrl, iceUrls, failed) {
+    var caps = window.RTCPeerConnection && window.RTCRtpReceiver && RTCRtpReceiver.getCapabilities &&
+      RTCRtpReceiver.getCapabilities("video");
+    if (!caps) return failed(" (this browser has no WebRTC)");
+    var h264 = caps.codecs.filter(function (c) { return /^video\/h264$/i.test(c.mimeType); });
+    if (!h264.length) return failed(" (this browser cannot decode H.264 over WebRTC)");
+    var pc = new RTCPeerConnection({ iceServers: iceUrls.map(function (url) { return { urls: url }; }) });
+    video.camcastPeer = pc;  // for tests and the benchmark: getStats()
+    var session = null;
+    var over = false;
+    var end = function (why, retry) {
+      if (over) return;
+      over = true;
+      window.clearTimeout(timer);
+      if (session) fetch(session, { method: "DELETE", keepalive: true }).catch(function () {});
+      pc.close();
+      if (retry) {
+        setStatus("Video interrupted at " + hhmmss(new Date()) + "; reconnecting…", true);
+        window.setTimeout(function () { webrtc(whepUrl, iceUrls, failed); }, 2000);
+      } else {
+        failed(why);
+      }
+    };
+    // Not playing within 10 s (say, a network that lets no UDP through): try the next way.
+    var timer = window.setTimeout(function () { end(" (WebRTC did not connect)", false); }, 10000);
+    var transceiver = pc.addTransceiver("video", { direction: "recvonly" });
+    if (transceiver.setCodecPreferences) {
+      transceiver.setCodecPreferences(caps.codecs.filter(function (c) {
+        return /^video\/(h264|rtx)$/i.test(c.mimeType);
+      }));
+    }
+    pc.ontrack = function (event) {
+      video.srcObject = event.streams[0] || new MediaStream([event.track]);
       video.hidden = false;
-      video.addEventListener("playing", function () { mode(name, text); });
+      video.addEventListener("playing", function () {
+        window.clearTimeout(timer);
+        mode("webrtc", "Live: H.264 video over WebRTC.");
+      }, { once: true });
       var started = video.play();
       if (started && started.catch) started.catch(function () {});
     };
-    var native = function (why) {
-      if (!video.canPlayType("application/vnd.apple.mpegurl")) return mjpeg(why);
-      video.addEventListener("error", function () { mjpeg(" (the video failed)"); });
-      video.src = hlsUrl;
-      playing("hls-native", "Live: H.264 video (HLS, played by the browser).");
+    pc.onconnectionstatechange = function () {
+      var state = pc.connectionState;
+      var shown = player && player.getAttribute("data-mode") === "webrtc";
+      if (state === "failed" || (state === "closed" && !over)) end(" (WebRTC failed)", shown);
     };
-    if (window.MediaSource || window.ManagedMediaSource) {
-      var script = document.createElement("script");
-      script.src = video.getAttribute("data-hlsjs");
-      script.onerror = function () { native(" (hls.js could not be loaded)"); };
-      script.onload = function () {
-        var Hls = window.Hls;
-        if (!Hls || !Hls.isSupported()) return native(" (this browser cannot play HLS)");
-        // Low-latency HLS: parts and blocking reloads; no worker, since the page's CSP allows none.
-        var hls = new Hls({ lowLatencyMode: true, enableWorker: false, backBufferLength: 10 });
-        hls.on(Hls.Events.ERROR, function (event, data) {
-          if (!data.fatal) return;
-          if (data.type === Hls.ErrorTypes.NETWORK_ERROR) {
-            setStatus("Video interrupted at " + hhmmss(new Date()) + "; reconnecting…", true);
-            window.setTimeout(function () { hls.startLoad(); }, 2000);
-          } else if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
-            hls.recoverMediaError();
-          } else {
-            hls.destroy();
-            mjpeg(" (the video failed)");
-          }
+    var gathered = new Promise(function (resolve) {
+      // Send the offer once this side's candidates are in it (no trickle ICE), or after a second.
+      if (pc.iceGatheringState === "complete") return resolve();
+      pc.addEventListener("icegatheringstatechange", function () {
+        if (pc.iceGatheringState === "complete") resolve();
+      });
+      window.setTimeout(resolve, 1000);
+    });
+    pc.createOffer()
+      .then(function (offer) { return pc.setLocalDescription(offer); })
+      .then(function () { return gathered; })
+      .then(function () {
+        return fetch(whepUrl, {
+          method: "POST", headers: { "Content-Type": "application/sdp" }, body: pc.localDescription.sdp,
         });
-        hls.loadSource(hlsUrl);
-        hls.attachMedia(video);
-        playing("hls.js", "Live: H.264 video (low-latency HLS, played by hls.js).");
-      };
-      document.head.appendChild(script);
-    } else {
-      native(" (this browser cannot play HLS)");
+      })
+      .then(function (response) {
+        return response.text().then(function (text) {
+          if (response.status !== 201) throw new Error(text.trim() || "the server answered " + response.status);
+          session = new URL(response.headers.get("Location"), window.location.href).href;
+          return pc.setRemoteDescription({ type: "answer", sdp: text });
+        });
+      })
+      .catch(function (error) { end(" (" + error.message + ")", false); });
+    window.addEventListener("pagehide", function () { end("", false); });
+  };
+
+  var whepUrl = video && video.getAttribute("data-whep");
+  var hlsUrl = video && video.getAttribute("data-hls");
+  var next = function (why) {
+    if (player && player.getAttribute("data-only") === "webrtc") {
+      if (why) setStatus("WebRTC cannot play here" + why + "; the Live page plays HLS or MJPEG instead.", true);
+      return;
     }
+    video.removeAttribute("src");
+    video.srcObject = null;
+    if (hlsUrl) hls(hlsUrl, why); else mjpeg(why);
+  };
+  if (video && whepUrl) {
+    webrtc(whepUrl, JSON.parse(video.getAttribute("data-ice") || "[]"), next);
+  } else if (video && hlsUrl) {
+    hls(hlsUrl, "");
+  } else if (stream) {
+    mjpeg("");
   }
 
   // Near-live on a static host: a ring of pictures stream/000.jpg … and a JSON file naming the newest.
@@ -173,12 +262,12 @@
     var folder = ringUrl.replace(/[^\/]*$/, "") + "stream/";
     var shown = -1;
     var queue = [];
-    var playing = false;
+    var ringPlaying = false;
     var lastNew = new Date();
     var pad = function (n) { return ("00" + n).slice(-3); };
     var play = function (interval) {
-      if (!queue.length) { playing = false; return; }
-      playing = true;
+      if (!queue.length) { ringPlaying = false; return; }
+      ringPlaying = true;
       var item = queue.shift();
       var pic = new Image();
       pic.onload = function () {
@@ -198,7 +287,7 @@
           shown = info.seq;
           lastNew = new Date();
           setStatus("Near-live, " + info.fps + " pictures a second.", false);
-          if (!playing) play(1000 / info.fps);
+          if (!ringPlaying) play(1000 / info.fps);
         } else if (Date.now() - lastNew.getTime() > 5000) {
           setStatus("Stale since " + hhmmss(lastNew) + ": no new pictures.", true);
         }

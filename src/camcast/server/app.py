@@ -18,6 +18,7 @@ from camcast.server.hls import HlsOutput
 from camcast.server.mjpeg import Fanout
 from camcast.server.routes import CAMERA_PREFIX, ROUTES, STATE, Handler, Route, Served, ServerState, state
 from camcast.server.viewers import ViewerLog
+from camcast.server.webrtc import IceSettings, WebRtc, WebRtcOutput
 
 log = logging.getLogger(__name__)
 
@@ -110,18 +111,24 @@ def _hide_server_version() -> None:
 
 
 def build_app(
-    cameras: Sequence[Camera], gate: Gate, viewer_log: Path | None, frame_ancestors: str = "'self'"
+    cameras: Sequence[Camera],
+    gate: Gate,
+    viewer_log: Path | None,
+    frame_ancestors: str = "'self'",
+    ice: IceSettings | None = None,
 ) -> web.Application:
     """The application serving ``cameras`` (each shows its ``serve`` rendition); run the cameras
-    alongside it."""
+    alongside it. ``ice`` says where WebRTC peers connect (by default: loopback, no STUN/TURN)."""
     _hide_server_version()
     app = web.Application(middlewares=[_errors, _policy], client_max_size=64 * 1024)
     shown = {}
     for camera in cameras:
         rendition = camera.rendition("serve")
-        hls = HlsOutput(camera.rendition("serve", "h264"), camera.settings.hls_window)
-        shown[camera.name] = Served(camera, rendition, Fanout(rendition), hls)
-    app[STATE] = ServerState(shown, gate, ViewerLog(viewer_log), frame_ancestors, time.monotonic())
+        video = camera.rendition("serve", "h264")  # one encode for HLS and WebRTC
+        hls = HlsOutput(video, camera.settings.hls_window)
+        shown[camera.name] = Served(camera, rendition, Fanout(rendition), hls, WebRtcOutput(video))
+    webrtc = WebRtc(ice or IceSettings())
+    app[STATE] = ServerState(shown, gate, ViewerLog(viewer_log), webrtc, frame_ancestors, time.monotonic())
     for camera in cameras:
         camera.info["viewers"] = lambda name=camera.name: app[STATE].viewers.watching(name)  # type: ignore[misc]
     for route in ROUTES:
@@ -159,3 +166,4 @@ async def _sweeper(app: web.Application) -> AsyncIterator[None]:
 async def _close_streams(app: web.Application) -> None:
     for cam in app[STATE].cameras.values():
         cam.fanout.close_all()
+    await app[STATE].webrtc.close_all()

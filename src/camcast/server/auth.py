@@ -5,7 +5,8 @@ check, static assets), ``viewer`` (pages, snapshot, stream, status) or ``owner``
 without an entry cannot be registered. A request's principal comes from, in order:
 
 - the control socket (a Unix socket only the owner's user can open): the owner;
-- ``?token=`` (a share link): a viewer limited to the link's scope;
+- ``?token=`` (a share link), or the same token as ``Authorization: Bearer`` (how WHEP clients send
+  it): a viewer limited to the link's scope;
 - ``Authorization: Basic`` checked against the accounts, accepted only over TLS or from loopback;
 - nobody: an anonymous viewer when the server is ``--public`` with no accounts; an anonymous owner
   when no account exists and the server listens on loopback only (the local user); otherwise refused.
@@ -45,9 +46,12 @@ SCOPE_ROUTES = {
         "view_refresh",
         "view_script",
         "view_stream",
+        "view_live",
+        "whep",
+        "whep_session",
     },
     "snapshot": {"snapshot"},
-    "stream": {"stream", "hls", "hls_file"},
+    "stream": {"stream", "hls", "hls_file", "whep", "whep_session"},
 }
 REALM = 'Basic realm="camcast", charset="UTF-8"'
 
@@ -102,6 +106,9 @@ class Gate:
         address = request.remote or "?"
         token = request.query.get("token")
         header = request.headers.get("Authorization")
+        if header is not None and header[:7].lower() == "bearer ":
+            # A share link's token, sent the way WHEP clients send credentials (RFC 9725, section 4.5).
+            token, header = header[7:].strip(), None
         if token is not None or header is not None:
             wait = self.limiter.retry_after(address)
             if wait:

@@ -25,6 +25,15 @@ from camcast.server.auth import Gate, Principal
 from camcast.server.hls import HlsOutput
 from camcast.server.mjpeg import Fanout, stream
 from camcast.server.viewers import ViewerLog
+from camcast.server.webrtc import (
+    MAX_OFFER,
+    MAX_SESSIONS,
+    SDP_TYPE,
+    OfferError,
+    WebRtc,
+    WebRtcOutput,
+    check_offer,
+)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -42,6 +51,7 @@ class Served:
     rendition: Rendition
     fanout: Fanout
     hls: HlsOutput
+    webrtc: WebRtcOutput
 
 
 @dataclass
@@ -49,6 +59,7 @@ class ServerState:
     cameras: dict[str, Served]
     gate: Gate
     viewers: ViewerLog
+    webrtc: WebRtc
     frame_ancestors: str = "'self'"
     started: float = 0.0
 
@@ -153,6 +164,58 @@ async def hls_file(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def whep(request: web.Request) -> web.StreamResponse:
+    """WHEP (RFC 9725): an SDP offer in, the answer out (201), with the session's URL to DELETE."""
+    if request.content_type != SDP_TYPE:
+        raise web.HTTPUnsupportedMediaType(text=f"send the SDP offer as {SDP_TYPE}\n")
+    if (request.content_length or 0) > MAX_OFFER:
+        raise web.HTTPRequestEntityTooLarge(MAX_OFFER, request.content_length or 0)
+    body = await request.content.read(MAX_OFFER + 1)
+    if len(body) > MAX_OFFER:
+        raise web.HTTPRequestEntityTooLarge(MAX_OFFER, len(body))
+    try:
+        offer = check_offer(body)
+    except OfferError as exc:
+        raise web.HTTPBadRequest(text=f"{exc}\n") from None
+    name = camera_name(request)
+    st = state(request)
+    if len(st.webrtc.sessions) >= MAX_SESSIONS:
+        raise web.HTTPServiceUnavailable(
+            text=f"the server already sends {MAX_SESSIONS} WebRTC streams; use /view/stream\n",
+            headers={"Retry-After": "10"},
+        )
+    who, via = _watcher(request)
+    try:
+        session, answer = await st.webrtc.answer(offer, name, st.cameras[name].webrtc, who)
+    except OfferError as exc:
+        raise web.HTTPBadRequest(text=f"{exc}\n") from None
+    viewing = st.viewers.start(request.remote or "?", who, via, "webrtc", name)
+
+    def ended(_: object) -> None:
+        viewing.frames = session.track.frames_sent
+        st.viewers.end(viewing)
+
+    session.on_end.append(ended)
+    p = principal(request)
+    token = {"token": p.token} if p is not None and p.via == "share" else {}
+    headers = {"Location": path_for("whep_session", name=session.id, **token)}
+    links = [f'<{url}>; rel="ice-server"' for url in st.webrtc.ice.stun_urls]
+    if links:
+        headers["Link"] = ", ".join(links)
+    return web.Response(status=201, text=answer, content_type=SDP_TYPE, headers=headers)
+
+
+async def whep_session(request: web.Request) -> web.StreamResponse:
+    """End a WHEP session: its viewer, or an owner, may."""
+    st = state(request)
+    session = st.webrtc.sessions.get(request.match_info["name"])
+    p = principal(request)
+    if session is None or not (p is None or p.role == "owner" or p.name == session.who):
+        raise web.HTTPNotFound(text="no such WebRTC session\n")
+    await st.webrtc.close(session.id)
+    return web.Response(text="ended\n")
+
+
 async def index(request: web.Request) -> web.StreamResponse:
     action = request.query.get("action")
     if action == "stream":  # mjpg-streamer's URLs, which many tools expect
@@ -188,6 +251,7 @@ def page(request: web.Request, name: str) -> web.Response:
         "refresh": url("view_refresh", every=f"{every:g}"),
         "script": url("view_script", every=f"{every:g}"),
         "stream": url("view_stream"),
+        "live": url("view_live"),
     }
     if len(st.cameras) > 1:
         links["cameras"] = _links(request, None)("index")
@@ -202,6 +266,8 @@ def page(request: web.Request, name: str) -> web.Response:
         snapshot=url("snapshot"),
         stream=url("stream"),
         hls=url("hls"),
+        whep=url("whep"),
+        ice=st.webrtc.ice.stun_urls,
     )
     return web.Response(text=body, content_type="text/html", headers={"Cache-Control": "no-store"})
 
@@ -270,6 +336,8 @@ def camera_status(st: ServerState, name: str, now: float) -> dict[str, object]:
         "same_frames_dropped": cam.rendition.same_frames_dropped,
         "viewers": viewers,
         "streams": len(cam.fanout.viewers),
+        "webrtc": len(cam.webrtc.tracks),
+        "webrtc_skips": cam.webrtc.skips,
     }
 
 
@@ -334,6 +402,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/view/refresh", view("refresh"), "view_refresh", "viewer", camera=True),
     Route("GET", "/view/script", view("script"), "view_script", "viewer", camera=True),
     Route("GET", "/view/stream", view("stream"), "view_stream", "viewer", camera=True),
+    Route("GET", "/view/live", view("live"), "view_live", "viewer", camera=True),
+    Route("POST", "/whep", whep, "whep", "viewer", camera=True),
+    Route("DELETE", "/whep/{name}", whep_session, "whep_session", "viewer"),
     Route("GET", "/static/{name}", static_asset, "static", "public"),
     Route("GET", "/status.json", status, "status", "viewer"),
     Route("GET", "/healthz", healthz, "healthz", "public"),

@@ -3,6 +3,7 @@ control socket, for as long as the context is open."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Sequence
@@ -21,6 +22,10 @@ from camcast.server.auth import Gate
 from camcast.server.guard import Limits
 from camcast.server.listen import Access, listen
 from camcast.server.routes import STATE, ServerState, path_for
+from camcast.server.webrtc import IceSettings, host_addresses, ice_servers
+
+#: Where the TURN password may come from instead of the config file.
+TURN_PASSWORD_ENV = "CAMCAST_TURN_PASSWORD"
 
 #: Seconds streams get to end when the server stops, before their connections are closed.
 SHUTDOWN_TIMEOUT = 2.0
@@ -39,7 +44,8 @@ def served_urls(base: str, cameras: Sequence[str]) -> list[tuple[str, str]]:
             urls += [
                 (f"{base}{path_for('view_refresh')}", "viewer: page refresh"),
                 (f"{base}{path_for('view_script')}", "viewer: image refresh"),
-                (f"{base}{path_for('view_stream')}", "viewer: live stream"),
+                (f"{base}{path_for('view_stream')}", "viewer: live stream (best the browser plays)"),
+                (f"{base}{path_for('view_live')}", "viewer: WebRTC, under a second"),
             ]
     urls.append((f"{base}{path_for('status')}", "status"))
     return urls
@@ -55,13 +61,16 @@ async def serving(
         tls=access.tls is not None,
     )  # fmt: skip
     private_dir(paths.state_dir())
-    app = build_app(cameras, gate, paths.viewer_log(), settings.frame_ancestors)
+    host, port = settings.listen
+    turn_password = os.environ.get(TURN_PASSWORD_ENV) or settings.turn_password
+    hosts = await asyncio.to_thread(host_addresses, host)
+    ice = IceSettings(hosts, ice_servers(settings.ice_server, turn_password))
+    app = build_app(cameras, gate, paths.viewer_log(), settings.frame_ancestors, ice)
     runner = web.AppRunner(
         app, access_log=None, handle_signals=False, keepalive_timeout=settings.idle_timeout,
         shutdown_timeout=SHUTDOWN_TIMEOUT,
     )  # fmt: skip
     await runner.setup()
-    host, port = settings.listen
     limits = Limits(settings.max_connections, settings.max_connections_per_address, settings.header_timeout)
     control = paths.control_socket(port)
     server = None

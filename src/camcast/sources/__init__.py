@@ -29,11 +29,17 @@ URL_SCHEMES = ("rtsp", "rtsps", "http", "https")
 
 
 def open_source(
-    spec: str, size: tuple[int, int] | None, fps: float | None, passthrough: bool = True, warmup: str = "auto"
+    spec: str,
+    size: tuple[int, int] | None,
+    fps: float | None,
+    passthrough: bool = True,
+    warmup: str = "auto",
+    timecode: bool = False,
 ) -> Source:
     """Build the source ``spec`` names. Cameras and files are opened (not yet read) to fail early.
 
     ``warmup`` (auto, on, off) drops frames until exposure settles; auto does so for cameras only.
+    ``timecode`` draws the capture time on the test pattern (:mod:`camcast.timecode`).
 
     Raises :class:`SourceError` with the devices found, or the sizes a camera offers, when ``spec``
     cannot be used.
@@ -42,10 +48,10 @@ def open_source(
         paths = camera_paths()
         if not paths:
             log.warning("no camera found; using the test pattern (pass --source to choose)")
-            return PatternSource(*(size or DEFAULT_SIZE), fps or DEFAULT_FPS)
+            return PatternSource(*(size or DEFAULT_SIZE), fps or DEFAULT_FPS, timecode)
         spec = paths[0]
     if spec == "pattern":
-        return PatternSource(*(size or DEFAULT_SIZE), fps or DEFAULT_FPS)
+        return PatternSource(*(size or DEFAULT_SIZE), fps or DEFAULT_FPS, timecode)
     device = device_path(spec)
     if device is not None:
         return _camera(device, size, fps, passthrough, warmup != "off")

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 
+from camcast import timecode as _timecode
 from camcast.encode.stripes import STRIPE
 from camcast.frames import Frame, Yuv420, of_image
 from camcast.picture.color import rgb_to_ycbcr
@@ -33,10 +34,12 @@ def _stripes(pixels: int) -> int:
 
 
 class PatternSource:
-    """A moving test pattern of ``width`` × ``height`` pixels (both even) at ``fps`` frames per second."""
+    """A moving test pattern of ``width`` × ``height`` pixels (both even) at ``fps`` frames per second;
+    with ``timecode``, the capture time is also drawn as blocks a program reads (:mod:`camcast.timecode`)."""
 
-    def __init__(self, width: int, height: int, fps: float) -> None:
+    def __init__(self, width: int, height: int, fps: float, timecode: bool = False) -> None:
         self.width, self.height, self.fps = width, height, fps
+        self.timecode = timecode
         self._background = self._draw_background()
         # What moves is aligned to the encoder's 16-row stripes, so each frame re-encodes as few
         # stripes as possible (see jpeg.StripeEncoder): 3 for the square and 4 for the clock at 720p.
@@ -46,7 +49,8 @@ class PatternSource:
         self._closed = False
 
     def describe(self) -> str:
-        return f"pattern {self.width}x{self.height}@{self.fps:g}"
+        timecode = " with timecode" if self.timecode else ""
+        return f"pattern {self.width}x{self.height}@{self.fps:g}{timecode}"
 
     def _draw_background(self) -> Yuv420:
         w, h = self.width, self.height
@@ -89,6 +93,8 @@ class PatternSource:
         )
         img.u[b0 // 2 : (b0 + band_h) // 2, : band_w // 2] = 128
         img.v[b0 // 2 : (b0 + band_h) // 2, : band_w // 2] = 128
+        if self.timecode:
+            _timecode.draw(img, wall)
         return img
 
     def __aiter__(self) -> AsyncIterator[Frame[Yuv420]]:
