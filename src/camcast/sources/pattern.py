@@ -3,7 +3,8 @@
 It is the default source when no camera is found, and how everything is tested on machines without one.
 The background is drawn once; each frame copies it and draws only what moves (the square and the text
 band), so the pattern costs well under a millisecond per 720p frame and never dominates a benchmark.
-Frames are paced to ``fps`` against the monotonic clock; a late frame is not made up for.
+Frames are paced to ``fps`` against the monotonic clock and stamped with the time they were due; a
+frame late by more than a period is skipped, not made up for.
 """
 
 from __future__ import annotations
@@ -114,9 +115,13 @@ class PatternSource:
                 # Late by more than a frame (a stalled loop): skip ahead instead of bursting to catch up.
                 skipped = int(-delay / period)
                 seq += skipped
-            now = time.monotonic()
-            wall = time.time()
-            yield of_image(seq, self.draw(seq, wall), at=now)
+                due = start + (seq - 1) * period
+            # A frame's capture time is when it was due, as a camera's clock would stamp it: a frame
+            # made a little late (a busy loop) keeps its place in time, so frames are evenly spaced,
+            # never bunched up after a stall.
+            late = max(0.0, time.monotonic() - due)
+            wall = time.time() - late
+            yield of_image(seq, self.draw(seq, wall), at=due)
 
     async def aclose(self) -> None:
         self._closed = True
