@@ -121,7 +121,8 @@ async def camcast_server(
     url = f"{scheme}://127.0.0.1:{port}"
     server = Server(url, proc, port)
     try:
-        await wait_healthy(url, proc, ssl_context=ssl_context)
+        base = args[args.index("--base-path") + 1].rstrip("/") if "--base-path" in args else ""
+        await wait_healthy(url + base, proc, ssl_context=ssl_context)
         yield server
     finally:
         if proc.poll() is None:

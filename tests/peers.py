@@ -16,7 +16,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -297,6 +297,35 @@ def nginx_server(tmp: Path, upstream: str) -> Iterator[NginxPeer]:
     (``http://127.0.0.1:PORT/prefix/``) that honours the upstream's Cache-Control and lets one request
     per missing or expired file through (``proxy_cache_lock``, and the stale copy served meanwhile),
     as a CDN's request collapsing does."""
+
+    def http(root: Path, port: int) -> str:
+        return f"""
+    log_format upstream '$request_uri $status $upstream_cache_status $upstream_status';
+    access_log {root}/access.log upstream;
+    proxy_cache_path {root}/cache keys_zone=edge:10m max_size=256m inactive=60s use_temp_path=off;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass {upstream};
+            proxy_http_version 1.1;
+            proxy_cache edge;
+            proxy_cache_lock on;
+            proxy_cache_lock_timeout 10s;
+            proxy_cache_lock_age 10s;
+            proxy_cache_use_stale updating;
+        }}
+    }}
+"""
+
+    with nginx_running(tmp, http) as (root, port):
+        yield NginxPeer(f"http://127.0.0.1:{port}", root / "access.log")
+
+
+@contextlib.contextmanager
+def nginx_running(tmp: Path, http: Callable[[Path, int], str]) -> Iterator[tuple[Path, int]]:
+    """Debian's nginx in the foreground on a free loopback port, with ``http(root, port)`` as the body
+    of its ``http { }`` block (``root``: its own folder, for caches and logs; the body sets its
+    ``access_log`` there); yields (root, port)."""
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     root = tmp / "nginx"
     (root / "cache").mkdir(parents=True)
@@ -313,23 +342,9 @@ pid {root}/nginx.pid;
 error_log {root}/error.log warn;
 events {{ worker_connections 4096; }}
 http {{
-    log_format upstream '$request_uri $status $upstream_cache_status $upstream_status';
-    access_log {root}/access.log upstream;
     client_body_temp_path {root}/body; proxy_temp_path {root}/proxy; fastcgi_temp_path {root}/fastcgi;
     uwsgi_temp_path {root}/uwsgi; scgi_temp_path {root}/scgi;
-    proxy_cache_path {root}/cache keys_zone=edge:10m max_size=256m inactive=60s use_temp_path=off;
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass {upstream};
-            proxy_http_version 1.1;
-            proxy_cache edge;
-            proxy_cache_lock on;
-            proxy_cache_lock_timeout 10s;
-            proxy_cache_lock_age 10s;
-            proxy_cache_use_stale updating;
-        }}
-    }}
+{http(root, port)}
 }}
 """
     )
@@ -339,7 +354,7 @@ http {{
     )  # fmt: skip
     try:
         FtpPeer(port, root, "").wait_port()
-        yield NginxPeer(f"http://127.0.0.1:{port}", root / "access.log")
+        yield root, port
     finally:
         proc.terminate()
         proc.wait(10)

@@ -72,11 +72,17 @@ def base_url(config: Config) -> str:
     host, port = config.server.listen
     if host in ("0.0.0.0", "::", ""):
         host = socket.getfqdn()
-    return f"{'https' if config.server.tls_cert else 'http'}://{bracket(host)}:{port}"
+    return (
+        f"{'https' if config.server.tls_cert else 'http'}://{bracket(host)}:{port}{config.server.base_path}"
+    )
 
 
 #: The routes a share link of each scope opens, as printed.
-SHARED = {"watch": ("view_stream", "stream", "snapshot"), "stream": ("stream",), "snapshot": ("snapshot",)}
+SHARED = {
+    "watch": ("view_stream", "view_live", "stream", "snapshot"),
+    "stream": ("stream", "hls", "whep"),
+    "snapshot": ("snapshot",),
+}
 
 
 def share(
@@ -178,7 +184,8 @@ async def _control(port: int, method: str, path: str) -> dict[str, Any]:
 
 def shutter(config: Config, action: str, camera: str | None) -> None:
     """Pause or resume ``camera``, or every camera, on the running server."""
-    status = asyncio.run(_control(config.server.listen[1], "POST", path_for(action, camera)))
+    path = config.server.base_path + path_for(action, camera)
+    status = asyncio.run(_control(config.server.listen[1], "POST", path))
     for cam in status["cameras"]:
         if cam["paused"]:
             print(
@@ -190,7 +197,8 @@ def shutter(config: Config, action: str, camera: str | None) -> None:
 
 def viewers(config: Config, history: int) -> None:
     try:
-        now = asyncio.run(_control(config.server.listen[1], "GET", path_for("viewers")))["watching"]
+        path = config.server.base_path + path_for("viewers")
+        now = asyncio.run(_control(config.server.listen[1], "GET", path))["watching"]
     except CamcastError as exc:
         print(f"(not running: {exc})")
         now = []

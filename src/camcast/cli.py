@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="limit the link to this camera; repeatable",
     )
-    _add_settings(share, ("listen", "tls_cert"))
+    _add_settings(share, ("listen", "tls_cert", "base_path"))
 
     tls = sub.add_parser("tls", parents=[common], help="make TLS certificates")
     tls_sub = tls.add_subparsers(dest="tls_command", metavar="ACTION", required=True)
@@ -146,10 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         shutter = sub.add_parser(action, parents=[common], help=text)
         shutter.add_argument("name", nargs="?", help="the camera (default: every camera)")
-        _add_settings(shutter, ("listen",))
+        _add_settings(shutter, ("listen", "base_path"))
     watchers = sub.add_parser("viewers", parents=[common], help="who is watching now, and who watched")
     watchers.add_argument("--history", type=int, default=20, help="past sessions to show (default 20)")
-    _add_settings(watchers, ("listen",))
+    _add_settings(watchers, ("listen", "base_path"))
     return parser
 
 

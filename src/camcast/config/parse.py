@@ -3,6 +3,7 @@ raises ValueError saying what is allowed (the caller names the setting)."""
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from collections.abc import Callable
@@ -228,3 +229,24 @@ def parse_ice_server(value: Any) -> str:
     if match["scheme"].startswith("turn") and not match["user"]:
         raise ValueError("a TURN server needs a user name: turn:USER@HOST[:PORT] (password: turn_password)")
     return text
+
+
+def parse_trusted_proxy(value: Any) -> str:
+    """An address or network (``127.0.0.1``, ``10.0.0.0/8``, ``::1``), normalised."""
+    try:
+        return str(ipaddress.ip_network(str(value).strip(), strict=False))
+    except ValueError:
+        raise ValueError("must be an IP address or network, e.g. 127.0.0.1 or 10.0.0.0/8") from None
+
+
+_BASE_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)*/?")
+
+
+def parse_base_path(value: Any) -> str:
+    """A URL path prefix such as ``/cam/``, normalised to ``/cam`` (``/`` or empty: none)."""
+    text = str(value).strip()
+    if not text.startswith("/") and text:
+        text = "/" + text
+    if not _BASE_PATH.fullmatch(text) or "/../" in text + "/" or "/./" in text + "/":
+        raise ValueError("must be a path such as /cam/ (letters, digits, . _ ~ - between slashes)")
+    return text.rstrip("/")

@@ -18,6 +18,7 @@ from camcast.config.parse import (
     int_range,
     parse_ancestors,
     parse_archive_pattern,
+    parse_base_path,
     parse_bitrate,
     parse_bool,
     parse_file_name,
@@ -33,6 +34,7 @@ from camcast.config.parse import (
     parse_size,
     parse_source,
     parse_text_setting,
+    parse_trusted_proxy,
     parse_warmup,
 )
 from camcast.net import bracket
@@ -132,6 +134,16 @@ class ServerSettings:
     idle_timeout: float = setting(
         30.0, parse_seconds(1, 3600), "seconds an idle keep-alive connection stays open", metavar="S"
     )
+    trusted_proxy: tuple[str, ...] = setting(
+        (), parse_trusted_proxy,
+        "a reverse proxy (address or network) whose Forwarded / X-Forwarded-* headers name the real "
+        "client, scheme and host; repeatable (none by default: such headers are ignored)",
+        metavar="ADDR", multiple=True,
+    )  # fmt: skip
+    base_path: str = setting(
+        "", parse_base_path, "serve every page and URL under this path, e.g. /cam/ behind a proxy",
+        metavar="PATH",
+    )  # fmt: skip
     ice_server: tuple[str, ...] = setting(
         (), parse_ice_server,
         "STUN or TURN server for WebRTC viewers beyond the LAN, e.g. stun:stun.example.net:3478 or "

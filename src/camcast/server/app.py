@@ -16,6 +16,7 @@ from camcast.camera import Camera
 from camcast.server.auth import Gate, same_origin
 from camcast.server.hls import HlsOutput
 from camcast.server.mjpeg import Fanout
+from camcast.server.proxy import TrustedProxies
 from camcast.server.routes import CAMERA_PREFIX, ROUTES, STATE, Handler, Route, Served, ServerState, state
 from camcast.server.viewers import ViewerLog
 from camcast.server.webrtc import IceSettings, WebRtc, WebRtcOutput
@@ -64,6 +65,28 @@ async def _policy(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.method == "POST" and not same_origin(request):
         raise web.HTTPForbidden(text="cross-origin requests may not change anything\n")
     return await handler(request)
+
+
+@web.middleware
+async def _forwarded(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A request from a trusted proxy becomes the request of the client the proxy names (see
+    :mod:`camcast.server.proxy`), held to the per-address cap the proxy's own address is spared."""
+    proxies = state(request).proxies
+    peer = request.remote
+    if peer is None or not proxies.trusts(peer):
+        return await handler(request)
+    client, scheme, host = proxies.resolve(peer, request.headers)
+    request = request.clone(remote=client, scheme=scheme or request.scheme, host=host or request.host)
+    request["proxy"] = peer
+    if proxies.open[client] >= proxies.max_per_client:
+        raise web.HTTPServiceUnavailable(text="too many connections; retry.\n", headers={"Retry-After": "5"})
+    proxies.open[client] += 1
+    try:
+        return await handler(request)
+    finally:
+        proxies.open[client] -= 1
+        if proxies.open[client] <= 0:
+            del proxies.open[client]
 
 
 @web.middleware
@@ -116,11 +139,15 @@ def build_app(
     viewer_log: Path | None,
     frame_ancestors: str = "'self'",
     ice: IceSettings | None = None,
+    proxies: TrustedProxies | None = None,
+    base_path: str = "",
 ) -> web.Application:
     """The application serving ``cameras`` (each shows its ``serve`` rendition); run the cameras
-    alongside it. ``ice`` says where WebRTC peers connect (by default: loopback, no STUN/TURN)."""
+    alongside it. ``ice`` says where WebRTC peers connect (by default: loopback, no STUN/TURN);
+    ``proxies`` are the reverse proxies believed about the client; every route answers under
+    ``base_path`` (``/cam``, or empty)."""
     _hide_server_version()
-    app = web.Application(middlewares=[_errors, _policy], client_max_size=64 * 1024)
+    app = web.Application(middlewares=[_forwarded, _errors, _policy], client_max_size=64 * 1024)
     shown = {}
     for camera in cameras:
         rendition = camera.rendition("serve")
@@ -128,7 +155,10 @@ def build_app(
         hls = HlsOutput(video, camera.settings.hls_window)
         shown[camera.name] = Served(camera, rendition, Fanout(rendition), hls, WebRtcOutput(video))
     webrtc = WebRtc(ice or IceSettings())
-    app[STATE] = ServerState(shown, gate, ViewerLog(viewer_log), webrtc, frame_ancestors, time.monotonic())
+    app[STATE] = ServerState(
+        shown, gate, ViewerLog(viewer_log), webrtc, proxies or TrustedProxies(()), base_path, frame_ancestors,
+        time.monotonic(),
+    )  # fmt: skip
     for camera in cameras:
         camera.info["viewers"] = lambda name=camera.name: app[STATE].viewers.watching(name)  # type: ignore[misc]
     for route in ROUTES:
@@ -136,6 +166,7 @@ def build_app(
         if route.camera:
             paths.append((CAMERA_PREFIX + route.path, route.name + _PER_CAMERA))
         for path, name in paths:
+            path = base_path + path
             if route.method == "GET":
                 app.router.add_get(path, route.handler, name=name)  # and HEAD
             else:

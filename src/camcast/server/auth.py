@@ -12,7 +12,9 @@ without an entry cannot be registered. A request's principal comes from, in orde
   when no account exists and the server listens on loopback only (the local user); otherwise refused.
 
 Anonymous loopback access also requires a loopback ``Host`` header, so a web page cannot rebind its own
-domain name to 127.0.0.1 and read the camera from the visitor's browser (DNS rebinding).
+domain name to 127.0.0.1 and read the camera from the visitor's browser (DNS rebinding), and a
+loopback client that is not a relay for someone else: a request carrying forwarding headers from a
+proxy that is not trusted (``--trusted-proxy``) is never the local user.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from camcast.net import is_loopback_host
 from camcast.security.accounts import Accounts
 from camcast.security.limits import FailureLimiter
 from camcast.security.tokens import ShareKeys, TokenError
+from camcast.server.proxy import is_proxied
 
 log = logging.getLogger(__name__)
 
@@ -129,15 +132,24 @@ class Gate:
         if not self.accounts:
             if self.public:
                 return Principal("anonymous", "viewer", "anonymous")
-            if self.loopback_only and is_loopback_host(_host_name(request.host)):
+            if self.loopback_only and self._local(request, address):
                 return Principal("local user", "owner", "anonymous")
         return None
+
+    @staticmethod
+    def _local(request: web.Request, address: str) -> bool:
+        """Whether ``request`` comes from this machine's own user: a loopback client naming a loopback
+        host, not relayed by a proxy that was not trusted (then the real client is unknown)."""
+        relayed_unknown = is_proxied(request) and "proxy" not in request
+        return (
+            is_loopback_host(_host_name(request.host)) and is_loopback_host(address) and not relayed_unknown
+        )
 
     async def _basic(self, request: web.Request, header: str, address: str) -> Principal:
         scheme, _, encoded = header.partition(" ")
         if scheme.lower() != "basic":
             raise self.unauthorized("use HTTP Basic authentication")
-        if not (self.tls or is_loopback_host(address)):
+        if not (self.tls or request.secure or is_loopback_host(address)):
             raise web.HTTPForbidden(text="passwords are accepted only over HTTPS\n")
         try:
             name, sep, password = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ BUSY = (
 #: Bytes of an unfinished request head the guard looks through for its end; aiohttp itself refuses
 #: heads with lines over 8190 bytes, so anything longer is already an error there.
 HEAD_LIMIT = 64 * 1024
+_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d{1,12})", re.IGNORECASE)
 
 
 @dataclass
@@ -35,6 +37,9 @@ class Limits:
     open_total: int = 0
     per_address: Counter[str] = field(default_factory=Counter)
     refused: int = 0
+    #: Addresses spared the per-address cap: trusted reverse proxies, which carry many clients' requests
+    #: (each client is then held to the cap per request, by its forwarded address).
+    exempt: Callable[[str], bool] = lambda address: False
 
 
 class Guard(asyncio.Protocol):
@@ -48,6 +53,7 @@ class Guard(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self._head = bytearray()
         self._in_head = True
+        self._body_left = 0
         self._timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -56,9 +62,8 @@ class Guard(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.address = str(peer[0]) if isinstance(peer, tuple) else "local"
         limits = self.limits
-        if (
-            limits.open_total >= limits.max_total
-            or limits.per_address[self.address] >= limits.max_per_address
+        if limits.open_total >= limits.max_total or (
+            limits.per_address[self.address] >= limits.max_per_address and not limits.exempt(self.address)
         ):
             limits.refused += 1
             if limits.refused in (1, 10, 100) or limits.refused % 1000 == 0:
@@ -87,28 +92,40 @@ class Guard(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if not self.admitted:
             return
-        if self._in_head:
-            self._head += data
-            if b"\r\n\r\n" in self._head or len(self._head) > HEAD_LIMIT:
-                # The head is complete (or too long for aiohttp, which will answer 431/400 itself).
-                self._in_head = False
-                self._head.clear()
-                if self._timer is not None:
-                    self._timer.cancel()
-                    self._timer = None
-        elif self._timer is None and data:
-            # A further request on a kept-alive connection (our routes take no request bodies beyond a
-            # few bytes): its head gets the same deadline.
-            self._in_head = True
-            self._head = bytearray(data)
-            self._arm()
-            if b"\r\n\r\n" in self._head:
-                self._in_head = False
-                self._head.clear()
-                assert self._timer is not None
-                self._timer.cancel()
-                self._timer = None
+        self._watch(data)
         self.inner.data_received(data)
+
+    def _watch(self, data: bytes) -> None:
+        """Follow request heads and bodies: each head must be complete within the deadline; a body
+        (``Content-Length`` bytes, such as a WHEP offer) is not taken for the next request's head."""
+        while data:
+            if self._body_left:
+                taken = min(self._body_left, len(data))
+                self._body_left -= taken
+                data = data[taken:]
+                continue
+            if not self._in_head:
+                # A further request on a kept-alive connection: its head gets the same deadline.
+                self._in_head = True
+                self._head = bytearray()
+                self._arm()
+            self._head += data
+            end = self._head.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self._head) > HEAD_LIMIT:
+                    self._head_done()  # too long for aiohttp, which answers 431/400 itself
+                return
+            data = bytes(self._head[end + 4 :])
+            length = _CONTENT_LENGTH.search(self._head[:end])
+            self._body_left = int(length[1]) if length else 0
+            self._head_done()
+
+    def _head_done(self) -> None:
+        self._in_head = False
+        self._head.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def eof_received(self) -> bool | None:
         return self.inner.eof_received() if self.admitted else None

@@ -24,6 +24,7 @@ from camcast.errors import CamcastError
 from camcast.server.auth import Gate, Principal
 from camcast.server.hls import HlsOutput
 from camcast.server.mjpeg import Fanout, stream
+from camcast.server.proxy import TrustedProxies
 from camcast.server.viewers import ViewerLog
 from camcast.server.webrtc import (
     MAX_OFFER,
@@ -60,6 +61,8 @@ class ServerState:
     gate: Gate
     viewers: ViewerLog
     webrtc: WebRtc
+    proxies: TrustedProxies
+    base_path: str = ""  # every route under it ("/cam"), or empty
     frame_ancestors: str = "'self'"
     started: float = 0.0
 
@@ -198,7 +201,7 @@ async def whep(request: web.Request) -> web.StreamResponse:
     session.on_end.append(ended)
     p = principal(request)
     token = {"token": p.token} if p is not None and p.via == "share" else {}
-    headers = {"Location": path_for("whep_session", name=session.id, **token)}
+    headers = {"Location": st.base_path + path_for("whep_session", name=session.id, **token)}
     links = [f'<{url}>; rel="ice-server"' for url in st.webrtc.ice.stun_urls]
     if links:
         headers["Link"] = ", ".join(links)
@@ -234,9 +237,10 @@ def _links(request: web.Request, camera: str | None) -> Callable[..., str]:
     share link's token carried along, since the browser has no other credentials to send."""
     p = principal(request)
     token = {"token": p.token} if p is not None and p.via == "share" else {}
+    base = state(request).base_path
 
     def url(name: str, **query: str) -> str:
-        return path_for(name, camera, **query, **token)
+        return base + path_for(name, camera, **query, **token)
 
     return url
 
@@ -262,7 +266,7 @@ def page(request: web.Request, name: str) -> web.Response:
         title=f"camcast · {camera.settings.title} · {camera.describe()}",
         links=links,
         every=every,
-        asset_base=path_for("static", name="").rstrip("/"),
+        asset_base=st.base_path + path_for("static", name="").rstrip("/"),
         snapshot=url("snapshot"),
         stream=url("stream"),
         hls=url("hls"),
@@ -287,9 +291,10 @@ def grid(request: web.Request) -> web.Response:
                        st.viewers.watching(name))
         )  # fmt: skip
     _touch(request, "page cameras", 0)
+    assets = st.base_path + path_for("static", name="").rstrip("/")
     body = pages.render(
         "cameras", title="camcast · cameras", links={"cameras": _links(request, None)("index")}, every=every,
-        asset_base=path_for("static", name="").rstrip("/"), snapshot="", stream="", tiles=tiles,
+        asset_base=assets, snapshot="", stream="", tiles=tiles,
     )  # fmt: skip
     return web.Response(text=body, content_type="text/html", headers={"Cache-Control": "no-store"})
 

@@ -21,6 +21,7 @@ from camcast.server.app import build_app
 from camcast.server.auth import Gate
 from camcast.server.guard import Limits
 from camcast.server.listen import Access, listen
+from camcast.server.proxy import TrustedProxies
 from camcast.server.routes import STATE, ServerState, path_for
 from camcast.server.webrtc import IceSettings, host_addresses, ice_servers
 
@@ -65,20 +66,26 @@ async def serving(
     turn_password = os.environ.get(TURN_PASSWORD_ENV) or settings.turn_password
     hosts = await asyncio.to_thread(host_addresses, host)
     ice = IceSettings(hosts, ice_servers(settings.ice_server, turn_password))
-    app = build_app(cameras, gate, paths.viewer_log(), settings.frame_ancestors, ice)
+    proxies = TrustedProxies(settings.trusted_proxy, settings.max_connections_per_address)
+    app = build_app(
+        cameras, gate, paths.viewer_log(), settings.frame_ancestors, ice, proxies, settings.base_path
+    )
     runner = web.AppRunner(
         app, access_log=None, handle_signals=False, keepalive_timeout=settings.idle_timeout,
         shutdown_timeout=SHUTDOWN_TIMEOUT,
     )  # fmt: skip
     await runner.setup()
-    limits = Limits(settings.max_connections, settings.max_connections_per_address, settings.header_timeout)
+    limits = Limits(
+        settings.max_connections, settings.max_connections_per_address, settings.header_timeout,
+        exempt=proxies.trusts,
+    )  # fmt: skip
     control = paths.control_socket(port)
     server = None
     try:
         server = await listen(runner, host, port, access.tls, limits)
         await web.UnixSite(runner, str(control)).start()
         os.chmod(control, 0o600)
-        base = f"{'https' if access.tls else 'http'}://{bracket(host)}:{port}"
+        base = f"{'https' if access.tls else 'http'}://{bracket(host)}:{port}{settings.base_path}"
         for url, what in served_urls(base, [c.name for c in cameras]):
             print(f"  {url:<48} {what}", flush=True)
         for note in access.notes:
