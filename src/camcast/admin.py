@@ -25,7 +25,7 @@ from camcast.errors import CamcastError, ConfigError
 from camcast.net import bracket
 from camcast.security.accounts import MIN_PASSWORD, Accounts
 from camcast.security.files import write_private
-from camcast.security.tokens import ShareKeys, parse_duration
+from camcast.security.tokens import MetricsToken, ShareKeys, parse_duration
 from camcast.server.routes import path_for
 from camcast.server.viewers import read_history
 
@@ -111,6 +111,20 @@ def share(
 def revoke_all() -> None:
     ShareKeys(paths.share_key()).rotate()
     print("camcast: every share link is now invalid (a running server notices at the next request)")
+
+
+def metrics_token() -> None:
+    """Make the scraper's token for /metrics (replacing the last one) and print how to use it."""
+    token = MetricsToken(paths.metrics_token()).issue()
+    print(token)
+    print(
+        "camcast: the token above opens /metrics and nothing else; it is shown once (only its hash is kept "
+        f"in {paths.metrics_token()}). In prometheus.yml:\n"
+        "  - job_name: camcast\n"
+        "    authorization: { credentials_file: /etc/prometheus/camcast.token }\n"
+        "    static_configs: [{ targets: ['127.0.0.1:8080'] }]",
+        file=sys.stderr,
+    )
 
 
 def self_signed(hosts: list[str], days: int, folder: Path | None) -> None:

@@ -119,6 +119,7 @@ async def serve(config: Config, quiet: bool = False) -> None:
         publishers = {c.name: await start_publisher(c, stack) for c in cameras if c.settings.publish_to}
         print(f"camcast: serving {', '.join(f'{c.name} ({c.describe()})' for c in cameras)}", flush=True)
         state = await stack.enter_async_context(serving(cameras, config.server, access, accounts))
+        state.publishers.update(publishers)
         for name, publisher in publishers.items():
             every = config.camera(name).every
             print(

@@ -140,6 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, help="folder to write cert.pem and key.pem (default: config folder)"
     )
 
+    sub.add_parser(
+        "metrics-token", parents=[common],
+        help="make a new bearer token for a Prometheus scraper of /metrics (the old one stops working)",
+    )  # fmt: skip
+
     for action, text in (
         ("pause", "close the camera now: every output shows a paused card"),
         ("resume", "resume"),
@@ -203,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.command == "sources":
         return list_sources(args.dev)
-    if args.command in ("users", "tls"):
+    if args.command in ("users", "tls", "metrics-token"):
         return run_admin(args)
     cfg = load_config(args)
     if args.command == "config":
@@ -245,6 +250,8 @@ def run_admin(args: argparse.Namespace) -> int:
 
     if args.command == "tls":
         admin.self_signed(args.host, args.days, args.out)
+    elif args.command == "metrics-token":
+        admin.metrics_token()
     elif args.users_command == "add":
         admin.users_add(args.name, args.role, args.password_stdin, _names([args.cameras]))
     elif args.users_command == "list":

@@ -38,6 +38,11 @@ def share_key() -> Path:
     return config_dir() / "share.key"
 
 
+def metrics_token() -> Path:
+    """The SHA-256 of the Prometheus scraper's bearer token (``camcast metrics-token``)."""
+    return config_dir() / "metrics.token"
+
+
 def tls_dir() -> Path:
     """Where ``camcast tls self-signed`` writes its certificate and key."""
     return config_dir() / "tls"

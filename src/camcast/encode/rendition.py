@@ -71,6 +71,7 @@ class Rendition:
         self.listeners: list[Listener] = []
         self.latest: Captured | None = None
         self.frames_encoded = 0
+        self.encode_seconds = 0.0  # time spent drawing and encoding, in the rendition's thread
         self.same_frames_dropped = 0
         self.rate_encode = Rate()
         self.rate_out = Rate()
@@ -235,5 +236,7 @@ class Rendition:
             image = pixels(frame)
         else:
             image = payload  # encoders only read their input
+        started = time.perf_counter()
         encoded = self.encoder.encode(image)
+        self.encode_seconds += time.perf_counter() - started
         return Frame(frame.seq, frame.time, frame.wall, image.width, image.height, encoded)

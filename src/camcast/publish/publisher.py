@@ -11,13 +11,14 @@ While the owner has paused the camera, nothing is uploaded.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import functools
 import json
 import logging
 import posixpath
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from camcast import pages
 from camcast.encode.rendition import Rendition
@@ -48,6 +49,10 @@ class PublishOptions:
     title: str = "camcast"
 
 
+#: Upper bounds (seconds) of the upload-duration histogram's buckets, as Prometheus reads them.
+UPLOAD_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
 @dataclass
 class PublishStats:
     uploads: int = 0
@@ -59,6 +64,15 @@ class PublishStats:
     next_at: float = 0.0  # monotonic time of the next tick
     down_since: float | None = None
     stream_frames: int = 0
+    #: Uploads (of a picture and what goes with it) per duration bucket (UPLOAD_BUCKETS, then +Inf),
+    #: and their total duration: the histogram /metrics shows.
+    duration_counts: list[int] = field(default_factory=lambda: [0] * (len(UPLOAD_BUCKETS) + 1))
+    duration_sum: float = 0.0
+
+    def record(self, seconds: float) -> None:
+        self.last_seconds = seconds
+        self.duration_sum += seconds
+        self.duration_counts[bisect.bisect_left(UPLOAD_BUCKETS, seconds)] += 1
 
     def line(self) -> str:
         last = time.strftime("%H:%M:%S", time.localtime(self.last_ok)) if self.last_ok else "never"
@@ -203,7 +217,7 @@ class Publisher:
             await self.store.put_atomic(path, frame.payload.data)
         self.stats.uploads += 1
         self.stats.last_ok = time.time()
-        self.stats.last_seconds = time.monotonic() - started
+        self.stats.record(time.monotonic() - started)
         self.stats.last_bytes = len(frame.payload.data)
 
     async def _stream(self) -> None:

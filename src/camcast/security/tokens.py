@@ -125,3 +125,30 @@ def parse_duration(text: str) -> float:
     if not 0 < value <= 366 * 86400:
         raise ValueError("must be a duration from 1 second to 366 days")
     return value
+
+
+class MetricsToken:
+    """The scraper's bearer token for ``/metrics``: only its SHA-256 is kept (``metrics.token``, mode
+    0600); ``camcast metrics-token`` makes a new one, and the server rereads the file when it changes.
+    The token opens ``/metrics`` and nothing else."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: tuple[int, int, int] | None = None
+        self._digest: bytes | None = None
+
+    def issue(self) -> str:
+        token = _b64(os.urandom(32))
+        write_private(self.path, hashlib.sha256(token.encode()).hexdigest().encode() + b"\n")
+        return token
+
+    def matches(self, token: str) -> bool:
+        current = stamp(self.path)
+        if current != self._stamp:
+            self._stamp = current
+            try:
+                self._digest = bytes.fromhex(self.path.read_text("ascii").strip()) if current else None
+            except (OSError, ValueError):
+                self._digest = None
+        digest = self._digest
+        return digest is not None and hmac.compare_digest(hashlib.sha256(token.encode()).digest(), digest)

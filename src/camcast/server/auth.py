@@ -7,6 +7,8 @@ without an entry cannot be registered. A request's principal comes from, in orde
 - the control socket (a Unix socket only the owner's user can open): the owner;
 - ``?token=`` (a share link), or the same token as ``Authorization: Bearer`` (how WHEP clients send
   it): a viewer limited to the link's scope;
+- ``Authorization: Bearer`` with the scraper's metrics token (``camcast metrics-token``): ``/metrics``
+  and nothing else;
 - ``Authorization: Basic`` checked against the accounts, accepted only over TLS or from loopback;
 - nobody: an anonymous viewer when the server is ``--public`` with no accounts; an anonymous owner
   when no account exists and the server listens on loopback only (the local user); otherwise refused.
@@ -31,7 +33,7 @@ from aiohttp import web
 from camcast.net import is_loopback_host
 from camcast.security.accounts import Accounts
 from camcast.security.limits import FailureLimiter
-from camcast.security.tokens import ShareKeys, TokenError
+from camcast.security.tokens import MetricsToken, ShareKeys, TokenError
 from camcast.server.proxy import is_proxied
 
 log = logging.getLogger(__name__)
@@ -65,7 +67,7 @@ class Principal:
 
     name: str
     role: str
-    via: Literal["account", "share", "anonymous", "local"]
+    via: Literal["account", "share", "anonymous", "local", "metrics"]
     scope: str = ""
     token: str = ""
     cameras: tuple[str, ...] = ()  # the cameras this principal may watch; empty: all
@@ -73,6 +75,8 @@ class Principal:
     def may(self, route: str, needed: str, camera: str | None = None) -> bool:
         """Whether this principal may use ``route`` (which needs role ``needed``), on ``camera`` when
         the route is a camera's."""
+        if self.via == "metrics":  # the scraper's token opens /metrics and nothing else
+            return route == "metrics"
         if RANK[self.role] < RANK[needed]:
             return False
         if camera is not None and self.cameras and camera not in self.cameras:
@@ -93,10 +97,18 @@ class Gate:
     """Authenticates requests and applies the role policy; one per server."""
 
     def __init__(
-        self, accounts: Accounts, shares: ShareKeys, *, loopback_only: bool, public: bool, tls: bool
+        self,
+        accounts: Accounts,
+        shares: ShareKeys,
+        *,
+        loopback_only: bool,
+        public: bool,
+        tls: bool,
+        metrics: MetricsToken | None = None,
     ) -> None:
         self.accounts = accounts
         self.shares = shares
+        self.metrics = metrics
         self.loopback_only = loopback_only
         self.public = public
         self.tls = tls
@@ -110,8 +122,11 @@ class Gate:
         token = request.query.get("token")
         header = request.headers.get("Authorization")
         if header is not None and header[:7].lower() == "bearer ":
-            # A share link's token, sent the way WHEP clients send credentials (RFC 9725, section 4.5).
-            token, header = header[7:].strip(), None
+            bearer = header[7:].strip()
+            if self.metrics is not None and self.metrics.matches(bearer):
+                return Principal("metrics scraper", "owner", "metrics")
+            # Else a share link's token, sent the way WHEP clients send credentials (RFC 9725, 4.5).
+            token, header = bearer, None
         if token is not None or header is not None:
             wait = self.limiter.retry_after(address)
             if wait:

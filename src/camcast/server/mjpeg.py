@@ -92,23 +92,24 @@ class Viewer:
         """
         self.send(part.captured, part.chunk, part.start, part.end, memfd)
 
-    def send(self, captured: float, data: bytes, part_start: int, part_end: int, memfd: int) -> None:
+    def send(self, captured: float, data: bytes, part_start: int, part_end: int, memfd: int) -> bool | None:
         """The per-viewer hot path of :meth:`offer`: ``data`` is the frame's chunk, holding its part at
-        ``[part_start, part_end)``; ``captured`` is the monotonic capture time."""
+        ``[part_start, part_end)``; ``captured`` is the monotonic capture time. Returns True when sent,
+        False when skipped because this viewer is still sending an older part, None when not due."""
         transport = self.transport
         if transport.is_closing():
             self.done.set()
-            return
+            return None
         if self.interval:
             if captured < self._next_due:
-                return
+                return None
             # Advance by whole intervals so the average rate is exact despite capture jitter; start
             # afresh after a gap (the first frame, a stalled source).
             self._next_due += self.interval
             if self._next_due <= captured:
                 self._next_due = captured + self.interval
         if transport.get_write_buffer_size():
-            return  # still sending an older part: this viewer skips this frame
+            return False  # still sending an older part: this viewer skips this frame
         start, end = (0, len(data)) if self.chunked else (part_start, part_end)
         sent = 0
         if memfd >= 0 and self.fd >= 0:
@@ -120,10 +121,11 @@ class Viewer:
                 sent = 0
             except OSError:
                 self.done.set()
-                return
+                return None
         if start + sent < end:
             transport.write(memoryview(data)[start + sent : end])
         self.frames_sent += 1
+        return True
 
 
 class Fanout:
@@ -134,6 +136,10 @@ class Fanout:
         self.viewers: set[Viewer] = set()
         self.last: Part | None = None
         self._turn = 0.0
+        #: Counted once per frame, never per viewer: parts sent and their bytes, and slow-viewer skips.
+        self.parts_sent = 0
+        self.bytes_sent = 0
+        self.slow_skips = 0
 
     def deliver(self, frame: EncodedFrame) -> None:
         part = self.last = Part.of(frame)
@@ -148,10 +154,18 @@ class Fanout:
         viewers = tuple(self.viewers)
         self._turn = (self._turn + GOLDEN) % 1.0
         turn = int(self._turn * len(viewers))
+        sent = skipped = 0
         try:
             for viewer in viewers[turn:] + viewers[:turn]:
-                viewer.send(captured, data, part_start, part_end, memfd)
+                result = viewer.send(captured, data, part_start, part_end, memfd)
+                if result:
+                    sent += 1
+                elif result is False:
+                    skipped += 1
         finally:
+            self.parts_sent += sent
+            self.bytes_sent += sent * (part_end - part_start)
+            self.slow_skips += skipped
             if memfd >= 0:
                 os.close(memfd)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -65,6 +65,10 @@ class ServerState:
     base_path: str = ""  # every route under it ("/cam"), or empty
     frame_ancestors: str = "'self'"
     started: float = 0.0
+    #: The cameras' publishers when the server also publishes (``serve --publish-to``), by camera.
+    publishers: dict[str, Any] = field(default_factory=dict)
+    #: /metrics's registry, made at the first scrape.
+    registry: Any = None
 
     @property
     def default(self) -> str:
@@ -381,6 +385,19 @@ def _shutter(action: str) -> Handler:
     return handler
 
 
+async def metrics(request: web.Request) -> web.StreamResponse:
+    """The Prometheus text format (see :mod:`camcast.server.metrics`)."""
+    from camcast.server import metrics as exposition
+
+    st = state(request)
+    if st.registry is None:
+        st.registry = exposition.registry(st)
+    return web.Response(
+        body=exposition.exposition(st.registry),
+        headers={"Content-Type": exposition.CONTENT_TYPE, "Cache-Control": "no-store"},
+    )
+
+
 async def viewers(request: web.Request) -> web.StreamResponse:
     return web.json_response({"watching": state(request).viewers.snapshot()})
 
@@ -416,6 +433,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/pause", _shutter("pause"), "pause", "owner", camera=True),
     Route("POST", "/api/resume", _shutter("resume"), "resume", "owner", camera=True),
     Route("GET", "/api/viewers", viewers, "viewers", "owner"),
+    Route("GET", "/metrics", metrics, "metrics", "owner"),
 )
 BY_NAME = {r.name: r for r in ROUTES}
 

@@ -16,7 +16,7 @@ from camcast.config import ServerSettings
 from camcast.net import bracket
 from camcast.security.accounts import Accounts
 from camcast.security.files import private_dir
-from camcast.security.tokens import ShareKeys
+from camcast.security.tokens import MetricsToken, ShareKeys
 from camcast.server.app import build_app
 from camcast.server.auth import Gate
 from camcast.server.guard import Limits
@@ -59,7 +59,7 @@ async def serving(
     """Serve ``cameras`` until the context exits; yields the server's state (viewers, streams)."""
     gate = Gate(
         accounts, ShareKeys(paths.share_key()), loopback_only=access.loopback, public=settings.public,
-        tls=access.tls is not None,
+        tls=access.tls is not None, metrics=MetricsToken(paths.metrics_token()),
     )  # fmt: skip
     private_dir(paths.state_dir())
     host, port = settings.listen

@@ -256,6 +256,7 @@ class WebRtcOutput:
         self.rendition = rendition
         self.encoder = rendition.encoder
         self.tracks: set[PacketTrack] = set()
+        self._skips_ended = 0  # skips of peers gone, so the total never goes down
 
     def request_keyframe(self) -> None:
         self.encoder.request_keyframe()
@@ -266,6 +267,8 @@ class WebRtcOutput:
         self.tracks.add(track)
 
     def remove(self, track: PacketTrack) -> None:
+        if track in self.tracks:
+            self._skips_ended += track.skips
         self.tracks.discard(track)
         if not self.tracks and self.push in self.rendition.listeners:
             self.rendition.remove_listener(self.push)
@@ -276,7 +279,8 @@ class WebRtcOutput:
 
     @property
     def skips(self) -> int:
-        return sum(t.skips for t in self.tracks)
+        """Times a peer fell behind and skipped to a keyframe, since the start."""
+        return self._skips_ended + sum(t.skips for t in self.tracks)
 
 
 # --- sessions --------------------------------------------------------------------------------------------

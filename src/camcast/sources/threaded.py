@@ -41,6 +41,7 @@ class ThreadedSource(ABC):
     def __init__(self, width: int, height: int) -> None:
         self.width, self.height = width, height
         self.dropped = 0
+        self.reconnects = 0  # times the source came back after going offline
         self._slot: Captured | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -134,6 +135,7 @@ class ThreadedSource(ABC):
                         if self._offline_since:
                             log.warning("%s is back", self.describe())
                             self._offline_since = 0.0
+                            self.reconnects += 1
                         self._hand_over(frame)
                         if self._stop.is_set():
                             return

@@ -1,0 +1,138 @@
+"""``/metrics``: the server's counters in the Prometheus text format (prometheus-client).
+
+Everything shown is read at scrape time from counters camcast keeps anyway: frames captured and
+encoded (per frame), encode seconds (per encode), stream parts and bytes sent and slow-viewer skips
+(per frame, for all of its viewers at once), viewers by kind (the viewer log's open sessions), source
+reconnects, the shutter, and each publisher's uploads. Nothing is counted per viewer per frame, so
+watching costs the same with or without a scraper.
+
+The route needs the owner, or the scraper's bearer token (``camcast metrics-token``), which opens
+``/metrics`` and nothing else.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from camcast import __version__
+from camcast.publish.publisher import UPLOAD_BUCKETS
+
+if TYPE_CHECKING:
+    from camcast.server.routes import ServerState
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+#: How the viewer log's routes count as kinds of viewer.
+KINDS = {"stream": "mjpeg", "hls": "hls", "webrtc": "webrtc", "snapshot": "pictures"}
+
+
+class CamcastCollector(Collector):
+    """Reads a server's state into metric families at each scrape."""
+
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+
+    def collect(self) -> Iterator[Metric]:
+        st = self.state
+        info = GaugeMetricFamily("camcast_info", "camcast's version", labels=["version"])
+        info.add_metric([__version__], 1)
+        yield info
+        started = GaugeMetricFamily("camcast_uptime_seconds", "Seconds since the server started")
+        started.add_metric([], time.monotonic() - st.started)
+        yield started
+
+        captured = CounterMetricFamily("camcast_frames_captured", "Frames from the source", labels=["camera"])
+        encoded = CounterMetricFamily(
+            "camcast_frames_encoded", "Frames encoded, per codec", labels=["camera", "codec"]
+        )
+        encode_seconds = CounterMetricFamily(
+            "camcast_encode_seconds", "Seconds spent drawing and encoding", labels=["camera", "codec"]
+        )
+        viewers = GaugeMetricFamily("camcast_viewers", "Viewers now, by kind", labels=["camera", "kind"])
+        parts = CounterMetricFamily(
+            "camcast_stream_frames_sent", "MJPEG pictures sent, over all viewers", labels=["camera"]
+        )
+        sent = CounterMetricFamily(
+            "camcast_stream_bytes_sent", "MJPEG bytes sent, over all viewers", labels=["camera"]
+        )
+        skips = CounterMetricFamily(
+            "camcast_slow_viewer_skips", "Frames slow viewers skipped", labels=["camera", "stream"]
+        )
+        reconnects = CounterMetricFamily(
+            "camcast_source_reconnects", "Times the source came back after going offline", labels=["camera"]
+        )
+        paused = GaugeMetricFamily(
+            "camcast_paused", "1 while the privacy shutter is closed", labels=["camera"]
+        )
+        up = GaugeMetricFamily("camcast_source_up", "1 while the source delivers pictures", labels=["camera"])
+        kinds: Counter[tuple[str, str]] = Counter(
+            (s.camera, KINDS.get(s.route, "pages")) for s in st.viewers.open.values()
+        )
+        for name, served in st.cameras.items():
+            camera, hub = served.camera, served.camera.hub
+            captured.add_metric([name], hub.frames_in)
+            per_codec: dict[str, list[float]] = {}
+            for rendition in camera.renditions.values():
+                totals = per_codec.setdefault(rendition.encoder.codec, [0, 0.0])
+                totals[0] += rendition.frames_encoded
+                totals[1] += rendition.encode_seconds
+            for codec, (frames, seconds) in per_codec.items():
+                encoded.add_metric([name, codec], frames)
+                encode_seconds.add_metric([name, codec], seconds)
+            for kind in ("mjpeg", "hls", "webrtc", "pictures", "pages"):
+                viewers.add_metric([name, kind], kinds[(name, kind)])
+            parts.add_metric([name], served.fanout.parts_sent)
+            sent.add_metric([name], served.fanout.bytes_sent)
+            skips.add_metric([name, "mjpeg"], served.fanout.slow_skips)
+            skips.add_metric([name, "webrtc"], served.webrtc.skips)
+            reconnects.add_metric([name], getattr(hub.source, "reconnects", 0))
+            paused.add_metric([name], 1 if hub.paused else 0)
+            up.add_metric([name], 1 if hub.live else 0)
+        yield from (captured, encoded, encode_seconds, viewers, parts, sent, skips, reconnects, paused, up)
+        yield from self._uploads()
+
+    def _uploads(self) -> Iterator[Metric]:
+        publishers = self.state.publishers
+        if not publishers:
+            return
+        duration = HistogramMetricFamily(
+            "camcast_upload_seconds", "Seconds to upload a picture and its files", labels=["camera"]
+        )
+        failures = CounterMetricFamily("camcast_upload_failures", "Uploads that failed", labels=["camera"])
+        skipped = CounterMetricFamily(
+            "camcast_upload_skipped",
+            "Pictures replaced by a newer one before their upload",
+            labels=["camera"],
+        )
+        last = GaugeMetricFamily(
+            "camcast_last_upload_timestamp_seconds", "Unix time of the last good upload", labels=["camera"]
+        )
+        for name, publisher in publishers.items():
+            stats = publisher.stats
+            cumulative, buckets = 0, []
+            for bound, count in zip((*UPLOAD_BUCKETS, float("inf")), stats.duration_counts, strict=True):
+                cumulative += count
+                buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
+            duration.add_metric([name], buckets, stats.duration_sum)
+            failures.add_metric([name], stats.failures)
+            skipped.add_metric([name], stats.skipped)
+            if stats.last_ok is not None:
+                last.add_metric([name], stats.last_ok)
+        yield from (duration, failures, skipped, last)
+
+
+def registry(state: ServerState) -> CollectorRegistry:
+    """A registry of its own (not prometheus-client's global one) holding this server's collector."""
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(CamcastCollector(state))
+    return reg
+
+
+def exposition(reg: CollectorRegistry) -> bytes:
+    return generate_latest(reg)
