@@ -113,6 +113,24 @@ def revoke_all() -> None:
     print("camcast: every share link is now invalid (a running server notices at the next request)")
 
 
+def service(action: str, config: Path | None, user: bool, folder: Path | None, run_as: str | None) -> None:
+    """``camcast service install|uninstall``: write or remove the unit, and say what to run next."""
+    from camcast import service as unit
+
+    ctl = "systemctl --user" if user else "sudo systemctl"
+    if action == "install":
+        path = unit.install(config, user, folder, run_as)
+        print(f"camcast: wrote {path}; start it with: {ctl} daemon-reload && {ctl} enable --now camcast")
+        print(f"camcast: reload the config file with `{ctl} reload camcast` (SIGHUP); logs: journalctl"
+              f"{' --user' if user else ''} -u camcast")  # fmt: skip
+        return
+    removed = unit.uninstall(user, folder)
+    if removed is None:
+        print("camcast: no camcast unit was installed there")
+    else:
+        print(f"camcast: removed {removed}; run {ctl} disable --now camcast && {ctl} daemon-reload")
+
+
 def metrics_token() -> None:
     """Make the scraper's token for /metrics (replacing the last one) and print how to use it."""
     token = MetricsToken(paths.metrics_token()).issue()

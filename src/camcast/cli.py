@@ -140,6 +140,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, help="folder to write cert.pem and key.pem (default: config folder)"
     )
 
+    service = sub.add_parser("service", help="run camcast as a systemd service")
+    service_sub = service.add_subparsers(dest="service_command", metavar="ACTION", required=True)
+    for action, text in (
+        ("install", "write a hardened systemd unit running `camcast serve` with the config file"),
+        ("uninstall", "remove the unit"),
+    ):
+        one = service_sub.add_parser(action, parents=[common], help=text)
+        one.add_argument("--user", action="store_true", help="a unit for your own systemd (systemctl --user)")
+        one.add_argument("--unit-dir", type=Path, help="write or remove the unit in this folder instead")
+        if action == "install":
+            one.add_argument("--run-as", metavar="USER", help="the account a system unit runs as")
+
     sub.add_parser(
         "metrics-token", parents=[common],
         help="make a new bearer token for a Prometheus scraper of /metrics (the old one stops working)",
@@ -208,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.command == "sources":
         return list_sources(args.dev)
-    if args.command in ("users", "tls", "metrics-token"):
+    if args.command in ("users", "tls", "metrics-token", "service"):
         return run_admin(args)
     cfg = load_config(args)
     if args.command == "config":
@@ -252,6 +264,9 @@ def run_admin(args: argparse.Namespace) -> int:
         admin.self_signed(args.host, args.days, args.out)
     elif args.command == "metrics-token":
         admin.metrics_token()
+    elif args.command == "service":
+        admin.service(args.service_command, Path(args.config) if args.config else None, args.user,
+                      args.unit_dir, getattr(args, "run_as", None))  # fmt: skip
     elif args.users_command == "add":
         admin.users_add(args.name, args.role, args.password_stdin, _names([args.cameras]))
     elif args.users_command == "list":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -12,16 +13,16 @@ from PIL import Image, ImageDraw, ImageFont
 
 from camcast.frames import Yuv420
 
-#: Where Debian and Fedora put the DejaVu fonts.
-FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu")
+#: DejaVu Sans Mono Bold, inside the package (camcast/fonts, with its licence), so that captions look
+#: the same on every machine, fonts installed or not.
+FONT_FILE = "DejaVuSansMono-Bold.ttf"
 
 
 @functools.cache
 def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    """DejaVu Sans Mono Bold at ``size`` pixels when installed, else Pillow's built-in scalable font."""
-    for folder in FONT_DIRS:
-        path = Path(folder, "DejaVuSansMono-Bold.ttf")
-        if path.is_file():
+    """DejaVu Sans Mono Bold at ``size`` pixels (Pillow's built-in font if the file were missing)."""
+    with resources.as_file(resources.files("camcast.fonts") / FONT_FILE) as path:
+        if Path(path).is_file():
             return ImageFont.truetype(str(path), size)
     return ImageFont.load_default(size)
 

@@ -16,7 +16,7 @@ from PIL import Image, ImageColor, UnidentifiedImageError
 from camcast.errors import ConfigError
 from camcast.frames import Yuv420
 from camcast.picture.color import half, rgb_to_ycbcr, rgb_to_yuv420
-from camcast.picture.draw import FONT_DIRS, GlyphCache
+from camcast.picture.draw import GlyphCache
 
 POSITIONS = ("top-left", "top-right", "bottom-left", "bottom-right", "top", "bottom")
 TOKENS = ("fps", "viewers", "name", "ms")
@@ -74,7 +74,9 @@ class TextOverlay:
         self.band_h = (size * 3 // 2 + 1) & ~1
         if font is not None and not Path(font).is_file():
             raise ConfigError(
-                f"{font}: no such font file (DejaVu fonts live in {FONT_DIRS[0]})", key="text_font"
+                f"{font}: no such font file (a TrueType or OpenType file, e.g. "
+                "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf)",
+                key="text_font",
             )
         try:
             self.glyphs = GlyphCache(size, self.band_h, font)
