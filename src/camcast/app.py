@@ -9,11 +9,12 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
 from camcast import paths
+from camcast import reload as reloading
 from camcast.camera import Camera
 from camcast.config import CameraSettings, Config
 from camcast.console import StatusLine
@@ -63,10 +64,7 @@ async def start_publisher(camera: Camera, stack: contextlib.AsyncExitStack) -> P
     s = camera.settings
     store = store_for(s)
     stack.push_async_callback(store.aclose)
-    options = PublishOptions(
-        every=s.every, name=s.name, archive=s.archive_pattern if s.archive else None, keep_days=s.keep_days,
-        keep=s.keep, stream_fps=s.stream_fps, title=f"camcast · {s.title} · {camera.describe()}",
-    )  # fmt: skip
+    options = PublishOptions.of(s, camera.describe())
 
     def paused() -> bool:
         return camera.hub.paused
@@ -109,8 +107,9 @@ def camera_line(camera: Camera, state: ServerState | None, now: float, alone: bo
     return line + f" · encodes {camera.encodes_per_second(now):4.1f}/s"
 
 
-async def serve(config: Config, quiet: bool = False) -> None:
-    """Serve every configured camera (and publish those with a destination) until SIGINT or SIGTERM."""
+async def serve(config: Config, quiet: bool = False, reload: Callable[[], Config] | None = None) -> None:
+    """Serve every configured camera (and publish those with a destination) until SIGINT or SIGTERM;
+    on SIGHUP, load the configuration again with ``reload`` and apply it (see :mod:`camcast.reload`)."""
     accounts = Accounts(paths.users_file())
     access = access_policy(config.server, accounts)
     _check_targets(config.cameras)
@@ -138,7 +137,15 @@ async def serve(config: Config, quiet: bool = False) -> None:
                 lines.append(line)
             return " | ".join(lines)
 
-        await run_until_signalled(cameras, [p.run() for p in publishers.values()], StatusLine(render, quiet))
+        jobs = [p.run() for p in publishers.values()]
+        if reload is not None:
+            by_name = {c.name: c for c in cameras}
+
+            async def apply_config(new: Config) -> list[str]:
+                return await reloading.apply(new, by_name, publishers, state)
+
+            jobs.append(reloading.on_sighup(reload, apply_config))
+        await run_until_signalled(cameras, jobs, StatusLine(render, quiet))
     log.info("stopped")
 
 

@@ -8,6 +8,7 @@ its source shows an offline card and reconnects by itself.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -42,6 +43,12 @@ def open_camera_source(settings: CameraSettings) -> Source:
     )
     if isinstance(source, ThreadedSource):
         source.start()
+    check_crop(settings, source)
+    return source
+
+
+def check_crop(settings: CameraSettings, source: Source) -> None:
+    """A ConfigError when the crop box does not fit the source's picture."""
     box = settings.crop
     width, height = getattr(source, "width", 0), getattr(source, "height", 0)
     if box is not None and width and (box.x + box.w > width or box.y + box.h > height):
@@ -51,7 +58,22 @@ def open_camera_source(settings: CameraSettings) -> Source:
             key="crop",
             camera=settings.id,
         )
-    return source
+
+
+#: Camera settings that change only with a restart: the source and how it is opened and encoded.
+RESTART_KEYS = (
+    "source",
+    "size",
+    "fps",
+    "quality",
+    "passthrough",
+    "warmup",
+    "pattern_timecode",
+    "drop_same_frames",
+    "video_bitrate",
+    "keyframe_every",
+    "hls_window",
+)
 
 
 def shared_steps(settings: CameraSettings) -> list[Step]:
@@ -99,6 +121,7 @@ class Camera:
             "fps": lambda: f"{self.hub.rate_in.per_second():.0f}",
         }
         self.renditions: dict[tuple[tuple[str, Any], ...], Rendition] = {}  # by codec and drawing
+        self._outputs: dict[tuple[str, str], Rendition] = {}  # by (output, codec): who uses which
         self._tasks: asyncio.TaskGroup | None = None
 
     @classmethod
@@ -125,7 +148,7 @@ class Camera:
         shared with every output that draws the same thing in the same codec, so each frame is
         encoded once per distinct picture and codec."""
         key = (("codec", codec), *self.settings.drawing(output))
-        rendition = self.renditions.get(key)
+        rendition = self._outputs.get((output, codec)) or self.renditions.get(key)
         if rendition is None:
             steps = drawing_steps(dict(key), self.info)
             encoder: Encoder
@@ -145,7 +168,43 @@ class Camera:
             self.hub.subscribe(rendition.receive)
             if self._tasks is not None:
                 self._tasks.create_task(rendition.run())
+        self._outputs[(output, codec)] = rendition
         return rendition
+
+    def change(self, settings: CameraSettings) -> list[str]:
+        """Take a reloaded configuration's settings while running: what is drawn (caption, logo,
+        badge), the geometry and the privacy masks apply from the next frame, and the viewers stay
+        connected. Returns the settings that need a restart to change (the source and its mode,
+        encoding, a change between passing the camera's own pictures through and drawing on them)."""
+        old = self.settings
+        restart = [key for key in RESTART_KEYS if getattr(settings, key) != getattr(old, key)]
+        if getattr(self.hub.source, "passthrough", False) and settings.needs_pixels():
+            # The camera's own JPEGs go out undecoded; drawing on them needs the source reopened.
+            restart.append("drawing on a camera's own pictures (they are passed through until a restart)")
+            return restart
+        by_rendition: dict[int, set[tuple[tuple[str, Any], ...]]] = {}
+        for (output, _codec), rendition in self._outputs.items():
+            by_rendition.setdefault(id(rendition), set()).add(settings.drawing(output))
+        if any(len(drawings) > 1 for drawings in by_rendition.values()):
+            restart.append("drawing differently per output ([serve] and [publish] tables)")
+            return restart
+        check_crop(settings, self.hub.source)
+        # What waits for a restart keeps its running value, so the next reload compares with it.
+        self.settings = dataclasses.replace(settings, **{key: getattr(old, key) for key in restart})
+        self.hub.process = tuple(shared_steps(settings))
+        restyled: set[int] = set()
+        for (output, codec), rendition in self._outputs.items():
+            if id(rendition) in restyled:
+                continue
+            restyled.add(id(rendition))
+            drawing = settings.drawing(output)
+            rendition.steps = tuple(drawing_steps(dict(drawing), self.info))
+            key = (("codec", codec), *drawing)
+            old_key = next(k for k, r in self.renditions.items() if r is rendition)
+            if key != old_key and key not in self.renditions:
+                del self.renditions[old_key]
+                self.renditions[key] = rendition
+        return restart
 
     async def run(self) -> None:
         """Capture and encode until cancelled, or until the source ends by itself."""

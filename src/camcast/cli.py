@@ -227,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(cfg.to_toml())
         return 0
     if args.command == "serve":
-        asyncio.run(app.serve(cfg, quiet=args.quiet))
+        asyncio.run(app.serve(cfg, quiet=args.quiet, reload=lambda: load_config(args)))
         return 0
     if args.command == "publish":
         if args.check:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
+import dataclasses
 import functools
 import json
 import logging
@@ -21,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from camcast import pages
+from camcast.config import CameraSettings
 from camcast.encode.rendition import Rendition
 from camcast.errors import CamcastError, UploadError
 from camcast.frames import EncodedFrame
@@ -47,6 +50,15 @@ class PublishOptions:
     stream_fps: float | None = None
     pages: bool = True
     title: str = "camcast"
+
+    @classmethod
+    def of(cls, s: CameraSettings, source: str) -> PublishOptions:
+        """A camera's publishing options; ``source`` describes its source, for the pages' title."""
+        return cls(
+            every=s.every, name=s.name, archive=s.archive_pattern if s.archive else None,
+            keep_days=s.keep_days, keep=s.keep, stream_fps=s.stream_fps,
+            title=f"camcast · {s.title} · {source}",
+        )  # fmt: skip
 
 
 #: Upper bounds (seconds) of the upload-duration histogram's buckets, as Prometheus reads them.
@@ -106,6 +118,7 @@ class Publisher:
         self.retention = Retention(store, options.archive, options.keep_days, options.keep)
         self._slot: EncodedFrame | None = None
         self._slot_ready = asyncio.Event()
+        self._rescheduled = asyncio.Event()  # the interval changed (a reloaded config)
         self._made: set[str] = {""}
 
     def line(self) -> str:
@@ -152,6 +165,27 @@ class Publisher:
             files[asset] = pages.asset(asset)
         return files
 
+    async def change(self, options: PublishOptions) -> list[str]:
+        """Take a reloaded configuration's options while running: the interval, file name, archive
+        and retention apply from the next picture, and the pages are uploaded again. Returns what could
+        not change without a restart."""
+        old, needs_restart = self.options, []
+        if bool(options.stream_fps) != bool(old.stream_fps) or options.stream_fps != old.stream_fps:
+            needs_restart.append("stream_fps")
+            options = dataclasses.replace(options, stream_fps=old.stream_fps)
+        retention = Retention(self.store, options.archive, options.keep_days, options.keep)
+        if retention.active and not self.retention.active:
+            needs_restart.append("keep_days/keep (pruning starts at the next start)")
+        self.retention.pattern, self.retention.keep_days, self.retention.keep = (
+            retention.pattern, retention.keep_days, retention.keep,
+        )  # fmt: skip
+        self.options = options
+        if options.every != old.every:
+            self._rescheduled.set()
+        if options.pages and (options.name, options.every, options.title) != (old.name, old.every, old.title):
+            await self.upload_pages()
+        return needs_restart
+
     async def upload_pages(self) -> None:
         for path, data in self.pages().items():
             await self.store.put_atomic(path, data)
@@ -173,10 +207,16 @@ class Publisher:
         start = time.monotonic()
         tick = 0
         while True:
+            if self.options.every != every:  # reloaded: a new interval, counted from now
+                every, start, tick = self.options.every, time.monotonic(), 0
             self.stats.next_at = start + tick * every
             delay = self.stats.next_at - time.monotonic()
             if delay > 0:
-                await asyncio.sleep(delay)
+                self._rescheduled.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._rescheduled.wait(), delay)
+                if self._rescheduled.is_set():
+                    continue
             tick = max(tick + 1, int((time.monotonic() - start) / every) + 1)  # skip ticks missed
             if self.paused():
                 continue

@@ -69,6 +69,8 @@ class ServerState:
     publishers: dict[str, Any] = field(default_factory=dict)
     #: /metrics's registry, made at the first scrape.
     registry: Any = None
+    #: The server settings it runs with (a reload compares against them).
+    settings: Any = None
 
     @property
     def default(self) -> str:

@@ -74,6 +74,7 @@ async def serving(
         app, access_log=None, handle_signals=False, keepalive_timeout=settings.idle_timeout,
         shutdown_timeout=SHUTDOWN_TIMEOUT,
     )  # fmt: skip
+    app[STATE].settings = settings
     await runner.setup()
     limits = Limits(
         settings.max_connections, settings.max_connections_per_address, settings.header_timeout,
