@@ -190,13 +190,17 @@ async def _drain(resp: aiohttp.ClientResponse) -> None:
 
 
 async def test_viewer_pages_are_served_with_security_headers() -> None:
-    """The index links the three pages; pages have a CSP forbidding inline script."""
+    """The home page shows the live player with the camera's state, links the viewer pages and gives
+    the absolute snapshot and stream URLs for other programs; pages have a CSP forbidding inline script."""
     async with camcast_server("--source", "pattern", "--size", "160x120") as server:
         code, headers, body = await get(server, "/")
         assert code == 200
         html = body.decode()
-        for link in ("/view/refresh", "/view/script", "/view/stream", "/snapshot.jpg", "/stream.mjpg"):
+        for link in ("/view/refresh", "/view/script", "/view/stream", "/view/live"):
             assert f'href="{link}' in html
+        for link in ("/snapshot.jpg", "/stream.mjpg", "/hls/index.m3u8"):
+            assert f'href="{server.url}{link}"' in html
+        assert 'id="camcast-player"' in html and 'class="state live"' in html
         assert "script-src 'self'" in headers["Content-Security-Policy"]
         assert headers["X-Content-Type-Options"] == "nosniff"
         for name in ("refresh", "script", "stream"):

@@ -118,3 +118,24 @@ async def test_index_links_lead_to_the_pages() -> None:
             await page.goto(server.url + "/")
             await page.get_by_role("link", name=name).first.click()
             await page.wait_for_selector("img.cam")
+
+
+async def test_home_page_shows_the_camera_and_its_state_at_phone_width() -> None:
+    """`/` at a phone's width (390 px): the live picture plays, nothing is wider than the screen, and
+    the state badge follows the shutter (live, then paused) without reloading the page."""
+    async with camcast_server(*SERVER_ARGS) as server, chromium() as browser:
+        page = await browser.new_page(viewport={"width": 390, "height": 844})
+        await page.goto(server.url + "/")
+        await page.wait_for_function(
+            "() => document.getElementById('camcast-player').dataset.mode !== ''", timeout=15000
+        )
+        assert await page.text_content("#camcast-state") == "live"
+        assert await page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+        box = await page.locator("#camcast-player").bounding_box()
+        assert box is not None and box["width"] <= 390
+        response = await page.request.post(server.url + "/api/pause", headers={"Origin": server.url})
+        assert response.status == 200
+        await page.wait_for_function(
+            "() => document.getElementById('camcast-state').textContent === 'paused'", timeout=10000
+        )
+        await page.request.post(server.url + "/api/resume", headers={"Origin": server.url})

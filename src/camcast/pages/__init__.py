@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 from string import Template
 
-PAGES = ("index", "refresh", "script", "stream", "live", "cameras")
+PAGES = ("index", "home", "refresh", "script", "stream", "live", "cameras")
 #: The three ways to watch, as the index lists them: (link text, what it does).
 VIEWS = {
     "refresh": ("Page refresh", "the whole page reloads every {every} seconds."),
@@ -78,6 +78,11 @@ def render(
     whep: str = "",
     ice: Sequence[str] = (),
     tiles: Sequence[Tile] = (),
+    state: str = "",
+    viewers: int = 0,
+    status: str = "",
+    camera: str = "",
+    urls: Sequence[tuple[str, str]] = (),
 ) -> str:
     """The HTML of ``page`` (one of :data:`PAGES`).
 
@@ -88,7 +93,10 @@ def render(
     plays instead of an MJPEG stream; ``hls`` names an HLS playlist, which the stream page then plays
     as video (natively, or with hls.js), falling back to ``stream``; ``whep`` names the WHEP endpoint
     the stream page tries first and the live page plays, with the STUN servers ``ice``. ``tiles`` are
-    the cameras the ``cameras`` page shows.
+    the cameras the ``cameras`` page shows. The server's ``home`` page also shows the camera's
+    ``state`` (live, paused, offline) and ``viewers``, refreshed from ``status`` (the entry of
+    ``camera``), and ``urls``: (what,
+    absolute URL) pairs for other programs.
     """
     if page not in PAGES:
         raise KeyError(page)
@@ -116,6 +124,14 @@ def render(
             f'<span class="viewers">{t.viewers} watching</span></a></li>\n'
             for t in tiles
         ),
+        "state": esc(state),
+        "viewers": str(int(viewers)),
+        "status": esc(status),
+        "camera": esc(camera),
+        "urls": "".join(
+            f'<dt>{esc(what)}</dt><dd><a href="{esc(url)}"><code>{esc(url)}</code></a></dd>\n'
+            for what, url in urls
+        ),
         "direct": (
             f'<p class="links">Direct links: <a href="{esc(snapshot)}">snapshot</a>'
             + (f' · <a href="{esc(stream)}">MJPEG stream</a>' if stream else "")
@@ -132,7 +148,7 @@ def render(
         f'<a href="{esc(links[name])}">{label}</a>' for name, label in labels.items() if name in links
     )
     head = f'<meta http-equiv="refresh" content="{esc(every_text)}">\n' if page == "refresh" else ""
-    scripted = page in ("script", "stream", "live", "cameras")
+    scripted = page in ("script", "stream", "live", "home", "cameras")
     scripts = f'<script src="{esc(asset_base)}/viewer.js"></script>\n' if scripted else ""
     return _template("layout.html").substitute(
         title=esc(title), nav=nav, body=body, head=head, scripts=scripts, asset_base=esc(asset_base)

@@ -254,6 +254,25 @@
     mjpeg("");
   }
 
+  // The home page: the camera's state (live, paused, offline) and viewers, kept current.
+  var stateBadge = document.getElementById("camcast-state");
+  var viewerCount = document.getElementById("camcast-viewers");
+  if (stateBadge && stateBadge.getAttribute("data-status")) {
+    var statusUrl = stateBadge.getAttribute("data-status");
+    var cameraName = stateBadge.getAttribute("data-camera");
+    window.setInterval(function () {
+      getJSON(statusUrl, function (doc) {
+        var mine = (doc.cameras || []).filter(function (c) { return c.name === cameraName; })[0] || doc;
+        stateBadge.textContent = mine.state;
+        stateBadge.className = "state " + mine.state;
+        if (viewerCount) viewerCount.textContent = mine.viewers + " watching";
+      }, function () {
+        stateBadge.textContent = "unreachable";
+        stateBadge.className = "state offline";
+      });
+    }, 5000);
+  }
+
   // Near-live on a static host: a ring of pictures stream/000.jpg … and a JSON file naming the newest.
   // Poll it once a second and play the pictures not shown yet, in order, at the rate they were taken.
   var ring = document.getElementById("camcast-ring");

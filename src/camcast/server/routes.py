@@ -235,7 +235,7 @@ async def index(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadRequest(text="action must be stream or snapshot\n")
     if "camera" not in request.match_info and len(state(request).cameras) > 1:
         return grid(request)
-    return page(request, "index")
+    return page(request, "home")
 
 
 def _links(request: web.Request, camera: str | None) -> Callable[..., str]:
@@ -267,6 +267,25 @@ def page(request: web.Request, name: str) -> web.Response:
         links["cameras"] = _links(request, None)("index")
     _touch(request, f"page {name}", 0)
     camera = st.cameras[cam_name].camera
+    home: dict[str, Any] = {}
+    if name == "home":
+        # Absolute, as Home Assistant, OctoPrint and VLC are given them (the proxy's name and scheme
+        # when a trusted proxy forwards them).
+        origin = f"{request.scheme}://{request.host}"
+        programs = (
+            ("Snapshot (Home Assistant's still image URL, OctoPrint's snapshot URL)", "snapshot"),
+            ("MJPEG stream (Home Assistant's MJPEG URL, OctoPrint, Mainsail, VLC)", "stream"),
+            ("H.264 over HLS (VLC, ffplay, Safari)", "hls"),
+            ("WebRTC (WHEP clients: OBS, GStreamer whepsrc)", "whep"),
+            ("Status (JSON)", "status"),
+        )
+        home = {
+            "state": camera.hub.state,
+            "viewers": st.viewers.watching(cam_name),
+            "status": url("status"),
+            "camera": cam_name,
+            "urls": [(what, origin + url(route)) for what, route in programs],
+        }
     body = pages.render(
         name,
         title=f"camcast · {camera.settings.title} · {camera.describe()}",
@@ -278,6 +297,7 @@ def page(request: web.Request, name: str) -> web.Response:
         hls=url("hls"),
         whep=url("whep"),
         ice=st.webrtc.ice.stun_urls,
+        **home,
     )
     return web.Response(text=body, content_type="text/html", headers={"Cache-Control": "no-store"})
 
