@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import pty
+import select
+import signal
 import socket
+import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from camcast.encode import jpeg
-from tests.conftest import free_port, run_cli
+from tests.conftest import camcast_cmd, free_port, run_cli
 
 
 def assert_one_line_error(result: object, code: int, *fragments: str) -> None:
@@ -161,3 +169,39 @@ def test_every_command_has_help() -> None:
     assert walk(build_parser()) >= 10
     result = run_cli("serve", "--help")
     assert result.returncode == 0 and "(%Y-%m-%d %H:%M:%S)" in result.stdout, result.stderr
+
+
+def test_status_line_is_live_on_a_terminal_and_log_lines_go_above_it() -> None:
+    """On a terminal (a pty here) the status line is drawn by rich, coloured and redrawn in place,
+    and log lines (a viewer starting) print above it; SIGTERM ends it cleanly."""
+    port = free_port()
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        camcast_cmd("serve", "--listen", f"127.0.0.1:{port}", "--source", "pattern", "--size", "160x120"),
+        stdin=slave, stdout=slave, stderr=slave, close_fds=True,
+    )  # fmt: skip
+    os.close(slave)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 20
+        fetched = False
+        while time.monotonic() < deadline and (
+            b"fps" not in seen or not fetched or b"started watching" not in seen
+        ):
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                seen += os.read(master, 65536)
+            if b"status.json" in seen and not fetched:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/snapshot.jpg", timeout=10).read()
+                fetched = True
+        assert b"pattern 160x120" in seen and b"fps" in seen, seen[-2000:]
+        assert b"\x1b[" in seen  # drawn with terminal controls (colour, cursor)
+        assert b"started watching" in seen  # a log line, printed above the live line
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+        with contextlib.suppress(OSError):
+            while select.select([master], [], [], 0.2)[0]:
+                seen += os.read(master, 65536)
+        os.close(master)
+    assert proc.returncode == 0 and b"Traceback" not in seen

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
+import shutil
 import ssl
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -17,8 +20,8 @@ import pytest
 from camcast.config.parse import parse_base_path, parse_trusted_proxy
 from camcast.security.accounts import Accounts
 from camcast.server.proxy import TrustedProxies
-from tests.conftest import ROOT, camcast_server, run_cli
-from tests.peers import nginx_running
+from tests.conftest import ROOT, camcast_server, free_port, run_cli
+from tests.peers import FtpPeer, nginx_running
 from tests.test_access import OWNER, VIEWER, accounts  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.timeout(180)
@@ -57,6 +60,38 @@ def nginx_recipe(tmp: Path, upstream_port: int, cert: Path, key: Path) -> Iterat
 
     with nginx_running(tmp, http) as (_, port):
         yield port
+
+
+@contextlib.contextmanager
+def caddy_recipe(tmp: Path, upstream_port: int, cert: Path, key: Path) -> Iterator[int]:
+    """Debian's Caddy with the documented Caddyfile, on a free port, with a test certificate and no
+    admin endpoint or certificate authority contacted; yields the port."""
+    text = (ROOT / "docs" / "proxy.md").read_text()
+    site = re.search(r"<!-- caddy -->\n```caddyfile\n(.*?)```", text, re.S)[1]  # type: ignore[index]
+    port = free_port()
+    site = site.replace("cam.example.net {", f"https://127.0.0.1:{port} {{\n    tls {cert} {key}", 1)
+    site = site.replace("127.0.0.1:8080", f"127.0.0.1:{upstream_port}")
+    caddyfile = tmp / "Caddyfile"
+    caddyfile.write_text(
+        "{\n    admin off\n    auto_https disable_redirects\n    skip_install_trust\n}\n" + site
+    )
+    env = {
+        **os.environ,
+        "XDG_DATA_HOME": str(tmp / "caddy-data"),
+        "XDG_CONFIG_HOME": str(tmp / "caddy-config"),
+    }
+    with (tmp / "caddy.log").open("w") as log:
+        proc = subprocess.Popen(
+            [shutil.which("caddy") or "/usr/bin/caddy", "run", "--config", str(caddyfile),
+             "--adapter", "caddyfile"],
+            stdout=log, stderr=log, env=env,
+        )  # fmt: skip
+        try:
+            FtpPeer(port, tmp, "").wait_port()
+            yield port
+        finally:
+            proc.terminate()
+            proc.wait(10)
 
 
 @contextlib.asynccontextmanager
@@ -189,3 +224,35 @@ async def test_a_proxied_request_is_never_the_local_user(tmp_path: Path) -> None
             server.url + "/snapshot.jpg", headers={"X-Forwarded-For": "198.51.100.1"}
         ) as resp:
             assert resp.status == 401
+
+
+async def test_caddy_recipe_streams_with_real_addresses(accounts: Accounts, tmp_path: Path) -> None:  # noqa: F811
+    """Through the documented Caddyfile (TLS, /cam/): MJPEG viewers from 4 addresses get pictures
+    at once (flush_interval -1), each known by its own address; pages link under /cam/."""
+    made = run_cli("tls", "self-signed", "--out", str(tmp_path))
+    assert made.returncode == 0, made.stderr
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    proxy = ("--trusted-proxy", "127.0.0.1", "--base-path", "/cam/")
+    async with camcast_server(*PATTERN, *proxy) as server:
+        with caddy_recipe(tmp_path, server.port, cert, key) as port:
+            base = f"https://127.0.0.1:{port}/cam"
+            async with clients(cert) as sessions:
+                page = await (await sessions[CLIENTS[0]].get(base + "/", headers=VIEWER.header)).text()
+                assert 'src="/cam/static/viewer.js"' in page and f"{base}/snapshot.jpg" in page
+                started = [asyncio.Event() for _ in range(20)]
+                frames: list[int] = []
+                tasks = [
+                    asyncio.create_task(
+                        watch(sessions[CLIENTS[i % 4]], base + "/stream.mjpg", started[i], frames)
+                    )
+                    for i in range(20)
+                ]
+                try:
+                    await asyncio.wait_for(asyncio.gather(*(e.wait() for e in started)), 30)
+                    shown = run_cli("viewers", "--listen", f"127.0.0.1:{server.port}", "--base-path", "/cam/")
+                    assert {a for a in CLIENTS[:4] if a in shown.stdout} == set(CLIENTS[:4]), shown.stdout
+                    assert "127.0.0.1 " not in shown.stdout
+                finally:
+                    for task in tasks:
+                        task.cancel()
+                    await asyncio.gather(*tasks, return_exceptions=True)
