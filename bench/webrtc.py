@@ -22,15 +22,12 @@ import argparse
 import asyncio
 import os
 import shutil
-import socket
 import statistics
-import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
 from typing import Any
 
+from hls import cpu_seconds, free_port, start  # bench/hls.py: the same server start and CPU reading
 from playwright.async_api import Browser, Page, async_playwright
 
 SOURCE = ["--source", "pattern", "--size", "1280x720", "--fps", "30", "--pattern-timecode"]
@@ -100,32 +97,6 @@ DECODED = """async () => Promise.all(window.peers.map(async pc => {
   (await pc.getStats()).forEach(s => { if (s.type === 'inbound-rtp') decoded = s.framesDecoded || 0; });
   return decoded;
 }))"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def start(port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "camcast", "serve", *SOURCE, "--listen", f"127.0.0.1:{port}", "--quiet"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
-            return proc
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit("camcast did not start")
 
 
 def status(base: str) -> dict[str, Any]:
@@ -214,7 +185,7 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
     port = free_port()
-    server = start(port)
+    server = start(["serve", *SOURCE], port)
     base = f"http://127.0.0.1:{port}"
     print(f"camcast serve {' '.join(SOURCE)}; {os.cpu_count()} cores; Chromium {CHROMIUM}\n")
     try:

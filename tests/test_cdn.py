@@ -109,4 +109,5 @@ async def test_nginx_cache_in_front_of_the_bucket(
     assert per_segment and max(per_segment.values()) <= 2, per_segment
     playlist_fetches = sum(1 for uri, _, _ in fetches if uri.endswith("index.m3u8"))
     # max-age=1: about one a second (the wait for the first playlist included), not one per reader
-    assert playlist_fetches <= 2 * (seconds + 5), playlist_fetches
+    # (200 readers would be hundreds); seen up to 23 in 11 s with another test loading the machine.
+    assert playlist_fetches <= 3 * (seconds + 5), playlist_fetches

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import zipfile
@@ -113,12 +114,14 @@ def test_wheel_in_a_fresh_virtual_environment_serves_the_pattern(tmp_path: Path)
     assert re.fullmatch(r"camcast \d+\.\d+\.\d+\n", version.stdout)
 
     port = free_port()
-    env = {**os.environ, "HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": str(tmp_path / "home" / "config"),
-           "XDG_STATE_HOME": str(tmp_path / "home" / "state")}  # fmt: skip
+    # A short home: its state folder holds the control socket, whose path must stay under 108 bytes.
+    home = Path(tempfile.mkdtemp(prefix="cc-", dir="/tmp"))
+    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"),
+           "XDG_STATE_HOME": str(home / "state")}  # fmt: skip
     server = subprocess.Popen(
         [str(camcast), "serve", "--source", "pattern", "--size", "320x240", "--fps", "10",
          "--text", "%H:%M:%S", "--listen", f"127.0.0.1:{port}", "--quiet"],
-        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env=env, cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
@@ -128,7 +131,10 @@ def test_wheel_in_a_fresh_virtual_environment_serves_the_pattern(tmp_path: Path)
                 get(base + "/healthz")
                 break
             except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "camcast did not start"
+                if server.poll() is not None or time.monotonic() > deadline:
+                    server.kill()
+                    output = server.communicate(timeout=10)[1]
+                    raise AssertionError(f"camcast did not start: {output}") from None
                 time.sleep(0.2)
         status, picture = get(base + "/snapshot.jpg")
         assert status == 200 and picture[:2] == b"\xff\xd8"
@@ -137,4 +143,5 @@ def test_wheel_in_a_fresh_virtual_environment_serves_the_pattern(tmp_path: Path)
     finally:
         server.terminate()
         _, errors = server.communicate(timeout=20)
+        shutil.rmtree(home, ignore_errors=True)
     assert "Traceback" not in errors

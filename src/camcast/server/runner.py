@@ -13,6 +13,7 @@ from aiohttp import web
 from camcast import paths
 from camcast.camera import Camera
 from camcast.config import ServerSettings
+from camcast.errors import ServeError
 from camcast.net import bracket
 from camcast.security.accounts import Accounts
 from camcast.security.files import private_dir
@@ -84,7 +85,17 @@ async def serving(
     server = None
     try:
         server = await listen(runner, host, port, access.tls, limits)
-        await web.UnixSite(runner, str(control)).start()
+        try:
+            await web.UnixSite(runner, str(control)).start()
+        except OSError as exc:
+            raise ServeError(
+                f"cannot open the owner's control socket {control}: {exc.strerror or exc}"
+                + (
+                    " (a Unix socket's path must be under 108 bytes: set XDG_STATE_HOME to a shorter folder)"
+                    if len(os.fsencode(control)) > 107
+                    else ""
+                )
+            ) from None
         os.chmod(control, 0o600)
         base = f"{'https' if access.tls else 'http'}://{bracket(host)}:{port}{settings.base_path}"
         for url, what in served_urls(base, [c.name for c in cameras]):
