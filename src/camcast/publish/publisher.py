@@ -183,7 +183,10 @@ class Publisher:
         if options.every != old.every:
             self._rescheduled.set()
         if options.pages and (options.name, options.every, options.title) != (old.name, old.every, old.title):
-            await self.upload_pages()
+            try:
+                await self.upload_pages()
+            except UploadError as exc:  # the new settings hold; the pages follow at the next start
+                log.warning("the pages were not uploaded again after the reload: %s", exc)
         return needs_restart
 
     async def upload_pages(self) -> None:
