@@ -1,22 +1,28 @@
 """The values that flow from sources through the hub to the outputs.
 
-A :class:`Frame` carries one picture and when it was captured. Its ``payload`` is either raw pixels
-(:class:`Yuv420`, the planar format cameras and video decoders produce natively, and that the JPEG
-encoder takes without colour conversion) or :class:`Encoded` bytes: a camera's own JPEG or H.264 passed
-through untouched, or what a rendition's encoder made. Transport framing (multipart parts, HLS segments) is
-not here: each transport builds its own from these.
+A :class:`Source` yields them. A :class:`Frame` carries one picture and when it was captured. Its
+``payload`` is either raw pixels (:class:`Yuv420`, the planar format cameras and video decoders
+produce natively, and that the JPEG encoder takes without colour conversion) or :class:`Encoded`
+bytes: a camera's own JPEG or H.264 passed through untouched, or what a rendition's encoder made.
+Transport framing (multipart parts, HLS segments) is not here: each transport builds its own from
+these.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 Plane = npt.NDArray[np.uint8]
+
+#: The picture size, in pixels, when nothing else says: the test pattern's, and a card's before any
+#: frame arrived.
+DEFAULT_SIZE = (1280, 720)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,3 +115,14 @@ def of_h264(seq: int, packet: Encoded, width: int, height: int, image: Yuv420 | 
 def of_jpeg(seq: int, data: bytes, width: int, height: int) -> Frame[Encoded]:
     """A frame the camera compressed itself, captured now."""
     return Frame(seq, time.monotonic(), time.time(), width, height, Encoded("jpeg", data))
+
+
+@runtime_checkable
+class Source(Protocol):
+    """An async iterator of frames. ``describe`` is a short human name, e.g. ``pattern 1280x720@30``."""
+
+    def describe(self) -> str: ...
+
+    def __aiter__(self) -> AsyncIterator[Captured]: ...
+
+    async def aclose(self) -> None: ...

@@ -14,15 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 
-from camcast.encode.jpeg import decode_yuv
 from camcast.errors import SourceError
-from camcast.frames import Captured, Encoded, Frame, Yuv420, of_image
+from camcast.frames import DEFAULT_SIZE, Captured, Frame, Source, of_image
 from camcast.picture.draw import message_card
+from camcast.picture.jpeg import pixels
 from camcast.picture.steps import Step, apply
-from camcast.sources import Source
+from camcast.rate import Rate
 
 log = logging.getLogger(__name__)
 
@@ -32,35 +31,6 @@ Subscriber = Callable[[Captured], None]
 CARD_INTERVAL = 1.0
 #: Seconds between attempts to reopen a source that failed to reopen after a pause.
 RETRY_AFTER_PAUSE = 5.0
-
-
-class Rate:
-    """Events per second over the last ``window`` seconds."""
-
-    def __init__(self, window: float = 2.0) -> None:
-        self.window = window
-        self._times: deque[float] = deque()
-
-    def tick(self, now: float) -> None:
-        self._times.append(now)
-        while self._times and self._times[0] < now - self.window:
-            self._times.popleft()
-
-    def per_second(self, now: float | None = None) -> float:
-        now = time.monotonic() if now is None else now
-        while self._times and self._times[0] < now - self.window:
-            self._times.popleft()
-        if len(self._times) < 2:
-            return 0.0
-        return (len(self._times) - 1) / max(now - self._times[0], 1e-6)
-
-
-def pixels(frame: Captured) -> Yuv420:
-    """A picture of ``frame`` that may be drawn on: a copy of its pixels, or its JPEG decoded."""
-    payload = frame.payload
-    if isinstance(payload, Encoded):
-        return decode_yuv(payload.data)
-    return payload.copy()
 
 
 class Hub:
@@ -193,7 +163,7 @@ class Hub:
     async def _show_card(self, lines: list[str], seconds: float | None) -> None:
         """Publish a message card once a second until the state changes (or ``seconds`` pass). The
         card has the size of the processed pictures and is not processed again."""
-        width, height = (self.latest.width, self.latest.height) if self.latest else (1280, 720)
+        width, height = (self.latest.width, self.latest.height) if self.latest else DEFAULT_SIZE
         card = message_card(width, height, lines)
         self._state_changed.clear()
         deadline = None if seconds is None else time.monotonic() + seconds

@@ -11,16 +11,24 @@ import os
 from pathlib import Path
 
 
-def config_dir() -> Path:
+def config_home(home: Path | None = None) -> Path:
+    """``$XDG_CONFIG_HOME``, else ``.config`` in ``home`` (this user's home when not given)."""
+    return Path(os.environ.get("XDG_CONFIG_HOME") or (home or Path.home()) / ".config")
+
+
+def state_home(home: Path | None = None) -> Path:
+    """``$XDG_STATE_HOME``, else ``.local/state`` in ``home`` (this user's home when not given)."""
+    return Path(os.environ.get("XDG_STATE_HOME") or (home or Path.home()) / ".local" / "state")
+
+
+def config_dir(home: Path | None = None) -> Path:
     """``$XDG_CONFIG_HOME/camcast`` (``~/.config/camcast`` when the variable is unset)."""
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "camcast"
+    return config_home(home) / "camcast"
 
 
-def state_dir() -> Path:
+def state_dir(home: Path | None = None) -> Path:
     """``$XDG_STATE_HOME/camcast`` (``~/.local/state/camcast`` when unset)."""
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "camcast"
+    return state_home(home) / "camcast"
 
 
 def config_file() -> Path:

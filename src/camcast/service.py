@@ -29,8 +29,7 @@ SYSTEM_DIR = Path("/etc/systemd/system")
 
 
 def user_unit_dir() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "systemd" / "user"
+    return paths.config_home() / "systemd" / "user"
 
 
 def camcast_command() -> list[str]:
@@ -48,14 +47,10 @@ def unit_text(config: Path, user: bool, account: str, home: Path) -> str:
     """The unit for ``camcast serve --config CONFIG``; ``account`` and ``home`` are whose it runs as
     (a system unit), and whose folders it may write."""
     command = shlex.join([*camcast_command(), "serve", "--config", str(config)])
-    config_dir = paths.config_dir()
-    state_dir = paths.state_dir()
-    if not user:
-        # paths.* describe the installing user's environment; the service's HOME is the account's.
-        config_dir = home / ".config" / "camcast" if not os.environ.get("XDG_CONFIG_HOME") else config_dir
-        state_dir = (
-            home / ".local" / "state" / "camcast" if not os.environ.get("XDG_STATE_HOME") else state_dir
-        )
+    # The installing user's XDG variables, if set, say where; else the folders in the service's HOME
+    # (the account's, for a system unit).
+    config_dir = paths.config_dir(None if user else home)
+    state_dir = paths.state_dir(None if user else home)
     lines = [
         "# Written by `camcast service install`; `camcast service uninstall` removes it.",
         "[Unit]",

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import functools
 
-import numpy as np
 import simplejpeg
 
 from camcast.errors import SourceError
 from camcast.frames import Yuv420
-from camcast.picture.color import rgb_to_yuv420
+from camcast.picture.jpeg import decode_rgb
 
 SOI = b"\xff\xd8"
 SOF0, DRI = 0xC0, 0xDD
@@ -30,18 +29,6 @@ _STANDALONE = {0x01, *range(0xD0, 0xD9)}
 def encode(image: Yuv420, quality: int) -> bytes:
     """Encode an I420 picture as a baseline JFIF JPEG with no metadata. Takes 2–4 ms for 1280×720."""
     return bytes(simplejpeg.encode_jpeg_yuv_planes(image.y, image.u, image.v, quality, fastdct=True))
-
-
-def decode_rgb(data: bytes) -> np.ndarray:
-    """Decode a JPEG to an RGB array (height × width × 3); raises ValueError on a corrupt image."""
-    return np.asarray(simplejpeg.decode_jpeg(data, colorspace="RGB"))
-
-
-def decode_yuv(data: bytes) -> Yuv420:
-    """Decode a JPEG to an I420 picture (cropped to even size), for processing a camera's own JPEG."""
-    rgb = decode_rgb(data)
-    h, w = rgb.shape[0] & ~1, rgb.shape[1] & ~1
-    return rgb_to_yuv420(rgb[:h, :w])
 
 
 def is_complete(data: bytes) -> bool:

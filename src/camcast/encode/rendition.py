@@ -27,8 +27,9 @@ from typing import Protocol
 
 from camcast.errors import SourceError
 from camcast.frames import Captured, Encoded, EncodedFrame, Frame, Yuv420
-from camcast.hub import Rate, pixels
+from camcast.picture.jpeg import pixels
 from camcast.picture.steps import Step, apply
+from camcast.rate import Rate
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from camcast.frames import Encoded, EncodedFrame
-from camcast.hls import fmp4
+from camcast.hls import fmp4, names
 from camcast.hls.playlist import MediaPlaylist, Part, Segment
 
 #: A segment ends at the first keyframe once it spans this share of the target: keyframes come on a
@@ -107,10 +107,10 @@ class Segmenter:
 
     # --- names -----------------------------------------------------------------------------------------
     def segment_uri(self, msn: int) -> str:
-        return f"seg-{self.run}-{msn}.m4s"
+        return names.segment(self.run, msn)
 
     def part_uri(self, msn: int, index: int) -> str:
-        return f"part-{self.run}-{msn}-{index}.m4s"
+        return names.part(self.run, msn, index)
 
     # --- input -----------------------------------------------------------------------------------------
     def push(self, frame: EncodedFrame) -> None:
@@ -169,7 +169,7 @@ class Segmenter:
         self._params = (sps, pps, width, height)
         self._versions += 1
         self.init = fmp4.init_segment(sps, pps, width, height)
-        self.init_uri = f"init-{self.run}-{self._versions}.mp4"
+        self.init_uri = names.init(self.run, self._versions)
 
     def _open_segment(self, tick: int, wall: float) -> None:
         self.segments.append(_Segment(self._next_msn, wall, tick, self.init_uri, self._gap))

@@ -11,11 +11,24 @@ import ssl
 from collections.abc import Iterator
 
 import asyncssh
+from obstore.exceptions import BaseError, PermissionDeniedError, UnauthenticatedError
 
 from camcast.errors import UploadError, UploadLost, UploadRefused, mention
 
 #: FTP reply codes that mean the login itself was refused.
 _LOGIN_REFUSED = ("530", "532")
+#: The FTP reply to an action on a file or folder that is not there (or not allowed).
+FTP_UNAVAILABLE = "550"
+#: FTP replies to a command the server does not know or take (a server without MLSD, say).
+FTP_UNKNOWN_COMMAND = ("500", "501", "502", "504")
+#: Codes in S3 error texts that mean the bucket is in another region than the one asked.
+_WRONG_REGION = ("AuthorizationHeaderMalformed", "PermanentRedirect", "IncorrectEndpoint")
+
+
+def ftp_code(exc: ftplib.Error) -> str:
+    """The three-digit reply code of an ftplib error ("550"), or "" when it has none."""
+    code = str(exc)[:3]
+    return code if code.isdigit() else ""
 
 
 def reason(exc: BaseException) -> str:
@@ -32,7 +45,7 @@ def map_ftp_errors(what: str, where: str) -> Iterator[None]:
     except UploadError:
         raise
     except ftplib.error_perm as exc:
-        if str(exc)[:3] in _LOGIN_REFUSED:
+        if ftp_code(exc) in _LOGIN_REFUSED:
             raise UploadRefused(f"{where} refused the login: {reason(exc)}") from exc
         raise UploadRefused(f"{what} on {where} refused: {reason(exc)}") from exc
     except ssl.SSLCertVerificationError as exc:
@@ -44,7 +57,7 @@ def map_ftp_errors(what: str, where: str) -> Iterator[None]:
         raise UploadLost(f"unknown host in {where}") from exc
     except ConnectionRefusedError as exc:
         raise UploadLost(f"{where} refused the connection (is the FTP server running?)") from exc
-    except (OSError, EOFError, ftplib.Error) as exc:
+    except ftplib.all_errors as exc:
         raise UploadLost(f"{what} on {where} failed: {reason(exc)}") from exc
 
 
@@ -64,3 +77,54 @@ def map_ssh_errors(what: str, where: str) -> Iterator[None]:
         raise UploadRefused(f"{what} on {where} refused: {exc.reason}") from exc
     except (OSError, asyncssh.Error, TimeoutError) as exc:
         raise UploadLost(f"{what} on {where} failed: {reason(exc)}") from exc
+
+
+@contextlib.contextmanager
+def map_local_errors(what: str) -> Iterator[None]:
+    """Translate an OSError of a local folder's file operations into an UploadRefused."""
+    try:
+        yield
+    except UploadError:
+        raise
+    except OSError as exc:
+        raise UploadRefused(f"cannot {what}: {exc.strerror or reason(exc)}") from exc
+
+
+@contextlib.contextmanager
+def map_s3_errors(what: str, where: str, bucket: str) -> Iterator[None]:
+    """Translate obstore's errors (and the S3 error codes in their text) into one-line UploadErrors."""
+    try:
+        yield
+    except UploadError:
+        raise
+    except BaseError as exc:
+        text = str(exc)
+        if "NoSuchBucket" in text:
+            raise UploadRefused(f"bucket {bucket} does not exist at {where}") from exc
+        if any(code in text for code in _WRONG_REGION):
+            raise UploadRefused(
+                f"bucket {bucket} is in another region than the one configured: add region=THE_REGION to the "
+                "s3:// URL (or set AWS_REGION)"
+            ) from exc
+        if isinstance(exc, UnauthenticatedError) or any(
+            code in text for code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken")
+        ):
+            raise UploadRefused(f"{where} refused the S3 credentials (wrong or expired key)") from exc
+        if isinstance(exc, PermissionDeniedError) or "AccessDenied" in text:
+            raise UploadRefused(f"{what} on {where} refused: access denied for these credentials") from exc
+        if "error sending request" in text or "timed out" in text.lower() or "connect" in text.lower():
+            raise UploadLost(f"{where} does not answer (is the endpoint right?)") from exc
+        status = _http_status(text)
+        raise (UploadRefused if status and 400 <= status < 500 else UploadLost)(
+            f"{what} on {where} failed" + (f" (HTTP {status})" if status else "")
+        ) from exc
+
+
+def _http_status(text: str) -> int | None:
+    """The HTTP status in an obstore error's text ("... non-2xx status code: 403 ...")."""
+    marker = "non-2xx status code: "
+    at = text.find(marker)
+    if at < 0:
+        return None
+    digits = text[at + len(marker) : at + len(marker) + 3]
+    return int(digits) if digits.isdigit() else None

@@ -25,9 +25,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from camcast.config.parse import normalise_fingerprint
-from camcast.errors import UploadLost, UploadRefused
-from camcast.publish.errors import map_ftp_errors, reason
-from camcast.publish.store import Entry, temp_name
+from camcast.errors import UploadRefused
+from camcast.publish.errors import FTP_UNAVAILABLE, FTP_UNKNOWN_COMMAND, ftp_code, map_ftp_errors, reason
+from camcast.publish.store import Entry, retry_once, temp_name
 from camcast.publish.target import Target
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,16 @@ TIMEOUT = 20.0
 #: An idle control connection is checked with NOOP before use after this many seconds; many servers
 #: drop idle clients after 60–300 s.
 IDLE_CHECK = 30.0
+
+
+def _refused(command: Callable[..., object], *args: object) -> ftplib.error_perm | None:
+    """Run one FTP command; the server's refusal (a 5xx reply) is returned rather than raised, for the
+    caller to act on by its code. Anything else (a lost connection) raises."""
+    try:
+        command(*args)
+    except ftplib.error_perm as exc:
+        return exc
+    return None
 
 
 class _TlsFtp(ftplib.FTP_TLS):
@@ -111,31 +121,29 @@ class FtpStore:
 
     # --- one thread does all FTP work ----------------------------------------------------------------
     async def _run(self, op: Callable[[ftplib.FTP], T], what: str) -> T:
+        """Run ``op`` on the connection in the FTP thread, reconnecting once if it was lost."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, self._call, op, what)
+
+        async def attempt() -> T:
+            return await loop.run_in_executor(self._thread, self._call, op, what)
+
+        async def drop() -> None:
+            await loop.run_in_executor(self._thread, self._drop)
+
+        return await retry_once(attempt, lambda: self._ftp is None, drop, self.describe())
 
     def _call(self, op: Callable[[ftplib.FTP], T], what: str) -> T:
-        """Run ``op`` on the connection; a lost connection that was not new is reopened once."""
-        for attempt in (1, 2):
-            fresh = self._ftp is None
-            try:
-                with map_ftp_errors(what, self.describe()):
-                    result = op(self._connection())
-                self._used = time.monotonic()
-                return result
-            except UploadLost:
-                self._drop()
-                if fresh or attempt == 2:
-                    raise
-                log.debug("FTP connection lost; reconnecting")
-        raise AssertionError("unreachable")
+        with map_ftp_errors(what, self.describe()):
+            result = op(self._connection())
+        self._used = time.monotonic()
+        return result
 
     def _connection(self) -> ftplib.FTP:
         ftp = self._ftp
         if ftp is not None and time.monotonic() - self._used > IDLE_CHECK:
             try:
                 ftp.voidcmd("NOOP")
-            except (OSError, EOFError, ftplib.Error):
+            except ftplib.all_errors:
                 self._drop()
                 ftp = None
         if ftp is None:
@@ -178,7 +186,7 @@ class FtpStore:
         tls.connect(t.host, t.port)
         try:
             tls.auth()
-        except ftplib.error_perm:
+        except ftplib.error_perm:  # AUTH TLS refused: the server has no TLS
             tls.close()
             return None
         self._check_pin(tls)
@@ -201,16 +209,11 @@ class FtpStore:
         if absolute:
             ftp.cwd("/")
         for part in parts:
-            try:
-                ftp.cwd(part)
-            except ftplib.error_perm:
-                try:
-                    ftp.mkd(part)
-                    ftp.cwd(part)
-                except ftplib.error_perm as exc:
-                    raise UploadRefused(
-                        f"cannot create the folder {path} on {ftp.host}: {reason(exc)}"
-                    ) from exc
+            if not _refused(ftp.cwd, part):
+                continue
+            refused = _refused(ftp.mkd, part) or _refused(ftp.cwd, part)
+            if refused:
+                raise UploadRefused(f"cannot create the folder {path} on {ftp.host}: {reason(refused)}")
 
     def _drop(self) -> None:
         ftp, self._ftp = self._ftp, None
@@ -225,31 +228,24 @@ class FtpStore:
     def _put(self, ftp: ftplib.FTP, path: str, data: bytes) -> None:
         tmp = temp_name(path)
         ftp.storbinary(f"STOR {tmp}", io.BytesIO(data))
-        try:
-            ftp.rename(tmp, path)
-        except ftplib.error_perm:
-            # Some servers (IIS among them) will not rename over an existing file: remove it first.
-            # That leaves a moment without the file, never a partial one.
-            if not self._warned_rename:
-                log.warning(
-                    "%s cannot rename over an existing file; replacing in two steps", self.target.host
-                )
-                self._warned_rename = True
-            try:
-                ftp.delete(path)
-                ftp.rename(tmp, path)
-            except ftplib.error_perm:
-                with contextlib.suppress(ftplib.Error):
-                    ftp.delete(tmp)
-                raise
+        if not _refused(ftp.rename, tmp, path):
+            return
+        # Some servers (IIS among them) will not rename over an existing file: remove it first.
+        # That leaves a moment without the file, never a partial one.
+        if not self._warned_rename:
+            log.warning("%s cannot rename over an existing file; replacing in two steps", self.target.host)
+            self._warned_rename = True
+        _refused(ftp.delete, path)  # already gone is fine; a real refusal shows in the rename
+        refused = _refused(ftp.rename, tmp, path)
+        if refused:
+            _refused(ftp.delete, tmp)
+            raise refused
 
     async def delete(self, path: str) -> None:
         def op(ftp: ftplib.FTP) -> None:
-            try:
-                ftp.delete(path)
-            except ftplib.error_perm as exc:
-                if not str(exc).startswith("550"):
-                    raise
+            refused = _refused(ftp.delete, path)
+            if refused and ftp_code(refused) != FTP_UNAVAILABLE:  # already gone is done
+                raise refused
 
         await self._run(op, f"deleting {path}")
 
@@ -275,19 +271,17 @@ class FtpStore:
                 entries.append(Entry(name, kind == "dir", size, mtime))
             return entries
         except ftplib.error_perm as exc:
-            code = str(exc)[:3]
-            if code == "550":
+            if ftp_code(exc) == FTP_UNAVAILABLE:
                 return []
-            if code not in ("500", "501", "502", "504"):
+            if ftp_code(exc) not in FTP_UNKNOWN_COMMAND:
                 raise
         # No MLSD (vsftpd): parse the Unix-style LIST lines for names and types.
         lines: list[str] = []
-        try:
-            ftp.retrlines(f"LIST {target}", lines.append)
-        except ftplib.error_perm as exc:
-            if str(exc).startswith("550"):
+        refused = _refused(ftp.retrlines, f"LIST {target}", lines.append)
+        if refused:
+            if ftp_code(refused) == FTP_UNAVAILABLE:
                 return []
-            raise
+            raise refused
         entries = []
         for line in lines:
             fields = line.split(None, 8)
@@ -313,7 +307,7 @@ class FtpStore:
             if ftp is not None:
                 try:
                     ftp.quit()
-                except (OSError, EOFError, ftplib.Error):
+                except ftplib.all_errors:
                     ftp.close()
 
         await asyncio.get_running_loop().run_in_executor(self._thread, close)

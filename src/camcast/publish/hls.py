@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import posixpath
-import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from dataclasses import dataclass, replace
 from camcast.encode.h264 import H264Encoder
 from camcast.encode.rendition import Rendition
 from camcast.errors import UploadError
+from camcast.hls import names
 from camcast.hls.playlist import MediaPlaylist, Segment
 from camcast.hls.segmenter import Finished, Segmenter
 from camcast.publish.store import RemoteStore
@@ -41,7 +41,6 @@ MAX_PENDING = 3
 PAUSE_POLL = 0.25
 #: Seconds between retries of a failed upload (the segment is given up when a newer one waits).
 RETRY = (0.5, 1.0, 2.0, 5.0)
-_OURS = re.compile(r"(seg|init)-(?P<run>[0-9a-f]+)-[0-9]+\.(m4s|mp4)")
 
 
 @dataclass
@@ -216,8 +215,8 @@ class HlsPublisher:
                 self._inits.discard(init)
             if not self._cleaned:
                 for entry in await self.store.list(FOLDER):
-                    match = _OURS.fullmatch(entry.name)
-                    if match and match["run"] != self.segmenter.run:
+                    ours = names.parse(entry.name)
+                    if ours is not None and ours.run != self.segmenter.run:
                         await self.store.delete(self.path(entry.name))
                 self._cleaned = True
         except UploadError as exc:

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from camcast.errors import UploadRefused
+from camcast.publish.errors import map_local_errors
 from camcast.publish.store import Entry, temp_name
 from camcast.security.files import write_atomic
 
@@ -32,12 +33,8 @@ class LocalStore:
         write_atomic(self._path(path), data, 0o644, self._path(temp_name(path)), UploadRefused)
 
     async def delete(self, path: str) -> None:
-        try:
-            await asyncio.to_thread(self._path(path).unlink)
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            raise UploadRefused(f"cannot delete {path}: {exc.strerror}") from exc
+        with map_local_errors(f"delete {path}"):
+            await asyncio.to_thread(self._path(path).unlink, missing_ok=True)
 
     async def list(self, folder: str) -> list[Entry]:
         def scan() -> list[Entry]:
@@ -48,18 +45,15 @@ class LocalStore:
                     out.append(Entry(e.name, e.is_dir(follow_symlinks=False), st.st_size, st.st_mtime))
             return out
 
-        try:
-            return await asyncio.to_thread(scan)
-        except FileNotFoundError:
-            return []
-        except OSError as exc:
-            raise UploadRefused(f"cannot list {folder}: {exc.strerror}") from exc
+        with map_local_errors(f"list {folder}"):
+            try:
+                return await asyncio.to_thread(scan)
+            except FileNotFoundError:
+                return []
 
     async def makedirs(self, folder: str) -> None:
-        try:
+        with map_local_errors(f"create folder {self._path(folder)}"):
             await asyncio.to_thread(self._path(folder).mkdir, parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UploadRefused(f"cannot create folder {self._path(folder)}: {exc.strerror}") from exc
 
     async def aclose(self) -> None:
         return None

@@ -19,16 +19,16 @@ import contextlib
 import datetime
 import os
 import posixpath
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import obstore
-from obstore.exceptions import BaseError, NotFoundError, PermissionDeniedError, UnauthenticatedError
+from obstore.exceptions import NotFoundError
 from obstore.store import S3Store
 
-from camcast.errors import ConfigError, UploadError, UploadLost, UploadRefused, mention
+from camcast.errors import ConfigError, mention
+from camcast.publish.errors import map_s3_errors
 from camcast.publish.store import Entry
 from camcast.publish.target import KEY, Target
 
@@ -44,8 +44,6 @@ PLAYLIST_CACHE = "public, max-age=1"
 IMMUTABLE = "public, max-age=31536000, immutable"
 CHANGING = "no-cache"
 PAGE_CACHE = "public, max-age=300"
-#: S3 error codes that mean the request went to the wrong region.
-_WRONG_REGION = ("AuthorizationHeaderMalformed", "PermanentRedirect", "IncorrectEndpoint")
 CONTENT_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
     ".m4s": "video/iso.segment",
@@ -133,45 +131,6 @@ def resolve_credentials(
         f"[{profile}] profile in ~/.aws/credentials, or s3_access_key and s3_secret_key in the config file",
         key=KEY,
     )
-
-
-@contextlib.contextmanager
-def map_s3_errors(what: str, where: str, bucket: str) -> Iterator[None]:
-    """Translate obstore's errors (and the S3 error codes in their text) into one-line UploadErrors."""
-    try:
-        yield
-    except UploadError:
-        raise
-    except BaseError as exc:
-        text = str(exc)
-        if "NoSuchBucket" in text:
-            raise UploadRefused(f"bucket {bucket} does not exist at {where}") from exc
-        if any(code in text for code in _WRONG_REGION):
-            raise UploadRefused(
-                f"bucket {bucket} is in another region than the one configured: add region=THE_REGION to the "
-                "s3:// URL (or set AWS_REGION)"
-            ) from exc
-        if isinstance(exc, UnauthenticatedError) or any(
-            code in text for code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken")
-        ):
-            raise UploadRefused(f"{where} refused the S3 credentials (wrong or expired key)") from exc
-        if isinstance(exc, PermissionDeniedError) or "AccessDenied" in text:
-            raise UploadRefused(f"{what} on {where} refused: access denied for these credentials") from exc
-        if "error sending request" in text or "timed out" in text.lower() or "connect" in text.lower():
-            raise UploadLost(f"{where} does not answer (is the endpoint right?)") from exc
-        status = _status(text)
-        raise (UploadRefused if status and 400 <= status < 500 else UploadLost)(
-            f"{what} on {where} failed" + (f" (HTTP {status})" if status else "")
-        ) from exc
-
-
-def _status(text: str) -> int | None:
-    marker = "non-2xx status code: "
-    at = text.find(marker)
-    if at < 0:
-        return None
-    digits = text[at + len(marker) : at + len(marker) + 3]
-    return int(digits) if digits.isdigit() else None
 
 
 class S3Bucket:

@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 
 import asyncssh
 
-from camcast.errors import UploadLost, UploadRefused
+from camcast.errors import UploadRefused
 from camcast.publish.errors import map_ssh_errors
-from camcast.publish.store import Entry, temp_name
+from camcast.publish.store import Entry, retry_once, temp_name
 from camcast.publish.target import Target
 
 log = logging.getLogger(__name__)
@@ -57,22 +57,18 @@ class SftpStore:
             options["client_keys"] = [self.identity]
         if t.password:
             options["password"] = t.password
-        try:
-            with map_ssh_errors("connecting", self.describe()):
-                try:
-                    self._conn = await asyncssh.connect(t.host, t.port, **options)
-                    self._sftp = await self._conn.start_sftp_client()
-                except asyncssh.HostKeyNotVerifiable as exc:
-                    raise UploadRefused(await self._unknown_host_message()) from exc
-        except UploadLost:
-            await self._drop()
-            raise
-        root = t.path or "."
-        if t.path.startswith("/") is False and t.path:
-            root = t.path  # relative to the login folder, as in scp
-        self._root = root
-        await self._op(lambda s: s.makedirs(root, exist_ok=True), f"creating {root}")
-        return self._sftp
+        # A failure here leaves the connection to the caller's retry_once, which drops it.
+        with map_ssh_errors("connecting", self.describe()):
+            try:
+                self._conn = await asyncssh.connect(t.host, t.port, **options)
+                sftp = self._sftp = await self._conn.start_sftp_client()
+            except asyncssh.HostKeyNotVerifiable as exc:
+                raise UploadRefused(await self._unknown_host_message()) from exc
+        # A relative path is relative to the login folder, as in scp.
+        self._root = root = t.path or "."
+        with map_ssh_errors(f"creating {root}", self.describe()):
+            await asyncio.wait_for(sftp.makedirs(root, exist_ok=True), OP_TIMEOUT)
+        return sftp
 
     async def _unknown_host_message(self) -> str:
         t = self.target
@@ -90,28 +86,16 @@ class SftpStore:
     def _abs(self, path: str) -> str:
         return posixpath.join(self._root, path.lstrip("/"))
 
-    async def _op(self, op: Callable[[asyncssh.SFTPClient], Awaitable[T]], what: str) -> T:
-        assert self._sftp is not None
-        try:
-            with map_ssh_errors(what, self.describe()):
-                return await asyncio.wait_for(op(self._sftp), OP_TIMEOUT)
-        except UploadLost:
-            await self._drop()
-            raise
-
     async def _with_client(self, op: Callable[[asyncssh.SFTPClient], Awaitable[T]], what: str) -> T:
-        """Run ``op``; a lost connection that was not new is reopened once."""
+        """Run ``op`` on the kept connection (one operation at a time), reconnecting once if it was lost."""
+
+        async def attempt() -> T:
+            sftp = await self._client()
+            with map_ssh_errors(what, self.describe()):
+                return await asyncio.wait_for(op(sftp), OP_TIMEOUT)
+
         async with self._lock:
-            for attempt in (1, 2):
-                fresh = self._sftp is None
-                await self._client()
-                try:
-                    return await self._op(op, what)
-                except UploadLost:
-                    if fresh or attempt == 2:
-                        raise
-                    log.debug("SFTP connection lost; reconnecting")
-            raise AssertionError("unreachable")
+            return await retry_once(attempt, lambda: self._sftp is None, self._drop, self.describe())
 
     async def put_atomic(self, path: str, data: bytes) -> None:
         final, tmp = self._abs(path), self._abs(temp_name(path))

@@ -9,10 +9,17 @@ timeout. Local folders, FTP, FTPS and SFTP all fit behind it.
 
 from __future__ import annotations
 
+import logging
 import posixpath
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+from camcast.errors import UploadLost
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Temporary upload names start with this prefix and end with TMP_SUFFIX, so a crash's leftovers can
 #: be recognised and cleaned up later (see publish.retention).
@@ -54,3 +61,24 @@ def temp_name(path: str) -> str:
 
 def is_temp(name: str) -> bool:
     return name.startswith(TMP_PREFIX) and name.endswith(TMP_SUFFIX)
+
+
+async def retry_once(
+    attempt: Callable[[], Awaitable[T]],
+    fresh: Callable[[], bool],
+    drop: Callable[[], Awaitable[None]],
+    where: str,
+) -> T:
+    """Run ``attempt`` on a store's kept connection. When the connection is lost (:class:`UploadLost`)
+    it is dropped; if it was an old one (``fresh()`` was false before the attempt: a server that closed
+    an idle client) one new connection is tried, and a new one that fails is the error."""
+    for n in (1, 2):
+        was_fresh = fresh()
+        try:
+            return await attempt()
+        except UploadLost:
+            await drop()
+            if was_fresh or n == 2:
+                raise
+            log.debug("%s: connection lost; reconnecting", where)
+    raise AssertionError("unreachable")

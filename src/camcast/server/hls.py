@@ -14,13 +14,13 @@ segment, part and init URI names its bytes for good (see :mod:`camcast.hls.segme
 
 from __future__ import annotations
 
-import re
 import time
 
 from aiohttp import web
 
 from camcast.encode.h264 import H264Encoder
 from camcast.encode.rendition import Rendition
+from camcast.hls import names
 from camcast.hls.segmenter import Segmenter
 
 #: Seconds without an HLS request before the encoder is let go: longer than any player's reload
@@ -34,11 +34,6 @@ FIRST_SEGMENT_WAIT = 15.0
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 #: Segments, parts and init segments never change under their name.
 IMMUTABLE = "public, max-age=31536000, immutable"
-_NAME = re.compile(
-    r"seg-(?P<sr>[0-9a-f]+)-(?P<sm>\d{1,9})\.m4s"
-    r"|part-(?P<pr>[0-9a-f]+)-(?P<pm>\d{1,9})-(?P<pi>\d{1,4})\.m4s"
-    r"|init-(?P<ir>[0-9a-f]+)-(?P<iv>\d{1,6})\.mp4"
-)
 
 
 class HlsOutput:
@@ -96,18 +91,18 @@ class HlsOutput:
         """An init segment, segment or part by its URI name, and the frames it holds; a 404 for a
         name that is not (or no longer) in the window."""
         seg = self.segmenter
-        match = _NAME.fullmatch(name)
-        if match is None or seg.run not in (match["sr"], match["pr"], match["ir"]):
+        parsed = names.parse(name)
+        if parsed is None or parsed.run != seg.run:
             raise web.HTTPNotFound(text="no such HLS file (the stream may have restarted)\n")
         found: tuple[bytes, int] | None
-        if match["iv"] is not None:
+        if parsed.kind == "init":
             found = (seg.init, 0) if seg.init is not None and name == seg.init_uri else None
             content_type = "video/mp4"
-        elif match["sm"] is not None:
-            found = seg.segment(int(match["sm"]))
+        elif parsed.index is None:
+            found = seg.segment(parsed.number)
             content_type = "video/iso.segment"
         else:
-            msn, index = int(match["pm"]), int(match["pi"])
+            msn, index = parsed.number, parsed.index
             if seg.part(msn, index) is None and seg.is_next_part(msn, index):
                 # The preload hint names this part: hold the request until it exists.
                 await seg.wait_for(lambda: seg.part(msn, index) is not None, 3 * PART_TARGET + self.target)

@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from camcast.errors import SourceError
-from camcast.sources.base import Source
+from camcast.frames import DEFAULT_SIZE, Source
 from camcast.sources.media import MediaSource
 from camcast.sources.pattern import PatternSource
 from camcast.sources.threaded import ThreadedSource
@@ -23,7 +23,6 @@ __all__ = ["Source", "ThreadedSource", "device_path", "open_source"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SIZE = (1280, 720)
 DEFAULT_FPS = 30.0
 URL_SCHEMES = ("rtsp", "rtsps", "http", "https")
 
