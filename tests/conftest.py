@@ -59,6 +59,13 @@ class Server:
     port: int
     stdout: str = ""  # what the server printed, once it has stopped
     stderr: str = ""
+    err: IO[str] | None = None  # the file its standard error goes to, while it runs
+
+    def stderr_so_far(self) -> str:
+        """What the server has written to its standard error so far (while it runs)."""
+        assert self.err is not None
+        fd = self.err.fileno()
+        return os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
 
     def rss_kib(self) -> int:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -119,7 +126,7 @@ async def camcast_server(
     port = port or free_port()
     proc, out, err = start_server_process(port, args)
     url = f"{scheme}://127.0.0.1:{port}"
-    server = Server(url, proc, port)
+    server = Server(url, proc, port, err=err)
     try:
         base = args[args.index("--base-path") + 1].rstrip("/") if "--base-path" in args else ""
         await wait_healthy(url + base, proc, ssl_context=ssl_context)
@@ -132,6 +139,7 @@ async def camcast_server(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        server.err = None
         server.stdout, server.stderr = finish_output(out, err)
         print(
             f"--- camcast serve {' '.join(args)}\n{server.stdout}{server.stderr}"

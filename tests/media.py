@@ -68,14 +68,14 @@ def ffprobe_json(url: str) -> dict[str, object]:
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
-async def ffmpeg_frames(url: str, seconds: float, *args: str) -> int:
+async def ffmpeg_frames(url: str, seconds: float, *args: str, quiet: bool = True) -> int:
     """Play ``seconds`` of ``url`` with ffmpeg (``args`` go before ``-i``); assert it says nothing
-    (no error, no gap) and return the frames it decoded."""
+    (no error, no gap) unless ``quiet`` is false, and return the frames it decoded."""
     result = await asyncio.to_thread(
         subprocess.run,
         ["ffmpeg", "-v", "error", *args, "-i", url, "-t", str(seconds), "-f", "null", "-",
          "-progress", "pipe:1", "-nostats"],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
-    assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+    assert result.returncode == 0 and not (quiet and result.stderr.strip()), result.stderr
     return int(re.findall(r"^frame=(\d+)", result.stdout, re.M)[-1])

@@ -14,8 +14,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from camcast.encode import jpeg
 from camcast.paths import config_dir
+from camcast.picture.jpeg import decode_rgb
 from camcast.security.accounts import Accounts
 from camcast.security.tokens import ShareKeys
 from camcast.server import ROUTES
@@ -265,4 +265,4 @@ async def test_snapshot_jpeg_from_share_link_is_a_real_picture(accounts: Account
         aiohttp.ClientSession() as session,
         session.get(f"{server.url}/snapshot.jpg?token={token}") as resp,
     ):
-        assert jpeg.decode_rgb(await resp.read()).shape == (120, 160, 3)
+        assert decode_rgb(await resp.read()).shape == (120, 160, 3)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from camcast.encode import jpeg
+from camcast.picture.jpeg import decode_rgb
 from tests.conftest import camcast_cmd, free_port, run_cli
 
 
@@ -125,7 +126,7 @@ def test_snapshot_writes_a_complete_jpeg(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     data = out.read_bytes()
     assert jpeg.is_complete(data)
-    assert jpeg.decode_rgb(data).shape == (240, 320, 3)
+    assert decode_rgb(data).shape == (240, 320, 3)
     assert [p.name for p in tmp_path.iterdir()] == ["out.jpg"]
 
 
@@ -140,7 +141,7 @@ def test_snapshot_of_a_video_file(video_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "v.jpg"
     result = run_cli("snapshot", "--source", str(video_file), str(out))
     assert result.returncode == 0, result.stderr
-    assert jpeg.decode_rgb(out.read_bytes()).shape == (240, 320, 3)
+    assert decode_rgb(out.read_bytes()).shape == (240, 320, 3)
 
 
 def test_sources_without_cameras(tmp_path: Path) -> None:

@@ -12,13 +12,13 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from camcast.encode import jpeg
 from camcast.encode.h264 import H264Encoder
 from camcast.encode.rendition import Rendition
 from camcast.frames import Frame, Yuv420
 from camcast.hls import fmp4
 from camcast.hls.segmenter import Segmenter
 from camcast.paths import config_dir
+from camcast.picture.jpeg import decode_rgb
 from camcast.security.accounts import Accounts
 from camcast.security.tokens import ShareKeys
 from camcast.sources.media import MediaSource
@@ -207,7 +207,7 @@ async def test_h264_source_is_passed_through_without_encoding(tmp_path: Path) ->
         assert doc["encodes_per_second"] == 0 and doc["frames_encoded"] == 0 and doc["fps_in"] > 10
         async with session.get(server.url + "/snapshot.jpg") as resp:
             assert resp.status == 200
-            assert jpeg.decode_rgb(await resp.read()).shape == (240, 320, 3)
+            assert decode_rgb(await resp.read()).shape == (240, 320, 3)
 
 
 def test_source_decodes_h264_only_when_pixels_are_wanted(tmp_path: Path) -> None:

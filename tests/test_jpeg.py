@@ -9,6 +9,7 @@ from camcast.encode import jpeg
 from camcast.encode.stripes import StripeEncoder
 from camcast.errors import SourceError
 from camcast.frames import Yuv420
+from camcast.picture.jpeg import decode_rgb
 from camcast.sources.pattern import PatternSource
 
 
@@ -38,7 +39,7 @@ def test_missing_huffman_tables_are_added() -> None:
     assert b"\xff\xc4" not in stripped[: stripped.index(b"\xff\xda")]
     fixed = jpeg.clean_camera_jpeg(stripped)
     assert fixed.count(b"\xff\xc4") >= 1  # decoders without built-in defaults (not libjpeg-turbo) need them
-    assert np.array_equal(jpeg.decode_rgb(fixed), jpeg.decode_rgb(original))
+    assert np.array_equal(decode_rgb(fixed), decode_rgb(original))
 
 
 def test_metadata_is_removed() -> None:
@@ -49,7 +50,7 @@ def test_metadata_is_removed() -> None:
     tagged = _insert_after_soi(_insert_after_soi(original, exif), comment)
     cleaned = jpeg.clean_camera_jpeg(tagged)
     assert b"GPS-HOME" not in cleaned and b"serial" not in cleaned
-    assert np.array_equal(jpeg.decode_rgb(cleaned), jpeg.decode_rgb(original))
+    assert np.array_equal(decode_rgb(cleaned), decode_rgb(original))
     assert jpeg.clean_camera_jpeg(original) == original
 
 
@@ -90,7 +91,7 @@ def test_stripe_encoder_matches_a_full_encode(size: tuple[int, int]) -> None:
     for image in [*frames, still, bottom]:
         data = encoder.encode(image)
         assert jpeg.is_complete(data)
-        assert np.array_equal(jpeg.decode_rgb(data), jpeg.decode_rgb(jpeg.encode(image, 80)))
+        assert np.array_equal(decode_rgb(data), decode_rgb(jpeg.encode(image, 80)))
     assert encoder.stripes_encoded < 6 * -(-height // 16)  # it did not re-encode everything
 
 

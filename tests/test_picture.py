@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw
 from camcast.encode import jpeg
 from camcast.frames import Yuv420
 from camcast.picture.geometry import Crop, crop, flip, rotate, scale
+from camcast.picture.jpeg import decode_rgb
 from camcast.picture.overlay import POSITIONS, LogoOverlay, TextOverlay
 from camcast.sources.media import MediaSource
 from camcast.sources.pattern import PatternSource
@@ -89,7 +90,7 @@ def test_text_fields_and_colour() -> None:
     wall = time.mktime((2026, 1, 2, 3, 4, 5, 0, 0, -1)) + 0.25
     assert overlay.text(wall) == "Kitchen 2 watching 30 fps 2026 250 {x}"
     red = TextOverlay("XXXXXXXX", "top-left", 40, color=(255, 0, 0))
-    rgb = jpeg.decode_rgb(jpeg.encode(red(Yuv420.blank(320, 240, 0), 0.0), 95)).astype(int)
+    rgb = decode_rgb(jpeg.encode(red(Yuv420.blank(320, 240, 0), 0.0), 95)).astype(int)
     text = rgb[(rgb.sum(axis=2) > 150)]
     assert len(text) > 50 and (text[:, 0] > text[:, 1] + 80).mean() > 0.8
 
@@ -161,7 +162,7 @@ async def test_served_picture_has_geometry_and_caption() -> None:
         aiohttp.ClientSession() as session,
         session.get(server.url + "/snapshot.jpg") as resp,
     ):
-        rgb = jpeg.decode_rgb(await resp.read())
+        rgb = decode_rgb(await resp.read())
     assert rgb.shape == (320, 240, 3)
     band = rgb[:30].astype(int)
     assert (band.sum(axis=2) > 600).sum() > 100  # white text in a dark band across the top
@@ -216,8 +217,8 @@ async def test_caption_on_published_pictures_but_not_on_the_stream(tmp_path: Pat
         while not (site / "webcam.jpg").exists() and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         async with session.get(server.url + "/snapshot.jpg") as resp:
-            served = jpeg.decode_rgb(await resp.read())
-    published = jpeg.decode_rgb((site / "webcam.jpg").read_bytes())
+            served = decode_rgb(await resp.read())
+    published = decode_rgb((site / "webcam.jpg").read_bytes())
     # The pattern's top rows are flat colour bars; a caption band darkens them and adds white text.
     assert np.abs(published[:30].astype(int) - served[:30].astype(int)).mean() > 20
     assert np.abs(published[100:].astype(int) - served[100:].astype(int)).mean() < 10

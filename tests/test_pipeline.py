@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 
 import pytest
 
@@ -17,17 +17,12 @@ from camcast.encode.rendition import Rendition
 from camcast.encode.stripes import JpegEncoder
 from camcast.frames import EncodedFrame, Yuv420, of_image, of_jpeg
 from camcast.hub import Hub
+from camcast.picture.jpeg import decode_rgb
 from camcast.server.mjpeg import BOUNDARY, Fanout, Part, Viewer
 from camcast.sources.pattern import PatternSource
+from tests.waiting import until
 
 pytestmark = [pytest.mark.timeout(30), pytest.mark.usefixtures("no_leaks")]
-
-
-async def until(condition: Callable[[], object], seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.01)
 
 
 async def running(*jobs: Awaitable[None]) -> list[asyncio.Task[None]]:
@@ -93,7 +88,7 @@ async def test_a_cameras_own_jpeg_passes_through_unless_drawn_on() -> None:
     drawn.receive(of_jpeg(1, data, 64, 48))
     result = await drawn.snapshot()
     assert result.payload.data != data and drawn.frames_encoded == 1
-    assert jpeg.decode_rgb(result.payload.data)[0, 0].min() > 240
+    assert decode_rgb(result.payload.data)[0, 0].min() > 240
     for r in (plain, drawn):
         r.close()
 

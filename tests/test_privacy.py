@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import time
 from pathlib import Path
 
 import aiohttp
 import numpy as np
 import pytest
 
-from camcast.encode import jpeg
+from camcast.picture.jpeg import decode_rgb
 from tests.conftest import Server, camcast_server, run_cli
 from tests.mjpeg import read_parts
+from tests.waiting import until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -33,7 +33,7 @@ def open_files(server: Server) -> set[str]:
 async def picture(session: aiohttp.ClientSession, server: Server) -> np.ndarray:
     async with session.get(server.url + "/snapshot.jpg") as resp:
         assert resp.status == 200
-        return jpeg.decode_rgb(await resp.read())
+        return decode_rgb(await resp.read())
 
 
 def luma(img: np.ndarray) -> np.ndarray:
@@ -53,15 +53,6 @@ async def status(session: aiohttp.ClientSession, server: Server) -> dict[str, ob
         return result
 
 
-async def wait_for(predicate: object, seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if await predicate():  # type: ignore[operator]
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("condition not reached")
-
-
 async def test_pause_releases_the_source_and_shows_a_paused_card(video_file: Path) -> None:
     """`camcast pause` closes the source (its file is no longer open), every output shows the paused
     card, status says so; `camcast resume` opens it again."""
@@ -75,7 +66,7 @@ async def test_pause_releases_the_source_and_shows_a_paused_card(video_file: Pat
         async def released() -> bool:
             return str(video_file) not in open_files(server)
 
-        await wait_for(released)
+        await until(released)
         state = await status(session, server)
         assert state["paused"] is True and state["live"] is False
         await asyncio.sleep(1.2)
@@ -83,13 +74,13 @@ async def test_pause_releases_the_source_and_shows_a_paused_card(video_file: Pat
         assert has_yellow(live) and not has_yellow(card)  # the grey card, not the video's yellow bar
         async with session.get(server.url + "/stream.mjpg") as resp:
             part = await anext(read_parts(resp))
-            assert np.array_equal(jpeg.decode_rgb(part.body), card)
+            assert np.array_equal(decode_rgb(part.body), card)
         assert run_cli("resume", "--listen", f"127.0.0.1:{server.port}").returncode == 0
 
         async def reopened() -> bool:
             return str(video_file) in open_files(server) and (await status(session, server))["live"] is True
 
-        await wait_for(reopened)
+        await until(reopened)
         await asyncio.sleep(0.5)
         assert has_yellow(await picture(session, server))
 
@@ -125,7 +116,7 @@ async def test_mask_blacks_out_before_any_output(source: str, mjpeg_file: Path) 
         assert img[40:, 170:300].mean() > 40  # the rest is still the picture
         async with session.get(server.url + "/stream.mjpg") as resp:
             part = await anext(read_parts(resp))
-            assert luma(jpeg.decode_rgb(part.body))[:, :150].max() <= 16
+            assert luma(decode_rgb(part.body))[:, :150].max() <= 16
 
 
 def test_bad_mask_is_a_one_line_error() -> None:
@@ -141,7 +132,7 @@ async def test_snapshot_command_applies_masks(tmp_path: Path) -> None:
         "snapshot", "--source", "pattern", "--size", "320x240", "--mask", "0,0,100%,50%", str(out)
     )
     assert result.returncode == 0, result.stderr
-    assert luma(jpeg.decode_rgb(out.read_bytes()))[:110].max() <= 16
+    assert luma(decode_rgb(out.read_bytes()))[:110].max() <= 16
 
 
 async def test_live_badge_is_drawn() -> None:

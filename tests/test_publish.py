@@ -10,16 +10,18 @@ import json
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from camcast.encode import jpeg
+from camcast.picture.jpeg import decode_rgb
 from camcast.publish.local import LocalStore
 from camcast.publish.retention import Retention
 from tests.conftest import camcast_cmd, finish_output, free_port, run_cli, web_site
 from tests.peers import FTP_PASSWORD, FTP_USER, pyftpdlib_server, sshd_server, vsftpd_server
+from tests.waiting import until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -60,14 +62,6 @@ async def publishing(*args: str) -> AsyncIterator[Publishing]:
         print(f"--- camcast publish {' '.join(args)}\n{run.stdout}{run.stderr}")
 
 
-async def until(condition: Callable[[], bool], seconds: float = 15.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        await asyncio.sleep(0.1)
-
-
 def captured(folder: Path) -> float:
     try:
         return float(json.loads((folder / "webcam.json").read_text())["captured"])
@@ -77,7 +71,7 @@ def captured(folder: Path) -> float:
 
 def assert_published(folder: Path, pages: bool = True) -> None:
     data = (folder / "webcam.jpg").read_bytes()
-    assert jpeg.is_complete(data) and jpeg.decode_rgb(data).shape == (240, 320, 3)
+    assert jpeg.is_complete(data) and decode_rgb(data).shape == (240, 320, 3)
     assert abs(captured(folder) - time.time()) < 30
     if pages:
         for page in PAGES:
@@ -376,13 +370,13 @@ async def test_published_pages_update_in_chromium(tmp_path: Path) -> None:
                 "() => document.getElementById('camcast-status').textContent.startsWith('Last updated')",
                 timeout=10000,
             )
-            await until_async(lambda: changed(page, "#camcast-image", first))
+            await until(lambda: changed(page, "#camcast-image", first))
             await page.goto(base + "/stream.html")
             await page.wait_for_function(
                 "() => document.getElementById('camcast-ring').src.indexOf('stream/') >= 0", timeout=10000
             )
             first = await page.locator("#camcast-ring").screenshot()
-            await until_async(lambda: changed(page, "#camcast-ring", first))
+            await until(lambda: changed(page, "#camcast-ring", first))
             assert errors == []
             index = await (await page.goto(base + "/index.html")).text()  # type: ignore[union-attr]
             assert "stream.html" in index and "script.html" in index and "refresh.html" in index
@@ -390,14 +384,6 @@ async def test_published_pages_update_in_chromium(tmp_path: Path) -> None:
 
 async def changed(page: object, selector: str, before: bytes) -> bool:
     return await page.locator(selector).screenshot() != before  # type: ignore[attr-defined,no-any-return]
-
-
-async def until_async(condition: Callable[[], object], seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not await condition():  # type: ignore[misc]
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        await asyncio.sleep(0.3)
 
 
 async def test_script_page_flags_stale_when_uploads_stop(tmp_path: Path) -> None:
@@ -429,9 +415,15 @@ async def test_serve_and_publish_from_one_capture(tmp_path: Path) -> None:
         async with aiohttp.ClientSession() as session, session.get(server.url + "/snapshot.jpg") as resp:
             assert resp.status == 200
         assert run_cli("pause", "--listen", f"127.0.0.1:{server.port}").returncode == 0
-        await asyncio.sleep(0.8)
+
+        async def withheld(n: int) -> bool:
+            async with aiohttp.ClientSession() as session, session.get(server.url + "/metrics") as resp:
+                text = await resp.text()
+            return float(text.split("camcast_upload_withheld_total{", 1)[1].split()[1]) >= n
+
+        await until(lambda: withheld(2))  # two intervals closed: an upload begun before has landed
         frozen = captured(site)
-        await asyncio.sleep(1.5)
+        await until(lambda: withheld(7))  # five more intervals
         assert captured(site) == frozen  # nothing uploaded while paused
         assert run_cli("resume", "--listen", f"127.0.0.1:{server.port}").returncode == 0
         await until(lambda: captured(site) > frozen)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,8 @@ from camcast.publish.hls import MAX_PENDING, HlsPublisher
 from camcast.publish.local import LocalStore
 from tests.media import ffprobe_json
 from tests.peers import pyftpdlib_server, sshd_server
-from tests.test_publish import publishing, until, upload_password  # noqa: F401 - an autouse fixture
+from tests.test_publish import publishing, upload_password  # noqa: F401 - an autouse fixture
+from tests.waiting import until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -109,6 +110,12 @@ async def test_slow_link_drops_the_oldest_segments_and_marks_the_gap(tmp_path: P
     assert "#EXT-X-DISCONTINUITY\n" in text
 
 
+def newest(publisher: HlsPublisher) -> int:
+    """The hub's number of the newest frame the publisher's rendition was handed (0 before any)."""
+    latest = publisher.rendition.latest
+    return latest.seq if latest is not None else 0
+
+
 async def test_nothing_is_uploaded_while_the_shutter_is_closed(tmp_path: Path) -> None:
     """Closing the shutter stops the video uploads (the encoder is let go); opening it resumes them
     after an EXT-X-DISCONTINUITY."""
@@ -116,11 +123,16 @@ async def test_nothing_is_uploaded_while_the_shutter_is_closed(tmp_path: Path) -
     async with video_publisher(LocalStore(tmp_path), paused) as publisher:
         await until(lambda: publisher.stats.segments >= 2)
         paused[0] = True
-        await asyncio.sleep(0.5)  # a segment already going up may land
+        await until(lambda: publisher.rendition.listeners == [])  # the encoder is let go
+
+        def frames_after(n: int) -> Callable[[], bool]:
+            seq = newest(publisher)
+            return lambda: newest(publisher) >= seq + n
+
+        await until(frames_after(15))  # a second of capture: a segment already going up has landed
         closed_at = publisher.stats.segments
-        await asyncio.sleep(2.5)
+        await until(frames_after(45))  # three segments' worth of capture: none is made
         assert publisher.stats.segments == closed_at
-        assert publisher.rendition.listeners == []
         paused[0] = False
         await until(lambda: publisher.stats.segments >= closed_at + 2)
     text = (tmp_path / "hls" / "index.m3u8").read_text()

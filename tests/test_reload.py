@@ -3,7 +3,6 @@ settings that need a restart are named in one line; a broken file changes nothin
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import time
 from pathlib import Path
@@ -12,8 +11,9 @@ import aiohttp
 import numpy as np
 import pytest
 
-from camcast.encode import jpeg
+from camcast.picture.jpeg import decode_rgb
 from tests.conftest import camcast_server
+from tests.waiting import until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -28,7 +28,7 @@ async def next_picture(stream: aiohttp.StreamReader, buffer: bytearray) -> np.nd
         if end >= 0:
             data = bytes(buffer[start : end + 2])
             del buffer[: end + 2]
-            return jpeg.decode_rgb(data)
+            return decode_rgb(data)
         chunk = await stream.readany()
         assert chunk, "the stream ended"
         buffer += chunk
@@ -64,7 +64,7 @@ async def test_sighup_applies_masks_and_names_without_dropping_the_stream(tmp_pa
 
         config.write_text("this is [not toml")
         server.proc.send_signal(signal.SIGHUP)
-        await asyncio.sleep(1)
+        await until(lambda: "was not reloaded" in server.stderr_so_far())  # the reload was refused
         await until_masked(resp.content, buffer, masked=True, seconds=3)  # unchanged, still streaming
 
         config.write_text(BASE)

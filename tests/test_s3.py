@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from camcast.encode import jpeg
+from camcast.picture.jpeg import decode_rgb
 from camcast.publish.retention import Retention
 from camcast.publish.s3 import S3Bucket
 from camcast.publish.target import parse_target
@@ -21,7 +21,8 @@ from tests.browser import chromium, plays_steadily
 from tests.conftest import run_cli
 from tests.media import ffmpeg_frames, ffprobe_json
 from tests.peers import S3_KEY, S3_SECRET, S3Peer
-from tests.test_publish import publishing, until
+from tests.test_publish import publishing
+from tests.waiting import until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -72,7 +73,7 @@ async def test_publish_to_s3_pictures_pages_archive_and_video(s3_peer: S3Peer) -
         ]:
             status, headers, _ = fetch(s3_peer.public("cam", path))
             assert (status, headers["Content-Type"], headers["Cache-Control"]) == (200, kind, cache), path
-        assert jpeg.decode_rgb(fetch(s3_peer.public("cam", "garden/webcam.jpg"))[2]).shape == (240, 320, 3)
+        assert decode_rgb(fetch(s3_peer.public("cam", "garden/webcam.jpg"))[2]).shape == (240, 320, 3)
         sidecar = json.loads(fetch(s3_peer.public("cam", "garden/webcam.json"))[2])
         assert abs(sidecar["captured"] - time.time()) < 30
         segment = listed_segments(s3_peer, "garden/hls/index.m3u8")[0]

@@ -12,8 +12,10 @@ import aiohttp
 import pytest
 
 from camcast.encode import jpeg
+from camcast.picture.jpeg import decode_rgb
 from tests.conftest import Server, camcast_server
 from tests.mjpeg import read_parts
+from tests.waiting import until
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -67,7 +69,7 @@ async def test_snapshot_and_mjpg_streamer_aliases() -> None:
             assert headers["Content-Type"] == "image/jpeg"
             assert "no-store" in headers["Cache-Control"]
             assert jpeg.is_complete(body)
-            assert jpeg.decode_rgb(body).shape == (240, 320, 3)
+            assert decode_rgb(body).shape == (240, 320, 3)
             assert abs(float(headers["X-Timestamp"]) - time.time()) < 5
         _, _, a = await get(server, "/snapshot.jpg")
         await asyncio.sleep(0.2)
@@ -161,27 +163,34 @@ async def test_post_is_refused() -> None:
 async def test_status_reports_source_viewers_and_encoding_on_demand() -> None:
     """Nothing is encoded while nobody watches; with 3 viewers, encodes/s equals the capture rate."""
     async with camcast_server("--source", "pattern", "--size", "320x240", "--fps", "20") as server:
-        await asyncio.sleep(1.0)
+
+        async def captured(frames: int) -> bool:
+            return int((await status(server))["frames_in"]) >= frames  # type: ignore[call-overload]
+
+        async def at_capture_rate() -> bool:
+            doc = await status(server)
+            return all(17 <= float(doc[k]) <= 23 for k in ("encodes_per_second", "fps_out"))  # type: ignore[arg-type]
+
+        async def nobody_watches() -> bool:
+            return (await status(server))["viewers"] == 0
+
+        await until(lambda: captured(1))
         idle = await status(server)
         assert idle["source"] == "pattern 320x240@20"
         assert (idle["width"], idle["height"]) == (320, 240)
         assert idle["viewers"] == 0
-        await asyncio.sleep(1.0)
+        await until(lambda: captured(int(idle["frames_in"]) + 20))  # type: ignore[call-overload]  # a second
         assert (await status(server))["frames_encoded"] == idle["frames_encoded"]
         async with aiohttp.ClientSession() as session:
             streams = [await session.get(server.url + "/stream.mjpg") for _ in range(3)]
             readers = [asyncio.create_task(_drain(r)) for r in streams]
-            await asyncio.sleep(2.5)
-            busy = await status(server)
-            assert busy["viewers"] == 3
-            assert 17 <= float(busy["encodes_per_second"]) <= 23, busy  # type: ignore[arg-type]
-            assert 17 <= float(busy["fps_out"]) <= 23, busy  # type: ignore[arg-type]
+            await until(at_capture_rate)
+            assert (await status(server))["viewers"] == 3
             for task in readers:
                 task.cancel()
             for r in streams:
                 r.close()
-        await asyncio.sleep(2.5)
-        assert (await status(server))["viewers"] == 0
+        await until(nobody_watches)
 
 
 async def _drain(resp: aiohttp.ClientResponse) -> None:
@@ -215,7 +224,7 @@ async def test_file_source_served(video_file: Path) -> None:
     """A generated video file is served at its own size."""
     async with camcast_server("--source", str(video_file)) as server:
         code, _, body = await get(server, "/snapshot.jpg")
-        assert code == 200 and jpeg.decode_rgb(body).shape == (240, 320, 3)
+        assert code == 200 and decode_rgb(body).shape == (240, 320, 3)
 
 
 async def test_sigterm_stops_the_server_cleanly() -> None:

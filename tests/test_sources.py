@@ -15,6 +15,7 @@ import pytest
 from camcast.encode import jpeg
 from camcast.errors import SourceError
 from camcast.frames import Frame
+from camcast.picture.jpeg import decode_rgb
 from camcast.sources import open_source
 from camcast.sources.media import MediaSource
 from camcast.sources.pattern import PatternSource
@@ -93,7 +94,7 @@ async def test_mjpeg_file_is_passed_through_without_reencoding(mjpeg_file: Path)
     for frame, original in zip(frames, originals, strict=False):
         assert image_of(frame) is None and jpeg_of(frame) is not None
         assert jpeg_of(frame) == jpeg.clean_camera_jpeg(original)
-        assert jpeg.decode_rgb(jpeg_of(frame)).shape == (240, 320, 3)
+        assert decode_rgb(jpeg_of(frame)).shape == (240, 320, 3)
 
 
 async def test_passthrough_off_decodes_mjpeg(mjpeg_file: Path) -> None:
@@ -182,7 +183,7 @@ async def test_http_mjpeg_url_source_passes_through_and_reconnects(monkeypatch: 
         frames = aiter(source)
         first = await take(frames, 3)
         assert all(jpeg_of(f) is not None for f in first)
-        assert all(jpeg.decode_rgb(jpeg_of(f)).shape == (120, 160, 3) for f in first)  # type: ignore[arg-type]
+        assert all(decode_rgb(jpeg_of(f)).shape == (120, 160, 3) for f in first)  # type: ignore[arg-type]
     deadline = time.monotonic() + 10
     while source.live and time.monotonic() < deadline:
         await take(frames, 1)

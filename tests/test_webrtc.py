@@ -26,10 +26,13 @@ from camcast.encode.h264 import H264Encoder
 from camcast.encode.rendition import Rendition
 from camcast.frames import Encoded, Frame, Yuv420
 from camcast.paths import config_dir, viewer_log
+from camcast.picture.jpeg import decode_rgb
 from camcast.security.tokens import ShareKeys
-from camcast.server import webrtc
 from camcast.server.viewers import read_history
-from camcast.server.webrtc import MAX_QUEUE, OfferError, PacketTrack, WebRtcOutput, check_offer, reachable
+from camcast.server.webrtc import ice
+from camcast.server.webrtc.ice import reachable
+from camcast.server.webrtc.offer import OfferError, check_offer
+from camcast.server.webrtc.track import MAX_QUEUE, PacketTrack, WebRtcOutput
 from camcast.sources.pattern import PatternSource
 from tests.browser import chromium
 from tests.conftest import camcast_server
@@ -52,11 +55,8 @@ async def whep_client(
     pc.addTransceiver("video", direction="recvonly")
     tracks: asyncio.Queue[MediaStreamTrack] = asyncio.Queue()
     pc.on("track", tracks.put_nowait)
-    hosts = webrtc._HOSTS.set(("127.0.0.1",))  # this client's candidates on loopback, as the server's
-    try:
+    with ice.gathering_on(("127.0.0.1",)):  # this client's candidates on loopback, as the server's
         await pc.setLocalDescription(await pc.createOffer())
-    finally:
-        webrtc._HOSTS.reset(hosts)
     async with session.post(
         url, data=pc.localDescription.sdp, headers={"Content-Type": "application/sdp", **(headers or {})}
     ) as resp:
@@ -97,11 +97,8 @@ async def status(session: aiohttp.ClientSession, url: str, **kw: object) -> dict
 async def real_offer() -> str:
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     pc.addTransceiver("video", direction="recvonly")
-    hosts = webrtc._HOSTS.set(("127.0.0.1",))
-    try:
+    with ice.gathering_on(("127.0.0.1",)):
         await pc.setLocalDescription(await pc.createOffer())
-    finally:
-        webrtc._HOSTS.reset(hosts)
     sdp: str = pc.localDescription.sdp
     await pc.close()
     return sdp
@@ -160,13 +157,13 @@ def test_ice_server_urls() -> None:
     for bad in ("stun:", "http://x", "turn:turn.example.net", "stun:a@b", "stun:host:99999", "turn:u@[::1]"):
         with pytest.raises(ValueError):
             parse_ice_server(bad)
-    servers = webrtc.ice_servers(["stun:s.example.net", "turn:cam@t.example.net:3478"], "secret")
+    servers = ice.ice_servers(["stun:s.example.net", "turn:cam@t.example.net:3478"], "secret")
     assert servers[1].urls == "turn:t.example.net:3478"
     assert (servers[1].username, servers[1].credential) == ("cam", "secret")
-    assert webrtc.IceSettings(("127.0.0.1",), servers).stun_urls == ["stun:s.example.net"]
-    assert webrtc.host_addresses("127.0.0.1") == ("127.0.0.1",)
-    assert webrtc.host_addresses("0.0.0.0") is None
-    assert webrtc.host_addresses("localhost")
+    assert ice.IceSettings(("127.0.0.1",), servers).stun_urls == ["stun:s.example.net"]
+    assert ice.host_addresses("127.0.0.1") == ("127.0.0.1",)
+    assert ice.host_addresses("0.0.0.0") is None
+    assert ice.host_addresses("localhost")
 
 
 def decode_h264(packets: list[bytes]) -> list[Yuv420 | None]:
@@ -191,7 +188,7 @@ def test_timecode_survives_jpeg_and_h264(size: tuple[int, int]) -> None:
     pictures = [pattern.draw(i, wall) for i, wall in enumerate(walls)]
     for picture, wall in zip(pictures, walls, strict=True):
         assert timecode.read(picture.y, wall + 5) == pytest.approx(wall, abs=0.001)
-        decoded = jpeg.decode_rgb(jpeg.encode(picture, 80))
+        decoded = decode_rgb(jpeg.encode(picture, 80))
         assert timecode.read(decoded, wall + 0.2) == pytest.approx(wall, abs=0.001)
     decoded_video = decode_h264([encoder.encode(p).data for p in pictures])
     assert decoded_video

@@ -26,7 +26,7 @@ from camcast.net import bracket
 from camcast.security.accounts import MIN_PASSWORD, Accounts
 from camcast.security.files import write_private
 from camcast.security.tokens import MetricsToken, ShareKeys, parse_duration
-from camcast.server.routes import path_for
+from camcast.server.urls import ROUTES, path_for
 from camcast.server.viewers import read_history
 
 
@@ -77,14 +77,6 @@ def base_url(config: Config) -> str:
     )
 
 
-#: The routes a share link of each scope opens, as printed.
-SHARED = {
-    "watch": ("view_stream", "view_live", "stream", "snapshot"),
-    "stream": ("stream", "hls", "whep"),
-    "snapshot": ("snapshot",),
-}
-
-
 def share(
     config: Config, expires: str, name: str, scope: str, base: str | None, cameras: tuple[str, ...] = ()
 ) -> None:
@@ -104,8 +96,9 @@ def share(
     if not cameras and config.tables and len(config.cameras) > 1:
         shown = [*(c.id for c in config.cameras)]
     for camera in shown:
-        for route in SHARED[scope]:
-            print(f"  {root}{path_for(route, camera, token=token)}")
+        for route in sorted(ROUTES, key=lambda r: not r.path.startswith("/view/")):  # pages first
+            if route.link and scope in route.scopes:
+                print(f"  {root}{path_for(route.name, camera, token=token)}")
 
 
 def revoke_all() -> None:

@@ -28,8 +28,8 @@ from camcast.publish.target import parse_target
 from camcast.security.accounts import Accounts
 from camcast.security.files import write_atomic
 from camcast.server.listen import access_policy
-from camcast.server.routes import ServerState
 from camcast.server.runner import serving
+from camcast.server.state import ServerState
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ from typing import NoReturn
 
 from camcast import __version__, config, paths
 from camcast.errors import CamcastError, ConfigError
+from camcast.security.tokens import SCOPES
 
 log = logging.getLogger("camcast")
 
@@ -115,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--expires", default="2h", help="how long the link works, e.g. 30m, 2h, 7d (default 2h)"
     )
     share.add_argument("--name", default="guest", help="who the link is for, as the viewer log shows it")
-    share.add_argument("--scope", choices=("watch", "snapshot", "stream"), default="watch")
+    share.add_argument("--scope", choices=SCOPES, default="watch")
     share.add_argument(
         "--base-url", help="the server's address as others reach it, e.g. https://cam.home:8443"
     )

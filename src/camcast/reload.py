@@ -21,7 +21,7 @@ from camcast.config import Config
 from camcast.errors import CamcastError
 from camcast.publish.publisher import Publisher, PublishOptions
 from camcast.server.proxy import parse_network
-from camcast.server.routes import ServerState
+from camcast.server.state import ServerState
 
 log = logging.getLogger("camcast")
 

@@ -70,6 +70,7 @@ class PublishStats:
     uploads: int = 0
     failures: int = 0
     skipped: int = 0
+    withheld: int = 0  # pictures not taken because the shutter was closed (one per interval)
     last_ok: float | None = None  # Unix time of the last finished upload
     last_seconds: float = 0.0
     last_bytes: int = 0
@@ -222,6 +223,7 @@ class Publisher:
                     continue
             tick = max(tick + 1, int((time.monotonic() - start) / every) + 1)  # skip ticks missed
             if self.paused():
+                self.stats.withheld += 1
                 continue
             try:
                 frame = await self.rendition.snapshot()

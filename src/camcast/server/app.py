@@ -17,9 +17,14 @@ from camcast.server.auth import Gate, same_origin
 from camcast.server.hls import HlsOutput
 from camcast.server.mjpeg import Fanout
 from camcast.server.proxy import TrustedProxies
-from camcast.server.routes import CAMERA_PREFIX, ROUTES, STATE, Handler, Route, Served, ServerState, state
+from camcast.server.routes import BOUND
+from camcast.server.state import STATE, Handler, Served, ServerState, state
+from camcast.server.urls import CAMERA_PREFIX, ROUTES, Route
 from camcast.server.viewers import ViewerLog
-from camcast.server.webrtc import IceSettings, WebRtc, WebRtcOutput
+from camcast.server.webrtc import ice as webrtc_ice
+from camcast.server.webrtc.ice import IceSettings
+from camcast.server.webrtc.sessions import WebRtc
+from camcast.server.webrtc.track import WebRtcOutput
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +152,7 @@ def build_app(
     ``proxies`` are the reverse proxies believed about the client; every route answers under
     ``base_path`` (``/cam``, or empty)."""
     _hide_server_version()
+    webrtc_ice.install()
     app = web.Application(middlewares=[_forwarded, _errors, _policy], client_max_size=64 * 1024)
     shown = {}
     for camera in cameras:
@@ -161,16 +167,16 @@ def build_app(
     )  # fmt: skip
     for camera in cameras:
         camera.info["viewers"] = lambda name=camera.name: app[STATE].viewers.watching(name)  # type: ignore[misc]
-    for route in ROUTES:
+    for route, handler in BOUND:
         paths = [(route.path, route.name)]
         if route.camera:
             paths.append((CAMERA_PREFIX + route.path, route.name + _PER_CAMERA))
         for path, name in paths:
             path = base_path + path
             if route.method == "GET":
-                app.router.add_get(path, route.handler, name=name)  # and HEAD
+                app.router.add_get(path, handler, name=name)  # and HEAD
             else:
-                app.router.add_route(route.method, path, route.handler, name=name)
+                app.router.add_route(route.method, path, handler, name=name)
     app.on_response_prepare.append(_headers)
     app.cleanup_ctx.append(_sweeper)
     app.on_shutdown.append(_close_streams)

@@ -1,6 +1,6 @@
 """Who is asking, and may they: one policy for every route, deny by default.
 
-Every route in :data:`camcast.server.routes.ROUTES` names the least role it needs: ``public`` (health
+Every route in :data:`camcast.server.urls.ROUTES` names the least role it needs: ``public`` (health
 check, static assets), ``viewer`` (pages, snapshot, stream, status) or ``owner`` (control). A route
 without an entry cannot be registered. A request's principal comes from, in order:
 
@@ -35,29 +35,11 @@ from camcast.security.accounts import Accounts
 from camcast.security.limits import FailureLimiter
 from camcast.security.tokens import MetricsToken, ShareKeys, TokenError
 from camcast.server.proxy import is_proxied
+from camcast.server.urls import scope_routes
 
 log = logging.getLogger(__name__)
 
 RANK: dict[str, int] = {"public": 0, "viewer": 1, "owner": 2}
-#: Share-link scopes and the routes each opens (by route name).
-SCOPE_ROUTES = {
-    "watch": {
-        "index",
-        "camera",
-        "snapshot",
-        "stream",
-        "hls",
-        "hls_file",
-        "view_refresh",
-        "view_script",
-        "view_stream",
-        "view_live",
-        "whep",
-        "whep_session",
-    },
-    "snapshot": {"snapshot"},
-    "stream": {"stream", "hls", "hls_file", "whep", "whep_session"},
-}
 REALM = 'Basic realm="camcast", charset="UTF-8"'
 
 
@@ -81,9 +63,7 @@ class Principal:
             return False
         if camera is not None and self.cameras and camera not in self.cameras:
             return False
-        return not (
-            self.via == "share" and needed != "public" and route not in SCOPE_ROUTES.get(self.scope, ())
-        )
+        return not (self.via == "share" and needed != "public" and route not in scope_routes(self.scope))
 
 
 def _host_name(header: str) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
@@ -23,13 +22,13 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from camcast import __version__
 from camcast.publish.publisher import UPLOAD_BUCKETS
-
-if TYPE_CHECKING:
-    from camcast.server.routes import ServerState
+from camcast.server.state import ServerState
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 #: How the viewer log's routes count as kinds of viewer.
 KINDS = {"stream": "mjpeg", "hls": "hls", "webrtc": "webrtc", "snapshot": "pictures"}
+#: The kind of every other route (the pages).
+PAGES = "pages"
 
 
 class CamcastCollector(Collector):
@@ -72,7 +71,7 @@ class CamcastCollector(Collector):
         )
         up = GaugeMetricFamily("camcast_source_up", "1 while the source delivers pictures", labels=["camera"])
         kinds: Counter[tuple[str, str]] = Counter(
-            (s.camera, KINDS.get(s.route, "pages")) for s in st.viewers.open.values()
+            (s.camera, KINDS.get(s.route, PAGES)) for s in st.viewers.open.values()
         )
         for name, served in st.cameras.items():
             camera, hub = served.camera, served.camera.hub
@@ -85,7 +84,7 @@ class CamcastCollector(Collector):
             for codec, (frames, seconds) in per_codec.items():
                 encoded.add_metric([name, codec], frames)
                 encode_seconds.add_metric([name, codec], seconds)
-            for kind in ("mjpeg", "hls", "webrtc", "pictures", "pages"):
+            for kind in (*KINDS.values(), PAGES):
                 viewers.add_metric([name, kind], kinds[(name, kind)])
             parts.add_metric([name], served.fanout.parts_sent)
             sent.add_metric([name], served.fanout.bytes_sent)
@@ -110,6 +109,9 @@ class CamcastCollector(Collector):
             "Pictures replaced by a newer one before their upload",
             labels=["camera"],
         )
+        withheld = CounterMetricFamily(
+            "camcast_upload_withheld", "Pictures not taken while the shutter was closed", labels=["camera"]
+        )
         last = GaugeMetricFamily(
             "camcast_last_upload_timestamp_seconds", "Unix time of the last good upload", labels=["camera"]
         )
@@ -122,9 +124,10 @@ class CamcastCollector(Collector):
             duration.add_metric([name], buckets, stats.duration_sum)
             failures.add_metric([name], stats.failures)
             skipped.add_metric([name], stats.skipped)
+            withheld.add_metric([name], stats.withheld)
             if stats.last_ok is not None:
                 last.add_metric([name], stats.last_ok)
-        yield from (duration, failures, skipped, last)
+        yield from (duration, failures, skipped, withheld, last)
 
 
 def registry(state: ServerState) -> CollectorRegistry:

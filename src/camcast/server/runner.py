@@ -23,8 +23,9 @@ from camcast.server.auth import Gate
 from camcast.server.guard import Limits
 from camcast.server.listen import Access, listen
 from camcast.server.proxy import TrustedProxies
-from camcast.server.routes import STATE, ServerState, path_for
-from camcast.server.webrtc import IceSettings, host_addresses, ice_servers
+from camcast.server.state import STATE, ServerState
+from camcast.server.urls import path_for
+from camcast.server.webrtc.ice import IceSettings, host_addresses, ice_servers
 
 #: Where the TURN password may come from instead of the config file.
 TURN_PASSWORD_ENV = "CAMCAST_TURN_PASSWORD"

@@ -1,0 +1,91 @@
+"""The server's own state over HTTP: status and health, the privacy shutter, who is watching, and the
+Prometheus metrics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from aiohttp import web
+
+from camcast.server import metrics as exposition
+from camcast.server.state import Handler, ServerState, camera_name, principal, state
+
+
+def camera_status(st: ServerState, name: str, now: float) -> dict[str, object]:
+    cam = st.cameras[name]
+    camera, hub = cam.camera, cam.camera.hub
+    latest = hub.latest
+    viewers = st.viewers.watching(name)
+    return {
+        "name": name,
+        "title": camera.settings.title,
+        "source": camera.describe(),
+        "state": hub.state,
+        "live": hub.live,
+        "paused": hub.paused,
+        "paused_since": hub.paused_since,
+        "on_air": viewers > 0 and not hub.paused,
+        "width": latest.width if latest else None,
+        "height": latest.height if latest else None,
+        "fps_in": round(hub.rate_in.per_second(now), 2),
+        "fps_out": round(cam.rendition.rate_out.per_second(now), 2),
+        "encodes_per_second": round(camera.encodes_per_second(now), 2),
+        "frames_in": hub.frames_in,
+        "frames_encoded": camera.frames_encoded,
+        "same_frames_dropped": cam.rendition.same_frames_dropped,
+        "viewers": viewers,
+        "streams": len(cam.fanout.viewers),
+        "webrtc": len(cam.webrtc.tracks),
+        "webrtc_skips": cam.webrtc.skips,
+    }
+
+
+def status_document(st: ServerState, allowed: Callable[[str], bool] = lambda name: True) -> dict[str, object]:
+    """The first camera's status at the top level (as a one-camera server always had it), every
+    camera's under ``cameras``, and the server's uptime."""
+    now = time.monotonic()
+    cameras = [camera_status(st, name, now) for name in st.cameras if allowed(name)]
+    first = cameras[0] if cameras else {}
+    return {**first, "cameras": cameras, "viewers_total": len(st.viewers.open),
+            "uptime": round(now - st.started, 1)}  # fmt: skip
+
+
+async def status(request: web.Request) -> web.StreamResponse:
+    p = principal(request)
+    doc = status_document(state(request), lambda name: p is None or p.may("status", "viewer", name))
+    return web.json_response(doc, headers={"Cache-Control": "no-store"})
+
+
+async def healthz(request: web.Request) -> web.StreamResponse:
+    return web.Response(text="ok\n", headers={"Cache-Control": "no-store"})
+
+
+def shutter(action: str) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        """Pause or resume one camera (/cam/NAME/api/...), or every camera (/api/...)."""
+        st = state(request)
+        p = principal(request)
+        names = [camera_name(request)] if "camera" in request.match_info else list(st.cameras)
+        names = [n for n in names if p is None or p.may(action, "owner", n)]
+        for name in names:
+            hub = st.cameras[name].camera.hub
+            hub.pause() if action == "pause" else hub.resume()
+        return web.json_response(status_document(st, lambda name: name in names))
+
+    return handler
+
+
+async def metrics(request: web.Request) -> web.StreamResponse:
+    """The Prometheus text format (see :mod:`camcast.server.metrics`)."""
+    st = state(request)
+    if st.registry is None:
+        st.registry = exposition.registry(st)
+    return web.Response(
+        body=exposition.exposition(st.registry),
+        headers={"Content-Type": exposition.CONTENT_TYPE, "Cache-Control": "no-store"},
+    )
+
+
+async def viewers(request: web.Request) -> web.StreamResponse:
+    return web.json_response({"watching": state(request).viewers.snapshot()})

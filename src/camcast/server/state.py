@@ -1,0 +1,129 @@
+"""What the server serves, and how a request finds its part of it.
+
+:class:`ServerState` is the one value every handler reads (through :func:`state`): the cameras as
+served (:class:`Served`), the gate, the viewer log, WebRTC's sessions, the proxies believed, and what
+the server was started with. The request helpers below name the camera a request is for, who is
+asking, and log the visit; a bad query value is a 400 naming the parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from prometheus_client.registry import CollectorRegistry
+
+from camcast.camera import Camera
+from camcast.config import ServerSettings
+from camcast.encode.rendition import Rendition
+from camcast.publish.publisher import Publisher
+from camcast.server.auth import Gate, Principal
+from camcast.server.hls import HlsOutput
+from camcast.server.mjpeg import Fanout
+from camcast.server.proxy import TrustedProxies
+from camcast.server.viewers import ViewerLog
+from camcast.server.webrtc.sessions import WebRtc
+from camcast.server.webrtc.track import WebRtcOutput
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class Served:
+    """One camera as the server shows it: the pictures it serves, and its streams."""
+
+    camera: Camera
+    rendition: Rendition
+    fanout: Fanout
+    hls: HlsOutput
+    webrtc: WebRtcOutput
+
+
+@dataclass
+class ServerState:
+    cameras: dict[str, Served]
+    gate: Gate
+    viewers: ViewerLog
+    webrtc: WebRtc
+    proxies: TrustedProxies
+    base_path: str = ""  # every route under it ("/cam"), or empty
+    frame_ancestors: str = "'self'"
+    started: float = 0.0
+    #: The cameras' publishers when the server also publishes (``serve --publish-to``), by camera.
+    publishers: dict[str, Publisher] = field(default_factory=dict)
+    #: /metrics's registry, made at the first scrape.
+    registry: CollectorRegistry | None = None
+    #: The server settings it runs with (a reload compares against them).
+    settings: ServerSettings | None = None
+
+    @property
+    def default(self) -> str:
+        """The camera the top-level URLs show: the first one."""
+        return next(iter(self.cameras))
+
+
+STATE: web.AppKey[ServerState] = web.AppKey("camcast", ServerState)
+
+
+def state(request: web.Request) -> ServerState:
+    return request.app[STATE]
+
+
+def principal(request: web.Request) -> Principal | None:
+    p: Principal | None = request.get("principal")
+    return p
+
+
+def share_query(request: web.Request) -> dict[str, str]:
+    """``{"token": ...}`` when the request came with a share link, for the URLs it is given back: a
+    browser holding a link has no other credentials to send. Empty otherwise."""
+    p = principal(request)
+    return {"token": p.token} if p is not None and p.via == "share" else {}
+
+
+def camera_name(request: web.Request) -> str:
+    """The camera a request is for: its /cam/NAME/ path, mjpg-streamer's ``?camera=NAME``, else the
+    first camera. An unknown name is a 404."""
+    st = state(request)
+    name = request.match_info.get("camera") or request.query.get("camera") or st.default
+    if name not in st.cameras:
+        raise web.HTTPNotFound(text=f"no camera named {name!r}\n")
+    return name
+
+
+def served(request: web.Request) -> Served:
+    return state(request).cameras[camera_name(request)]
+
+
+def query_number(request: web.Request, name: str, low: float, high: float, default: float) -> float:
+    """The query parameter ``name`` as a number in [low, high]; a 400 naming it when it is not."""
+    value = optional_number(request, name, low, high)
+    return default if value is None else value
+
+
+def optional_number(request: web.Request, name: str, low: float, high: float) -> float | None:
+    """The query parameter ``name`` as a number in [low, high], None when absent; a 400 naming it when
+    it is not such a number."""
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:  # also false for NaN
+        raise web.HTTPBadRequest(text=f"{name} must be a number from {low:g} to {high:g}\n")
+    return value
+
+
+def watcher(request: web.Request) -> tuple[str, str]:
+    """Who is watching, for the viewer log: (name, how they came)."""
+    p = principal(request)
+    return (p.name, p.via) if p else ("anonymous", "anonymous")
+
+
+def touch(request: web.Request, route: str, frames: int) -> None:
+    """Log a visit that is not a stream (a picture, a page, an HLS file) in the viewer log."""
+    who, via = watcher(request)
+    state(request).viewers.touch(request.remote or "?", who, via, route, frames, camera_name(request))

@@ -1,0 +1,81 @@
+"""Every URL the server answers: one table, with a name, a role and the share scopes on each route.
+
+:data:`ROUTES` lists every path with the least role it needs (see :mod:`camcast.server.auth`) and the
+share-link scopes that open it; anything else is a 404, and a route cannot be declared without a role.
+It is the one list of what a scope opens (:func:`scope_routes`). Camera routes answer under
+``/cam/NAME/`` for each camera, and at the top level for the first camera (so a one-camera server keeps
+its short URLs). URLs are made from route names by :func:`path_for`, never retyped. The handlers are
+bound to these names in :mod:`camcast.server.routes`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import quote, urlencode
+
+from camcast.security.tokens import SCOPES
+
+#: Where each camera's routes live: /cam/NAME/snapshot.jpg and so on.
+CAMERA_PREFIX = "/cam/{camera}"
+Role = Literal["public", "viewer", "owner"]
+
+
+@dataclass(frozen=True)
+class Route:
+    """``path`` is the top-level path; a ``camera`` route also answers under /cam/NAME/. ``scopes`` are
+    the share-link scopes that open it; ``link`` routes are printed in a share link's URLs."""
+
+    method: str
+    path: str
+    name: str
+    role: Role
+    camera: bool = False
+    scopes: tuple[str, ...] = ()
+    link: bool = False
+
+
+_WATCH = ("watch",)
+_VIDEO = ("watch", "stream")
+
+#: Every route the server answers. Viewers may watch; only owners may control; nothing else is served.
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/", "index", "viewer", camera=True, scopes=_WATCH),
+    Route("GET", "/snapshot.jpg", "snapshot", "viewer", camera=True, scopes=SCOPES, link=True),
+    Route("GET", "/stream.mjpg", "stream", "viewer", camera=True, scopes=_VIDEO, link=True),
+    Route("GET", "/hls/index.m3u8", "hls", "viewer", camera=True, scopes=_VIDEO, link=True),
+    Route("GET", "/hls/{name}", "hls_file", "viewer", camera=True, scopes=_VIDEO),
+    Route("GET", "/view/refresh", "view_refresh", "viewer", camera=True, scopes=_WATCH),
+    Route("GET", "/view/script", "view_script", "viewer", camera=True, scopes=_WATCH),
+    Route("GET", "/view/stream", "view_stream", "viewer", camera=True, scopes=_WATCH, link=True),
+    Route("GET", "/view/live", "view_live", "viewer", camera=True, scopes=_WATCH, link=True),
+    Route("POST", "/whep", "whep", "viewer", camera=True, scopes=_VIDEO, link=True),
+    Route("DELETE", "/whep/{name}", "whep_session", "viewer", scopes=_VIDEO),
+    Route("GET", "/static/{name}", "static", "public"),
+    Route("GET", "/status.json", "status", "viewer"),
+    Route("GET", "/healthz", "healthz", "public"),
+    Route("POST", "/api/pause", "pause", "owner", camera=True),
+    Route("POST", "/api/resume", "resume", "owner", camera=True),
+    Route("GET", "/api/viewers", "viewers", "owner"),
+    Route("GET", "/metrics", "metrics", "owner"),
+)
+BY_NAME = {r.name: r for r in ROUTES}
+
+
+def scope_routes(scope: str) -> frozenset[str]:
+    """The names of the routes a share link of ``scope`` opens (none for an unknown scope)."""
+    return _SCOPE_ROUTES.get(scope, frozenset())
+
+
+_SCOPE_ROUTES = {scope: frozenset(r.name for r in ROUTES if scope in r.scopes) for scope in SCOPES}
+
+
+def path_for(route_name: str, camera: str | None = None, **query: str) -> str:
+    """The URL path (and query) of route ``route_name``, under /cam/``camera``/ when given."""
+    route = BY_NAME[route_name]
+    path = route.path
+    if "{name}" in path:
+        path = path.replace("{name}", quote(query.pop("name"), safe=""))
+    if camera is not None and route.camera:
+        path = CAMERA_PREFIX.format(camera=quote(camera, safe="")) + path
+    return f"{path}?{urlencode(query)}" if query else path
