@@ -200,12 +200,13 @@ S3_KEY, S3_SECRET = "camcast-test-key", "camcast-test-secret-1"
 
 
 def free_ports(count: int) -> list[int]:
-    """``count`` distinct free loopback ports (all held open while choosing, so none repeats)."""
-    with contextlib.ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in sockets]
+    """``count`` distinct free loopback ports, outside the ephemeral range (see conftest.free_port)."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
 
 
 @dataclass
