@@ -14,20 +14,22 @@ import ipaddress
 import socket
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from camcast import paths
-from camcast.config import Config
-from camcast.errors import CamcastError, ConfigError
+from camcast.config import CameraSettings, Config
+from camcast.errors import CamcastError, ConfigError, SourceError
 from camcast.net import bracket
 from camcast.security.accounts import MIN_PASSWORD, Accounts
 from camcast.security.files import write_private
 from camcast.security.tokens import MetricsToken, ShareKeys, parse_duration
 from camcast.server.urls import ROUTES, path_for
 from camcast.server.viewers import read_history
+from camcast.sources.controls import Control, list_controls, set_controls
 
 
 def accounts() -> Accounts:
@@ -190,15 +192,25 @@ def self_signed(hosts: list[str], days: int, folder: Path | None) -> None:
     print(f"  use: camcast serve --tls-cert {cert_path} --tls-key {key_path}")
 
 
-async def _control(port: int, method: str, path: str) -> dict[str, Any]:
+class NotRunning(CamcastError):
+    """No camcast server of this user's listens on the configured port."""
+
+
+async def _control(port: int, method: str, path: str, body: object = None) -> dict[str, Any]:
+    """A request to the running server over its control socket (as the owner); its JSON answer. A
+    400 is the server's verdict on what was asked: a ConfigError with its one line."""
     sock = paths.control_socket(port)
     if not sock.exists():
-        raise CamcastError(f"no camcast server is running on port {port} for this user (no {sock})")
+        raise NotRunning(f"no camcast server is running on port {port} for this user (no {sock})")
     try:
         async with (
             aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=str(sock))) as session,
-            session.request(method, f"http://camcast{path}", timeout=aiohttp.ClientTimeout(total=10)) as resp,
+            session.request(
+                method, f"http://camcast{path}", json=body, timeout=aiohttp.ClientTimeout(total=10)
+            ) as resp,
         ):
+            if resp.status == 400:
+                raise ConfigError((await resp.text()).strip())
             if resp.status != 200:
                 raise CamcastError(f"the server refused: {resp.status} {(await resp.text()).strip()}")
             result: dict[str, Any] = await resp.json()
@@ -243,3 +255,52 @@ def _who(s: dict[str, Any]) -> str:
 
 def _when(stamp: object) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(stamp))) if stamp else "?"  # type: ignore[arg-type]
+
+
+def controls(config: Config, assignments: Sequence[str]) -> None:
+    """List a V4L2 camera's controls, or set ``assignments`` (``name=value``): on the running server
+    when there is one (it keeps them and sets them again whenever the camera is opened anew), else
+    directly on the device. The camera is the config's first (``--camera`` chooses)."""
+    values = _assignments(assignments)
+    settings = config.cameras[0]
+    path = config.server.base_path + path_for("controls_set" if values else "controls", settings.id)
+    try:
+        doc = asyncio.run(
+            _control(config.server.listen[1], "POST" if values else "GET", path, values or None)
+        )
+        found = [Control(**{**c, "menu": {int(k): v for k, v in c["menu"].items()}}) for c in doc["controls"]]
+        device, where = doc["device"], "the running server's camera"
+    except NotRunning:
+        device = _device_of(settings)
+        found = set_controls(device, values) if values else list_controls(device)
+        where = "the device (no server running: [controls] in the config file sets them at every start)"
+    if values:
+        print(f"camcast: set {', '.join(values)} on {device}, {where}")
+    for control in found:
+        print(f"  {control.describe()}")
+
+
+def _assignments(items: Sequence[str]) -> dict[str, str]:
+    values = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ConfigError(f"{item!r} is not NAME=VALUE, e.g. brightness=200")
+        values[name.strip()] = value.strip()
+    return values
+
+
+def _device_of(settings: CameraSettings) -> str:
+    """The V4L2 device a camera's source names (``auto``: the first camera found)."""
+    from camcast.sources import device_path
+    from camcast.sources.v4l2 import camera_paths
+
+    if settings.source == "auto":
+        found = camera_paths()
+        if not found:
+            raise SourceError("no camera found: controls are a V4L2 camera's")
+        return found[0]
+    device = device_path(settings.source)
+    if device is None:
+        raise ConfigError(f"{settings.source} has no controls: they are a V4L2 camera's")
+    return device

@@ -10,20 +10,22 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from camcast.config import CameraSettings
+from camcast.config import DEFAULT_CAMERA, CameraSettings
 from camcast.encode.h264 import H264Encoder
 from camcast.encode.rendition import Encoder, Rendition
 from camcast.encode.stripes import JpegEncoder
-from camcast.errors import ConfigError
+from camcast.errors import CamcastError, ConfigError
 from camcast.hub import Hub
 from camcast.picture.geometry import transforms
 from camcast.picture.masks import live_badge_step, mask_step
 from camcast.picture.overlay import LogoOverlay, TextOverlay
 from camcast.picture.steps import Step
 from camcast.sources import Source, ThreadedSource, open_source
+from camcast.sources.controls import Control, set_controls
+from camcast.sources.controls import Value as ControlValue
 from camcast.sources.media import MediaSource
 
 log = logging.getLogger(__name__)
@@ -110,11 +112,9 @@ class Camera:
     def __init__(self, settings: CameraSettings, source: Source) -> None:
         self.settings = settings
         self.name = settings.id
-        self.hub = Hub(
-            self._wired(source),
-            reopen=lambda: self._wired(open_camera_source(settings)),
-            process=shared_steps(settings),
-        )
+        #: A V4L2 camera's controls, set on every open: the config's, and what the owner set since.
+        self.controls: dict[str, ControlValue] = dict(settings.controls)
+        self.hub = Hub(self._wired(source), reopen=self._reopen, process=shared_steps(settings))
         self.info: Info = {
             "name": lambda: settings.title,
             "viewers": lambda: 0,
@@ -126,8 +126,53 @@ class Camera:
 
     @classmethod
     def open(cls, settings: CameraSettings) -> Camera:
-        """The camera with its source opened (blocking: call it in a thread)."""
-        return cls(settings, open_camera_source(settings))
+        """The camera with its source opened and its controls set (blocking: call it in a thread). A
+        control the camera does not have, or a value out of its range, is a ConfigError naming both."""
+        camera = cls(settings, open_camera_source(settings))
+        try:
+            camera.apply_controls()
+        except ConfigError as exc:
+            raise ConfigError(
+                exc.message if settings.id == DEFAULT_CAMERA else f"camera {settings.id}: {exc.message}"
+            ) from None
+        return camera
+
+    @property
+    def device(self) -> str | None:
+        """The V4L2 device the camera captures from, or None (the pattern, a file, a URL)."""
+        source = self.hub.source
+        return source.device if isinstance(source, MediaSource) else None
+
+    def apply_controls(self, values: Mapping[str, ControlValue] | None = None) -> list[Control]:
+        """Set ``values`` (by default every control this camera keeps) on its device, blocking; those
+        given are kept and set again on every open. Returns the controls as they are now."""
+        device = self.device
+        values = dict(self.controls if values is None else values)
+        if device is None:
+            if values:
+                raise ConfigError(
+                    f"{self.describe()} has no [controls]: they are a V4L2 camera's (set them in that "
+                    "camera's own [cameras.NAME.controls] table)"
+                )
+            return []
+        found = set_controls(device, values)
+        self.controls.update(values)
+        return found
+
+    def _reapply_controls(self) -> None:
+        """Set the kept controls again on a camera opened anew; a failure is one warning."""
+        if not self.controls:
+            return
+        try:
+            self.apply_controls()
+        except CamcastError as exc:
+            log.warning("%s: controls not set again: %s", self.name, exc)
+
+    def _reopen(self) -> Source:
+        """The source made anew after the shutter opens, with the controls set on it."""
+        source = self._wired(open_camera_source(self.settings))
+        self._reapply_controls()
+        return source
 
     def describe(self) -> str:
         return self.hub.source.describe()
@@ -136,6 +181,7 @@ class Camera:
         """``source``, asking this camera whether to decode its H.264 (see :meth:`wants_pixels`)."""
         if isinstance(source, MediaSource):
             source.want_pixels = self.wants_pixels
+            source.on_reopen = self._reapply_controls
         return source
 
     def wants_pixels(self) -> bool:

@@ -165,6 +165,16 @@ def build_parser() -> argparse.ArgumentParser:
         shutter = sub.add_parser(action, parents=[common], help=text)
         shutter.add_argument("name", nargs="?", help="the camera (default: every camera)")
         _add_settings(shutter, ("listen", "base_path"))
+    controls = sub.add_parser(
+        "controls", parents=[common],
+        help="a V4L2 camera's controls (brightness, gain, ...): list them, or `controls set NAME=VALUE ...`",
+    )  # fmt: skip
+    controls.add_argument("action", nargs="?", choices=("list", "set"), default="list")
+    controls.add_argument("assignments", nargs="*", metavar="NAME=VALUE", help="the controls to set")
+    controls.add_argument(
+        "--camera", action="append", default=[], metavar="NAME", help="the camera (default: the first)"
+    )
+    _add_settings(controls, ("listen", "base_path"))
     watchers = sub.add_parser("viewers", parents=[common], help="who is watching now, and who watched")
     watchers.add_argument("--history", type=int, default=20, help="past sessions to show (default 20)")
     _add_settings(watchers, ("listen", "base_path"))
@@ -205,7 +215,7 @@ def setup_logging(verbose: int, quiet: bool) -> None:
     logging.getLogger("aiohttp.server").addFilter(_DropClientErrors())
     if verbose < 2:
         # aioice logs every ICE connectivity check at INFO; the viewer log says who connected.
-        for noisy in ("aiohttp.access", "asyncssh", "libav", "aioice", "aiortc"):
+        for noisy in ("aiohttp.access", "asyncssh", "libav", "aioice", "aiortc", "linuxpy"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         import av.logging
@@ -217,8 +227,6 @@ def setup_logging(verbose: int, quiet: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from camcast import app
-
     if args.command == "sources":
         return list_sources(args.dev)
     if args.command in ("users", "tls", "metrics-token", "service"):
@@ -227,6 +235,7 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "config":
         sys.stdout.write(cfg.to_toml())
         return 0
+    from camcast import app  # the whole pipeline: only the commands that capture need it
     if args.command == "serve":
         asyncio.run(app.serve(cfg, quiet=args.quiet, reload=lambda: load_config(args)))
         return 0
@@ -253,6 +262,12 @@ def run(args: argparse.Namespace) -> int:
         admin.shutter(cfg, args.command, args.name)
     elif args.command == "viewers":
         admin.viewers(cfg, args.history)
+    elif args.command == "controls":
+        if args.action == "list" and args.assignments:
+            raise ConfigError("to change controls: camcast controls set NAME=VALUE ...")
+        if args.action == "set" and not args.assignments:
+            raise ConfigError("name the controls to set: camcast controls set NAME=VALUE ...")
+        admin.controls(cfg, args.assignments)
     else:
         raise AssertionError(args.command)
     return 0
@@ -278,16 +293,25 @@ def run_admin(args: argparse.Namespace) -> int:
 
 
 def list_sources(root: str) -> int:
-    from camcast.sources.v4l2 import list_cameras
+    """Each camera with the modes camcast captures (other pixel formats summed up in one line), and
+    each device that did not answer, with why."""
+    from camcast.sources.v4l2 import PIXEL_FORMATS, probe_cameras
 
-    cameras = list_cameras(root)
-    if not cameras:
+    found = probe_cameras(root)
+    if not found:
         print(f"no cameras found under {root}; the test pattern is always available: --source pattern")
         return 0
-    for camera in cameras:
+    for path, camera in found:
+        if isinstance(camera, CamcastError):
+            print(f"{path}  (not usable: {camera})")
+            continue
         print(f"{camera.path}  {camera.name}")
         for mode in camera.modes:
-            print(f"    {mode}")
+            if mode.fourcc in PIXEL_FORMATS:
+                print(f"    {mode}")
+        others = sorted({m.fourcc for m in camera.modes if m.fourcc not in PIXEL_FORMATS})
+        if others:
+            print(f"    (and {len(others)} pixel formats camcast does not read: {' '.join(others)})")
     return 0
 
 

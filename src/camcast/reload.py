@@ -60,6 +60,9 @@ async def apply(
     for name, settings in chosen.items():
         camera = cameras[name]
         before = camera.settings
+        if settings.controls != before.controls:
+            # Checked against the device before anything is set: a bad one refuses the reload.
+            await asyncio.to_thread(camera.apply_controls, dict(settings.controls))
         restart += [f"{name}: {key}" for key in camera.change(settings)]
         publisher = publishers.get(name)
         changed_target = [k for k in RESTART_PUBLISH if getattr(settings, k) != getattr(before, k)]

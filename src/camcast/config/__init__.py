@@ -4,8 +4,10 @@ The file (``--config FILE``, by default ``$XDG_CONFIG_HOME/camcast/camcast.toml`
 keys and camera keys at the top level; ``[cameras.NAME]`` tables describe several cameras, each
 inheriting the top-level camera keys. ``[serve]`` and ``[publish]`` tables (at the top level, for every
 camera, or inside a camera's table) change what one output draws. Flags win over the file, for every
-camera. Every value is validated by its setting's parser (:mod:`camcast.config.settings`), and a bad
-one raises :class:`ConfigError` naming the key, the table and the file.
+camera. A ``[controls]`` table (at the top level, for every camera, or a camera's own) sets a V4L2
+camera's controls by name. Every value is validated by its setting's parser
+(:mod:`camcast.config.settings`), and a bad one raises :class:`ConfigError` naming the key, the table
+and the file.
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from camcast.config.parse import parse_camera_name
+from camcast.config.parse import parse_camera_name, parse_control
 from camcast.config.settings import (
+    CONTROLS_TABLE,
     DRAWING_KEYS,
     OUTPUT_TABLES,
     CameraSettings,
     ServerSettings,
     fields_of,
+    quote,
 )
 from camcast.errors import ConfigError
 
@@ -59,11 +63,13 @@ class Config:
             camera = self.cameras[0]
             lines += _values(camera, CAMERA_FIELDS)
             lines += _output_tables(camera, "")
+            lines += _controls_table(camera, "")
             return "\n".join(lines) + "\n"
         for camera in self.cameras:
             lines += ["", f"[cameras.{camera.id}]"]
             lines += _values(camera, CAMERA_FIELDS)
             lines += _output_tables(camera, f"cameras.{camera.id}.")
+            lines += _controls_table(camera, f"cameras.{camera.id}.")
         return "\n".join(lines) + "\n"
 
 
@@ -91,6 +97,30 @@ def _output_tables(camera: CameraSettings, prefix: str) -> list[str]:
         for key, value in overrides.items():
             lines.append(f'{key} = ""' if value is None else f"{key} = {_show(CAMERA_FIELDS[key], value)}")
     return lines
+
+
+def _controls_table(camera: CameraSettings, prefix: str) -> list[str]:
+    if not camera.controls:
+        return []
+    lines = ["", f"[{prefix}{CONTROLS_TABLE}]"]
+    for name, value in camera.controls:
+        shown = ("true" if value else "false") if isinstance(value, bool) else value
+        lines.append(
+            f"{name} = {quote(shown) if isinstance(shown, str) and not isinstance(value, bool) else shown}"
+        )
+    return lines
+
+
+def _controls(table: Mapping[str, Any], where: str, prefix: str, inherited: dict[str, Any]) -> dict[str, Any]:
+    """A camera's controls: the [controls] table in ``table`` over ``inherited``, names and values
+    checked for form (whether the camera has them is known when it is opened)."""
+    controls = dict(inherited)
+    for name, raw in (table.get(CONTROLS_TABLE) or {}).items():
+        try:
+            controls[name] = parse_control(name, raw)
+        except ValueError as exc:
+            raise ConfigError(f"[{prefix}{CONTROLS_TABLE}] {name} (in {where}) {exc}; got {raw!r}") from None
+    return controls
 
 
 def read_file(path: Path, explicit: bool) -> dict[str, Any]:
@@ -144,7 +174,7 @@ def _from_flags(flags: Mapping[str, Any], fields: Mapping[str, dataclasses.Field
 
 def _check_keys(table: Mapping[str, Any], where: str, *, camera: bool) -> None:
     """Unknown keys, and server-wide keys inside a camera's table, are errors naming the table."""
-    tables = ("serve", "publish") if camera else ("serve", "publish", "cameras")
+    tables = (*OUTPUT_TABLES, CONTROLS_TABLE) if camera else (*OUTPUT_TABLES, CONTROLS_TABLE, "cameras")
     for key, value in table.items():
         if isinstance(value, dict):
             if key not in tables:
@@ -204,12 +234,13 @@ def load(
     defaults = _from_file(top, CAMERA_FIELDS, where)
     flags = _from_flags(flag_values, CAMERA_FIELDS)
     outputs = _outputs(top, where, "", {})
+    controls = _controls(top, where, "", {})
     tables: dict[str, Any] = top.get("cameras", {})
     use_tables = bool(tables) and not ("source" in flags and not select)
     if not use_tables:
         if select and list(select) != [DEFAULT_CAMERA]:
             raise ConfigError(f"no camera named {select[0]!r}: {where} has no [cameras] tables")
-        camera = _camera(DEFAULT_CAMERA, defaults, flags, outputs)
+        camera = _camera(DEFAULT_CAMERA, defaults, flags, outputs, controls)
         return Config(server, (camera,), tables=False)
     cameras = []
     seen: dict[str, str] = {}
@@ -228,8 +259,11 @@ def load(
         _check_keys(table, f"{label} in {where}", camera=True)
         own = _from_file(table, CAMERA_FIELDS, f"{label} in {where}")
         cameras.append(
-            _camera(name, {**defaults, **own}, flags, _outputs(table, where, f"cameras.{name}.", outputs))
-        )
+            _camera(
+                name, {**defaults, **own}, flags, _outputs(table, where, f"cameras.{name}.", outputs),
+                _controls(table, where, f"cameras.{name}.", controls),
+            )
+        )  # fmt: skip
     if select:
         names = {c.id: c for c in cameras}
         for name in select:
@@ -241,11 +275,18 @@ def load(
 
 
 def _camera(
-    name: str, values: dict[str, Any], flags: dict[str, Any], outputs: dict[str, dict[str, Any]]
+    name: str,
+    values: dict[str, Any],
+    flags: dict[str, Any],
+    outputs: dict[str, dict[str, Any]],
+    controls: dict[str, Any],
 ) -> CameraSettings:
     # A flag is meant for every output: it replaces what the [serve]/[publish] tables say.
     outputs = {out: {k: v for k, v in table.items() if k not in flags} for out, table in outputs.items()}
-    return CameraSettings(**{**values, **flags}, id=name, outputs={k: v for k, v in outputs.items() if v})
+    return CameraSettings(
+        **{**values, **flags}, id=name, outputs={k: v for k, v in outputs.items() if v},
+        controls=tuple(controls.items()),
+    )  # fmt: skip
 
 
 def _check_devices(cameras: Sequence[CameraSettings], where: str) -> None:

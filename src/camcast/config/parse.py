@@ -250,3 +250,18 @@ def parse_base_path(value: Any) -> str:
     if not _BASE_PATH.fullmatch(text) or "/../" in text + "/" or "/./" in text + "/":
         raise ValueError("must be a path such as /cam/ (letters, digits, . _ ~ - between slashes)")
     return text.rstrip("/")
+
+
+_CONTROL_NAME = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
+
+
+def parse_control(name: str, raw: object) -> int | bool | str:
+    """A camera control's value from the config file: a whole number, true/false, or a menu item's
+    name; ``name`` must be a control name as v4l2-ctl writes it (``white_balance_automatic``)."""
+    if not _CONTROL_NAME.fullmatch(name):
+        raise ValueError("is not a control name as v4l2-ctl lists them (lower case, digits and _)")
+    if isinstance(raw, bool | int):
+        return raw
+    if isinstance(raw, str) and raw.strip():
+        return raw.strip()
+    raise ValueError("must be a whole number, true or false, or a menu item's name")

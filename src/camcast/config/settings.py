@@ -299,9 +299,11 @@ class CameraSettings:
         secret=True,
     )  # fmt: skip
 
-    # Not settings: the camera's name in URLs, and per-output drawing from [serve]/[publish] tables.
+    # Not settings: the camera's name in URLs, per-output drawing from [serve]/[publish] tables, and a
+    # V4L2 camera's controls from the [controls] table (by v4l2-ctl name, in the file's order).
     id: str = "camera"
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    controls: tuple[tuple[str, int | bool | str], ...] = ()
 
     @property
     def title(self) -> str:
@@ -329,3 +331,5 @@ DRAWING_KEYS = tuple(name for name, f in fields_of(CameraSettings).items() if f.
 #: Drawing settings whose value alone decides whether anything is drawn.
 _DRAWS = ("text", "logo", "live_badge")
 OUTPUT_TABLES = ("serve", "publish")
+#: The table of a camera's V4L2 controls.
+CONTROLS_TABLE = "controls"

@@ -3,13 +3,20 @@ Prometheus metrics."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import time
 from collections.abc import Callable
 
 from aiohttp import web
 
+from camcast.errors import ConfigError, SourceError
 from camcast.server import metrics as exposition
-from camcast.server.state import Handler, ServerState, camera_name, principal, state
+from camcast.server.state import Handler, ServerState, camera_name, principal, served, state
+from camcast.sources.controls import Control, list_controls
+
+#: The most controls one request may set (a camera has a few dozen).
+MAX_CONTROLS = 64
 
 
 def camera_status(st: ServerState, name: str, now: float) -> dict[str, object]:
@@ -89,3 +96,48 @@ async def metrics(request: web.Request) -> web.StreamResponse:
 
 async def viewers(request: web.Request) -> web.StreamResponse:
     return web.json_response({"watching": state(request).viewers.snapshot()})
+
+
+def _controls_document(name: str, device: str | None, found: list[Control]) -> dict[str, object]:
+    return {"camera": name, "device": device, "controls": [dataclasses.asdict(c) for c in found]}
+
+
+async def controls(request: web.Request) -> web.StreamResponse:
+    """A V4L2 camera's controls with their ranges, defaults and values (a 409 for other sources)."""
+    camera = served(request).camera
+    device = camera.device
+    if device is None:
+        raise web.HTTPConflict(text=f"{camera.describe()} has no controls: they are a V4L2 camera's\n")
+    try:
+        found = await asyncio.to_thread(list_controls, device)
+    except SourceError as exc:
+        raise web.HTTPServiceUnavailable(text=f"{exc}\n") from None
+    return web.json_response(_controls_document(camera.name, device, found))
+
+
+async def controls_set(request: web.Request) -> web.StreamResponse:
+    """Set controls from a JSON object of names and values; kept, and set again whenever the camera
+    is opened anew. All are checked before any is set: a bad one is a 400 saying what is valid."""
+    camera = served(request).camera
+    if camera.device is None:
+        raise web.HTTPConflict(text=f"{camera.describe()} has no controls: they are a V4L2 camera's\n")
+    try:
+        values = await request.json()
+    except ValueError:
+        raise web.HTTPBadRequest(text="send the controls as a JSON object of names and values\n") from None
+    if (
+        not isinstance(values, dict)
+        or len(values) > MAX_CONTROLS
+        or not all(isinstance(v, int | str) for v in values.values())
+    ):
+        raise web.HTTPBadRequest(
+            text=f"send at most {MAX_CONTROLS} controls as a JSON object of names and numbers, booleans "
+            "or menu items\n"
+        )
+    try:
+        found = await asyncio.to_thread(camera.apply_controls, values)
+    except ConfigError as exc:
+        raise web.HTTPBadRequest(text=f"{exc.message}\n") from None
+    except SourceError as exc:
+        raise web.HTTPServiceUnavailable(text=f"{exc}\n") from None
+    return web.json_response(_controls_document(camera.name, camera.device, found))

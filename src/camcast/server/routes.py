@@ -27,6 +27,8 @@ HANDLERS: dict[str, Handler] = {
     "pause": control.shutter("pause"),
     "resume": control.shutter("resume"),
     "viewers": control.viewers,
+    "controls": control.controls,
+    "controls_set": control.controls_set,
     "metrics": control.metrics,
 }
 

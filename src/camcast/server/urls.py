@@ -57,6 +57,8 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/pause", "pause", "owner", camera=True),
     Route("POST", "/api/resume", "resume", "owner", camera=True),
     Route("GET", "/api/viewers", "viewers", "owner"),
+    Route("GET", "/api/controls", "controls", "owner", camera=True),
+    Route("POST", "/api/controls", "controls_set", "owner", camera=True),
     Route("GET", "/metrics", "metrics", "owner"),
 )
 BY_NAME = {r.name: r for r in ROUTES}

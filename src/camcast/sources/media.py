@@ -56,8 +56,17 @@ class MediaSource(ThreadedSource):
         self.passthrough = passthrough
         #: Whether anyone needs decoded pictures now (the camera sets it); H.264 is decoded only then.
         self.want_pixels: Callable[[], bool] = lambda: True
+        #: Called in the reader thread each time the source is opened again after it was lost (a
+        #: camera's controls are set again on a camera plugged back in).
+        self.on_reopen: Callable[[], None] = lambda: None
+        self._opened = False
         self._size = size
         super().__init__(*(size or (0, 0)))  # the real size is known once the stream is opened
+
+    @property
+    def device(self) -> str | None:
+        """The V4L2 device this source captures from, or None for a file or URL."""
+        return self.location if self.kind == "v4l2" else None
 
     def describe(self) -> str:
         """What the source is, for logs and status: a URL's password and query never appear in it."""
@@ -70,6 +79,9 @@ class MediaSource(ThreadedSource):
 
     def open_frames(self) -> Iterator[Captured]:
         container = _open(self.location, self.kind, self.options)
+        if self._opened:
+            self.on_reopen()
+        self._opened = True
         frames = self._frames(container)
         return settle(frames, self.describe()) if self.warmup else frames
 

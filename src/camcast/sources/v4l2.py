@@ -46,30 +46,46 @@ def camera_paths(root: str = "/dev") -> list[str]:
     return sorted((str(p) for p in files), key=lambda p: (len(p), p))
 
 
-def list_cameras(root: str = "/dev") -> list[Camera]:
-    """Every V4L2 capture device under ``root`` with its modes; devices that fail to answer are skipped."""
-    cameras = []
+def probe_cameras(root: str = "/dev") -> list[tuple[str, Camera | SourceError]]:
+    """Every ``/dev/video*`` under ``root`` with its modes, or why it cannot be used. Nodes that are
+    not capture devices (a camera's metadata node, an output-only loopback) are left out."""
+    found: list[tuple[str, Camera | SourceError]] = []
     for path in camera_paths(root):
         try:
-            cameras.append(describe_camera(path))
+            found.append((path, describe_camera(path)))
+        except NotCapture:
+            log.debug("skipping %s: not a capture device", path)
         except SourceError as exc:
-            log.debug("skipping %s: %s", path, exc)
-    return cameras
+            found.append((path, exc))
+    return found
+
+
+class NotCapture(SourceError):
+    """A video device that captures nothing (metadata, output)."""
 
 
 def describe_camera(path: str) -> Camera:
-    """Open ``path`` and read its name and capture modes; raises SourceError if it is no camera."""
+    """Open ``path`` and read its name and capture modes; raises SourceError if it is no camera.
+
+    Only the video-capture buffer type's formats are read. linuxpy's ``Info.formats`` (and so
+    ``frame_types``) walks every buffer type the device has, and for one that is neither capture,
+    output nor meta (vivid's video-overlay, say) linuxpy 0.25 fails with an UnboundLocalError; and
+    a camera's other buffer types are nothing camcast captures from anyway. Whatever else the device
+    or the library raises while probing is a one-line SourceError naming the device.
+    """
     try:
-        from linuxpy.video.device import Capability, Device
+        from linuxpy.video import device as v4l2
     except ImportError as exc:  # linuxpy is Linux-only
         raise SourceError(f"cannot read V4L2 devices here: {exc}") from exc
     try:
-        with Device(path) as dev:
-            caps = Capability(dev.info.device_capabilities)
-            if Capability.VIDEO_CAPTURE not in caps:
-                raise SourceError(f"{path} is not a capture device")
+        with v4l2.Device(path) as dev:
+            caps = v4l2.Capability(dev.info.device_capabilities)
+            if v4l2.Capability.VIDEO_CAPTURE not in caps:
+                raise NotCapture(f"{path} is not a capture device")
+            formats = dev.info.buffer_formats(v4l2.BufferType.VIDEO_CAPTURE)
+            pixel_formats = {fmt.pixel_format for fmt in formats}
             modes: dict[tuple[str, int, int], set[float]] = {}
-            for ft in dev.info.frame_types:
+            for ft in v4l2.iter_read_pixel_formats_frame_intervals(dev, pixel_formats):
                 fourcc = _fourcc(int(ft.pixel_format))
                 rates = modes.setdefault((fourcc, ft.width, ft.height), set())
                 if ft.max_fps:
@@ -81,12 +97,19 @@ def describe_camera(path: str) -> Camera:
             )
     except SourceError:
         raise
-    except (OSError, ValueError) as exc:
-        raise SourceError(f"cannot open {path}: {exc}") from exc
+    except OSError as exc:
+        raise SourceError(f"cannot open {path}: {exc.strerror or exc}") from exc
+    except Exception as exc:  # linuxpy or the driver: one line naming the device, never a traceback
+        raise SourceError(f"cannot read the modes of {path}: {type(exc).__name__}: {exc}") from exc
 
 
 def _fourcc(code: int) -> str:
-    return code.to_bytes(4, "little").decode("ascii", "replace").strip()
+    """The FourCC as text (``YUYV``); a code with bytes that are not printable ASCII (a big-endian
+    variant sets the high bit) as hex."""
+    raw = code.to_bytes(4, "little")
+    if all(0x20 <= b < 0x7F for b in raw):
+        return raw.decode("ascii").strip()
+    return f"0x{code:08x}"
 
 
 def choose_mode(camera: Camera, width: int | None, height: int | None, fps: float | None) -> Mode:

@@ -1,0 +1,384 @@
+"""Checks of camcast against real V4L2 devices, run inside the virtual machine tests/test_v4l2.py boots.
+
+The guest sees this machine's files read-only (the project's venv, ffmpeg, v4l2-ctl) and one writable
+folder, given as the first argument: this script writes ``results.json`` there, one entry per check
+(``ok``, and what was seen), rewritten after every check so a hang still leaves what was done. The
+guest's console drops lines, so nothing is reported on it. Devices: vivid (a YUYV camera with
+controls and a disconnect button), then v4l2loopback fed MJPEG by ffmpeg (a USB webcam's format).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import traceback
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+OUT = Path(sys.argv[1])
+CAMCAST = [sys.executable, "-m", "camcast"]  # the servers
+PORT = 8080
+URL = f"http://127.0.0.1:{PORT}"
+#: The emulated CPU is slow: a Python program takes seconds to start in it.
+SLOW = 120.0
+results: dict[str, dict[str, Any]] = {}
+
+
+def record(name: str, ok: bool, **seen: Any) -> None:
+    results[name] = {"ok": ok, **seen}
+    (OUT / "results.tmp").write_text(json.dumps(results, indent=1))
+    os.replace(OUT / "results.tmp", OUT / "results.json")
+
+
+def check(name: str, fn: Callable[[], dict[str, Any]]) -> None:
+    """Run one check: it returns what it saw and raises AssertionError (or anything) when it fails."""
+    try:
+        seen = fn()
+    except Exception as exc:
+        record(name, False, error=f"{type(exc).__name__}: {exc}", trace=traceback.format_exc()[-2000:])
+    else:
+        record(name, True, **seen)
+
+
+def run(*args: str, timeout: float = SLOW, check_rc: bool = False) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
+    if check_rc and result.returncode != 0:
+        raise AssertionError(f"{' '.join(args)}: exit {result.returncode}: {result.stderr.strip()[-500:]}")
+    return result
+
+
+def camcast(*args: str) -> subprocess.CompletedProcess[str]:
+    """``camcast ARGS`` run in this process (``camcast.cli.main``, what the command runs): a Python
+    program takes half a minute to start on the emulated CPU, so only the servers are processes."""
+    from camcast.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's own errors
+            code = exc.code if isinstance(exc.code, int) else 2
+    return subprocess.CompletedProcess(["camcast", *args], code, out.getvalue(), err.getvalue())
+
+
+def until(condition: Callable[[], object], seconds: float, what: str) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            value = condition()
+        except Exception:  # not up yet
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {seconds:g} s waiting for {what}")
+        time.sleep(0.5)
+
+
+def get(path: str, timeout: float = 30) -> bytes:
+    with urllib.request.urlopen(URL + path, timeout=timeout) as resp:
+        return resp.read()  # type: ignore[no-any-return]
+
+
+def status() -> dict[str, Any]:
+    return json.loads(get("/status.json"))  # type: ignore[no-any-return]
+
+
+def get_ctrl(device: str, name: str) -> int:
+    out = run("v4l2-ctl", "-d", device, f"--get-ctrl={name}", check_rc=True).stdout
+    return int(out.split(":")[1])
+
+
+def jpeg_size(data: bytes) -> tuple[int, int]:
+    from camcast.picture.jpeg import decode_rgb
+
+    rgb = decode_rgb(data)
+    return rgb.shape[1], rgb.shape[0]
+
+
+def mjpeg_parts(count: int, seconds: float) -> list[bytes]:
+    """The first ``count`` pictures of the MJPEG stream."""
+    parts: list[bytes] = []
+    buffer = b""
+    deadline = time.monotonic() + seconds
+    with urllib.request.urlopen(URL + "/stream.mjpg", timeout=30) as resp:
+        while len(parts) < count and time.monotonic() < deadline:
+            buffer += resp.read1(65536)
+            while (start := buffer.find(b"\xff\xd8")) >= 0 and (end := buffer.find(b"\xff\xd9", start)) >= 0:
+                parts.append(buffer[start : end + 2])
+                buffer = buffer[end + 2 :]
+    assert len(parts) >= count, f"{len(parts)} pictures in {seconds:g} s"
+    return parts[:count]
+
+
+class Server:
+    """``camcast serve`` in the guest, its log in the writable folder."""
+
+    def __init__(self, name: str, *args: str) -> None:
+        self.log = OUT / f"{name}.log"
+        self.proc = subprocess.Popen(
+            [*CAMCAST, "serve", "--listen", f"127.0.0.1:{PORT}", *args],
+            stdout=subprocess.DEVNULL, stderr=self.log.open("w"),
+        )  # fmt: skip
+        until(lambda: get("/healthz", 5) == b"ok\n", SLOW, "camcast serve to answer")
+
+    def text(self) -> str:
+        return self.log.read_text()
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
+def video_device(driver: str) -> str:
+    """The /dev/videoN of ``driver`` (v4l2-ctl's card type), once it appears."""
+
+    def find() -> str | None:
+        for dev in sorted(Path("/dev").glob("video*")):
+            info = run("v4l2-ctl", "-d", str(dev), "--info").stdout
+            if driver in info:
+                return str(dev)
+        return None
+
+    return until(find, 30, f"a {driver} device")  # type: ignore[no-any-return]
+
+
+# --- vivid: a YUYV camera with controls -----------------------------------------------------------------
+def vivid_checks() -> None:
+    run("modprobe", "vivid", "n_devs=1", "node_types=0x1", check_rc=True)
+    device = video_device("vivid")
+
+    def sources() -> dict[str, Any]:
+        result = camcast("sources")
+        assert result.returncode == 0, result.stderr
+        assert device in result.stdout and re.search(r"YUYV 640x360", result.stdout), result.stdout
+        return {"stdout": result.stdout[:3000]}
+
+    check("vivid_sources", sources)
+
+    def snapshot() -> dict[str, Any]:
+        out = OUT / "vivid-snapshot.jpg"
+        result = camcast("snapshot", "--source", device, "--size", "640x360", str(out))
+        assert result.returncode == 0, result.stderr
+        return {"size": jpeg_size(out.read_bytes())}
+
+    check("vivid_snapshot_cli", snapshot)
+
+    config = OUT / "vivid.toml"
+    config.write_text('size = "640x360"\nfps = 15\n\n[controls]\nbrightness = 100\n')
+    try:
+        vivid_server(device, config)
+    finally:
+        run("rmmod", "vivid")
+
+
+def vivid_server(device: str, config: Path) -> None:
+    server = Server("vivid-serve", "--config", str(config))  # no --source: the camera found
+    try:
+        check("vivid_serve_found", lambda: {"source": status()["source"], "state": status()["state"]})
+        check("vivid_snapshot", lambda: {"size": jpeg_size(get("/snapshot.jpg"))})
+        check("vivid_mjpeg", lambda: {"sizes": sorted({jpeg_size(p) for p in mjpeg_parts(10, 60)})})
+
+        def hls() -> dict[str, Any]:
+            result = run(
+                "ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height", "-of", "json",
+                URL + "/hls/index.m3u8",
+            )  # fmt: skip
+            assert result.returncode == 0, result.stderr
+            return {"streams": json.loads(result.stdout)["streams"]}
+
+        check("vivid_hls", hls)
+        check("vivid_webrtc", webrtc_frames)
+        check("vivid_controls_config", lambda: {"brightness": get_ctrl(device, "brightness")})
+
+        def controls_list() -> dict[str, Any]:
+            result = camcast("controls", "--listen", f"127.0.0.1:{PORT}")
+            assert result.returncode == 0, result.stderr
+            return {"stdout": result.stdout[:4000]}
+
+        check("vivid_controls_list", controls_list)
+
+        def controls_set() -> dict[str, Any]:
+            result = camcast(
+                "controls", "set", "brightness=200", "contrast=90", "--listen", f"127.0.0.1:{PORT}"
+            )
+            assert result.returncode == 0, result.stderr
+            return {"brightness": get_ctrl(device, "brightness"), "contrast": get_ctrl(device, "contrast")}
+
+        check("vivid_controls_set", controls_set)
+
+        def controls_bad() -> dict[str, Any]:
+            seen = {}
+            for name, args in (("range", ["brightness=999"]), ("unknown", ["nosuch=1"])):
+                result = camcast("controls", "set", *args, "--listen", f"127.0.0.1:{PORT}")
+                seen[name] = {"code": result.returncode, "stderr": result.stderr}
+            seen["brightness"] = get_ctrl(device, "brightness")
+            return seen
+
+        check("vivid_controls_bad", controls_bad)
+
+        def reload() -> dict[str, Any]:
+            config.write_text('size = "640x360"\nfps = 15\n\n[controls]\nbrightness = 50\n')
+            server.proc.send_signal(signal.SIGHUP)
+            return {
+                "brightness": until(lambda: get_ctrl(device, "brightness") == 50 and 50, 60, "brightness 50")
+            }
+
+        check("vivid_reload", reload)
+
+        def shutter() -> dict[str, Any]:
+            """The shutter closes the device; a value changed meanwhile is set back when it opens."""
+            listen = ("--listen", f"127.0.0.1:{PORT}")
+            assert camcast("pause", *listen).returncode == 0
+            until(lambda: status()["state"] == "paused", 30, "the paused state")
+            run("v4l2-ctl", "-d", device, "-c", "brightness=10", check_rc=True)
+            assert camcast("resume", *listen).returncode == 0
+            until(lambda: status()["state"] == "live", 60, "the camera to open again")
+            return {
+                "brightness": until(lambda: get_ctrl(device, "brightness") == 50 and 50, 60, "brightness 50")
+            }
+
+        check("vivid_shutter", shutter)
+
+        def unplug() -> dict[str, Any]:
+            run("v4l2-ctl", "-d", device, "-c", "disconnect=1")
+            until(lambda: status()["state"] == "offline", 60, "the offline state")
+            offline_card = jpeg_size(get("/snapshot.jpg"))
+            # Plugged in again: the module reloaded (once the camera's file is closed, it can go).
+            until(lambda: run("rmmod", "vivid").returncode == 0, 60, "vivid to unload")
+            run("modprobe", "vivid", "n_devs=1", "node_types=0x1", check_rc=True)
+            again = video_device("vivid")
+            until(lambda: status()["state"] == "live", 120, "the camera to come back")
+            log = server.text()
+            brightness = until(lambda: get_ctrl(again, "brightness") == 50 and 50, 60, "brightness again")
+            return {
+                "device_again": again, "offline_card": offline_card,
+                "lost_lines": [line for line in log.splitlines() if " lost " in line],
+                "back_lines": [line for line in log.splitlines() if "is back" in line],
+                "brightness": brightness,
+                "contrast": get_ctrl(again, "contrast"),
+                "snapshot": jpeg_size(get("/snapshot.jpg")),
+            }  # fmt: skip
+
+        check("vivid_unplug", unplug)
+    finally:
+        code = server.stop()
+        record("vivid_server_log", "Traceback" not in server.text(), exit=code, log=server.text()[-4000:])
+
+
+def webrtc_frames() -> dict[str, Any]:
+    """A WHEP client (aiortc) receives the camera's video."""
+    import asyncio
+
+    import aiohttp
+    from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+    from camcast.server.webrtc import ice
+
+    async def receive() -> dict[str, Any]:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc.addTransceiver("video", direction="recvonly")
+        tracks: asyncio.Queue[Any] = asyncio.Queue()
+        pc.on("track", tracks.put_nowait)
+        with ice.gathering_on(("127.0.0.1",)):
+            await pc.setLocalDescription(await pc.createOffer())
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                URL + "/whep", data=pc.localDescription.sdp, headers={"Content-Type": "application/sdp"}
+            ) as resp,
+        ):
+            assert resp.status == 201, await resp.text()
+            await pc.setRemoteDescription(RTCSessionDescription(await resp.text(), "answer"))
+        track = await asyncio.wait_for(tracks.get(), 60)
+        sizes = set()
+        for _ in range(5):
+            frame = await asyncio.wait_for(track.recv(), 60)
+            sizes.add((frame.width, frame.height))
+        await pc.close()
+        return {"sizes": sorted(sizes)}
+
+    return asyncio.run(receive())
+
+
+# --- v4l2loopback: an MJPEG camera ----------------------------------------------------------------------
+def loopback_checks() -> None:
+    frames = OUT / "frames.mjpeg"  # made by the host: JPEGs as camcast passes them on
+    hashes = set(json.loads((OUT / "frames.json").read_text()))
+    loaded = run("modprobe", "v4l2loopback", "exclusive_caps=1", "card_label=camcast-loopback")
+    record("loopback_module", loaded.returncode == 0, stderr=loaded.stderr)
+    if loaded.returncode != 0:
+        return
+    device = video_device("camcast-loopback")
+    writer = subprocess.Popen(
+        ["ffmpeg", "-v", "error", "-re", "-stream_loop", "-1", "-f", "mjpeg", "-framerate", "15",
+         "-i", str(frames), "-c:v", "copy", "-f", "v4l2", device],
+        stdout=subprocess.DEVNULL, stderr=(OUT / "loopback-writer.log").open("w"),
+    )  # fmt: skip
+    try:
+
+        def sources() -> dict[str, Any]:
+            result = until(
+                lambda: (r := camcast("sources")).returncode == 0 and "MJPG" in r.stdout and r, 60, "MJPG"
+            )
+            return {"stdout": result.stdout[:2000]}
+
+        check("loopback_sources", sources)
+        server = Server("loopback-serve", "--source", device)
+        try:
+
+            def passthrough() -> dict[str, Any]:
+                parts = mjpeg_parts(20, 60)
+                snap = get("/snapshot.jpg")
+                doc = status()
+                unknown = [p for p in [*parts, snap] if hashlib.sha256(p).hexdigest() not in hashes]
+                return {
+                    "pictures": len(parts) + 1, "not_written": len(unknown),
+                    "frames_encoded": doc["frames_encoded"], "source": doc["source"], "size": jpeg_size(snap),
+                }  # fmt: skip
+
+            check("loopback_passthrough", passthrough)
+        finally:
+            code = server.stop()
+            record(
+                "loopback_server_log", "Traceback" not in server.text(), exit=code, log=server.text()[-4000:]
+            )
+    finally:
+        writer.terminate()
+        writer.wait(30)
+
+
+def main() -> None:
+    os.environ["XDG_CONFIG_HOME"] = str(OUT / "config")
+    # The control socket cannot live on the shared folder (9p has no Unix sockets): the guest's /tmp.
+    os.environ["XDG_STATE_HOME"] = "/tmp/camcast-state"
+    record("guest_started", True, kernel=os.uname().release)
+    for section in (vivid_checks, loopback_checks):
+        try:
+            section()
+        except Exception as exc:
+            record(
+                section.__name__,
+                False,
+                error=f"{type(exc).__name__}: {exc}",
+                trace=traceback.format_exc()[-2000:],
+            )
+    record("guest_done", True)
+
+
+if __name__ == "__main__":
+    main()
