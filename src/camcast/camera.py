@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -17,7 +18,7 @@ from camcast.config import DEFAULT_CAMERA, CameraSettings
 from camcast.encode.h264 import H264Encoder
 from camcast.encode.rendition import Encoder, Rendition
 from camcast.encode.stripes import JpegEncoder
-from camcast.errors import CamcastError, ConfigError
+from camcast.errors import CamcastError, ConfigError, SourceError
 from camcast.hub import Hub
 from camcast.picture.geometry import transforms
 from camcast.picture.masks import live_badge_step, mask_step
@@ -114,6 +115,8 @@ class Camera:
         self.name = settings.id
         #: A V4L2 camera's controls, set on every open: the config's, and what the owner set since.
         self.controls: dict[str, ControlValue] = dict(settings.controls)
+        # The reader thread sets them on a reopened camera while the owner may set others.
+        self._controls_lock = threading.Lock()
         self.hub = Hub(self._wired(source), reopen=self._reopen, process=shared_steps(settings))
         self.info: Info = {
             "name": lambda: settings.title,
@@ -131,6 +134,8 @@ class Camera:
         camera = cls(settings, open_camera_source(settings))
         try:
             camera.apply_controls()
+        except SourceError as exc:  # the camera captures; its controls did not answer
+            log.warning("%s: controls not set: %s", settings.id, exc)
         except ConfigError as exc:
             raise ConfigError(
                 exc.message if settings.id == DEFAULT_CAMERA else f"camera {settings.id}: {exc.message}"
@@ -147,17 +152,18 @@ class Camera:
         """Set ``values`` (by default every control this camera keeps) on its device, blocking; those
         given are kept and set again on every open. Returns the controls as they are now."""
         device = self.device
-        values = dict(self.controls if values is None else values)
-        if device is None:
-            if values:
-                raise ConfigError(
-                    f"{self.describe()} has no [controls]: they are a V4L2 camera's (set them in that "
-                    "camera's own [cameras.NAME.controls] table)"
-                )
-            return []
-        found = set_controls(device, values)
-        self.controls.update(values)
-        return found
+        with self._controls_lock:
+            values = dict(self.controls if values is None else values)
+            if device is None:
+                if values:
+                    raise ConfigError(
+                        f"{self.describe()} has no [controls]: they are a V4L2 camera's (set them in that "
+                        "camera's own [cameras.NAME.controls] table)"
+                    )
+                return []
+            found = set_controls(device, values)
+            self.controls.update(values)
+            return found
 
     def _reapply_controls(self) -> None:
         """Set the kept controls again on a camera opened anew; a failure is one warning."""

@@ -236,6 +236,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(cfg.to_toml())
         return 0
     from camcast import app  # the whole pipeline: only the commands that capture need it
+
     if args.command == "serve":
         asyncio.run(app.serve(cfg, quiet=args.quiet, reload=lambda: load_config(args)))
         return 0
