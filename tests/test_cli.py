@@ -75,7 +75,7 @@ def test_config_file_values_and_flag_override(tmp_path: Path) -> None:
     result = run_cli("config", "--config", str(cfg), "--quality", "70")
     assert result.returncode == 0, result.stderr
     assert 'source = "pattern"' in result.stdout
-    assert "fps = 12.0" in result.stdout
+    assert "\nfps = 12\n" in result.stdout
     assert "quality = 70" in result.stdout
     assert 'listen = "127.0.0.1:9000"' in result.stdout
 

@@ -51,10 +51,18 @@ def read_password(from_stdin: bool) -> str:
 
 def users_add(name: str, role: str, password_stdin: bool, cameras: tuple[str, ...] = ()) -> None:
     store = accounts()
-    existed = any(a.name == name for a in store.list())
+    listed = store.list()
+    existed = any(a.name == name for a in listed)
     store.add(name, read_password(password_stdin), role, cameras)
     limit = f", cameras {', '.join(cameras)}" if cameras else ""
     print(f"camcast: {'updated' if existed else 'added'} {role} {name!r}{limit} in {store.path}")
+    if not listed:
+        # The first account changes who may watch, at once on a running server: say so where it bites.
+        print(
+            "camcast: from now on everyone signs in, this computer too: a program here that fetched the "
+            "camera without a password (OctoPrint, a script) needs an account's password, or a share "
+            "link: camcast share --scope snapshot --expires 365d"
+        )
 
 
 def users_list() -> None:
@@ -209,7 +217,7 @@ async def _control(port: int, method: str, path: str, body: object = None) -> di
                 method, f"http://camcast{path}", json=body, timeout=aiohttp.ClientTimeout(total=10)
             ) as resp,
         ):
-            if resp.status == 400:
+            if resp.status in (400, 404):  # what was asked, or the camera named, is not there
                 raise ConfigError((await resp.text()).strip())
             if resp.status != 200:
                 raise CamcastError(f"the server refused: {resp.status} {(await resp.text()).strip()}")
@@ -224,12 +232,20 @@ def shutter(config: Config, action: str, camera: str | None) -> None:
     path = config.server.base_path + path_for(action, camera)
     status = asyncio.run(_control(config.server.listen[1], "POST", path))
     for cam in status["cameras"]:
+        moved = cam["name"] in status.get("changed", ())
         if cam["paused"]:
             print(
                 f"camcast: {cam['name']} paused: the camera is closed and every output shows the paused card"
+                if moved
+                else f"camcast: {cam['name']} was paused already (since {_when(cam['paused_since'])})"
             )
         else:
-            print(f"camcast: {cam['name']} live again ({cam['viewers']} watching)")
+            state = "live" if cam["state"] == "live" else cam["state"]
+            print(
+                f"camcast: {cam['name']} {state} again ({cam['viewers']} watching)"
+                if moved
+                else f"camcast: {cam['name']} was not paused ({state}, {cam['viewers']} watching)"
+            )
 
 
 def viewers(config: Config, history: int) -> None:

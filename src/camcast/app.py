@@ -16,9 +16,9 @@ from typing import Any
 from camcast import paths
 from camcast import reload as reloading
 from camcast.camera import Camera
-from camcast.config import CameraSettings, Config
+from camcast.config import DEFAULT_CAMERA, CameraSettings, Config
 from camcast.console import StatusLine
-from camcast.errors import ConfigError
+from camcast.errors import ConfigError, SourceError
 from camcast.publish import open_store
 from camcast.publish.check import check_store
 from camcast.publish.hls import HlsPublisher
@@ -45,8 +45,13 @@ def store_for(settings: CameraSettings) -> RemoteStore:
     )  # fmt: skip
 
 
-async def open_cameras(settings: Sequence[CameraSettings], stack: contextlib.AsyncExitStack) -> list[Camera]:
-    """Every camera, its source opened (in a thread; a bad one fails start-up), closed with ``stack``."""
+async def open_cameras(
+    settings: Sequence[CameraSettings], stack: contextlib.AsyncExitStack, wait: bool = False
+) -> list[Camera]:
+    """Every camera, its source opened (in a thread), closed with ``stack``. A bad setting fails
+    start-up. A source that cannot be opened does too, unless ``wait``: then that camera starts
+    offline, with one warning naming it, and is tried again as a lost source is (a USB camera still
+    enumerating at boot, an RTSP camera rebooting), and the others run."""
     cameras = []
     for one in settings:
         try:
@@ -54,6 +59,12 @@ async def open_cameras(settings: Sequence[CameraSettings], stack: contextlib.Asy
         except ConfigError as exc:
             exc.camera = exc.camera or one.id
             raise
+        except SourceError as exc:
+            if not wait:
+                raise
+            where = "the camera" if one.id == DEFAULT_CAMERA else f"[cameras.{one.id}]"
+            log.warning("%s: %s; it starts offline and is tried again until it answers", where, exc.detail)
+            camera = Camera.offline(one, str(exc))
         stack.push_async_callback(camera.aclose)
         cameras.append(camera)
     return cameras
@@ -107,14 +118,17 @@ def camera_line(camera: Camera, state: ServerState | None, now: float, alone: bo
     return line + f" · encodes {camera.encodes_per_second(now):4.1f}/s"
 
 
-async def serve(config: Config, quiet: bool = False, reload: Callable[[], Config] | None = None) -> None:
+async def serve(
+    config: Config, quiet: bool = False, reload: Callable[[], Config] | None = None, wait: bool = False
+) -> None:
     """Serve every configured camera (and publish those with a destination) until SIGINT or SIGTERM;
-    on SIGHUP, load the configuration again with ``reload`` and apply it (see :mod:`camcast.reload`)."""
+    on SIGHUP, load the configuration again with ``reload`` and apply it (see :mod:`camcast.reload`).
+    ``wait``: a camera whose source is not there starts offline (see :func:`open_cameras`)."""
     accounts = Accounts(paths.users_file())
     access = access_policy(config.server, accounts)
     _check_targets(config.cameras)
     async with contextlib.AsyncExitStack() as stack:
-        cameras = await open_cameras(config.cameras, stack)
+        cameras = await open_cameras(config.cameras, stack, wait)
         publishers = {c.name: await start_publisher(c, stack) for c in cameras if c.settings.publish_to}
         print(f"camcast: serving {', '.join(f'{c.name} ({c.describe()})' for c in cameras)}", flush=True)
         state = await stack.enter_async_context(serving(cameras, config.server, access, accounts))
@@ -149,8 +163,9 @@ async def serve(config: Config, quiet: bool = False, reload: Callable[[], Config
     log.info("stopped")
 
 
-async def publish(config: Config, quiet: bool = False) -> None:
-    """Publish every configured camera that has a destination, until SIGINT or SIGTERM."""
+async def publish(config: Config, quiet: bool = False, wait: bool = False) -> None:
+    """Publish every configured camera that has a destination, until SIGINT or SIGTERM (``wait``: see
+    :func:`open_cameras`)."""
     chosen = [c for c in config.cameras if c.publish_to]
     if not chosen:
         raise ConfigError(
@@ -158,7 +173,7 @@ async def publish(config: Config, quiet: bool = False) -> None:
         )
     _check_targets(chosen)
     async with contextlib.AsyncExitStack() as stack:
-        cameras = await open_cameras(chosen, stack)
+        cameras = await open_cameras(chosen, stack, wait)
         publishers = [await start_publisher(c, stack) for c in cameras]
         for camera, publisher in zip(cameras, publishers, strict=True):
             print(

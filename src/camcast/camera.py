@@ -19,6 +19,7 @@ from camcast.encode.h264 import H264Encoder
 from camcast.encode.rendition import Encoder, Rendition
 from camcast.encode.stripes import JpegEncoder
 from camcast.errors import CamcastError, ConfigError, SourceError
+from camcast.frames import DEFAULT_SIZE
 from camcast.hub import Hub
 from camcast.picture.geometry import transforms
 from camcast.picture.masks import live_badge_step, mask_step
@@ -28,6 +29,7 @@ from camcast.sources import Source, ThreadedSource, open_source
 from camcast.sources.controls import Control, set_controls
 from camcast.sources.controls import Value as ControlValue
 from camcast.sources.media import MediaSource
+from camcast.sources.pending import PendingSource
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +119,9 @@ class Camera:
         self.controls: dict[str, ControlValue] = dict(settings.controls)
         # The reader thread sets them on a reopened camera while the owner may set others.
         self._controls_lock = threading.Lock()
-        self.hub = Hub(self._wired(source), reopen=self._reopen, process=shared_steps(settings))
+        self.hub = Hub(
+            self._wired(source), reopen=self._reopen, process=shared_steps(settings), name=self.name
+        )
         self.info: Info = {
             "name": lambda: settings.title,
             "viewers": lambda: 0,
@@ -142,11 +146,19 @@ class Camera:
             ) from None
         return camera
 
+    @classmethod
+    def offline(cls, settings: CameraSettings, reason: str) -> Camera:
+        """The camera whose source could not be opened at start (``reason``): it starts offline and is
+        tried again as a lost source is (:class:`~camcast.sources.pending.PendingSource`)."""
+        width, height = settings.scale or settings.size or DEFAULT_SIZE
+        return cls(settings, PendingSource(settings.title, width, height, reason))
+
     @property
     def device(self) -> str | None:
-        """The V4L2 device the camera captures from, or None (the pattern, a file, a URL)."""
-        source = self.hub.source
-        return source.device if isinstance(source, MediaSource) else None
+        """The V4L2 device the camera captures from, or None (the pattern, a file, a URL, a camera
+        not found yet)."""
+        device = getattr(self.hub.source, "device", None)
+        return device if isinstance(device, str) else None
 
     def apply_controls(self, values: Mapping[str, ControlValue] | None = None) -> list[Control]:
         """Set ``values`` (by default every control this camera keeps) on its device, blocking; those
@@ -185,9 +197,13 @@ class Camera:
 
     def _wired(self, source: Source) -> Source:
         """``source``, asking this camera whether to decode its H.264 (see :meth:`wants_pixels`)."""
+        if isinstance(source, ThreadedSource):
+            source.camera_name = self.name
         if isinstance(source, MediaSource):
             source.want_pixels = self.wants_pixels
             source.on_reopen = self._reapply_controls
+        if isinstance(source, PendingSource):
+            source.open_source = self._reopen
         return source
 
     def wants_pixels(self) -> bool:

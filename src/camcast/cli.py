@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import logging
 import os
 import sys
@@ -238,14 +239,18 @@ def run(args: argparse.Namespace) -> int:
     from camcast import app  # the whole pipeline: only the commands that capture need it
 
     if args.command == "serve":
-        asyncio.run(app.serve(cfg, quiet=args.quiet, reload=lambda: load_config(args)))
+        # A source named on the command line is a typo to report at once; one from the config file may
+        # be a camera not there yet (at boot), which starts offline and is waited for.
+        asyncio.run(
+            app.serve(cfg, quiet=args.quiet, reload=lambda: load_config(args), wait=args.source is None)
+        )
         return 0
     if args.command == "publish":
         if args.check:
             for line in asyncio.run(app.check(cfg)).splitlines():
                 print(f"camcast: {line}")
         else:
-            asyncio.run(app.publish(cfg, quiet=args.quiet))
+            asyncio.run(app.publish(cfg, quiet=args.quiet, wait=args.source is None))
         return 0
     if args.command == "snapshot":
         size = asyncio.run(app.snapshot(cfg, args.output))
@@ -342,9 +347,24 @@ def entry() -> NoReturn:
     sys.exit(code)
 
 
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """The arguments; one that no option of the command takes ends the program (exit 2) with that
+    command's usage and, for a mistyped flag, the closest one (``--qualty``: did you mean --quality?)."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # argparse keeps its actions in _actions: the only way to the command's parser and options.
+        commands = next(a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        command: argparse.ArgumentParser = commands.get(args.command, parser)
+        options = [o for action in command._actions for o in action.option_strings]
+        flag = extra[0].split("=", 1)[0]
+        close = difflib.get_close_matches(flag, options, n=1, cutoff=0.7) if flag.startswith("--") else []
+        command.error(f"unrecognized argument {extra[0]}" + (f"; did you mean {close[0]}?" if close else ""))
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     setup_logging(args.verbose, args.quiet)
     try:
         try:

@@ -23,8 +23,9 @@ came from, and it says so.
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 _MENTION = re.compile(r"\x00([a-z_]+)\x00")
 
@@ -33,6 +34,14 @@ def mention(key: str) -> str:
     """A setting named inside an error message: the CLI shows it as its flag for the command at hand
     (``--ca-file``), or as the config key."""
     return f"\x00{key}\x00"
+
+
+def suggest(wrong: str, known: Iterable[str], what: str) -> str:
+    """For a message about a mistyped name: ``did you mean 'quality'?`` when one of ``known`` is close
+    to ``wrong``, else ``WHAT: a, b, c``."""
+    names = list(known)
+    close = difflib.get_close_matches(wrong, names, n=1, cutoff=0.75)
+    return f"did you mean {close[0]!r}?" if close else f"{what}: {', '.join(names)}"
 
 
 def default_flag(key: str) -> str:
@@ -74,9 +83,14 @@ class ConfigError(CamcastError):
 
 
 class SourceError(CamcastError):
-    """A video source cannot be opened or read."""
+    """A video source cannot be opened or read. ``hint`` is advice for someone typing a command
+    (``try --source pattern``): the message ends with it, :attr:`detail` is the message without it."""
 
     exit_code = 2
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(f"{message} ({hint})" if hint else message)
+        self.detail = message
 
 
 class ServeError(CamcastError):

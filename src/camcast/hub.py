@@ -42,8 +42,13 @@ class Hub:
     """
 
     def __init__(
-        self, source: Source, reopen: Callable[[], Source] | None = None, process: Sequence[Step] = ()
+        self,
+        source: Source,
+        reopen: Callable[[], Source] | None = None,
+        process: Sequence[Step] = (),
+        name: str = "camera",
     ) -> None:
+        self.name = name  # which camera, in log lines
         self.source = source
         self.reopen = reopen
         self.process = tuple(process)
@@ -83,8 +88,8 @@ class Hub:
         if self.paused:
             return
         self.paused_since = time.time()
-        log.warning("%s paused: the camera is closed and every output shows the paused card",
-                    self.source.describe())  # fmt: skip
+        log.warning("%s (%s) paused: the camera is closed and every output shows the paused card",
+                    self.name, self.source.describe())  # fmt: skip
         if self._capture is not None:
             self._capture.cancel()
         self._state_changed.set()
@@ -93,7 +98,7 @@ class Hub:
         if not self.paused:
             return
         self.paused_since = None
-        log.warning("%s resumed: capturing again", self.source.describe())
+        log.warning("%s (%s) resumed: capturing again", self.name, self.source.describe())
         self._state_changed.set()
 
     # --- capture ---------------------------------------------------------------------------------------
@@ -110,7 +115,7 @@ class Hub:
                 try:
                     self.source = await asyncio.to_thread(self.reopen)
                 except SourceError as exc:
-                    log.warning("cannot reopen the source after the pause: %s; retrying", exc)
+                    log.warning("%s: cannot reopen the source after the pause: %s; retrying", self.name, exc)
                     await self._show_card(["camera unavailable", str(exc)[:60]], RETRY_AFTER_PAUSE)
                     continue
             fresh = False
@@ -143,7 +148,9 @@ class Hub:
             except Exception as exc:
                 self.dropped_by_processing += 1
                 if self.dropped_by_processing in (1, 100) or self.dropped_by_processing % 10000 == 0:
-                    log.error("frame processing failed (%s); frames are dropped until it works", exc)
+                    log.error(
+                        "%s: frame processing failed (%s); frames are dropped until it works", self.name, exc
+                    )
                 return
             frame = Frame(frame.seq, frame.time, frame.wall, image.width, image.height, image)  # no packet
         self._seq += 1

@@ -29,7 +29,7 @@ from camcast.config.settings import (
     fields_of,
     quote,
 )
-from camcast.errors import ConfigError
+from camcast.errors import ConfigError, suggest
 
 __all__ = ["CameraSettings", "Config", "ServerSettings", "load", "read_file"]
 
@@ -54,7 +54,9 @@ class Config:
         for camera in self.cameras:
             if camera.id == name:
                 return camera
-        raise ConfigError(f"no camera named {name!r}; cameras: {', '.join(c.id for c in self.cameras)}")
+        raise ConfigError(
+            f"no camera named {name!r}; {suggest(name, [c.id for c in self.cameras], 'cameras')}"
+        )
 
     def to_toml(self) -> str:
         """The configuration as a TOML document that :func:`load` reads back; secrets masked."""
@@ -86,7 +88,10 @@ def _values(settings: object, fields: Mapping[str, dataclasses.Field[Any]]) -> l
     lines = []
     for name, f in fields.items():
         value = getattr(settings, name)
-        lines.append(f"# {name} = (not set)" if value is None else f"{name} = {_show(f, value)}")
+        line = f"# {name} = (not set)" if value is None else f"{name} = {_show(f, value)}"
+        if name == "fps" and isinstance(settings, CameraSettings) and settings.plays_at_own_rate:
+            line += "  # not used: a video file plays at its own rate"
+        lines.append(line)
     return lines
 
 
@@ -178,14 +183,14 @@ def _check_keys(table: Mapping[str, Any], where: str, *, camera: bool) -> None:
     for key, value in table.items():
         if isinstance(value, dict):
             if key not in tables:
-                raise ConfigError(f"unknown table [{key}] in {where}; tables: {', '.join(tables)}")
+                raise ConfigError(f"unknown table [{key}] in {where}; {suggest(key, tables, 'tables')}")
             continue
         if key in CAMERA_FIELDS or (key in SERVER_FIELDS and not camera):
             continue
         if key in SERVER_FIELDS:
             raise ConfigError(f"{key} (in {where}) is server-wide: set it at the top level of the file")
-        known = ", ".join(CAMERA_FIELDS if camera else [*SERVER_FIELDS, *CAMERA_FIELDS])
-        raise ConfigError(f"unknown key {key!r} in {where}; known keys: {known}")
+        known = [*CAMERA_FIELDS] if camera else [*SERVER_FIELDS, *CAMERA_FIELDS]
+        raise ConfigError(f"unknown key {key!r} in {where}; {suggest(key, known, 'known keys')}")
 
 
 def _outputs(
@@ -268,7 +273,7 @@ def load(
         names = {c.id: c for c in cameras}
         for name in select:
             if name not in names:
-                raise ConfigError(f"no camera named {name!r} in {where}; cameras: {', '.join(names)}")
+                raise ConfigError(f"no camera named {name!r} in {where}; {suggest(name, names, 'cameras')}")
         cameras = [names[name] for name in dict.fromkeys(select)]
     _check_devices(cameras, where)
     return Config(server, tuple(cameras), tables=True)

@@ -177,7 +177,7 @@ class CameraSettings:
         None, parse_fps,
         "capture rate in frames per second (default 30 for the pattern and cameras; files play at "
         "their own rate)",
-        metavar="N",
+        metavar="N", show=lambda v: f"{v:g}",
     )  # fmt: skip
     quality: int = setting(80, int_range(1, 100), "JPEG quality 1–100", metavar="Q")
     passthrough: bool = setting(True, parse_bool, "send a camera's own MJPEG without re-encoding")
@@ -304,6 +304,18 @@ class CameraSettings:
     id: str = "camera"
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     controls: tuple[tuple[str, int | bool | str], ...] = ()
+
+    @property
+    def plays_at_own_rate(self) -> bool:
+        """Whether the source is a video file, which plays at its own frame rate whatever ``fps`` says."""
+        source = self.source
+        camera = (
+            source.startswith("/dev/") or source.isdigit() or (source[:5] == "video" and source[5:].isdigit())
+        )
+        if source in ("auto", "pattern") or camera:
+            return False
+        scheme = source.split("://", 1)[0].lower() if "://" in source else "file"
+        return scheme == "file"
 
     @property
     def title(self) -> str:

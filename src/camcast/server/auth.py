@@ -170,6 +170,12 @@ class Gate:
             return None
         principal = await self.principal(request)
         if principal is None:
+            if self.accounts and is_loopback_host(request.remote or ""):
+                # Where the rule bites: a program on this computer that fetched without a password.
+                raise self.unauthorized(
+                    "sign in to watch this camera: accounts exist, so this computer signs in too (an "
+                    "account's name and password, or a share link from `camcast share`)"
+                )
             raise self.unauthorized("sign in to watch this camera")
         if not principal.may(route, needed, camera):
             if principal.via == "anonymous" and principal.role == "viewer":

@@ -75,10 +75,14 @@ def shutter(action: str) -> Handler:
         p = principal(request)
         names = [camera_name(request)] if "camera" in request.match_info else list(st.cameras)
         names = [n for n in names if p is None or p.may(action, "owner", n)]
+        changed = []
         for name in names:
             hub = st.cameras[name].camera.hub
+            if hub.paused != (action == "pause"):
+                changed.append(name)
             hub.pause() if action == "pause" else hub.resume()
-        return web.json_response(status_document(st, lambda name: name in names))
+        # ``changed``: the cameras whose shutter moved (a camera already paused, or not paused, did not).
+        return web.json_response({**status_document(st, lambda name: name in names), "changed": changed})
 
     return handler
 

@@ -62,6 +62,16 @@ def access_policy(settings: ServerSettings, accounts: Accounts) -> Access:
         access.notes.append("--public has no effect while accounts exist: everyone must sign in")
     elif settings.public:
         access.notes.append("PUBLIC: anyone who can reach this server may watch, without an account")
+    elif accounts:
+        access.notes.append(
+            "who may watch: the accounts (camcast users list) and share links (camcast share); this "
+            "computer signs in too"
+        )
+    else:
+        access.notes.append(
+            "who may watch: this computer only, without signing in (no accounts yet; once one exists "
+            "everyone signs in, this computer too)"
+        )
     if not loopback and not accounts and not settings.public:
         raise ConfigError(
             f"refusing to serve on {host} with no viewer accounts: add one with `camcast users add NAME`, "

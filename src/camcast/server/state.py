@@ -17,6 +17,7 @@ from prometheus_client.registry import CollectorRegistry
 from camcast.camera import Camera
 from camcast.config import ServerSettings
 from camcast.encode.rendition import Rendition
+from camcast.errors import suggest
 from camcast.publish.publisher import Publisher
 from camcast.server.auth import Gate, Principal
 from camcast.server.hls import HlsOutput
@@ -88,7 +89,7 @@ def camera_name(request: web.Request) -> str:
     st = state(request)
     name = request.match_info.get("camera") or request.query.get("camera") or st.default
     if name not in st.cameras:
-        raise web.HTTPNotFound(text=f"no camera named {name!r}\n")
+        raise web.HTTPNotFound(text=f"no camera named {name!r}; {suggest(name, st.cameras, 'cameras')}\n")
     return name
 
 

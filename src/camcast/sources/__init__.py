@@ -66,7 +66,7 @@ def open_source(
         )
     path = Path(spec)
     if not path.is_file():
-        raise SourceError(f"no such video file or camera: {spec} ({_cameras_found()})")
+        raise SourceError(f"no such video file or camera: {spec}", hint=_cameras_found())
     if not os.access(path, os.R_OK):
         raise SourceError(f"cannot read {spec}: permission denied")
     return MediaSource(str(path), "file", size, passthrough=passthrough, warmup=warmup == "on")
@@ -92,7 +92,7 @@ def _camera(
     path: str, size: tuple[int, int] | None, fps: float | None, passthrough: bool, warmup: bool
 ) -> Source:
     if not Path(path).exists():
-        raise SourceError(f"no camera at {path} ({_cameras_found()})")
+        raise SourceError(f"no camera at {path}", hint=_cameras_found())
     camera = describe_camera(path)
     width, height = size if size else (None, None)
     mode = choose_mode(camera, width, height, fps)

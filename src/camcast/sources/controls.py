@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from camcast.errors import ConfigError, SourceError
+from camcast.errors import ConfigError, SourceError, suggest
 
 #: The kinds of control camcast sets: V4L2's control types INTEGER (1), BOOLEAN (2), MENU (3),
 #: INTEGER_MENU (9).
@@ -161,7 +161,9 @@ def set_controls(path: str, values: Mapping[str, Value]) -> list[Control]:
         plan = []
         for name, value in values.items():
             if name not in controls:
-                raise ConfigError(f"{path} has no control {name!r}; it has {', '.join(sorted(controls))}")
+                raise ConfigError(
+                    f"{path} has no control {name!r}; {suggest(name, sorted(controls), 'it has')}"
+                )
             control, info = controls[name]
             if control.read_only:
                 raise ConfigError(f"control {name} of {path} is read-only")

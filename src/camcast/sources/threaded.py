@@ -42,6 +42,7 @@ class ThreadedSource(ABC):
         self.width, self.height = width, height
         self.dropped = 0
         self.reconnects = 0  # times the source came back after going offline
+        self.camera_name = ""  # whose source this is, in log lines (the camera sets it)
         self._slot: Captured | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -133,7 +134,7 @@ class ThreadedSource(ABC):
                 try:
                     for frame in frames:
                         if self._offline_since:
-                            log.warning("%s is back", self.describe())
+                            log.warning("%s is back", self._who())
                             self._offline_since = 0.0
                             self.reconnects += 1
                         self._hand_over(frame)
@@ -149,6 +150,9 @@ class ThreadedSource(ABC):
             self._error = exc
             self._notify()
 
+    def _who(self) -> str:
+        return f"{self.camera_name}: {self.describe()}" if self.camera_name else self.describe()
+
     def ended_normally(self) -> bool:
         """Whether a finished stream should simply be opened again (a looped file) without a card."""
         return False
@@ -162,7 +166,7 @@ class ThreadedSource(ABC):
                 reason = str(exc)
         self._offline_since = time.time()
         lost_at = time.strftime("%H:%M:%S", time.localtime(self._offline_since))
-        log.warning("%s lost (%s); retrying", self.describe(), reason)
+        log.warning("%s lost (%s); retrying", self._who(), reason)
         attempt = 0
         while not self._stop.is_set():
             delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
