@@ -151,7 +151,7 @@ class Camera:
         """The camera whose source could not be opened at start (``reason``): it starts offline and is
         tried again as a lost source is (:class:`~camcast.sources.pending.PendingSource`)."""
         width, height = settings.scale or settings.size or DEFAULT_SIZE
-        return cls(settings, PendingSource(settings.title, width, height, reason))
+        return cls(settings, PendingSource(settings.title, settings.source, width, height, reason))
 
     @property
     def device(self) -> str | None:

@@ -25,9 +25,10 @@ class PendingSource:
     """Offline until :attr:`open_source` succeeds (called in a thread; the camera sets it); then its
     frames. ``name`` says which camera it is in the log; the card is ``width`` x ``height``."""
 
-    def __init__(self, name: str, width: int, height: int, reason: str) -> None:
+    def __init__(self, name: str, spec: str, width: int, height: int, reason: str) -> None:
         self.open_source: Callable[[], Source] = self._not_wired
         self.name = name
+        self.spec = spec  # the source as configured, for the status until it opens
         self.width, self.height = width, height
         self.reason = reason
         self.source: Source | None = None
@@ -38,7 +39,7 @@ class PendingSource:
         raise SourceError(f"{self.name}: no way to open its source")
 
     def describe(self) -> str:
-        return self.source.describe() if self.source is not None else f"{self.name} (not found yet)"
+        return self.source.describe() if self.source is not None else f"{self.spec} (not there yet)"
 
     @property
     def live(self) -> bool:
