@@ -196,6 +196,15 @@ def test_unplugged_camera_shows_offline_and_comes_back_with_its_controls(
     assert unplug["snapshot"] == [640, 360]
 
 
+def test_a_camera_plugged_in_after_the_start_joins_with_its_controls(vm: dict[str, dict[str, Any]]) -> None:
+    """A config naming /dev/video0 before any camera is there: the camera starts offline with one
+    warning naming its table; once vivid loads, it goes live and its [controls] are set."""
+    late = seen(vm, "late_camera")
+    assert late["before"] == "offline"
+    assert len(late["warnings"]) == 1 and "it starts offline" in late["warnings"][0]
+    assert late["brightness"] == 77 and late["size"] == [640, 360]
+
+
 # --- v4l2loopback: an MJPEG camera --------------------------------------------------------------------------
 def test_mjpeg_camera_is_passed_through_untouched(vm: dict[str, dict[str, Any]]) -> None:
     """From the loopback MJPEG camera every picture served is a JPEG that was written, byte for byte,

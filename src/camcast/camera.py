@@ -150,7 +150,7 @@ class Camera:
     def offline(cls, settings: CameraSettings, reason: str) -> Camera:
         """The camera whose source could not be opened at start (``reason``): it starts offline and is
         tried again as a lost source is (:class:`~camcast.sources.pending.PendingSource`)."""
-        width, height = settings.scale or settings.size or DEFAULT_SIZE
+        width, height = settings.size or DEFAULT_SIZE  # the source's size: the card is processed as a frame
         return cls(settings, PendingSource(settings.title, settings.source, width, height, reason))
 
     @property
@@ -160,10 +160,13 @@ class Camera:
         device = getattr(self.hub.source, "device", None)
         return device if isinstance(device, str) else None
 
-    def apply_controls(self, values: Mapping[str, ControlValue] | None = None) -> list[Control]:
-        """Set ``values`` (by default every control this camera keeps) on its device, blocking; those
-        given are kept and set again on every open. Returns the controls as they are now."""
-        device = self.device
+    def apply_controls(
+        self, values: Mapping[str, ControlValue] | None = None, source: Source | None = None
+    ) -> list[Control]:
+        """Set ``values`` (by default every control this camera keeps) on its device (``source``'s, when
+        a new source is being opened), blocking; those given are kept and set again on every open.
+        Returns the controls as they are now."""
+        device = self.device if source is None else getattr(source, "device", None)
         with self._controls_lock:
             values = dict(self.controls if values is None else values)
             if device is None:
@@ -177,19 +180,20 @@ class Camera:
             self.controls.update(values)
             return found
 
-    def _reapply_controls(self) -> None:
-        """Set the kept controls again on a camera opened anew; a failure is one warning."""
+    def _reapply_controls(self, source: Source) -> None:
+        """Set the kept controls again on ``source``, opened anew; a failure is one warning."""
         if not self.controls:
             return
         try:
-            self.apply_controls()
+            self.apply_controls(source=source)
         except CamcastError as exc:
             log.warning("%s: controls not set again: %s", self.name, exc)
 
     def _reopen(self) -> Source:
-        """The source made anew after the shutter opens, with the controls set on it."""
+        """The source made anew (after the shutter opens, or for a camera not there at start), with
+        the controls set on it."""
         source = self._wired(open_camera_source(self.settings))
-        self._reapply_controls()
+        self._reapply_controls(source)
         return source
 
     def describe(self) -> str:
@@ -201,7 +205,7 @@ class Camera:
             source.camera_name = self.name
         if isinstance(source, MediaSource):
             source.want_pixels = self.wants_pixels
-            source.on_reopen = self._reapply_controls
+            source.on_reopen = lambda: self._reapply_controls(source)
         if isinstance(source, PendingSource):
             source.open_source = self._reopen
         return source

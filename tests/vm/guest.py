@@ -315,6 +315,34 @@ def webrtc_frames() -> dict[str, Any]:
     return asyncio.run(receive())
 
 
+# --- a camera plugged in after camcast started (a USB camera enumerating late at boot) ----------------------
+def late_camera_checks() -> None:
+    config = OUT / "late.toml"
+    config.write_text(
+        '[cameras.door]\nsource = "/dev/video0"\nsize = "640x360"\nfps = 15\n\n[cameras.door.controls]\n'
+        "brightness = 77\n"
+    )
+    server = Server("late-serve", "--config", str(config))
+    try:
+
+        def joins() -> dict[str, Any]:
+            offline = status()["state"]
+            run("modprobe", "vivid", "n_devs=1", "node_types=0x1", check_rc=True)
+            device = video_device("vivid")
+            until(lambda: status()["state"] == "live", 120, "the camera to join")
+            brightness = until(lambda: get_ctrl(device, "brightness") == 77 and 77, 60, "brightness 77")
+            warnings = [line for line in server.text().splitlines() if "[cameras.door]" in line]
+            return {
+                "before": offline, "brightness": brightness, "warnings": warnings,
+                "size": jpeg_size(get("/snapshot.jpg")),
+            }  # fmt: skip
+
+        check("late_camera", joins)
+    finally:
+        server.stop()
+        until(lambda: run("rmmod", "vivid").returncode == 0, 60, "vivid to unload")
+
+
 # --- v4l2loopback: an MJPEG camera ----------------------------------------------------------------------
 def loopback_checks() -> None:
     frames = OUT / "frames.mjpeg"  # made by the host: JPEGs as camcast passes them on
@@ -367,7 +395,7 @@ def main() -> None:
     # The control socket cannot live on the shared folder (9p has no Unix sockets): the guest's /tmp.
     os.environ["XDG_STATE_HOME"] = "/tmp/camcast-state"
     record("guest_started", True, kernel=os.uname().release)
-    for section in (vivid_checks, loopback_checks):
+    for section in (late_camera_checks, vivid_checks, loopback_checks):
         try:
             section()
         except Exception as exc:

@@ -52,7 +52,8 @@ class Control:
         else:
             span = f"{self.minimum}..{self.maximum}" + (f" step {self.step}" if self.step > 1 else "")
         state = " (read-only)" if self.read_only else " (inactive)" if self.inactive else ""
-        return f"{self.name} ({self.kind}) {span}, default {self.default}: {self.value}{state}"
+        value = "?" if self.value is None else self.value  # a camera that would not say
+        return f"{self.name} ({self.kind}) {span}, default {self.default}: {value}{state}"
 
     def coerce(self, value: Value) -> int:
         """``value`` as the number to set, or ConfigError saying what this control takes."""
@@ -128,7 +129,12 @@ def _read(dev: object) -> list[tuple[Control, object]]:
             ):  # fmt: skip
                 label = item.name.decode(errors="replace") if int(info.type) == 3 else str(item.value)
                 menu[int(item.index)] = label
-        value = None if info.flags & _WRITE_ONLY else int(v4l2.get_controls_values(dev, (info,))[0])
+        value = None
+        if not info.flags & _WRITE_ONLY:
+            try:
+                value = int(v4l2.get_controls_values(dev, (info,))[0])
+            except OSError:  # some UVC cameras refuse to read one control (EIO) while the rest answer
+                value = None
         control = Control(
             control_name(info.name.decode(errors="replace")), kind, int(info.minimum), int(info.maximum),
             int(info.step), int(info.default_value), value, menu,
