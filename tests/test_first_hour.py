@@ -4,6 +4,7 @@ may watch said where it bites, and a camera of the config file that is not there
 from __future__ import annotations
 
 import shutil
+import socket
 from pathlib import Path
 
 import aiohttp
@@ -147,3 +148,22 @@ def test_a_source_typed_on_the_command_line_is_reported_at_once(tmp_path: Path) 
     )
     assert result.returncode == 2
     assert result.stderr.startswith(f"camcast: no such video file or camera: {tmp_path / 'nosuch.mp4'} (")
+
+
+async def test_a_server_on_every_interface_prints_urls_that_open() -> None:
+    """Listening on 0.0.0.0, the banner's URLs name this machine, not 0.0.0.0 (which opens nowhere)."""
+    port = free_port()
+    args = ("--source", "pattern", "--size", "160x120", "--listen", f"0.0.0.0:{port}", "--public")
+    async with camcast_server(*args, port=port) as server:
+        pass
+    assert f"http://0.0.0.0:{port}" not in server.stdout
+    assert f"http://{socket.getfqdn()}:{port}/snapshot.jpg" in server.stdout
+
+
+def test_metrics_token_shows_the_configured_target(tmp_path: Path) -> None:
+    config = tmp_path / "camcast.toml"
+    config.write_text('listen = "0.0.0.0:9443"\ntls_cert = "c.pem"\ntls_key = "k.pem"\nbase_path = "/cam"\n')
+    made = run_cli("metrics-token", "--config", str(config))
+    assert made.returncode == 0, made.stderr
+    assert "    scheme: https\n    metrics_path: /cam/metrics\n" in made.stderr
+    assert "static_configs: [{ targets: ['127.0.0.1:9443'] }]" in made.stderr

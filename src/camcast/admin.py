@@ -21,9 +21,9 @@ from typing import Any
 import aiohttp
 
 from camcast import paths
-from camcast.config import CameraSettings, Config
+from camcast.config import CameraSettings, Config, ServerSettings
 from camcast.errors import CamcastError, ConfigError, SourceError
-from camcast.net import bracket
+from camcast.net import WILDCARDS, bracket, host_port, shown_host
 from camcast.security.accounts import MIN_PASSWORD, Accounts
 from camcast.security.files import write_private
 from camcast.security.tokens import MetricsToken, ShareKeys, parse_duration
@@ -80,8 +80,7 @@ def users_remove(name: str) -> None:
 
 def base_url(config: Config) -> str:
     host, port = config.server.listen
-    if host in ("0.0.0.0", "::", ""):
-        host = socket.getfqdn()
+    host = shown_host(host)
     return (
         f"{'https' if config.server.tls_cert else 'http'}://{bracket(host)}:{port}{config.server.base_path}"
     )
@@ -134,16 +133,22 @@ def service(action: str, config: Path | None, user: bool, folder: Path | None, r
         print(f"camcast: removed {removed}; run {ctl} disable --now camcast && {ctl} daemon-reload")
 
 
-def metrics_token() -> None:
-    """Make the scraper's token for /metrics (replacing the last one) and print how to use it."""
+def metrics_token(server: ServerSettings) -> None:
+    """Make the scraper's token for /metrics (replacing the last one) and print how to use it, for a
+    Prometheus on this machine scraping the configured server."""
     token = MetricsToken(paths.metrics_token()).issue()
     print(token)
+    host, port = server.listen
+    target = host_port("127.0.0.1" if host in WILDCARDS else host, port)
+    scheme = "    scheme: https\n" if server.tls_cert else ""
+    path = f"    metrics_path: {server.base_path}/metrics\n" if server.base_path else ""
     print(
         "camcast: the token above opens /metrics and nothing else; it is shown once (only its hash is kept "
         f"in {paths.metrics_token()}). In prometheus.yml:\n"
         "  - job_name: camcast\n"
+        f"{scheme}{path}"
         "    authorization: { credentials_file: /etc/prometheus/camcast.token }\n"
-        "    static_configs: [{ targets: ['127.0.0.1:8080'] }]",
+        f"    static_configs: [{{ targets: ['{target}'] }}]",
         file=sys.stderr,
     )
 

@@ -285,7 +285,7 @@ def run_admin(args: argparse.Namespace) -> int:
     if args.command == "tls":
         admin.self_signed(args.host, args.days, args.out)
     elif args.command == "metrics-token":
-        admin.metrics_token()
+        admin.metrics_token(load_config(args).server)
     elif args.command == "service":
         admin.service(args.service_command, Path(args.config) if args.config else None, args.user,
                       args.unit_dir, getattr(args, "run_as", None))  # fmt: skip

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
+
+#: Addresses that mean "every interface": not an address anyone can open.
+WILDCARDS = ("0.0.0.0", "::", "")
 
 
 def bracket(host: str) -> str:
@@ -23,3 +27,9 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def shown_host(host: str) -> str:
+    """The host to print in URLs for a server listening on ``host``: this machine's name for a wildcard
+    address (``0.0.0.0`` opens nowhere in a browser), else ``host`` itself. May ask the resolver."""
+    return socket.getfqdn() if host in WILDCARDS else host

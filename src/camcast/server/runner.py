@@ -14,7 +14,7 @@ from camcast import paths
 from camcast.camera import Camera
 from camcast.config import ServerSettings
 from camcast.errors import ServeError
-from camcast.net import bracket
+from camcast.net import bracket, shown_host
 from camcast.security.accounts import Accounts
 from camcast.security.files import private_dir
 from camcast.security.tokens import MetricsToken, ShareKeys
@@ -98,7 +98,8 @@ async def serving(
                 )
             ) from None
         os.chmod(control, 0o600)
-        base = f"{'https' if access.tls else 'http'}://{bracket(host)}:{port}{settings.base_path}"
+        shown = await asyncio.to_thread(shown_host, host)  # may ask the resolver
+        base = f"{'https' if access.tls else 'http'}://{bracket(shown)}:{port}{settings.base_path}"
         for url, what in served_urls(base, [c.name for c in cameras]):
             print(f"  {url:<48} {what}", flush=True)
         for note in access.notes:
