@@ -73,13 +73,16 @@ class Server:
     port: int
     stdout: str = ""  # what the server printed, once it has stopped
     stderr: str = ""
-    err: IO[str] | None = None  # the file its standard error goes to, while it runs
+    out: IO[str] | None = None  # the files its standard output and error go to, while it runs
+    err: IO[str] | None = None
+
+    def stdout_so_far(self) -> str:
+        """What the server has printed so far (while it runs)."""
+        return _written(self.out)
 
     def stderr_so_far(self) -> str:
         """What the server has written to its standard error so far (while it runs)."""
-        assert self.err is not None
-        fd = self.err.fileno()
-        return os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
+        return _written(self.err)
 
     def rss_kib(self) -> int:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -107,6 +110,12 @@ async def wait_healthy(
                         return
             await asyncio.sleep(0.1)
     raise AssertionError("camcast did not become healthy")
+
+
+def _written(fh: IO[str] | None) -> str:
+    assert fh is not None, "the server has stopped: read server.stdout or server.stderr"
+    fd = fh.fileno()
+    return os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
 
 
 def start_server_process(port: int, args: tuple[str, ...]) -> tuple[subprocess.Popen[str], IO[str], IO[str]]:
@@ -140,7 +149,7 @@ async def camcast_server(
     port = port or free_port()
     proc, out, err = start_server_process(port, args)
     url = f"{scheme}://127.0.0.1:{port}"
-    server = Server(url, proc, port, err=err)
+    server = Server(url, proc, port, out=out, err=err)
     try:
         base = args[args.index("--base-path") + 1].rstrip("/") if "--base-path" in args else ""
         await wait_healthy(url + base, proc, ssl_context=ssl_context)
@@ -153,7 +162,7 @@ async def camcast_server(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        server.err = None
+        server.out = server.err = None
         server.stdout, server.stderr = finish_output(out, err)
         print(
             f"--- camcast serve {' '.join(args)}\n{server.stdout}{server.stderr}"

@@ -99,7 +99,7 @@ def test_the_first_account_says_that_this_computer_signs_in_too() -> None:
 
 async def test_the_banner_and_a_refusal_say_who_may_watch() -> None:
     async with camcast_server("--source", "pattern", "--size", "160x120") as server:
-        pass
+        await until(lambda: "who may watch" in server.stdout_so_far())  # printed once it listens
     assert "camcast: who may watch: this computer only, without signing in" in server.stdout
     Accounts(config_dir() / "users.json").add("olive", "owner-password-1", "owner")
     async with (
@@ -109,6 +109,7 @@ async def test_the_banner_and_a_refusal_say_who_may_watch() -> None:
     ):
         assert resp.status == 401
         assert "accounts exist, so this computer signs in too" in await resp.text()
+        await until(lambda: "who may watch" in server.stdout_so_far())
     assert "camcast: who may watch: the accounts (camcast users list) and share links" in server.stdout
 
 
@@ -155,7 +156,7 @@ async def test_a_server_on_every_interface_prints_urls_that_open() -> None:
     port = free_port()
     args = ("--source", "pattern", "--size", "160x120", "--listen", f"0.0.0.0:{port}", "--public")
     async with camcast_server(*args, port=port) as server:
-        pass
+        await until(lambda: "status.json" in server.stdout_so_far())  # the last URL line
     assert f"http://0.0.0.0:{port}" not in server.stdout
     assert f"http://{socket.getfqdn()}:{port}/snapshot.jpg" in server.stdout
 
