@@ -22,6 +22,7 @@ import aiohttp
 
 from camcast import paths
 from camcast.config import CameraSettings, Config, ServerSettings
+from camcast.config.parse import device_path
 from camcast.errors import CamcastError, ConfigError, SourceError
 from camcast.net import WILDCARDS, bracket, host_port, shown_host
 from camcast.security.accounts import MIN_PASSWORD, Accounts
@@ -245,7 +246,7 @@ def shutter(config: Config, action: str, camera: str | None) -> None:
                 else f"camcast: {cam['name']} was paused already (since {_when(cam['paused_since'])})"
             )
         else:
-            state = "live" if cam["state"] == "live" else cam["state"]
+            state = cam["state"]  # live, or offline: the camera opens again when it can
             print(
                 f"camcast: {cam['name']} {state} again ({cam['viewers']} watching)"
                 if moved
@@ -313,7 +314,6 @@ def _assignments(items: Sequence[str]) -> dict[str, str]:
 
 def _device_of(settings: CameraSettings) -> str:
     """The V4L2 device a camera's source names (``auto``: the first camera found)."""
-    from camcast.sources import device_path
     from camcast.sources.v4l2 import camera_paths
 
     if settings.source == "auto":

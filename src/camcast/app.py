@@ -64,7 +64,7 @@ async def open_cameras(
                 raise
             where = "the camera" if one.id == DEFAULT_CAMERA else f"[cameras.{one.id}]"
             log.warning("%s: %s; it starts offline and is tried again until it answers", where, exc.detail)
-            camera = Camera.offline(one, str(exc))
+            camera = Camera.offline(one)
         stack.push_async_callback(camera.aclose)
         cameras.append(camera)
     return cameras

@@ -147,18 +147,17 @@ class Camera:
         return camera
 
     @classmethod
-    def offline(cls, settings: CameraSettings, reason: str) -> Camera:
-        """The camera whose source could not be opened at start (``reason``): it starts offline and is
-        tried again as a lost source is (:class:`~camcast.sources.pending.PendingSource`)."""
+    def offline(cls, settings: CameraSettings) -> Camera:
+        """The camera whose source could not be opened at start: it starts offline and is tried again
+        as a lost source is (:class:`~camcast.sources.pending.PendingSource`)."""
         width, height = settings.size or DEFAULT_SIZE  # the source's size: the card is processed as a frame
-        return cls(settings, PendingSource(settings.title, settings.source, width, height, reason))
+        return cls(settings, PendingSource(settings.title, settings.source, width, height))
 
     @property
     def device(self) -> str | None:
         """The V4L2 device the camera captures from, or None (the pattern, a file, a URL, a camera
         not found yet)."""
-        device = getattr(self.hub.source, "device", None)
-        return device if isinstance(device, str) else None
+        return _device(self.hub.source)
 
     def apply_controls(
         self, values: Mapping[str, ControlValue] | None = None, source: Source | None = None
@@ -166,7 +165,7 @@ class Camera:
         """Set ``values`` (by default every control this camera keeps) on its device (``source``'s, when
         a new source is being opened), blocking; those given are kept and set again on every open.
         Returns the controls as they are now."""
-        device = self.device if source is None else getattr(source, "device", None)
+        device = _device(source or self.hub.source)
         with self._controls_lock:
             values = dict(self.controls if values is None else values)
             if device is None:
@@ -302,3 +301,9 @@ class Camera:
 
     def encodes_per_second(self, now: float) -> float:
         return sum(r.rate_encode.per_second(now) for r in self.renditions.values())
+
+
+def _device(source: Source) -> str | None:
+    """The V4L2 device ``source`` captures from (a camera source, or a pending one once found)."""
+    device = getattr(source, "device", None)
+    return device if isinstance(device, str) else None

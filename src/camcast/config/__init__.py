@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from camcast.config.parse import parse_camera_name, parse_control
+from camcast.config.parse import device_path, parse_camera_name, parse_control
 from camcast.config.settings import (
     CONTROLS_TABLE,
     DRAWING_KEYS,
@@ -109,10 +109,11 @@ def _controls_table(camera: CameraSettings, prefix: str) -> list[str]:
         return []
     lines = ["", f"[{prefix}{CONTROLS_TABLE}]"]
     for name, value in camera.controls:
-        shown = ("true" if value else "false") if isinstance(value, bool) else value
-        lines.append(
-            f"{name} = {quote(shown) if isinstance(shown, str) and not isinstance(value, bool) else shown}"
-        )
+        if isinstance(value, bool):
+            shown = "true" if value else "false"
+        else:
+            shown = quote(value) if isinstance(value, str) else str(value)
+        lines.append(f"{name} = {shown}")
     return lines
 
 
@@ -296,8 +297,6 @@ def _camera(
 
 def _check_devices(cameras: Sequence[CameraSettings], where: str) -> None:
     """A camera device can be opened by one camera only: two tables naming one is a mistake."""
-    from camcast.sources import device_path
-
     users: dict[str, str] = {}
     for camera in cameras:
         device = device_path(camera.source)

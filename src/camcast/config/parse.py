@@ -69,6 +69,21 @@ def parse_listen(value: Any) -> tuple[str, int]:
     return host, int(port)
 
 
+#: The URL schemes a source may have (besides file://).
+URL_SCHEMES = ("rtsp", "rtsps", "http", "https")
+
+
+def device_path(spec: str) -> str | None:
+    """The camera device ``spec`` names (``0``, ``video0`` or ``/dev/video0``), or None for other sources."""
+    if spec.isdigit():
+        return f"/dev/video{spec}"
+    if spec.startswith("video") and spec[5:].isdigit():
+        return f"/dev/{spec}"
+    if spec.startswith("/dev/"):
+        return spec
+    return None
+
+
 def parse_source(value: Any) -> str:
     text = str(value).strip()
     if not text:

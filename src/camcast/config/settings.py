@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from camcast.config.parse import (
+    URL_SCHEMES,
     Parser,
+    device_path,
     int_range,
     parse_ancestors,
     parse_archive_pattern,
@@ -309,13 +311,9 @@ class CameraSettings:
     def plays_at_own_rate(self) -> bool:
         """Whether the source is a video file, which plays at its own frame rate whatever ``fps`` says."""
         source = self.source
-        camera = (
-            source.startswith("/dev/") or source.isdigit() or (source[:5] == "video" and source[5:].isdigit())
-        )
-        if source in ("auto", "pattern") or camera:
+        if source in ("auto", "pattern") or device_path(source) is not None:
             return False
-        scheme = source.split("://", 1)[0].lower() if "://" in source else "file"
-        return scheme == "file"
+        return source.split("://", 1)[0].lower() not in URL_SCHEMES
 
     @property
     def title(self) -> str:

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from camcast.config.parse import URL_SCHEMES, device_path
 from camcast.errors import SourceError
 from camcast.frames import DEFAULT_SIZE, Source
 from camcast.sources.media import MediaSource
@@ -19,12 +20,11 @@ from camcast.sources.pattern import PatternSource
 from camcast.sources.threaded import ThreadedSource
 from camcast.sources.v4l2 import PIXEL_FORMATS, camera_paths, choose_mode, describe_camera
 
-__all__ = ["Source", "ThreadedSource", "device_path", "open_source"]
+__all__ = ["Source", "ThreadedSource", "open_source"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_FPS = 30.0
-URL_SCHEMES = ("rtsp", "rtsps", "http", "https")
 
 
 def open_source(
@@ -70,17 +70,6 @@ def open_source(
     if not os.access(path, os.R_OK):
         raise SourceError(f"cannot read {spec}: permission denied")
     return MediaSource(str(path), "file", size, passthrough=passthrough, warmup=warmup == "on")
-
-
-def device_path(spec: str) -> str | None:
-    """The camera device ``spec`` names (``0``, ``video0`` or ``/dev/video0``), or None for other sources."""
-    if spec.isdigit():
-        return f"/dev/video{spec}"
-    if spec.startswith("video") and spec[5:].isdigit():
-        return f"/dev/{spec}"
-    if spec.startswith("/dev/"):
-        return spec
-    return None
 
 
 def _cameras_found() -> str:

@@ -13,10 +13,9 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 
-from camcast.errors import SourceError
+from camcast.errors import CamcastError, SourceError
 from camcast.frames import Captured, Source, of_image
-from camcast.picture.draw import message_card
-from camcast.sources.threaded import OFFLINE_FPS, RETRY_DELAYS
+from camcast.sources.threaded import OFFLINE_FPS, offline_card, retry_delay
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +24,11 @@ class PendingSource:
     """Offline until :attr:`open_source` succeeds (called in a thread; the camera sets it); then its
     frames. ``name`` says which camera it is in the log; the card is ``width`` x ``height``."""
 
-    def __init__(self, name: str, spec: str, width: int, height: int, reason: str) -> None:
+    def __init__(self, name: str, spec: str, width: int, height: int) -> None:
         self.open_source: Callable[[], Source] = self._not_wired
         self.name = name
         self.spec = spec  # the source as configured, for the status until it opens
         self.width, self.height = width, height
-        self.reason = reason
         self.source: Source | None = None
         self.reconnects = 0
         self._closed = False
@@ -53,11 +51,10 @@ class PendingSource:
         return self._frames()
 
     async def _frames(self) -> AsyncIterator[Captured]:
-        since = time.strftime("%H:%M:%S")
-        card = message_card(self.width, self.height, ["camera offline", f"since {since}"])
+        card = offline_card(self.width, self.height, time.time())
         attempt = 0
         while self.source is None and not self._closed:
-            retry_at = time.monotonic() + RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
+            retry_at = time.monotonic() + retry_delay(attempt)
             while time.monotonic() < retry_at:
                 yield of_image(0, card)
                 await asyncio.sleep(1.0 / OFFLINE_FPS)
@@ -66,6 +63,9 @@ class PendingSource:
                 self.source = await asyncio.to_thread(self.open_source)
             except SourceError as exc:
                 log.debug("%s: still not there: %s", self.name, exc)
+            except CamcastError as exc:  # there, but not usable as configured (a crop that does not fit)
+                # It stays offline rather than stopping the other cameras; the owner reads why.
+                log.warning("%s: found, but %s; still offline", self.name, exc)
         if self.source is None:
             return
         log.warning("%s: found %s; capturing", self.name, self.source.describe())

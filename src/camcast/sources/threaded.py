@@ -28,6 +28,17 @@ RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 OFFLINE_FPS = 2.0
 
 
+def retry_delay(attempt: int) -> float:
+    """Seconds to wait before attempt ``attempt`` (0, 1, ...) to open a lost source again."""
+    return RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
+
+
+def offline_card(width: int, height: int, since: float) -> Yuv420:
+    """The picture every output shows while a camera is offline since Unix time ``since``."""
+    lost_at = time.strftime("%H:%M:%S", time.localtime(since))
+    return message_card(width, height, ["camera offline", f"since {lost_at}"])
+
+
 class ThreadedSource(ABC):
     """A source whose frames come from blocking I/O (V4L2, FFmpeg) in one dedicated thread.
 
@@ -165,13 +176,11 @@ class ThreadedSource(ABC):
             except SourceError as exc:
                 reason = str(exc)
         self._offline_since = time.time()
-        lost_at = time.strftime("%H:%M:%S", time.localtime(self._offline_since))
         log.warning("%s lost (%s); retrying", self._who(), reason)
         attempt = 0
         while not self._stop.is_set():
-            delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
-            retry_at = time.monotonic() + delay
-            card = message_card(self.width, self.height, ["camera offline", f"since {lost_at}"])
+            retry_at = time.monotonic() + retry_delay(attempt)
+            card = offline_card(self.width, self.height, self._offline_since)
             while not self._stop.is_set() and time.monotonic() < retry_at:
                 self._hand_over(of_image(self.next_seq(), card))
                 self._stop.wait(1.0 / OFFLINE_FPS)
