@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 import subprocess
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -24,10 +25,11 @@ def make_video(
     still: bool = False,
     ramp: int = 0,
     options: dict[str, str] | None = None,
+    picture: Callable[[int], np.ndarray] | None = None,
 ) -> Path:
     """Write ``frames`` frames of a bar sweeping left to right (standing still with ``still``); with
     ``ramp``, the first ``ramp`` frames brighten from black, like a camera's exposure settling.
-    ``options`` go to the encoder."""
+    ``options`` go to the encoder. ``picture(i)``, when given, is frame i's luma instead (grey)."""
     width, height = size
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=Fraction(fps), options=options or {})
@@ -39,6 +41,8 @@ def make_video(
             rgb[:, x : x + 20] = (255, 220, 0)
             if ramp and i < ramp:
                 rgb = (rgb.astype(np.float32) * (i / ramp)).astype(np.uint8)
+            if picture is not None:
+                rgb = np.repeat(picture(i)[:, :, None], 3, axis=2)
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             for packet in stream.encode(frame):
                 container.mux(packet)

@@ -359,3 +359,53 @@ http {{
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@dataclass
+class MqttPeer:
+    port: int
+    conf: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Start Mosquitto (again, on the same port) and wait until it accepts connections."""
+        self.proc = subprocess.Popen(["mosquitto", "-c", str(self.conf)], stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            if self.proc.poll() is not None:
+                raise AssertionError(
+                    f"mosquitto exited: {self.proc.stderr.read().decode() if self.proc.stderr else ''}"
+                )
+            time.sleep(0.05)
+        raise AssertionError("mosquitto did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        if self.proc is not None and self.proc.stderr is not None:
+            self.proc.stderr.close()
+
+
+@contextlib.contextmanager
+def mosquitto_server(tmp: Path) -> Iterator[MqttPeer]:
+    """Debian's Mosquitto on a free loopback port, anonymous, nothing kept between starts."""
+    port = free_ports(1)[0]
+    conf = tmp / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        "log_dest stderr\nlog_type error\n"
+    )
+    peer = MqttPeer(port, conf)
+    peer.start()
+    try:
+        yield peer
+    finally:
+        peer.stop()

@@ -21,6 +21,7 @@ from camcast.security.tokens import ShareKeys
 from camcast.server import ROUTES
 from tests.browser import chromium
 from tests.conftest import camcast_server, free_port, run_cli, web_site
+from tests.waiting import until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -81,7 +82,14 @@ async def test_every_route_needs_credentials_once_accounts_exist(accounts: Accou
 
 async def test_viewers_watch_and_only_owners_control(accounts: Accounts) -> None:
     """A viewer reaches every viewer route but no owner route (403); the owner reaches all."""
-    async with camcast_server(*PATTERN) as server, aiohttp.ClientSession() as session:
+    async with camcast_server(*PATTERN, "--motion") as server, aiohttp.ClientSession() as session:
+
+        async def picture() -> str | None:  # the pattern moves: an event with a picture comes soon
+            async with session.get(server.url + "/api/events", headers=OWNER.header) as resp:
+                found = [e["picture_url"] for e in (await resp.json())["events"] if e.get("picture_url")]
+            return found[0] if found else None
+
+        await until(picture)
         for route in ROUTES:
             if route.path == "/api/pause":
                 continue  # pausing is tested on its own; here it would change what others see
@@ -93,6 +101,8 @@ async def test_viewers_watch_and_only_owners_control(accounts: Accounts) -> None
                     init = re.search(r'#EXT-X-MAP:URI="([^"]+)"', await resp.text())
                 assert init is not None
                 url = server.url + "/hls/" + init[1]
+            if route.name == "event_picture":
+                url = server.url + str(await picture())
             viewer_status, _ = await call(session, url, route.method, headers=VIEWER.header)
             owner_status, _ = await call(session, url, route.method, headers=OWNER.header)
             # A camera's controls are a V4L2 camera's: the pattern has none (409); test_v4l2 sets them.

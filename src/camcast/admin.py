@@ -325,3 +325,26 @@ def _device_of(settings: CameraSettings) -> str:
     if device is None:
         raise ConfigError(f"{settings.source} has no controls: they are a V4L2 camera's")
     return device
+
+
+def list_sources(root: str) -> int:
+    """Each camera with the modes camcast captures (other pixel formats summed up in one line), and
+    each device that did not answer, with why."""
+    from camcast.sources.v4l2 import PIXEL_FORMATS, probe_cameras
+
+    found = probe_cameras(root)
+    if not found:
+        print(f"no cameras found under {root}; the test pattern is always available: --source pattern")
+        return 0
+    for path, camera in found:
+        if isinstance(camera, CamcastError):
+            print(f"{path}  (not usable: {camera})")
+            continue
+        print(f"{camera.path}  {camera.name}")
+        for mode in camera.modes:
+            if mode.fourcc in PIXEL_FORMATS:
+                print(f"    {mode}")
+        others = sorted({m.fourcc for m in camera.modes if m.fourcc not in PIXEL_FORMATS})
+        if others:
+            print(f"    (and {len(others)} pixel formats camcast does not read: {' '.join(others)})")
+    return 0

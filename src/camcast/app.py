@@ -19,6 +19,8 @@ from camcast.camera import Camera
 from camcast.config import DEFAULT_CAMERA, CameraSettings, Config
 from camcast.console import StatusLine
 from camcast.errors import ConfigError, SourceError
+from camcast.motion.events import EventLog
+from camcast.motion.runner import Motion
 from camcast.publish import open_store
 from camcast.publish.check import check_store
 from camcast.publish.hls import HlsPublisher
@@ -130,8 +132,13 @@ async def serve(
     async with contextlib.AsyncExitStack() as stack:
         cameras = await open_cameras(config.cameras, stack, wait)
         publishers = {c.name: await start_publisher(c, stack) for c in cameras if c.settings.publish_to}
+        events = EventLog(paths.events_dir())
+        await asyncio.to_thread(events.open)
+        motion = Motion(cameras, events)
         print(f"camcast: serving {', '.join(f'{c.name} ({c.describe()})' for c in cameras)}", flush=True)
-        state = await stack.enter_async_context(serving(cameras, config.server, access, accounts))
+        state = await stack.enter_async_context(serving(cameras, config.server, access, accounts, motion))
+        for line in motion.describe():
+            print(f"camcast: {line}", flush=True)
         state.publishers.update(publishers)
         for name, publisher in publishers.items():
             every = config.camera(name).every
@@ -151,12 +158,12 @@ async def serve(
                 lines.append(line)
             return " | ".join(lines)
 
-        jobs = [p.run() for p in publishers.values()]
+        jobs = [*(p.run() for p in publishers.values()), motion.run()]
         if reload is not None:
             by_name = {c.name: c for c in cameras}
 
             async def apply_config(new: Config) -> list[str]:
-                return await reloading.apply(new, by_name, publishers, state)
+                return await reloading.apply(new, by_name, publishers, state, motion)
 
             jobs.append(reloading.on_sighup(reload, apply_config))
         await run_until_signalled(cameras, jobs, StatusLine(render, quiet))

@@ -129,6 +129,8 @@ class Camera:
         }
         self.renditions: dict[tuple[tuple[str, Any], ...], Rendition] = {}  # by codec and drawing
         self._outputs: dict[tuple[str, str], Rendition] = {}  # by (output, codec): who uses which
+        #: Other readers of the hub's pictures (motion), each saying whether it needs pixels now.
+        self.pixel_readers: list[Callable[[], bool]] = []
         self._tasks: asyncio.TaskGroup | None = None
 
     @classmethod
@@ -210,9 +212,12 @@ class Camera:
         return source
 
     def wants_pixels(self) -> bool:
-        """Whether any rendition needs decoded pictures now: an H.264 source is decoded only then
-        (an H.264 rendition with nothing to draw sends the source's packets as they are)."""
-        return any(r.wants_pixels for r in self.renditions.values() if r.encoder.codec != "h264")
+        """Whether any rendition or other reader (motion) needs decoded pictures now: an H.264 source
+        is decoded only then (an H.264 rendition with nothing to draw sends the source's packets as
+        they are)."""
+        return any(r.wants_pixels for r in self.renditions.values() if r.encoder.codec != "h264") or any(
+            wants() for wants in self.pixel_readers
+        )
 
     def rendition(self, output: str, codec: str = "jpeg") -> Rendition:
         """The rendition ``output`` (serve, publish, snapshot) shows in ``codec`` (jpeg or h264):

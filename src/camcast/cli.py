@@ -21,10 +21,11 @@ log = logging.getLogger("camcast")
 SERVER_KEYS = tuple(config.SERVER_FIELDS)
 CAMERA_KEYS = tuple(config.CAMERA_FIELDS)
 PUBLISH_KEYS = CAMERA_KEYS[CAMERA_KEYS.index("publish_to") :]
-CAPTURE_KEYS = tuple(k for k in CAMERA_KEYS if k not in PUBLISH_KEYS)
+MOTION_KEYS = tuple(config.TABLED["motion"].values())
+CAPTURE_KEYS = tuple(k for k in CAMERA_KEYS if k not in PUBLISH_KEYS and k not in MOTION_KEYS)
 #: Settings each subcommand takes as flags (all of them can also come from the config file).
 COMMAND_SETTINGS = {
-    "serve": (*CAPTURE_KEYS, *SERVER_KEYS, *PUBLISH_KEYS),
+    "serve": (*CAPTURE_KEYS, *SERVER_KEYS, *MOTION_KEYS, *PUBLISH_KEYS),
     "snapshot": CAPTURE_KEYS,
     "publish": (*CAPTURE_KEYS, *PUBLISH_KEYS),
     "config": (*SERVER_KEYS, *CAMERA_KEYS),
@@ -176,6 +177,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--camera", action="append", default=[], metavar="NAME", help="the camera (default: the first)"
     )
     _add_settings(controls, ("listen", "base_path"))
+    events = sub.add_parser(
+        "events", parents=[common], help="motion events: camera, start, end, size, picture"
+    )
+    events.add_argument(
+        "--camera", action="append", default=[], metavar="NAME", help="only this camera's; repeatable"
+    )
+    events.add_argument("--since", metavar="TIME", help="only events since TIME (ISO 8601, or Unix seconds)")
+    events.add_argument("--limit", type=int, default=20, metavar="N", help="the newest N (default 20)")
+    events.add_argument("--json", action="store_true", help="one JSON object per event, for scripts")
+    events.add_argument(
+        "--follow", action="store_true", help="then one line per start and end as they happen"
+    )
     watchers = sub.add_parser("viewers", parents=[common], help="who is watching now, and who watched")
     watchers.add_argument("--history", type=int, default=20, help="past sessions to show (default 20)")
     _add_settings(watchers, ("listen", "base_path"))
@@ -229,9 +242,16 @@ def setup_logging(verbose: int, quiet: bool) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.command == "sources":
-        return list_sources(args.dev)
+        from camcast import admin
+
+        return admin.list_sources(args.dev)
     if args.command in ("users", "tls", "metrics-token", "service"):
         return run_admin(args)
+    if args.command == "events":
+        from camcast.motion import listing
+
+        listing.show(paths.events_dir(), _names(args.camera), args.since, args.limit, args.json, args.follow)
+        return 0
     cfg = load_config(args)
     if args.command == "config":
         sys.stdout.write(cfg.to_toml())
@@ -295,29 +315,6 @@ def run_admin(args: argparse.Namespace) -> int:
         admin.users_list()
     else:
         admin.users_remove(args.name)
-    return 0
-
-
-def list_sources(root: str) -> int:
-    """Each camera with the modes camcast captures (other pixel formats summed up in one line), and
-    each device that did not answer, with why."""
-    from camcast.sources.v4l2 import PIXEL_FORMATS, probe_cameras
-
-    found = probe_cameras(root)
-    if not found:
-        print(f"no cameras found under {root}; the test pattern is always available: --source pattern")
-        return 0
-    for path, camera in found:
-        if isinstance(camera, CamcastError):
-            print(f"{path}  (not usable: {camera})")
-            continue
-        print(f"{camera.path}  {camera.name}")
-        for mode in camera.modes:
-            if mode.fourcc in PIXEL_FORMATS:
-                print(f"    {mode}")
-        others = sorted({m.fourcc for m in camera.modes if m.fourcc not in PIXEL_FORMATS})
-        if others:
-            print(f"    (and {len(others)} pixel formats camcast does not read: {' '.join(others)})")
     return 0
 
 

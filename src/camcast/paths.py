@@ -64,3 +64,8 @@ def viewer_log() -> Path:
 def control_socket(port: int) -> Path:
     """The owner's control socket of the server listening on ``port`` (only this user can open it)."""
     return state_dir() / f"control-{port}.sock"
+
+
+def events_dir() -> Path:
+    """Motion events: ``events.jsonl`` (one JSON line per start and end) and each event's picture."""
+    return state_dir() / "events"

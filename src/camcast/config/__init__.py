@@ -5,9 +5,10 @@ keys and camera keys at the top level; ``[cameras.NAME]`` tables describe severa
 inheriting the top-level camera keys. ``[serve]`` and ``[publish]`` tables (at the top level, for every
 camera, or inside a camera's table) change what one output draws. Flags win over the file, for every
 camera. A ``[controls]`` table (at the top level, for every camera, or a camera's own) sets a V4L2
-camera's controls by name. Every value is validated by its setting's parser
-(:mod:`camcast.config.settings`), and a bad one raises :class:`ConfigError` naming the key, the table
-and the file.
+camera's controls by name. A ``[motion]`` table (the same three places) holds the motion
+settings, ``sensitivity`` for ``motion_sensitivity`` and ``enabled`` for ``motion``. Every value is
+validated by its setting's parser (:mod:`camcast.config.settings`), and a bad one raises
+:class:`ConfigError` naming the key, the table and the file.
 """
 
 from __future__ import annotations
@@ -19,22 +20,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from camcast.config.fields import fields_of, quote
 from camcast.config.parse import device_path, parse_camera_name, parse_control
 from camcast.config.settings import (
     CONTROLS_TABLE,
     DRAWING_KEYS,
     OUTPUT_TABLES,
+    TABLED,
     CameraSettings,
     ServerSettings,
-    fields_of,
-    quote,
 )
 from camcast.errors import ConfigError, suggest
 
-__all__ = ["CameraSettings", "Config", "ServerSettings", "load", "read_file"]
+__all__ = ["TABLED", "CameraSettings", "Config", "ServerSettings", "load", "read_file"]
 
 SERVER_FIELDS = fields_of(ServerSettings)
 CAMERA_FIELDS = fields_of(CameraSettings)
+#: Camera settings written at a table's top level (the others are in TABLED's tables).
+FLAT_FIELDS = {k: f for k, f in CAMERA_FIELDS.items() if not f.metadata["table"]}
+#: Where each tabled setting lives: {setting: (table, key)}.
+TABLE_OF = {name: (table, key) for table, keys in TABLED.items() for key, name in keys.items()}
 #: Old names still read from config files.
 ALIASES = {"to": "publish_to"}
 #: The name of the one camera when the file has no [cameras] tables.
@@ -63,14 +68,16 @@ class Config:
         lines = _values(self.server, SERVER_FIELDS)
         if not self.tables:
             camera = self.cameras[0]
-            lines += _values(camera, CAMERA_FIELDS)
+            lines += _values(camera, FLAT_FIELDS)
             lines += _output_tables(camera, "")
+            lines += _tables(camera, "")
             lines += _controls_table(camera, "")
             return "\n".join(lines) + "\n"
         for camera in self.cameras:
             lines += ["", f"[cameras.{camera.id}]"]
-            lines += _values(camera, CAMERA_FIELDS)
+            lines += _values(camera, FLAT_FIELDS)
             lines += _output_tables(camera, f"cameras.{camera.id}.")
+            lines += _tables(camera, f"cameras.{camera.id}.")
             lines += _controls_table(camera, f"cameras.{camera.id}.")
         return "\n".join(lines) + "\n"
 
@@ -102,6 +109,44 @@ def _output_tables(camera: CameraSettings, prefix: str) -> list[str]:
         for key, value in overrides.items():
             lines.append(f'{key} = ""' if value is None else f"{key} = {_show(CAMERA_FIELDS[key], value)}")
     return lines
+
+
+def _tables(camera: CameraSettings, prefix: str) -> list[str]:
+    """The settings kept in tables of their own ([motion]), under their keys there."""
+    lines = []
+    for table, keys in TABLED.items():
+        lines += ["", f"[{prefix}{table}]"]
+        shown = _values(camera, {name: CAMERA_FIELDS[name] for name in keys.values()})
+        by_name = dict(zip(keys.values(), keys, strict=True))
+        for line in shown:
+            for name, key in by_name.items():
+                for lead in (f"{name} = ", f"# {name} = "):
+                    if line.startswith(lead):
+                        line = line.replace(name, key, 1)
+                        break
+                else:
+                    continue
+                break
+            lines.append(line)
+    return lines
+
+
+def _tabled(table: Mapping[str, Any], where: str, prefix: str) -> dict[str, Any]:
+    """The settings of the tables of their own ([motion]) in ``table``, parsed, by setting name."""
+    values: dict[str, Any] = {}
+    for name, keys in TABLED.items():
+        own = table.get(name)
+        if own is None:
+            continue
+        for key, raw in own.items():
+            if key not in keys:
+                known = suggest(key, keys, "known keys")
+                raise ConfigError(f"unknown key {key!r} in [{prefix}{name}] (in {where}); {known}")
+            try:
+                values[keys[key]] = _parse(CAMERA_FIELDS[keys[key]], raw)
+            except ValueError as exc:
+                raise ConfigError(f"[{prefix}{name}] {key} (in {where}) {exc}; got {raw!r}") from None
+    return values
 
 
 def _controls_table(camera: CameraSettings, prefix: str) -> list[str]:
@@ -180,17 +225,20 @@ def _from_flags(flags: Mapping[str, Any], fields: Mapping[str, dataclasses.Field
 
 def _check_keys(table: Mapping[str, Any], where: str, *, camera: bool) -> None:
     """Unknown keys, and server-wide keys inside a camera's table, are errors naming the table."""
-    tables = (*OUTPUT_TABLES, CONTROLS_TABLE) if camera else (*OUTPUT_TABLES, CONTROLS_TABLE, "cameras")
+    tables = (*OUTPUT_TABLES, CONTROLS_TABLE, *TABLED) + (() if camera else ("cameras",))
     for key, value in table.items():
         if isinstance(value, dict):
             if key not in tables:
                 raise ConfigError(f"unknown table [{key}] in {where}; {suggest(key, tables, 'tables')}")
             continue
+        if key in TABLE_OF:
+            name, inner = TABLE_OF[key]
+            raise ConfigError(f"{key} (in {where}) belongs in a [{name}] table, as {inner} = ...")
         if key in CAMERA_FIELDS or (key in SERVER_FIELDS and not camera):
             continue
         if key in SERVER_FIELDS:
             raise ConfigError(f"{key} (in {where}) is server-wide: set it at the top level of the file")
-        known = [*CAMERA_FIELDS] if camera else [*SERVER_FIELDS, *CAMERA_FIELDS]
+        known = [*FLAT_FIELDS] if camera else [*SERVER_FIELDS, *FLAT_FIELDS]
         raise ConfigError(f"unknown key {key!r} in {where}; {suggest(key, known, 'known keys')}")
 
 
@@ -237,7 +285,7 @@ def load(
     server = ServerSettings(
         **{**_from_file(top, SERVER_FIELDS, where), **_from_flags(flag_values, SERVER_FIELDS)}
     )
-    defaults = _from_file(top, CAMERA_FIELDS, where)
+    defaults = {**_from_file(top, CAMERA_FIELDS, where), **_tabled(top, where, "")}
     flags = _from_flags(flag_values, CAMERA_FIELDS)
     outputs = _outputs(top, where, "", {})
     controls = _controls(top, where, "", {})
@@ -263,7 +311,10 @@ def load(
         seen[name.lower()] = name
         table = _renamed(table)
         _check_keys(table, f"{label} in {where}", camera=True)
-        own = _from_file(table, CAMERA_FIELDS, f"{label} in {where}")
+        own = {
+            **_from_file(table, CAMERA_FIELDS, f"{label} in {where}"),
+            **_tabled(table, where, f"cameras.{name}."),
+        }
         cameras.append(
             _camera(
                 name, {**defaults, **own}, flags, _outputs(table, where, f"cameras.{name}.", outputs),

@@ -280,3 +280,14 @@ def parse_control(name: str, raw: object) -> int | bool | str:
     if isinstance(raw, str) and raw.strip():
         return raw.strip()
     raise ValueError("must be a whole number, true or false, or a menu item's name")
+
+
+def parse_rate(value: Any) -> float:
+    """Pictures a second, 0.5 to 30 (motion analyses)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if isinstance(value, bool) or not 0.5 <= number <= 30:
+        raise ValueError("must be a number of pictures a second from 0.5 to 30")
+    return number

@@ -8,14 +8,12 @@ setting's flag is its key with dashes (``text_size`` -> ``--text-size``); flags,
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from camcast.config.fields import fields_of, quote, setting, show_color, show_crop, show_listen, show_size
 from camcast.config.parse import (
     URL_SCHEMES,
-    Parser,
     device_path,
     int_range,
     parse_ancestors,
@@ -32,6 +30,7 @@ from camcast.config.parse import (
     parse_optional_positive,
     parse_optional_text,
     parse_path,
+    parse_rate,
     parse_seconds,
     parse_size,
     parse_source,
@@ -39,72 +38,20 @@ from camcast.config.parse import (
     parse_trusted_proxy,
     parse_warmup,
 )
-from camcast.net import bracket
+from camcast.motion.regions import (
+    Region,
+    parse_command,
+    parse_mqtt,
+    parse_region,
+    parse_sensitivity,
+    parse_webhook,
+)
 from camcast.picture.geometry import Crop, parse_crop, parse_flip, parse_rotate
 from camcast.picture.masks import Mask, parse_mask
 from camcast.picture.overlay import POSITIONS, parse_color, parse_position
 
-
-def quote(text: str) -> str:
-    """``text`` as a TOML basic string."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _show_default(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    return quote(str(value))
-
-
-def setting(
-    default: Any,
-    parse: Parser,
-    help: str,
-    *,
-    metavar: str = "",
-    secret: bool = False,
-    multiple: bool = False,
-    drawing: bool = False,
-    show: Callable[[Any], str] = _show_default,
-) -> Any:
-    """A settings field. ``multiple`` settings are lists (a repeatable flag, a TOML array); a ``bool``
-    default makes a ``--name/--no-name`` flag; ``drawing`` settings may differ per output (the config
-    file's ``[serve]`` and ``[publish]`` tables); ``show`` renders a value as TOML."""
-    meta = {
-        "parse": parse,
-        "help": help,
-        "metavar": metavar,
-        "secret": secret,
-        "multiple": multiple,
-        "drawing": drawing,
-        "show": show,
-    }
-    if multiple:
-        return field(default_factory=lambda: tuple(default), metadata=meta)
-    return field(default=default, metadata=meta)
-
-
-def _show_size(value: tuple[int, int]) -> str:
-    return f'"{value[0]}x{value[1]}"'
-
-
-def _show_crop(c: Crop) -> str:
-    return f'"{c.x},{c.y},{c.w},{c.h}"'
-
-
-def _show_listen(value: tuple[str, int]) -> str:
-    return f'"{bracket(value[0])}:{value[1]}"'
-
-
-def _show_color(c: tuple[int, int, int]) -> str:
-    return f'"#{c[0]:02x}{c[1]:02x}{c[2]:02x}"'
-
-
-def fields_of(cls: type) -> dict[str, dataclasses.Field[Any]]:
-    """The declared settings of a settings class, by key."""
-    return {f.name: f for f in dataclasses.fields(cls) if "parse" in f.metadata}
+#: The table of a camera's motion settings (``motion_fps`` is its ``fps``, ``motion`` its ``enabled``).
+MOTION_TABLE = "motion"
 
 
 @dataclass(frozen=True)
@@ -113,7 +60,7 @@ class ServerSettings:
 
     listen: tuple[str, int] = setting(
         ("127.0.0.1", 8080), parse_listen, "address and port to serve on", metavar="HOST:PORT",
-        show=_show_listen,
+        show=show_listen,
     )  # fmt: skip
     public: bool = setting(
         False, parse_bool, "let anyone who can reach the server watch without an account (never the default)"
@@ -173,7 +120,7 @@ class CameraSettings:
     size: tuple[int, int] | None = setting(
         None, parse_size,
         "picture size, e.g. 1280x720 (default: 1280x720 for the pattern, the source's own otherwise)",
-        metavar="WxH", show=_show_size,
+        metavar="WxH", show=show_size,
     )  # fmt: skip
     fps: float | None = setting(
         None, parse_fps,
@@ -209,13 +156,13 @@ class CameraSettings:
     )  # fmt: skip
     # --- the picture: geometry, then masks, then what is drawn ---------------------------------------
     crop: Crop | None = setting(  # noqa: RUF009 - setting() makes a dataclass field, like field()
-        None, parse_crop, "keep only x,y,w,h of the picture (pixels)", metavar="X,Y,W,H", show=_show_crop
+        None, parse_crop, "keep only x,y,w,h of the picture (pixels)", metavar="X,Y,W,H", show=show_crop
     )
     rotate: int = setting(0, parse_rotate, "rotate 0, 90, 180 or 270 degrees clockwise", metavar="DEG")
     flip: str = setting("none", parse_flip, "flip: none, horizontal, vertical or both", metavar="HOW")
     scale: tuple[int, int] | None = setting(
         None, parse_size, "resample the picture to WxH after crop and rotation", metavar="WxH",
-        show=_show_size,
+        show=show_size,
     )  # fmt: skip
     mask: tuple[Mask, ...] = setting(
         (), parse_mask, "black out x,y,w,h (pixels or percent) in every output before encoding; repeatable",
@@ -234,7 +181,7 @@ class CameraSettings:
     )
     text_color: tuple[int, int, int] = setting(
         (255, 255, 255), parse_color, "caption colour: a name or #rrggbb", metavar="COLOUR",
-        drawing=True, show=_show_color,
+        drawing=True, show=show_color,
     )  # fmt: skip
     text_font: str | None = setting(
         None, parse_path, "a TrueType font file (default DejaVu Sans Mono)", metavar="FILE", drawing=True
@@ -251,6 +198,57 @@ class CameraSettings:
     live_badge: bool = setting(
         False, parse_bool, 'draw a red "LIVE" badge on the picture while on air', drawing=True
     )
+    # --- motion: the [motion] table ---------------------------------------------------------------------
+    motion: bool = setting(
+        False, parse_bool,
+        'watch the picture for motion: events in the log, on the page and in "camcast events"',
+        table=MOTION_TABLE,
+    )  # fmt: skip
+    motion_sensitivity: float = setting(
+        0.5, parse_sensitivity, "0 (least) to 1 (most); see the README for the thresholds behind it",
+        metavar="S", table=MOTION_TABLE,
+    )  # fmt: skip
+    motion_zones: tuple[Region, ...] = setting(
+        (), parse_region,
+        "watch only here: left,top,right,bottom or x,y x,y x,y ... in fractions of the picture; "
+        "repeatable (default: all of it)",
+        metavar="ZONE", multiple=True, show=str, table=MOTION_TABLE,
+    )  # fmt: skip
+    motion_ignore: tuple[Region, ...] = setting(
+        (), parse_region, "never count motion here (a tree, a road), as --motion-zones; repeatable",
+        metavar="ZONE", multiple=True, show=str, table=MOTION_TABLE,
+    )  # fmt: skip
+    motion_min_seconds: float = setting(
+        0.3, parse_seconds(0, 60), "motion must last this long to start an event", metavar="S",
+        table=MOTION_TABLE,
+    )  # fmt: skip
+    motion_gap_seconds: float = setting(
+        5.0, parse_seconds(0.5, 3600), "this long without motion ends an event", metavar="S",
+        table=MOTION_TABLE,
+    )  # fmt: skip
+    motion_fps: float = setting(
+        5.0, parse_rate, "most pictures analysed a second (0.5 to 30)", metavar="N", table=MOTION_TABLE
+    )
+    motion_on_event: str | None = setting(
+        None, parse_webhook, "POST each event's start and end as JSON to this http(s):// URL",
+        metavar="URL", table=MOTION_TABLE,
+    )  # fmt: skip
+    motion_on_event_command: tuple[str, ...] = setting(
+        (), parse_command,
+        "run this command at each event's start and end, with CAMCAST_* environment variables",
+        metavar="COMMAND", show=lambda argv: "[" + ", ".join(quote(a) for a in argv) + "]",
+        table=MOTION_TABLE,
+    )  # fmt: skip
+    motion_mqtt: str | None = setting(
+        None, parse_mqtt,
+        "publish motion ON/OFF and Home Assistant discovery to this mqtt://[user@]host[:port] or mqtts:// "
+        "broker",
+        metavar="URL", table=MOTION_TABLE,
+    )  # fmt: skip
+    motion_mqtt_password: str | None = setting(
+        None, parse_optional_text, "the MQTT user's password (or use CAMCAST_MQTT_PASSWORD)", secret=True,
+        table=MOTION_TABLE,
+    )  # fmt: skip
     # --- publishing -----------------------------------------------------------------------------------
     publish_to: str | None = setting(
         None, parse_optional_text,
@@ -341,5 +339,11 @@ DRAWING_KEYS = tuple(name for name, f in fields_of(CameraSettings).items() if f.
 #: Drawing settings whose value alone decides whether anything is drawn.
 _DRAWS = ("text", "logo", "live_badge")
 OUTPUT_TABLES = ("serve", "publish")
+#: Settings written in a table of their own, by table: {table: {key in the table: setting}}.
+TABLED = {
+    table: {(name.removeprefix(table + "_") if name != table else "enabled"): name
+            for name, f in fields_of(CameraSettings).items() if f.metadata["table"] == table}
+    for table in (MOTION_TABLE,)
+}  # fmt: skip
 #: The table of a camera's V4L2 controls.
 CONTROLS_TABLE = "controls"

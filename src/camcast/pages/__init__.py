@@ -83,6 +83,9 @@ def render(
     status: str = "",
     camera: str = "",
     urls: Sequence[tuple[str, str]] = (),
+    motion: bool = False,
+    events: str = "",
+    motion_view: str = "",
 ) -> str:
     """The HTML of ``page`` (one of :data:`PAGES`).
 
@@ -95,8 +98,9 @@ def render(
     the stream page tries first and the live page plays, with the STUN servers ``ice``. ``tiles`` are
     the cameras the ``cameras`` page shows. The server's ``home`` page also shows the camera's
     ``state`` (live, paused, offline) and ``viewers``, refreshed from ``status`` (the entry of
-    ``camera``), and ``urls``: (what,
-    absolute URL) pairs for other programs.
+    ``camera``), and ``urls``: (what, absolute URL) pairs for other programs; the "watching" badge
+    while ``motion`` is on, and for the owner the list of motion events from ``events`` (the API's
+    URL) with the detector's view ``motion_view``.
     """
     if page not in PAGES:
         raise KeyError(page)
@@ -128,6 +132,10 @@ def render(
         "viewers": str(int(viewers)),
         "status": esc(status),
         "camera": esc(camera),
+        "motion_hidden": "" if motion else " hidden",
+        "events": esc(events),
+        "events_hidden": "" if events else " hidden",
+        "motion_view": esc(motion_view),
         "urls": "".join(
             f'<dt>{esc(what)}</dt><dd><a href="{esc(url)}"><code>{esc(url)}</code></a></dd>\n'
             for what, url in urls

@@ -265,12 +265,59 @@
         var mine = (doc.cameras || []).filter(function (c) { return c.name === cameraName; })[0] || doc;
         stateBadge.textContent = mine.state;
         stateBadge.className = "state " + mine.state;
+        var watching = document.getElementById("camcast-motion");
+        if (watching) watching.hidden = !mine.motion;
         if (viewerCount) viewerCount.textContent = mine.viewers + " watching";
       }, function () {
         stateBadge.textContent = "unreachable";
         stateBadge.className = "state offline";
       });
     }, 5000);
+  }
+
+  // The owner's list of motion events, newest first, each with its picture; and the detector's view.
+  var eventsBox = document.getElementById("camcast-events");
+  if (eventsBox && eventsBox.getAttribute("data-events")) {
+    var eventsUrl = eventsBox.getAttribute("data-events");
+    var list = eventsBox.querySelector("ol.events");
+    var view = document.getElementById("camcast-motion-view");
+    if (view) {  // 404 until motion has seen a picture: no broken image meanwhile
+      view.hidden = true;
+      view.onload = function () { view.hidden = false; };
+      view.onerror = function () { view.hidden = true; };
+    }
+    var showEvents = function () {
+      getJSON(eventsUrl + (eventsUrl.indexOf("?") < 0 ? "?" : "&") + "limit=20", function (doc) {
+        list.textContent = "";
+        (doc.events || []).slice().reverse().forEach(function (e) {
+          var item = document.createElement("li");
+          if (e.picture_url) {
+            var link = document.createElement("a");
+            link.href = e.picture_url;
+            var pic = document.createElement("img");
+            pic.src = e.picture_url;
+            pic.alt = "motion at " + e.start;
+            pic.loading = "lazy";
+            pic.className = "event";
+            link.appendChild(pic);
+            item.appendChild(link);
+          }
+          var text = document.createElement("span");
+          var when = new Date(e.start).toLocaleString();
+          text.textContent = when + " · " + (e.end ? e.seconds.toFixed(1) + " s" : "now") +
+            " · " + (e.peak * 100).toFixed(1) + "% of the picture";
+          item.appendChild(text);
+          list.appendChild(item);
+        });
+        if (!list.children.length) list.textContent = "No motion events yet.";
+      }, function () {});
+      if (view && view.getAttribute("data-src")) {
+        var src = view.getAttribute("data-src");
+        view.src = src + (src.indexOf("?") < 0 ? "?" : "&") + "t=" + Date.now();
+      }
+    };
+    showEvents();
+    window.setInterval(showEvents, 5000);
   }
 
   // Near-live on a static host: a ring of pictures stream/000.jpg … and a JSON file naming the newest.

@@ -59,11 +59,11 @@ class Principal:
         the route is a camera's."""
         if self.via == "metrics":  # the scraper's token opens /metrics and nothing else
             return route == "metrics"
-        if RANK[self.role] < RANK[needed]:
+        if camera is not None and self.cameras and camera not in self.cameras and needed != "public":
             return False
-        if camera is not None and self.cameras and camera not in self.cameras:
-            return False
-        return not (self.via == "share" and needed != "public" and route not in scope_routes(self.scope))
+        if self.via == "share":  # a link opens exactly what its scope declares (events: an owner's route)
+            return needed == "public" or route in scope_routes(self.scope)
+        return RANK[self.role] >= RANK[needed]
 
 
 def _host_name(header: str) -> str:

@@ -19,7 +19,9 @@ from camcast.sources.controls import Control, list_controls
 MAX_CONTROLS = 64
 
 
-def camera_status(st: ServerState, name: str, now: float) -> dict[str, object]:
+def camera_status(st: ServerState, name: str, now: float, owner: bool = False) -> dict[str, object]:
+    """One camera's status. Whether motion is watched is shown to everyone (it is on the page's badge);
+    whether it sees motion now and how many events it made, only to the ``owner`` (or an events link)."""
     cam = st.cameras[name]
     camera, hub = cam.camera, cam.camera.hub
     latest = hub.latest
@@ -45,14 +47,29 @@ def camera_status(st: ServerState, name: str, now: float) -> dict[str, object]:
         "streams": len(cam.fanout.viewers),
         "webrtc": len(cam.webrtc.tracks),
         "webrtc_skips": cam.webrtc.skips,
+        **_motion_status(st, name, owner),
     }
 
 
-def status_document(st: ServerState, allowed: Callable[[str], bool] = lambda name: True) -> dict[str, object]:
+def _motion_status(st: ServerState, name: str, owner: bool) -> dict[str, object]:
+    watcher = st.motion.watchers[name] if st.motion is not None else None
+    if watcher is None:
+        return {"motion": False}
+    if not owner:
+        return {"motion": watcher.enabled}
+    return {"motion": watcher.enabled, "motion_active": watcher.active, "events_total": watcher.started}
+
+
+def status_document(
+    st: ServerState,
+    allowed: Callable[[str], bool] = lambda name: True,
+    owner: Callable[[str], bool] = lambda name: True,
+) -> dict[str, object]:
     """The first camera's status at the top level (as a one-camera server always had it), every
-    camera's under ``cameras``, and the server's uptime."""
+    camera's under ``cameras`` (those ``allowed``; motion's details where ``owner``), and the server's
+    uptime."""
     now = time.monotonic()
-    cameras = [camera_status(st, name, now) for name in st.cameras if allowed(name)]
+    cameras = [camera_status(st, name, now, owner(name)) for name in st.cameras if allowed(name)]
     first = cameras[0] if cameras else {}
     return {**first, "cameras": cameras, "viewers_total": len(st.viewers.open),
             "uptime": round(now - st.started, 1)}  # fmt: skip
@@ -60,7 +77,11 @@ def status_document(st: ServerState, allowed: Callable[[str], bool] = lambda nam
 
 async def status(request: web.Request) -> web.StreamResponse:
     p = principal(request)
-    doc = status_document(state(request), lambda name: p is None or p.may("status", "viewer", name))
+    doc = status_document(
+        state(request),
+        lambda name: p is None or p.may("status", "viewer", name),
+        lambda name: p is None or p.may("events", "owner", name),
+    )
     return web.json_response(doc, headers={"Cache-Control": "no-store"})
 
 

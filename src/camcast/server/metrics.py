@@ -95,6 +95,31 @@ class CamcastCollector(Collector):
             up.add_metric([name], 1 if hub.live else 0)
         yield from (captured, encoded, encode_seconds, viewers, parts, sent, skips, reconnects, paused, up)
         yield from self._uploads()
+        yield from self._motion()
+
+    def _motion(self) -> Iterator[Metric]:
+        on = GaugeMetricFamily("camcast_motion", "1 while motion is watched", labels=["camera"])
+        active = GaugeMetricFamily(
+            "camcast_motion_active", "1 while a motion event is open", labels=["camera"]
+        )
+        events = CounterMetricFamily(
+            "camcast_motion_events", "Motion events started since the server started", labels=["camera"]
+        )
+        analyses = CounterMetricFamily(
+            "camcast_motion_analyses", "Pictures the detector analysed", labels=["camera"]
+        )
+        lights = CounterMetricFamily(
+            "camcast_motion_light_changes", "Changes of the whole picture (lights) not taken for motion",
+            labels=["camera"],
+        )  # fmt: skip
+        motion = self.state.motion
+        for name, watcher in (motion.watchers if motion is not None else {}).items():
+            on.add_metric([name], float(watcher.enabled))
+            active.add_metric([name], float(watcher.active))
+            events.add_metric([name], watcher.started)
+            analyses.add_metric([name], watcher.analyses)
+            lights.add_metric([name], watcher.lights)
+        yield from (on, active, events, analyses, lights)
 
     def _uploads(self) -> Iterator[Metric]:
         publishers = self.state.publishers

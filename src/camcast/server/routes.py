@@ -4,7 +4,7 @@ fails at import."""
 
 from __future__ import annotations
 
-from camcast.server import control, media, views
+from camcast.server import control, events, media, views
 from camcast.server.state import Handler
 from camcast.server.urls import ROUTES, Route
 from camcast.server.webrtc import whep
@@ -30,6 +30,9 @@ HANDLERS: dict[str, Handler] = {
     "controls": control.controls,
     "controls_set": control.controls_set,
     "metrics": control.metrics,
+    "events": events.events,
+    "event_picture": events.event_picture,
+    "motion_view": events.motion_view,
 }
 
 #: Every route with its handler, in the table's order.

@@ -14,6 +14,7 @@ from camcast import paths
 from camcast.camera import Camera
 from camcast.config import ServerSettings
 from camcast.errors import ServeError
+from camcast.motion.runner import Motion
 from camcast.net import bracket, shown_host
 from camcast.security.accounts import Accounts
 from camcast.security.files import private_dir
@@ -56,9 +57,10 @@ def served_urls(base: str, cameras: Sequence[str]) -> list[tuple[str, str]]:
 
 @contextlib.asynccontextmanager
 async def serving(
-    cameras: Sequence[Camera], settings: ServerSettings, access: Access, accounts: Accounts
+    cameras: Sequence[Camera], settings: ServerSettings, access: Access, accounts: Accounts, motion: Motion
 ) -> AsyncIterator[ServerState]:
-    """Serve ``cameras`` until the context exits; yields the server's state (viewers, streams)."""
+    """Serve ``cameras`` (and their ``motion``) until the context exits; yields the server's state
+    (viewers, streams)."""
     gate = Gate(
         accounts, ShareKeys(paths.share_key()), loopback_only=access.loopback, public=settings.public,
         tls=access.tls is not None, metrics=MetricsToken(paths.metrics_token()),
@@ -77,6 +79,7 @@ async def serving(
         shutdown_timeout=SHUTDOWN_TIMEOUT,
     )  # fmt: skip
     app[STATE].settings = settings
+    app[STATE].motion = motion
     await runner.setup()
     limits = Limits(
         settings.max_connections, settings.max_connections_per_address, settings.header_timeout,

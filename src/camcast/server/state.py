@@ -18,6 +18,7 @@ from camcast.camera import Camera
 from camcast.config import ServerSettings
 from camcast.encode.rendition import Rendition
 from camcast.errors import suggest
+from camcast.motion.runner import Motion
 from camcast.publish.publisher import Publisher
 from camcast.server.auth import Gate, Principal
 from camcast.server.hls import HlsOutput
@@ -57,6 +58,8 @@ class ServerState:
     registry: CollectorRegistry | None = None
     #: The server settings it runs with (a reload compares against them).
     settings: ServerSettings | None = None
+    #: The cameras' motion watchers and their events.
+    motion: Motion | None = None
 
     @property
     def default(self) -> str:

@@ -36,12 +36,14 @@ class Route:
 
 
 _WATCH = ("watch",)
+_PICTURE = ("watch", "snapshot", "stream")
+_EVENTS = ("events",)
 _VIDEO = ("watch", "stream")
 
 #: Every route the server answers. Viewers may watch; only owners may control; nothing else is served.
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/", "index", "viewer", camera=True, scopes=_WATCH),
-    Route("GET", "/snapshot.jpg", "snapshot", "viewer", camera=True, scopes=SCOPES, link=True),
+    Route("GET", "/snapshot.jpg", "snapshot", "viewer", camera=True, scopes=_PICTURE, link=True),
     Route("GET", "/stream.mjpg", "stream", "viewer", camera=True, scopes=_VIDEO, link=True),
     Route("GET", "/hls/index.m3u8", "hls", "viewer", camera=True, scopes=_VIDEO, link=True),
     Route("GET", "/hls/{name}", "hls_file", "viewer", camera=True, scopes=_VIDEO),
@@ -60,6 +62,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/controls", "controls", "owner", camera=True),
     Route("POST", "/api/controls", "controls_set", "owner", camera=True),
     Route("GET", "/metrics", "metrics", "owner"),
+    Route("GET", "/api/events", "events", "owner", camera=True, scopes=_EVENTS, link=True),
+    Route("GET", "/api/events/{name}", "event_picture", "owner", scopes=_EVENTS),
+    Route("GET", "/api/motion.png", "motion_view", "owner", camera=True, scopes=_EVENTS),
 )
 BY_NAME = {r.name: r for r in ROUTES}
 

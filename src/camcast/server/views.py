@@ -79,7 +79,13 @@ def page(request: web.Request, name: str) -> web.Response:
             ("WebRTC (WHEP clients: OBS, GStreamer whepsrc)", "whep"),
             ("Status (JSON)", "status"),
         )
+        p = principal(request)
+        owner = p is None or p.may("events", "owner", cam_name)
+        watcher = st.motion.watchers[cam_name] if st.motion is not None else None
         home = {
+            "motion": watcher is not None and watcher.enabled,
+            "events": url("events") if owner else "",
+            "motion_view": url("motion_view") if owner else "",
             "state": camera.hub.state,
             "viewers": st.viewers.watching(cam_name),
             "status": url("status"),

@@ -1,0 +1,178 @@
+"""MQTT: each camera's motion as ``camcast/NAME/motion`` ON/OFF, its latest event as JSON on
+``camcast/NAME/event`` and its picture on ``camcast/NAME/picture``, all retained, with Home
+Assistant's MQTT discovery (a motion binary_sensor and a camera entity showing the event's picture per
+camera, one device each). One connection per broker, shared by the cameras that name it, with a last
+will that marks them unavailable. A broker that goes away is retried with backoff; while it is away
+only the newest value of each topic waits (nothing queues up), and the camera never waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import re
+import socket
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import aiomqtt
+
+from camcast import __version__
+from camcast.motion.events import Event
+
+log = logging.getLogger(__name__)
+
+#: Where the broker's password may come from instead of the config file.
+PASSWORD_ENV = "CAMCAST_MQTT_PASSWORD"
+#: Home Assistant's discovery prefix (its default).
+DISCOVERY = "homeassistant"
+#: Seconds between reconnection attempts: doubling from the first to the last.
+RETRY = (1.0, 30.0)
+
+
+@dataclass(frozen=True)
+class Broker:
+    host: str
+    port: int
+    user: str | None
+    tls: bool
+
+    @classmethod
+    def of(cls, url: str) -> Broker:
+        parts = urlsplit(url)
+        tls = parts.scheme == "mqtts"
+        user = unquote(parts.username) if parts.username else None
+        return cls(parts.hostname or "", parts.port or (8883 if tls else 1883), user, tls)
+
+    def describe(self) -> str:
+        user = f"{self.user}@" if self.user else ""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
+
+
+def node_id() -> str:
+    """This machine's name as MQTT and Home Assistant ids allow it."""
+    return "camcast_" + re.sub(r"[^a-zA-Z0-9_]+", "_", socket.gethostname()).strip("_").lower()
+
+
+class Mqtt:
+    """The link to one broker for the cameras (name -> title) that use it."""
+
+    def __init__(self, url: str, password: str | None, cameras: dict[str, str], pictures: Path) -> None:
+        self.broker = Broker.of(url)
+        self.password = os.environ.get(PASSWORD_ENV) or password
+        self.cameras = dict(cameras)
+        self.pictures = pictures
+        self.node = node_id()
+        self.availability = f"camcast/{self.node}/availability"
+        self.connected = False
+        self.published = 0
+        self._pending: dict[str, bytes] = {name_topic: b"OFF" for name_topic in self._motion_topics()}
+        self._changed = asyncio.Event()
+
+    def _motion_topics(self) -> list[str]:
+        return [f"camcast/{name}/motion" for name in self.cameras]
+
+    def tell(self, kind: str, event: Event) -> None:
+        if event.camera not in self.cameras:
+            return
+        base = f"camcast/{event.camera}"
+        self._pending[f"{base}/motion"] = b"ON" if kind == "start" else b"OFF"
+        self._pending[f"{base}/event"] = json.dumps({"type": kind, **event.to_json()}).encode()
+        if event.picture:
+            self._pending[f"{base}/picture"] = str(self.pictures / event.picture).encode()  # read when sent
+        self._changed.set()
+
+    async def run(self) -> None:
+        delay = RETRY[0]
+        failed = False
+        while True:
+            try:
+                async with self._client() as client:
+                    self.connected = True
+                    log.info(
+                        "MQTT: %s %s",
+                        "connected again to" if failed else "connected to",
+                        self.broker.describe(),
+                    )
+                    delay, failed = RETRY[0], False
+                    await self._announce(client)
+                    await self._publish_changes(client)
+            except aiomqtt.MqttError as exc:
+                log.warning("MQTT: %s: %s; trying again in %g s", self.broker.describe(), exc, delay)
+                failed = True
+            finally:
+                self.connected = False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY[1])
+
+    def _client(self) -> aiomqtt.Client:
+        return aiomqtt.Client(
+            self.broker.host, self.broker.port, username=self.broker.user, password=self.password,
+            identifier=f"{self.node}-{os.getpid()}", keepalive=30, timeout=10,
+            will=aiomqtt.Will(self.availability, b"offline", qos=1, retain=True),
+            tls_context=ssl.create_default_context() if self.broker.tls else None,
+        )  # fmt: skip
+
+    async def _announce(self, client: aiomqtt.Client) -> None:
+        """Home Assistant's discovery documents, then "online" (all retained)."""
+        for name, title in self.cameras.items():
+            for topic, doc in self.discovery(name, title):
+                await client.publish(topic, json.dumps(doc), qos=1, retain=True)
+        await client.publish(self.availability, b"online", qos=1, retain=True)
+
+    def discovery(self, name: str, title: str) -> list[tuple[str, dict[str, object]]]:
+        """The discovery topics and documents of camera ``name``."""
+        unique = f"{self.node}_{re.sub(r'[^a-zA-Z0-9_]', '_', name)}"
+        common: dict[str, object] = {
+            "availability_topic": self.availability,
+            "device": {"identifiers": [unique], "name": title, "manufacturer": "camcast", "model": "camcast",
+                       "sw_version": __version__},
+        }  # fmt: skip
+        sensor: dict[str, object] = {
+            **common, "name": "Motion", "unique_id": f"{unique}_motion", "device_class": "motion",
+            "state_topic": f"camcast/{name}/motion", "payload_on": "ON", "payload_off": "OFF",
+            "json_attributes_topic": f"camcast/{name}/event",
+        }  # fmt: skip
+        camera = {
+            **common,
+            "name": "Motion picture",
+            "unique_id": f"{unique}_picture",
+            "topic": f"camcast/{name}/picture",
+        }
+        return [
+            (f"{DISCOVERY}/binary_sensor/{unique}/motion/config", sensor),
+            (f"{DISCOVERY}/camera/{unique}/picture/config", camera),
+        ]
+
+    async def _publish_changes(self, client: aiomqtt.Client) -> None:
+        try:
+            while True:
+                while self._pending:
+                    topic, value = next(iter(self._pending.items()))
+                    payload = value
+                    if topic.endswith("/picture"):  # the value is the picture's file
+                        payload = await asyncio.to_thread(_read, Path(value.decode()))
+                    if payload:  # an empty retained message would delete the topic's value
+                        await client.publish(topic, payload, qos=1, retain=True)
+                        self.published += 1
+                    if self._pending.get(topic) is value:  # not replaced meanwhile
+                        del self._pending[topic]
+                self._changed.clear()
+                await self._changed.wait()
+        except asyncio.CancelledError:
+            # Stopping: say so now rather than when the broker notices the connection is gone.
+            with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+                await asyncio.wait_for(client.publish(self.availability, b"offline", qos=1, retain=True), 2)
+            raise
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""

@@ -1,0 +1,124 @@
+"""Motion over the set of cameras: a watcher per camera, the event log, and the notifiers (a webhook
+and a command per camera, one MQTT link per broker). Run :meth:`Motion.run` as a job of the server.
+
+Every camera gets a watcher, idle while its motion is off, so that a reload can turn motion on or off
+and change its thresholds, zones, webhook and command at once; a new MQTT broker waits for a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
+
+from camcast.camera import Camera
+from camcast.config import CameraSettings
+from camcast.motion.events import Event, EventLog
+from camcast.motion.notify.command import Command
+from camcast.motion.notify.mqtt import Mqtt
+from camcast.motion.notify.webhook import Webhook
+from camcast.motion.watcher import MotionWatcher
+
+log = logging.getLogger(__name__)
+
+#: Motion settings that change only with a restart (a broker is connected once).
+RESTART_KEYS = ("motion_mqtt", "motion_mqtt_password")
+
+
+class Notifier(Protocol):
+    def tell(self, kind: str, event: Event) -> None: ...
+
+    async def run(self) -> None: ...
+
+
+class Motion:
+    """The cameras' motion watchers, their event log and their notifiers."""
+
+    def __init__(self, cameras: Sequence[Camera], events: EventLog) -> None:
+        self.events = events
+        self.watchers: dict[str, MotionWatcher] = {}
+        self.notifiers: dict[str, list[Notifier]] = {}
+        self.links: dict[tuple[str, str | None], Mqtt] = {}
+        self._listeners: list[Callable[[str, Event], None]] = []
+        for camera in cameras:
+            self._add(camera)
+        by_broker: dict[tuple[str, str | None], dict[str, str]] = {}
+        for camera in cameras:
+            s = camera.settings
+            if s.motion_mqtt:
+                by_broker.setdefault((s.motion_mqtt, s.motion_mqtt_password), {})[camera.name] = s.title
+        for (url, password), named in by_broker.items():
+            link = Mqtt(url, password, named, events.pictures)
+            self.links[(url, password)] = link
+            for name in named:
+                self.notifiers[name].append(link)
+
+    def _add(self, camera: Camera) -> None:
+        name = camera.name
+        watcher = MotionWatcher(camera.hub, camera.settings, self.events, lambda k, e: self._tell(name, k, e))
+        self.watchers[name] = watcher
+        camera.pixel_readers.append(watcher.wants_pixels)
+
+        def webhook() -> str | None:  # the current settings, after any reload
+            return watcher.settings.motion_on_event
+
+        def command() -> tuple[str, ...]:
+            return watcher.settings.motion_on_event_command
+
+        self.notifiers[name] = [Webhook(name, webhook), Command(name, command, self.events.pictures)]
+
+    def listen(self, listener: Callable[[str, Event], None]) -> None:
+        """Call ``listener(kind, event)`` on the event loop at every start and end."""
+        self._listeners.append(listener)
+
+    def _tell(self, camera: str, kind: str, event: Event) -> None:
+        verb = "started" if kind == "start" else "ended"
+        seconds = "" if event.end is None else f" after {event.end - event.start:.1f} s"
+        log.info("%s: motion %s%s (%s, peak %.1f%% of the picture)", camera, verb, seconds, event.id,
+                 event.peak * 100)  # fmt: skip
+        for notifier in self.notifiers.get(camera, ()):
+            notifier.tell(kind, event)
+        for listener in self._listeners:
+            listener(kind, event)
+
+    def describe(self) -> list[str]:
+        """A line per camera with motion on, for the start-up banner."""
+        lines = []
+        for name, watcher in self.watchers.items():
+            s = watcher.settings
+            if not s.motion:
+                continue
+            told = [
+                what
+                for what, on in (("a webhook", s.motion_on_event), ("a command", s.motion_on_event_command),
+                                 (f"MQTT {s.motion_mqtt}", s.motion_mqtt))
+                if on
+            ]  # fmt: skip
+            lines.append(
+                f"{name} watches for motion (sensitivity {s.motion_sensitivity:g}, up to {s.motion_fps:g} "
+                f"pictures a second); events: camcast events" + (f"; tells {', '.join(told)}" if told else "")
+            )
+        return lines
+
+    def change(self, settings: Mapping[str, CameraSettings]) -> list[str]:
+        """Apply reloaded camera settings; returns what waits for a restart."""
+        restart = []
+        for name, new in settings.items():
+            watcher = self.watchers.get(name)
+            if watcher is None:
+                continue
+            old = watcher.settings
+            waiting = [key for key in RESTART_KEYS if getattr(new, key) != getattr(old, key)]
+            restart += [f"{name}: {key}" for key in waiting]
+            # What waits for a restart keeps its running value, so the next reload compares with it.
+            watcher.change(dataclasses.replace(new, **{key: getattr(old, key) for key in waiting}))
+        return restart
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            for watcher in self.watchers.values():
+                tg.create_task(watcher.run())
+            for notifier in {id(n): n for ns in self.notifiers.values() for n in ns}.values():
+                tg.create_task(notifier.run())
