@@ -8,8 +8,11 @@ import asyncio
 import base64
 import json
 import os
+import signal
+import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -29,6 +32,8 @@ from tests.scenes import Light, Mover, Scene, matched
 from tests.waiting import until
 
 FPS = 5.0
+#: Changes of the whole picture each detector reported, by id(detector).
+LIGHTS: dict[int, int] = {}
 
 
 def detect(
@@ -42,7 +47,9 @@ def detect(
         data = simplejpeg.encode_jpeg(np.repeat(luma[:, :, None], 3, axis=2), 85)
         grey = small_grey(Frame(0, t, t, scene.width, scene.height, Encoded("jpeg", data)))
         assert grey is not None
-        for kind, event in tracker.update(t, detector.analyse(grey)):
+        analysis = detector.analyse(grey)
+        LIGHTS[id(detector)] = LIGHTS.get(id(detector), 0) + analysis.light
+        for kind, event in tracker.update(t, analysis):
             if kind == "end":
                 assert event.end is not None
                 found.append((event.start, event.end))
@@ -64,16 +71,19 @@ def test_things_crossing_are_found_within_half_a_second_and_lights_are_not() -> 
     assert matched(found, scene.truth, within=0.5) == (2, 0, 0), (found, scene.truth)
 
 
-def test_noise_and_abrupt_light_switches_raise_nothing() -> None:
-    """A still scene with sensor noise, the light switched off and on at once, and a lamp on one side
-    switched: no event."""
+def test_noise_light_switches_and_a_knocked_camera_raise_nothing() -> None:
+    """A still scene with sensor noise, the light switched off and on at once, a lamp on one side
+    switched, and the camera knocked twice: no event; the knocks are taken for a change of the whole
+    picture."""
     scene = Scene(
-        seconds=30,
+        seconds=34,
         lights=(Light(5, 5, 1.0, 0.6), Light(12, 12, 1.0, 1.5), Light(20, 20.2, 1.0, 0.8, slope=1.0)),
         noise=6.0,
+        shakes=(26.0, 30.0),
     )
-    found, _ = detect(scene)
+    found, detector = detect(scene)
     assert found == []
+    assert LIGHTS[id(detector)] >= 2  # each knock resets the background
 
 
 def test_constant_motion_backs_off_and_a_person_is_still_seen() -> None:
@@ -336,3 +346,67 @@ async def test_mqtt_tells_home_assistant_and_outlives_the_broker(crossing: Path,
             await until(lambda: seen.get(availability, [b""])[-1] == b"online", seconds=40)
             assert any(t.startswith("homeassistant/binary_sensor/") for t in seen)
         listener.cancel()
+
+
+async def test_h264_is_decoded_for_motion(tmp_path: Path) -> None:
+    """An H.264 file, passed through untouched for video, is decoded while motion watches it: its
+    crossing is an event."""
+    scene = Scene(width=640, height=360, seconds=8, noise=3, movers=(Mover(2, 4, 80, 120, 0.3, 30),))
+    video = make_video(
+        tmp_path / "crossing.mp4", codec="h264", frames=80, fps=10, size=(640, 360),
+        picture=lambda i: scene.luma(i / 10, i), options={"g": "10"},
+    )  # fmt: skip
+    args = ("--source", str(video), "--motion", "--motion-gap-seconds", "1")
+    async with camcast_server(*args) as server, aiohttp.ClientSession() as session:
+
+        async def an_event() -> bool:
+            async with session.get(server.url + "/api/events") as resp:
+                return any(e["end"] for e in (await resp.json())["events"])
+
+        await until(an_event, seconds=30)
+
+
+async def test_a_reload_turns_motion_on(crossing: Path, tmp_path: Path) -> None:
+    """SIGHUP with a [motion] table added: motion starts without a restart and finds the crossing."""
+    config = tmp_path / "camcast.toml"
+    config.write_text(f"source = {json.dumps(str(crossing))}\n")
+    async with camcast_server("--config", str(config)) as server, aiohttp.ClientSession() as session:
+
+        async def status() -> dict[str, object]:
+            async with session.get(server.url + "/status.json") as resp:
+                doc: dict[str, object] = await resp.json()
+                return doc
+
+        assert (await status())["motion"] is False
+        config.write_text(config.read_text() + "\n[motion]\nenabled = true\ngap_seconds = 1\n")
+        server.proc.send_signal(signal.SIGHUP)
+        await until(lambda: status_has(status, "events_total"), seconds=30)
+
+
+async def status_has(status: Callable[[], Awaitable[dict[str, object]]], key: str) -> bool:
+    doc = await status()
+    return bool(doc["motion"]) and bool(doc.get(key))
+
+
+@pytest.mark.timeout(30)  # a follower that never prints would block its readline
+def test_events_follow_prints_each_start_and_end(tmp_path: Path) -> None:
+    """`camcast events --follow --json` prints a line when an event starts and when it ends."""
+    from camcast.paths import events_dir
+
+    log = EventLog(events_dir())
+    log.open()
+    command = [sys.executable, "-m", "camcast", "events", "--follow", "--json"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as follower:
+        try:
+            assert follower.stdout is not None and follower.stderr is not None
+            assert "following" in follower.stderr.readline()  # it has read the log as it is
+            now = time.time()
+            log.write(Event("door-1", "door", now))
+            log.write(Event("door-1", "door", now, now + 2, peak=0.1))
+            lines = [json.loads(follower.stdout.readline()) for _ in range(2)]
+        finally:
+            follower.terminate()
+    assert [(d["type"], d["id"], d["end"] is None) for d in lines] == [
+        ("start", "door-1", True),
+        ("end", "door-1", False),
+    ]

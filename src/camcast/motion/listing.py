@@ -4,6 +4,7 @@ they start and end. Reads the log file directly, so it works whether or not the 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -22,10 +23,15 @@ def show(
     limit: int,
     as_json: bool,
     follow: bool,
-    out: Callable[[str], None] = print,
+    out: Callable[[str], None] | None = None,
 ) -> None:
     """Print the newest ``limit`` events (of ``cameras``, since ``since``); then, with ``follow``, one
     line per start and end until interrupted."""
+    if out is None:
+
+        def out(text: str) -> None:  # flushed: a script reading --follow gets each line as it happens
+            print(text, flush=True)
+
     log = EventLog(folder)
     try:
         start = None if since is None else parse_time(since)
@@ -40,12 +46,16 @@ def show(
         )
 
     events = [e for e in log.read() if chosen(e)][-limit:]
-    if not events and not follow:
+    if not events and not (follow and as_json):
         out("no motion events" + (" for " + ", ".join(cameras) if cameras else "") + f" (kept in {log.file})")
     for event in events:
         out(json.dumps(event.to_json()) if as_json else line(event, log))
     if follow:
-        for kind, event in _follow(log):
+
+        def following() -> None:
+            print(f"camcast: following {log.file} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+
+        for kind, event in _follow(log, following):
             if chosen(event):
                 out(
                     json.dumps({"type": kind, **event.to_json()})
@@ -61,11 +71,12 @@ def line(event: Event, log: EventLog) -> str:
     return f"{event.camera}  {doc['start']}  {end:>8}  peak {event.peak * 100:5.2f}%  {event.id}{picture}"
 
 
-def _follow(log: EventLog) -> Iterator[tuple[str, Event]]:
-    """Each start and end written to the log from now on (the file rewritten meanwhile is read again
-    from its start, skipping what was seen)."""
+def _follow(log: EventLog, ready: Callable[[], None]) -> Iterator[tuple[str, Event]]:
+    """Each start and end written to the log once ``ready`` is called (the file rewritten meanwhile is
+    read again from its start, skipping what was seen)."""
     seen: set[tuple[str, bool]] = {(e.id, e.end is not None) for e in log.read()}
     offset = log.file.stat().st_size if log.file.exists() else 0
+    ready()
     while True:
         time.sleep(FOLLOW_EVERY)
         try:
