@@ -27,6 +27,7 @@ from camcast.publish.hls import HlsPublisher
 from camcast.publish.publisher import Publisher, PublishOptions
 from camcast.publish.store import RemoteStore
 from camcast.publish.target import parse_target
+from camcast.record.runner import Recorders
 from camcast.security.accounts import Accounts
 from camcast.security.files import write_atomic
 from camcast.server.listen import access_policy
@@ -135,9 +136,13 @@ async def serve(
         events = EventLog(paths.events_dir())
         await asyncio.to_thread(events.open)
         motion = Motion(cameras, events)
+        recording = Recorders(cameras, paths.recordings_dir(), events.pictures)
+        motion.listen(recording.on_event)
         print(f"camcast: serving {', '.join(f'{c.name} ({c.describe()})' for c in cameras)}", flush=True)
-        state = await stack.enter_async_context(serving(cameras, config.server, access, accounts, motion))
-        for line in motion.describe():
+        state = await stack.enter_async_context(
+            serving(cameras, config.server, access, accounts, motion, recording)
+        )
+        for line in motion.describe() + recording.describe({c.name: c.settings.motion for c in cameras}):
             print(f"camcast: {line}", flush=True)
         state.publishers.update(publishers)
         for name, publisher in publishers.items():
@@ -158,12 +163,12 @@ async def serve(
                 lines.append(line)
             return " | ".join(lines)
 
-        jobs = [*(p.run() for p in publishers.values()), motion.run()]
+        jobs = [*(p.run() for p in publishers.values()), motion.run(), recording.run()]
         if reload is not None:
             by_name = {c.name: c for c in cameras}
 
             async def apply_config(new: Config) -> list[str]:
-                return await reloading.apply(new, by_name, publishers, state, motion)
+                return await reloading.apply(new, by_name, publishers, state, motion, recording)
 
             jobs.append(reloading.on_sighup(reload, apply_config))
         await run_until_signalled(cameras, jobs, StatusLine(render, quiet))

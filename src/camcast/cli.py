@@ -21,11 +21,12 @@ log = logging.getLogger("camcast")
 SERVER_KEYS = tuple(config.SERVER_FIELDS)
 CAMERA_KEYS = tuple(config.CAMERA_FIELDS)
 PUBLISH_KEYS = CAMERA_KEYS[CAMERA_KEYS.index("publish_to") :]
-MOTION_KEYS = tuple(config.TABLED["motion"].values())
-CAPTURE_KEYS = tuple(k for k in CAMERA_KEYS if k not in PUBLISH_KEYS and k not in MOTION_KEYS)
+#: Motion's and recording's settings: only the server has them.
+WATCH_KEYS = tuple(name for table in config.TABLED.values() for name in table.values())
+CAPTURE_KEYS = tuple(k for k in CAMERA_KEYS if k not in PUBLISH_KEYS and k not in WATCH_KEYS)
 #: Settings each subcommand takes as flags (all of them can also come from the config file).
 COMMAND_SETTINGS = {
-    "serve": (*CAPTURE_KEYS, *SERVER_KEYS, *MOTION_KEYS, *PUBLISH_KEYS),
+    "serve": (*CAPTURE_KEYS, *SERVER_KEYS, *WATCH_KEYS, *PUBLISH_KEYS),
     "snapshot": CAPTURE_KEYS,
     "publish": (*CAPTURE_KEYS, *PUBLISH_KEYS),
     "config": (*SERVER_KEYS, *CAMERA_KEYS),
@@ -189,6 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument(
         "--follow", action="store_true", help="then one line per start and end as they happen"
     )
+    recs = sub.add_parser("recordings", parents=[common], help="recordings: list, export an event, delete")
+    recs.add_argument("--camera", action="append", default=[], metavar="NAME", help="only this camera's")
+    recs.add_argument("--json", action="store_true", help="one JSON object per file, for scripts")
+    recs.add_argument("--export", nargs=2, metavar=("WHAT", "OUT"),
+                      help="write an event (its id) or a recording (its name) to OUT as one MP4")  # fmt: skip
+    recs.add_argument("--delete", metavar="NAME", help="delete a recording (for good)")
     watchers = sub.add_parser("viewers", parents=[common], help="who is watching now, and who watched")
     watchers.add_argument("--history", type=int, default=20, help="past sessions to show (default 20)")
     _add_settings(watchers, ("listen", "base_path"))
@@ -204,7 +211,9 @@ def load_config(args: argparse.Namespace) -> config.Config:
     path = Path(args.config) if explicit else paths.config_file()
     file_values = config.read_file(path, explicit)
     flags = {name: getattr(args, name, None) for name in (*SERVER_KEYS, *CAMERA_KEYS)}
-    cfg = config.load(file_values, flags, origin=str(path), select=_names(getattr(args, "camera", [])))
+    # recordings --camera names the files' camera, which need not be in today's config
+    select = () if args.command == "recordings" else _names(getattr(args, "camera", []))
+    cfg = config.load(file_values, flags, origin=str(path), select=select)
     if args.command == "publish" and args.publish_to is not None and len(cfg.cameras) > 1:
         raise ConfigError(
             "names one destination for several cameras: choose one with --camera", key="publish_to"
@@ -255,6 +264,12 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args)
     if args.command == "config":
         sys.stdout.write(cfg.to_toml())
+        return 0
+    if args.command == "recordings":
+        from camcast.record import listing as recorded
+
+        recorded.main(cfg, paths.recordings_dir(), paths.events_dir(), args.camera, args.json, args.export,
+                      args.delete)  # fmt: skip
         return 0
     from camcast import app  # the whole pipeline: only the commands that capture need it
 

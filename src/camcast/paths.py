@@ -69,3 +69,8 @@ def control_socket(port: int) -> Path:
 def events_dir() -> Path:
     """Motion events: ``events.jsonl`` (one JSON line per start and end) and each event's picture."""
     return state_dir() / "events"
+
+
+def recordings_dir() -> Path:
+    """Recordings: ``CAMERA/YYYY-MM-DD/CAMERA-YYYYMMDD-HHMMSS-mmm.mp4``, each with a ``.json`` sidecar."""
+    return state_dir() / "recordings"

@@ -2,8 +2,8 @@
 
 What is drawn (caption, logo, badge), the geometry and privacy masks, who may watch (``public``,
 ``trusted_proxy``, ``frame_ancestors``; accounts and share keys are reread on their own) and the
-publishing interval, file name, archive and retention, and motion (on or off, its thresholds,
-zones, webhook and command) change at once, and nobody watching is
+publishing interval, file name, archive and retention, motion (on or off, its thresholds,
+zones, webhook and command) and recording (its mode and limits) change at once, and nobody watching is
 disconnected. Settings that need a restart (where to listen, TLS, the source and its mode, encoding,
 the destination, the set of cameras) are named in one warning line and keep their running values
 until then. A configuration that does not load is reported in one line and the running one stays.
@@ -22,6 +22,7 @@ from camcast.config import Config
 from camcast.errors import CamcastError
 from camcast.motion.runner import Motion
 from camcast.publish.publisher import Publisher, PublishOptions
+from camcast.record.runner import Recorders
 from camcast.server.proxy import parse_network
 from camcast.server.state import ServerState
 
@@ -45,6 +46,7 @@ async def apply(
     publishers: Mapping[str, Publisher],
     state: ServerState | None,
     motion: Motion | None = None,
+    recording: Recorders | None = None,
 ) -> list[str]:
     """Apply ``config`` to what runs; return the settings that wait for a restart."""
     restart: list[str] = []
@@ -69,6 +71,8 @@ async def apply(
         restart += [f"{name}: {key}" for key in camera.change(settings)]
         if motion is not None:
             restart += motion.change({name: camera.settings})
+        if recording is not None:
+            restart += recording.change({name: camera.settings})
         publisher = publishers.get(name)
         changed_target = [k for k in RESTART_PUBLISH if getattr(settings, k) != getattr(before, k)]
         restart += [f"{name}: {key}" for key in changed_target]

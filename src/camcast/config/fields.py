@@ -76,3 +76,13 @@ def show_color(c: tuple[int, int, int]) -> str:
 def fields_of(cls: type) -> dict[str, dataclasses.Field[Any]]:
     """The declared settings of a settings class, by key."""
     return {f.name: f for f in dataclasses.fields(cls) if "parse" in f.metadata}
+
+
+def show_bytes(value: int | None) -> str:
+    """A size as TOML: ``"20G"`` when it is a whole number of a unit."""
+    if value is None:
+        return '""'
+    for unit, size in (("T", 1024**4), ("G", 1024**3), ("M", 1024**2), ("K", 1024)):
+        if value % size == 0:
+            return f'"{value // size}{unit}"'
+    return str(value)

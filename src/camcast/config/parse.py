@@ -291,3 +291,29 @@ def parse_rate(value: Any) -> float:
     if isinstance(value, bool) or not 0.5 <= number <= 30:
         raise ValueError("must be a number of pictures a second from 0.5 to 30")
     return number
+
+
+#: Recording modes.
+RECORD_MODES = ("off", "events", "continuous")
+
+
+def parse_record_mode(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text not in RECORD_MODES:
+        raise ValueError(f"must be one of {', '.join(RECORD_MODES)}")
+    return text
+
+
+def parse_byte_size(value: Any) -> int | None:
+    """Bytes: a number, optionally with K, M, G or T (powers of 1024), e.g. ``20G``, ``500M``."""
+    if value in (None, "", "none"):
+        return None
+    text = str(value).strip().upper().removesuffix("B").removesuffix("I")
+    scale = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}.get(text[-1:], 1)
+    try:
+        number = float(text[:-1] if scale > 1 else text)
+    except ValueError:
+        number = -1.0
+    if isinstance(value, bool) or not math.isfinite(number) or number < 0:
+        raise ValueError("must be a size in bytes, e.g. 20G, 500M or 0")
+    return round(number * scale)

@@ -11,7 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from camcast.config.fields import fields_of, quote, setting, show_color, show_crop, show_listen, show_size
+from camcast.config.fields import (
+    fields_of,
+    quote,
+    setting,
+    show_bytes,
+    show_color,
+    show_crop,
+    show_listen,
+    show_size,
+)
 from camcast.config.parse import (
     URL_SCHEMES,
     device_path,
@@ -21,6 +30,7 @@ from camcast.config.parse import (
     parse_base_path,
     parse_bitrate,
     parse_bool,
+    parse_byte_size,
     parse_file_name,
     parse_fingerprint,
     parse_fps,
@@ -31,6 +41,7 @@ from camcast.config.parse import (
     parse_optional_text,
     parse_path,
     parse_rate,
+    parse_record_mode,
     parse_seconds,
     parse_size,
     parse_source,
@@ -52,6 +63,8 @@ from camcast.picture.overlay import POSITIONS, parse_color, parse_position
 
 #: The table of a camera's motion settings (``motion_fps`` is its ``fps``, ``motion`` its ``enabled``).
 MOTION_TABLE = "motion"
+#: The table of a camera's recording settings (``record`` is its ``mode``).
+RECORD_TABLE = "record"
 
 
 @dataclass(frozen=True)
@@ -249,6 +262,44 @@ class CameraSettings:
         None, parse_optional_text, "the MQTT user's password (or use CAMCAST_MQTT_PASSWORD)", secret=True,
         table=MOTION_TABLE,
     )  # fmt: skip
+    # --- recording: the [record] table ------------------------------------------------------------------
+    record: str = setting(
+        "off", parse_record_mode,
+        "record the H.264 video: off, events (a clip per motion event) or continuous (files of "
+        "record_file_minutes)",
+        metavar="MODE", table=RECORD_TABLE,
+    )  # fmt: skip
+    record_pre_seconds: float = setting(
+        5.0, parse_seconds(0, 60), "video kept in memory to start an event's clip before the event",
+        metavar="S", table=RECORD_TABLE,
+    )  # fmt: skip
+    record_post_seconds: float = setting(
+        5.0, parse_seconds(0, 600), "video recorded after an event ends", metavar="S", table=RECORD_TABLE
+    )
+    record_file_minutes: float = setting(
+        10.0, parse_seconds(0.1, 1440), "minutes in each file of a continuous record", metavar="M",
+        table=RECORD_TABLE,
+    )  # fmt: skip
+    record_max_days: float | None = setting(
+        14.0, parse_optional_positive, "delete recordings older than this many days", metavar="D",
+        table=RECORD_TABLE,
+    )  # fmt: skip
+    record_max_size: int | None = setting(
+        None, parse_byte_size, "keep the recordings of this camera under this size, e.g. 20G", metavar="SIZE",
+        table=RECORD_TABLE, show=show_bytes,
+    )  # fmt: skip
+    record_min_free: int = setting(
+        2 * 1024**3, parse_byte_size,
+        "free space to leave on the disk: past it, oldest recordings are deleted; if still short, "
+        "recording stops until there is room",
+        metavar="SIZE", table=RECORD_TABLE, show=show_bytes,
+    )  # fmt: skip
+    record_copy_to: str | None = setting(
+        None, parse_optional_text,
+        "also upload each finished clip to a folder, or an ftp://, ftps://, sftp:// or s3:// URL "
+        "(the credentials are the publishing ones)",
+        metavar="URL", table=RECORD_TABLE,
+    )  # fmt: skip
     # --- publishing -----------------------------------------------------------------------------------
     publish_to: str | None = setting(
         None, parse_optional_text,
@@ -341,9 +392,9 @@ _DRAWS = ("text", "logo", "live_badge")
 OUTPUT_TABLES = ("serve", "publish")
 #: Settings written in a table of their own, by table: {table: {key in the table: setting}}.
 TABLED = {
-    table: {(name.removeprefix(table + "_") if name != table else "enabled"): name
+    table: {(name.removeprefix(table + "_") if name != table else own): name
             for name, f in fields_of(CameraSettings).items() if f.metadata["table"] == table}
-    for table in (MOTION_TABLE,)
+    for table, own in ((MOTION_TABLE, "enabled"), (RECORD_TABLE, "mode"))
 }  # fmt: skip
 #: The table of a camera's V4L2 controls.
 CONTROLS_TABLE = "controls"

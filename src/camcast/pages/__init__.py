@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 from string import Template
 
-PAGES = ("index", "home", "refresh", "script", "stream", "live", "cameras")
+PAGES = ("index", "home", "refresh", "script", "stream", "live", "cameras", "recordings")
 #: The three ways to watch, as the index lists them: (link text, what it does).
 VIEWS = {
     "refresh": ("Page refresh", "the whole page reloads every {every} seconds."),
@@ -86,6 +86,9 @@ def render(
     motion: bool = False,
     events: str = "",
     motion_view: str = "",
+    recordings: str = "",
+    may_delete: bool = False,
+    rec: bool = False,
 ) -> str:
     """The HTML of ``page`` (one of :data:`PAGES`).
 
@@ -100,7 +103,9 @@ def render(
     ``state`` (live, paused, offline) and ``viewers``, refreshed from ``status`` (the entry of
     ``camera``), and ``urls``: (what, absolute URL) pairs for other programs; the "watching" badge
     while ``motion`` is on, and for the owner the list of motion events from ``events`` (the API's
-    URL) with the detector's view ``motion_view``.
+    URL) with the detector's view ``motion_view``. The ``recordings`` page lists what the API at
+    ``recordings`` gives, by day, with the ``events`` marked, and offers deleting when ``may_delete``;
+    the home page's REC badge shows while ``rec``.
     """
     if page not in PAGES:
         raise KeyError(page)
@@ -136,6 +141,9 @@ def render(
         "events": esc(events),
         "events_hidden": "" if events else " hidden",
         "motion_view": esc(motion_view),
+        "recordings": esc(recordings),
+        "may_delete": "yes" if may_delete else "",
+        "rec_hidden": "" if rec else " hidden",
         "urls": "".join(
             f'<dt>{esc(what)}</dt><dd><a href="{esc(url)}"><code>{esc(url)}</code></a></dd>\n'
             for what, url in urls
@@ -150,13 +158,13 @@ def render(
     body = _template(template).substitute(values)
     labels = {
         "cameras": "All cameras", "index": "Home", "refresh": "Page refresh", "script": "Image refresh",
-        "stream": "Live", "live": "WebRTC",
+        "stream": "Live", "live": "WebRTC", "recordings": "Recordings",
     }  # fmt: skip
     nav = " ".join(
         f'<a href="{esc(links[name])}">{label}</a>' for name, label in labels.items() if name in links
     )
     head = f'<meta http-equiv="refresh" content="{esc(every_text)}">\n' if page == "refresh" else ""
-    scripted = page in ("script", "stream", "live", "home", "cameras")
+    scripted = page in ("script", "stream", "live", "home", "cameras", "recordings")
     scripts = f'<script src="{esc(asset_base)}/viewer.js"></script>\n' if scripted else ""
     return _template("layout.html").substitute(
         title=esc(title), nav=nav, body=body, head=head, scripts=scripts, asset_base=esc(asset_base)

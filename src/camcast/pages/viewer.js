@@ -267,6 +267,8 @@
         stateBadge.className = "state " + mine.state;
         var watching = document.getElementById("camcast-motion");
         if (watching) watching.hidden = !mine.motion;
+        var rec = document.getElementById("camcast-rec");
+        if (rec) rec.hidden = !mine.recording;
         if (viewerCount) viewerCount.textContent = mine.viewers + " watching";
       }, function () {
         stateBadge.textContent = "unreachable";
@@ -318,6 +320,105 @@
     };
     showEvents();
     window.setInterval(showEvents, 5000);
+  }
+
+  // The recordings page: each day as a timeline (recordings as bars, events as ticks) and a list; a
+  // recording plays in the page's own <video>, downloads, or (the owner) is deleted.
+  var recBox = document.getElementById("camcast-recordings");
+  if (recBox) {
+    var recUrl = recBox.getAttribute("data-recordings");
+    var evUrl = recBox.getAttribute("data-events");
+    var mayDelete = !!recBox.getAttribute("data-delete");
+    var player = document.getElementById("camcast-rec-player");
+    var nowPlaying = document.getElementById("camcast-rec-now");
+    var daysBox = document.getElementById("camcast-days");
+    var recState = document.getElementById("camcast-rec-state");
+    var el = function (tag, cls, text) {
+      var node = document.createElement(tag);
+      if (cls) node.className = cls;
+      if (text) node.textContent = text;
+      return node;
+    };
+    var play = function (r) {
+      player.hidden = false;
+      player.src = r.url;
+      player.play().catch(function () {});
+      nowPlaying.textContent = "Playing " + new Date(r.start).toLocaleString() + " (" + r.seconds.toFixed(0) + " s)";
+    };
+    var secondsOfDay = function (d) { return d.getHours() * 3600 + d.getMinutes() * 60 + d.getSeconds(); };
+    var showAll = function (recs, events) {
+      daysBox.textContent = "";
+      recState.textContent = recs.recording.length ? "REC: recording now" : (recs.recordings.length ? "" : "No recordings yet.");
+      recState.className = recs.recording.length ? "state rec" : "status";
+      var days = {};
+      recs.recordings.forEach(function (r) {
+        var day = new Date(r.start).toDateString();
+        (days[day] = days[day] || []).push(r);
+      });
+      Object.keys(days).reverse().forEach(function (day) {
+        var section = el("section", "day");
+        section.appendChild(el("h3", "", day));
+        var line = el("div", "timeline");
+        days[day].forEach(function (r) {
+          var start = new Date(r.start);
+          var bar = el("button", "span");
+          bar.style.left = (secondsOfDay(start) / 864) + "%";
+          bar.style.width = Math.max(r.seconds / 864, 0.3) + "%";
+          bar.title = start.toLocaleTimeString() + ", " + r.seconds.toFixed(0) + " s";
+          bar.onclick = function () { play(r); };
+          line.appendChild(bar);
+        });
+        events.filter(function (e) { return new Date(e.start).toDateString() === day; }).forEach(function (e) {
+          var tick = el("span", "event");
+          tick.style.left = (secondsOfDay(new Date(e.start)) / 864) + "%";
+          tick.title = "motion at " + new Date(e.start).toLocaleTimeString();
+          line.appendChild(tick);
+        });
+        section.appendChild(line);
+        var list = el("ul", "recordings");
+        days[day].slice().reverse().forEach(function (r) {
+          var item = el("li");
+          item.appendChild(el("span", "", new Date(r.start).toLocaleTimeString() + " · " + r.seconds.toFixed(0) +
+            " s · " + (r.bytes / 1e6).toFixed(1) + " MB" + (r.events.length ? " · " + r.events.length + " event(s)" : "") +
+            (r.complete ? "" : " · cut off")));
+          events.filter(function (e) { return r.events.indexOf(e.id) >= 0 && e.picture_url; }).forEach(function (e) {
+            var pic = el("img", "event");
+            pic.src = e.picture_url;
+            pic.alt = "motion at " + e.start;
+            pic.loading = "lazy";
+            item.appendChild(pic);
+          });
+          var playButton = el("button", "play", "Play");
+          playButton.onclick = function () { play(r); };
+          item.appendChild(playButton);
+          var down = el("a", "", "Download");
+          down.href = r.url + (r.url.indexOf("?") < 0 ? "?" : "&") + "download=1";
+          item.appendChild(down);
+          if (mayDelete) {
+            var del = el("button", "delete", "Delete");
+            del.onclick = function () {
+              if (!window.confirm("Delete this recording for good?")) return;
+              fetch(r.url.replace("/recordings/", "/api/recordings/"), { method: "DELETE", credentials: "same-origin" })
+                .then(function () { refresh(); });
+            };
+            item.appendChild(del);
+          }
+          list.appendChild(item);
+        });
+        section.appendChild(list);
+        daysBox.appendChild(section);
+      });
+    };
+    var refresh = function () {
+      getJSON(recUrl, function (recs) {
+        if (!evUrl) { showAll(recs, []); return; }
+        getJSON(evUrl + (evUrl.indexOf("?") < 0 ? "?" : "&") + "limit=1000", function (doc) {
+          showAll(recs, doc.events || []);
+        }, function () { showAll(recs, []); });
+      }, function () { recState.textContent = "Recordings could not be loaded."; });
+    };
+    refresh();
+    window.setInterval(function () { if (player.paused) refresh(); }, 15000);
   }
 
   // Near-live on a static host: a ring of pictures stream/000.jpg … and a JSON file naming the newest.

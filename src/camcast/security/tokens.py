@@ -22,7 +22,7 @@ from camcast.security.files import stamp, write_private
 #: What a link may open: ``watch`` is every viewer route (pages, snapshot, stream); the others one kind.
 #: Share-link scopes: ``watch`` (the pages and all they show), ``snapshot`` (the picture only), ``stream``
 #: (the video streams, for programs). What each opens is declared on the routes (camcast.server.urls).
-SCOPES = ("watch", "snapshot", "stream", "events")
+SCOPES = ("watch", "snapshot", "stream", "events", "recordings")
 
 
 @dataclass(frozen=True)

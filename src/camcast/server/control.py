@@ -48,7 +48,16 @@ def camera_status(st: ServerState, name: str, now: float, owner: bool = False) -
         "webrtc": len(cam.webrtc.tracks),
         "webrtc_skips": cam.webrtc.skips,
         **_motion_status(st, name, owner),
+        **_record_status(st, name),
     }
+
+
+def _record_status(st: ServerState, name: str) -> dict[str, object]:
+    """Whether the camera records, and is recording now: everyone sees it (the page's REC badge)."""
+    recorder = st.recording.recorders.get(name) if st.recording is not None else None
+    if recorder is None:
+        return {"record": "off", "recording": False}
+    return {"record": recorder.mode, "recording": recorder.recording}
 
 
 def _motion_status(st: ServerState, name: str, owner: bool) -> dict[str, object]:

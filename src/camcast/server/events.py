@@ -72,7 +72,7 @@ async def event_picture(request: web.Request) -> web.StreamResponse:
         data = await asyncio.to_thread(motion.events.picture_path(event.id).read_bytes)
     except OSError:
         raise web.HTTPNotFound() from None
-    touch(request, "event picture", 1)
+    touch(request, "event picture", 1, event.camera)
     return web.Response(
         body=data, content_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"}
     )

@@ -96,6 +96,29 @@ class CamcastCollector(Collector):
         yield from (captured, encoded, encode_seconds, viewers, parts, sent, skips, reconnects, paused, up)
         yield from self._uploads()
         yield from self._motion()
+        yield from self._recording()
+
+    def _recording(self) -> Iterator[Metric]:
+        now = GaugeMetricFamily(
+            "camcast_recording", "1 while a recording is being written", labels=["camera"]
+        )
+        written = CounterMetricFamily(
+            "camcast_record_bytes", "Bytes of video recorded (as the packets came)", labels=["camera"]
+        )
+        files = CounterMetricFamily("camcast_record_files", "Recordings finished", labels=["camera"])
+        failures = CounterMetricFamily("camcast_record_failures", "Recordings cut short by a failed write",
+                                       labels=["camera"])  # fmt: skip
+        full = GaugeMetricFamily(
+            "camcast_record_disk_short", "1 while recording waits for free space", labels=["camera"]
+        )
+        recording = self.state.recording
+        for name, recorder in (recording.recorders if recording is not None else {}).items():
+            now.add_metric([name], float(recorder.recording))
+            written.add_metric([name], recorder.bytes)
+            files.add_metric([name], recorder.files)
+            failures.add_metric([name], recorder.failures)
+            full.add_metric([name], float(recorder.full))
+        yield from (now, written, files, failures, full)
 
     def _motion(self) -> Iterator[Metric]:
         on = GaugeMetricFamily("camcast_motion", "1 while motion is watched", labels=["camera"])

@@ -4,7 +4,7 @@ fails at import."""
 
 from __future__ import annotations
 
-from camcast.server import control, events, media, views
+from camcast.server import control, events, media, recordings, views
 from camcast.server.state import Handler
 from camcast.server.urls import ROUTES, Route
 from camcast.server.webrtc import whep
@@ -33,6 +33,10 @@ HANDLERS: dict[str, Handler] = {
     "events": events.events,
     "event_picture": events.event_picture,
     "motion_view": events.motion_view,
+    "recordings": recordings.recordings,
+    "recording_file": recordings.recording_file,
+    "recording_delete": recordings.recording_delete,
+    "view_recordings": recordings.recordings_page,
 }
 
 #: Every route with its handler, in the table's order.

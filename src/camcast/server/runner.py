@@ -16,6 +16,7 @@ from camcast.config import ServerSettings
 from camcast.errors import ServeError
 from camcast.motion.runner import Motion
 from camcast.net import bracket, shown_host
+from camcast.record.runner import Recorders
 from camcast.security.accounts import Accounts
 from camcast.security.files import private_dir
 from camcast.security.tokens import MetricsToken, ShareKeys
@@ -57,10 +58,15 @@ def served_urls(base: str, cameras: Sequence[str]) -> list[tuple[str, str]]:
 
 @contextlib.asynccontextmanager
 async def serving(
-    cameras: Sequence[Camera], settings: ServerSettings, access: Access, accounts: Accounts, motion: Motion
+    cameras: Sequence[Camera],
+    settings: ServerSettings,
+    access: Access,
+    accounts: Accounts,
+    motion: Motion,
+    recording: Recorders,
 ) -> AsyncIterator[ServerState]:
-    """Serve ``cameras`` (and their ``motion``) until the context exits; yields the server's state
-    (viewers, streams)."""
+    """Serve ``cameras`` (their ``motion`` and ``recording`` too) until the context exits; yields the
+    server's state (viewers, streams)."""
     gate = Gate(
         accounts, ShareKeys(paths.share_key()), loopback_only=access.loopback, public=settings.public,
         tls=access.tls is not None, metrics=MetricsToken(paths.metrics_token()),
@@ -80,6 +86,7 @@ async def serving(
     )  # fmt: skip
     app[STATE].settings = settings
     app[STATE].motion = motion
+    app[STATE].recording = recording
     await runner.setup()
     limits = Limits(
         settings.max_connections, settings.max_connections_per_address, settings.header_timeout,

@@ -20,6 +20,7 @@ from camcast.encode.rendition import Rendition
 from camcast.errors import suggest
 from camcast.motion.runner import Motion
 from camcast.publish.publisher import Publisher
+from camcast.record.runner import Recorders
 from camcast.server.auth import Gate, Principal
 from camcast.server.hls import HlsOutput
 from camcast.server.mjpeg import Fanout
@@ -60,6 +61,8 @@ class ServerState:
     settings: ServerSettings | None = None
     #: The cameras' motion watchers and their events.
     motion: Motion | None = None
+    #: The cameras' recorders.
+    recording: Recorders | None = None
 
     @property
     def default(self) -> str:
@@ -127,7 +130,9 @@ def watcher(request: web.Request) -> tuple[str, str]:
     return (p.name, p.via) if p else ("anonymous", "anonymous")
 
 
-def touch(request: web.Request, route: str, frames: int) -> None:
-    """Log a visit that is not a stream (a picture, a page, an HLS file) in the viewer log."""
+def touch(request: web.Request, route: str, frames: int, camera: str | None = None) -> None:
+    """Log a visit that is not a stream (a picture, a page, an HLS file, a recording) in the viewer
+    log, as one of ``camera`` (by default the request's)."""
     who, via = watcher(request)
-    state(request).viewers.touch(request.remote or "?", who, via, route, frames, camera_name(request))
+    where = camera or camera_name(request)
+    state(request).viewers.touch(request.remote or "?", who, via, route, frames, where)

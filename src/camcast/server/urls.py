@@ -38,6 +38,7 @@ class Route:
 _WATCH = ("watch",)
 _PICTURE = ("watch", "snapshot", "stream")
 _EVENTS = ("events",)
+_RECORDINGS = ("recordings",)
 _VIDEO = ("watch", "stream")
 
 #: Every route the server answers. Viewers may watch; only owners may control; nothing else is served.
@@ -65,6 +66,10 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/events", "events", "owner", camera=True, scopes=_EVENTS, link=True),
     Route("GET", "/api/events/{name}", "event_picture", "owner", scopes=_EVENTS),
     Route("GET", "/api/motion.png", "motion_view", "owner", camera=True, scopes=_EVENTS),
+    Route("GET", "/api/recordings", "recordings", "owner", camera=True, scopes=_RECORDINGS),
+    Route("GET", "/recordings/{name}", "recording_file", "owner", scopes=_RECORDINGS),
+    Route("DELETE", "/api/recordings/{name}", "recording_delete", "owner"),
+    Route("GET", "/view/recordings", "view_recordings", "owner", camera=True, scopes=_RECORDINGS, link=True),
 )
 BY_NAME = {r.name: r for r in ROUTES}
 

@@ -65,6 +65,9 @@ def page(request: web.Request, name: str) -> web.Response:
     }
     if len(st.cameras) > 1:
         links["cameras"] = _links(request, None)("index")
+    p = principal(request)
+    if p is None or p.may("view_recordings", "owner", cam_name):
+        links["recordings"] = url("view_recordings")
     touch(request, f"page {name}", 0)
     camera = st.cameras[cam_name].camera
     home: dict[str, Any] = {}
@@ -79,10 +82,11 @@ def page(request: web.Request, name: str) -> web.Response:
             ("WebRTC (WHEP clients: OBS, GStreamer whepsrc)", "whep"),
             ("Status (JSON)", "status"),
         )
-        p = principal(request)
         owner = p is None or p.may("events", "owner", cam_name)
         watcher = st.motion.watchers[cam_name] if st.motion is not None else None
+        recorder = st.recording.recorders.get(cam_name) if st.recording is not None else None
         home = {
+            "rec": recorder is not None and recorder.recording,
             "motion": watcher is not None and watcher.enabled,
             "events": url("events") if owner else "",
             "motion_view": url("motion_view") if owner else "",

@@ -1,0 +1,251 @@
+"""One camera's recorder: a listener of its H.264 rendition (the packets every other output gets, so
+nothing is encoded twice, and a camera's own H.264 is written as it came) and of its motion events.
+
+- ``events``: the last ``pre_seconds`` of video are kept in memory as whole groups of pictures, so a
+  clip starts at a keyframe before the event; the clip goes on while any event is open and
+  ``post_seconds`` after the last one ends. Events that overlap share one clip, which names them all.
+- ``continuous``: one file after another, each cut at the first keyframe past ``file_minutes``; the
+  events during a file are named in its sidecar (an event's clip is exported from it on demand).
+
+Only live pictures are recorded: the shutter closes the clip at once (the record shows the gap, and
+no clip holds a paused period), as does a source going offline. Files are written by one worker thread
+per camera, so a slow disk never stalls the event loop; a write that fails (a full disk) ends the clip
+with one warning, and recording resumes once the runner finds room (:mod:`camcast.record.runner`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from camcast.config import CameraSettings
+from camcast.encode.rendition import Rendition
+from camcast.frames import EncodedFrame
+from camcast.hub import Hub
+from camcast.motion.events import Event
+from camcast.record.clip import Clip, RecordError, Recording, clip_path
+from camcast.record.gops import Gop, GopBuilder, Params
+
+log = logging.getLogger(__name__)
+
+#: Seconds to wait after a failed write before trying to record again.
+RETRY_AFTER_FAILURE = 10.0
+
+
+@dataclass
+class _Open:
+    """The clip being written, as the event loop knows it (the file itself lives in the thread)."""
+
+    path: Path
+    params: Params
+    start: float
+    seconds: float = 0.0
+    events: list[str] = field(default_factory=list)
+
+
+class Recorder:
+    """See the module docstring. ``finished`` is called on the event loop with each finished file."""
+
+    def __init__(
+        self,
+        hub: Hub,
+        rendition: Rendition,
+        settings: CameraSettings,
+        folder: Path,
+        finished: Callable[[Recording], None],
+    ) -> None:
+        self.hub = hub
+        self.name = settings.id
+        self.rendition = rendition
+        self.settings = settings
+        self.folder = folder
+        self.finished = finished
+        self.clip: _Open | None = None
+        self.full = False  # the disk is short of min_free even with the old recordings gone
+        self.bytes = 0
+        self.files = 0
+        self.failures = 0
+        self._gops = GopBuilder()
+        self._pre: deque[Gop] = deque()
+        self._events: set[str] = set()  # open events
+        self._until = 0.0  # record events until this Unix time
+        self._failed_at = -math.inf
+        self._attached = False
+        self._file: Clip | None = None  # only the worker thread touches it
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"camcast-record-{self.name}")
+        self._pending: set[Future[Any]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def mode(self) -> str:
+        return self.settings.record
+
+    @property
+    def recording(self) -> bool:
+        return self.clip is not None
+
+    def start(self) -> None:
+        """Listen to the camera's video (while the mode is not off)."""
+        self._loop = asyncio.get_running_loop()
+        if self.mode != "off" and not self._attached:
+            self._attached = True
+            self.rendition.add_listener(self.receive)
+
+    def change(self, settings: CameraSettings) -> None:
+        """Take reloaded settings: a new mode from the next group of pictures (off closes the clip)."""
+        self.settings = settings
+        if settings.record == "off" and self._attached:
+            self._attached = False
+            self.rendition.remove_listener(self.receive)
+            self._interrupt()
+        elif settings.record != "off":
+            self.start()
+            if settings.record == "events" and self.clip is not None and not self._events:
+                self._until = min(self._until, time.time() + settings.record_post_seconds)
+
+    # --- the video -------------------------------------------------------------------------------------
+    def receive(self, frame: EncodedFrame) -> None:
+        """A rendition listener: each encoded frame, on the event loop (cheap: no I/O here)."""
+        if not self.hub.live:
+            self._interrupt()
+            return
+        gop = self._gops.push(frame)
+        if gop is not None:
+            self._complete(gop)
+
+    def _complete(self, gop: Gop) -> None:
+        self._pre.append(gop)
+        while len(self._pre) >= 2 and self._pre[1].wall <= gop.end_wall - self.settings.record_pre_seconds:
+            self._pre.popleft()
+        if self.clip is not None and gop.params != self.clip.params:
+            self._close()  # a new picture size: a new file
+        if self.clip is not None:
+            self._add(gop)
+            if self._ending(gop):
+                self._close()
+        elif self._wanted(gop):
+            self._open(list(self._pre) if self.mode == "events" else [gop])
+
+    def _wanted(self, gop: Gop) -> bool:
+        if self.full or time.monotonic() - self._failed_at < RETRY_AFTER_FAILURE:
+            return False
+        if self.mode == "continuous":
+            return True
+        return self.mode == "events" and (bool(self._events) or gop.wall <= self._until)
+
+    def _ending(self, gop: Gop) -> bool:
+        assert self.clip is not None
+        if self.mode == "continuous":
+            return self.clip.seconds >= self.settings.record_file_minutes * 60
+        return not self._events and gop.end_wall >= self._until
+
+    def _interrupt(self) -> None:
+        """The pictures stop (the shutter, an offline source, recording turned off): the clip ends with
+        the last live picture, and nothing from before the gap is kept for the next."""
+        last = self._gops.flush()
+        if last is not None and self.clip is not None and last.params == self.clip.params:
+            self._add(last)
+        if self.clip is not None:
+            self._close()
+        self._pre.clear()
+
+    # --- events ----------------------------------------------------------------------------------------
+    def on_event(self, kind: str, event: Event) -> None:
+        """A motion event of this camera started or ended (on the event loop)."""
+        if event.camera != self.name or self.mode == "off":
+            return
+        if kind == "start":
+            self._events.add(event.id)
+            may = not self.full and time.monotonic() - self._failed_at >= RETRY_AFTER_FAILURE
+            if self.clip is None and self.mode == "events" and self._pre and self.hub.live and may:
+                self._open(list(self._pre))
+            if self.clip is not None and event.id not in self.clip.events:
+                self.clip.events.append(event.id)
+        else:
+            self._events.discard(event.id)
+            self._until = max(self._until, (event.end or time.time()) + self.settings.record_post_seconds)
+
+    # --- the file, through the worker thread -----------------------------------------------------------
+    def _open(self, gops: list[Gop]) -> None:
+        first = gops[0]
+        path = clip_path(self.folder, self.name, first.wall)
+        self.clip = _Open(path, first.params, first.wall, events=sorted(self._events))
+        log.info("%s: recording to %s", self.name, path)
+        self._submit(self._t_open, path, first.params, first.wall)
+        for gop in gops:
+            self._add(gop)
+
+    def _add(self, gop: Gop) -> None:
+        assert self.clip is not None
+        self.clip.seconds += gop.seconds
+        self.bytes += gop.bytes
+        self._submit(self._t_add, gop)
+
+    def _close(self) -> None:
+        assert self.clip is not None
+        events = tuple(self.clip.events)
+        self.clip = None
+        self._submit(self._t_finish, events)
+
+    def _submit(self, job: Callable[..., object], *args: object) -> None:
+        future = self._thread.submit(job, *args)
+        self._pending.add(future)
+        future.add_done_callback(self._done_soon)
+
+    def _done_soon(self, future: Future[Any]) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._done, future)
+
+    def _done(self, future: Future[Any]) -> None:
+        self._pending.discard(future)
+        exc = future.exception()
+        if isinstance(exc, RecordError):
+            self.failures += 1
+            self._failed_at = time.monotonic()
+            if self.clip is not None:
+                self.clip = None  # the thread has abandoned the file; it plays up to its last fragment
+            log.warning(
+                "%s: recording stopped: %s; trying again in %g s", self.name, exc, RETRY_AFTER_FAILURE
+            )
+        elif exc is not None:
+            log.error("%s: recording failed: %r", self.name, exc)
+        elif isinstance(future.result(), Recording):
+            self.files += 1
+            self.finished(future.result())
+
+    def _t_open(self, path: Path, params: Params, start: float) -> None:
+        self._file = Clip(path, self.name, params, start)
+
+    def _t_add(self, gop: Gop) -> None:
+        if self._file is None:
+            return
+        try:
+            self._file.add(gop)
+        except RecordError:
+            self._file.abandon()
+            self._file = None
+            raise
+
+    def _t_finish(self, events: tuple[str, ...]) -> Recording | None:
+        if self._file is None:
+            return None
+        clip, self._file = self._file, None
+        clip.events = list(events)
+        return clip.finish()
+
+    async def aclose(self) -> None:
+        """Finish the clip being written (the server stops) and wait for the thread."""
+        if self._attached:
+            self._attached = False
+            self.rendition.remove_listener(self.receive)
+        self._interrupt()
+        await asyncio.get_running_loop().run_in_executor(None, self._thread.shutdown, True)
+        await asyncio.sleep(0)  # the thread's last results, handed over by call_soon_threadsafe

@@ -1,0 +1,213 @@
+"""Recording over the set of cameras: a recorder per camera, fed motion's events; the limits kept
+(at start, after every file, and every minute: oldest first, by age and size per camera and by the
+disk's free space); and finished clips copied to the cameras' ``copy_to`` stores. Run
+:meth:`Recorders.run` as a job of the server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from camcast.camera import Camera
+from camcast.config import CameraSettings
+from camcast.errors import CamcastError, ConfigError
+from camcast.motion.events import Event
+from camcast.motion.notify.outbox import Outbox
+from camcast.publish import open_store
+from camcast.publish.store import RemoteStore
+from camcast.publish.target import parse_target
+from camcast.record import catalog
+from camcast.record.clip import Recording, sidecar
+from camcast.record.recorder import Recorder
+from camcast.record.retention import Limits, to_delete
+
+log = logging.getLogger(__name__)
+
+#: Seconds between sweeps for the limits (a file finishing sweeps too).
+SWEEP_EVERY = 60.0
+#: Waits before the attempts to copy a clip (seconds): four attempts over about 3 minutes.
+COPY_BACKOFF = (5.0, 30.0, 120.0)
+
+
+def limits_of(settings: CameraSettings) -> Limits:
+    return Limits(settings.record_max_days, settings.record_max_size, settings.record_min_free)
+
+
+class Recorders:
+    """The cameras' recorders and what keeps their files within limits."""
+
+    def __init__(self, cameras: Sequence[Camera], folder: Path, pictures: Path) -> None:
+        self.folder = folder
+        self.pictures = pictures  # motion's event pictures, copied with their clips
+        self.recorders: dict[str, Recorder] = {}
+        self.deleted = 0
+        self._sweep_now = asyncio.Event()
+        self._copies: dict[str, Outbox[Recording]] = {}
+        self._stores: dict[str, RemoteStore] = {}
+        for camera in cameras:
+            rendition = camera.rendition("record", codec="h264")
+            self.recorders[camera.name] = Recorder(
+                camera.hub, rendition, camera.settings, folder, self._finished
+            )
+            if camera.settings.record_copy_to:  # a bad URL fails now, before anything runs
+                self._stores[camera.name] = _store(camera.settings)
+                self._copies[camera.name] = Outbox(f"{camera.name}: copy_to", size=256)
+
+    def on_event(self, kind: str, event: Event) -> None:
+        recorder = self.recorders.get(event.camera)
+        if recorder is not None:
+            recorder.on_event(kind, event)
+
+    def describe(self, motion_on: Mapping[str, bool]) -> list[str]:
+        """A line per recording camera for the start-up banner, and a warning line for a camera that
+        records events while motion is off."""
+        lines = []
+        for name, recorder in self.recorders.items():
+            s = recorder.settings
+            if s.record == "off":
+                continue
+            if s.record == "events":
+                what = f"motion events ({s.record_pre_seconds:g} s before, {s.record_post_seconds:g} s after)"
+            else:
+                what = f"continuously, in files of {s.record_file_minutes:g} min"
+            keep = f"{s.record_max_days:g} days" if s.record_max_days else "no age limit"
+            free = s.record_min_free / 1024**3
+            lines.append(
+                f"{name} records {what} to {self.folder / name}; keeps {keep}, leaves {free:.3g} GiB free; "
+                "camcast recordings lists them"
+            )
+            if s.record == "events" and not motion_on.get(name):
+                lines.append(f"{name} records motion events, but motion is off: nothing is recorded until "
+                             "it is on (--motion, or enabled = true in [motion])")  # fmt: skip
+        return lines
+
+    def change(self, settings: Mapping[str, CameraSettings]) -> list[str]:
+        """Apply reloaded settings; a new ``copy_to`` waits for a restart."""
+        restart = []
+        for name, new in settings.items():
+            recorder = self.recorders.get(name)
+            if recorder is None:
+                continue
+            if new.record_copy_to != recorder.settings.record_copy_to:
+                restart.append(f"{name}: record_copy_to")
+                new = dataclasses.replace(new, record_copy_to=recorder.settings.record_copy_to)
+            recorder.change(new)
+        self._sweep_now.set()
+        return restart
+
+    async def run(self) -> None:
+        await asyncio.to_thread(self._recover)
+        async with contextlib.AsyncExitStack() as stack:
+            for store in self._stores.values():
+                stack.push_async_callback(store.aclose)
+            for recorder in self.recorders.values():
+                stack.push_async_callback(recorder.aclose)
+                recorder.start()
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._sweeps())
+                for name in self._copies:
+                    tg.create_task(self._copier(name))
+
+    # --- limits ----------------------------------------------------------------------------------------
+    def _finished(self, recording: Recording) -> None:
+        log.info("%s: recorded %s (%.1f s, %.1f MB)", recording.camera, recording.path, recording.seconds,
+                 recording.bytes / 1e6)  # fmt: skip
+        self._sweep_now.set()
+        outbox = self._copies.get(recording.camera)
+        if outbox is not None:
+            outbox.put(recording)
+
+    async def _sweeps(self) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(self.sweep)
+            except CamcastError as exc:
+                log.warning("recordings: %s", exc)
+            self._sweep_now.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._sweep_now.wait(), SWEEP_EVERY)
+
+    def sweep(self) -> None:
+        """Delete what is past the limits, oldest first; stop recording while the disk is still short."""
+        limits = {name: limits_of(r.settings) for name, r in self.recorders.items()}
+        writing = frozenset(r.clip.path.name for r in self.recorders.values() if r.clip is not None)
+        found = catalog.recordings(self.folder)
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        free = shutil.disk_usage(self.folder).free
+        gone, short = to_delete(found, limits, time.time(), free, writing)
+        for recording in gone:
+            catalog.delete(recording)
+        if gone:
+            self.deleted += len(gone)
+            log.info("recordings: deleted %d, oldest first, to stay within the limits", len(gone))
+        for recorder in self.recorders.values():
+            if short and not recorder.full and recorder.mode != "off":
+                log.warning("%s: recording stops: the disk has less than %.3g GiB free even with the old "
+                            "recordings deleted; it resumes when there is room", recorder.name,
+                            recorder.settings.record_min_free / 1024**3)  # fmt: skip
+            elif recorder.full and not short:
+                log.warning("%s: recording resumes: the disk has room again", recorder.name)
+            recorder.full = short
+
+    def _recover(self) -> None:
+        """Files a crash cut off get a sidecar (listed as incomplete: they play to their last fragment)."""
+        if not self.folder.is_dir():
+            return
+        for path in self.folder.glob("*/*/*.mp4"):
+            if not sidecar(path).exists():
+                recovered = catalog.recover(path, write=True)
+                if recovered is not None:
+                    log.warning("%s: %s was cut off (%.1f s kept); listed as incomplete", recovered.camera,
+                                path, recovered.seconds)  # fmt: skip
+
+    # --- copies ----------------------------------------------------------------------------------------
+    async def _copier(self, name: str) -> None:
+        outbox, store = self._copies[name], self._stores[name]
+        while True:
+            recording = await outbox.get()
+            for attempt in range(len(COPY_BACKOFF) + 1):
+                try:
+                    await self._copy(store, recording)
+                    break
+                except (CamcastError, OSError) as exc:
+                    if attempt == len(COPY_BACKOFF):
+                        log.warning(
+                            "%s: %s not copied to %s: %s", name, recording.name, store.describe(), exc
+                        )
+                        break
+                    log.info(
+                        "%s: copying %s to %s: %s; retrying", name, recording.name, store.describe(), exc
+                    )
+                    await asyncio.sleep(COPY_BACKOFF[attempt])
+
+    async def _copy(self, store: RemoteStore, recording: Recording) -> None:
+        """The clip, its sidecar and its events' pictures, each uploaded atomically."""
+        day = recording.path.parent.name
+        folder = f"{recording.camera}/{day}"
+        await store.makedirs(folder)
+        for path in (recording.path, sidecar(recording.path),
+                     *(self.pictures / f"{event}.jpg" for event in recording.events)):  # fmt: skip
+            try:
+                data = await asyncio.to_thread(path.read_bytes)
+            except FileNotFoundError:
+                continue  # deleted meanwhile, or an event without a picture
+            await store.put_atomic(f"{folder}/{path.name}", data)
+
+
+def _store(settings: CameraSettings) -> RemoteStore:
+    assert settings.record_copy_to is not None
+    try:
+        target = parse_target(settings.record_copy_to, settings.upload_password)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, key="record_copy_to", camera=settings.id) from None
+    return open_store(
+        target, ca_file=settings.ca_file, fingerprint=settings.fingerprint, active=settings.active,
+        identity=settings.identity, s3_access_key=settings.s3_access_key,
+        s3_secret_key=settings.s3_secret_key,
+    )  # fmt: skip
