@@ -82,14 +82,21 @@ async def test_every_route_needs_credentials_once_accounts_exist(accounts: Accou
 
 async def test_viewers_watch_and_only_owners_control(accounts: Accounts) -> None:
     """A viewer reaches every viewer route but no owner route (403); the owner reaches all."""
-    async with camcast_server(*PATTERN, "--motion") as server, aiohttp.ClientSession() as session:
+    recording = ("--record", "continuous", "--record-file-minutes", "0.05", "--record-min-free", "0")
+    async with camcast_server(*PATTERN, "--motion", *recording) as server, aiohttp.ClientSession() as session:
 
         async def picture() -> str | None:  # the pattern moves: an event with a picture comes soon
             async with session.get(server.url + "/api/events", headers=OWNER.header) as resp:
                 found = [e["picture_url"] for e in (await resp.json())["events"] if e.get("picture_url")]
             return found[0] if found else None
 
+        async def clip() -> str | None:  # a finished recording (files of 3 s)
+            async with session.get(server.url + "/api/recordings", headers=OWNER.header) as resp:
+                found = [r["url"] for r in (await resp.json())["recordings"]]
+            return found[0] if found else None
+
         await until(picture)
+        await until(clip, seconds=20)
         for route in ROUTES:
             if route.path == "/api/pause":
                 continue  # pausing is tested on its own; here it would change what others see
@@ -103,10 +110,14 @@ async def test_viewers_watch_and_only_owners_control(accounts: Accounts) -> None
                 url = server.url + "/hls/" + init[1]
             if route.name == "event_picture":
                 url = server.url + str(await picture())
+            if route.name in ("recording_file", "recording_delete"):  # the file first, then deleting it
+                url = server.url + str(await clip())
+                url = url.replace("/recordings/", "/api/recordings/") if route.method == "DELETE" else url
             viewer_status, _ = await call(session, url, route.method, headers=VIEWER.header)
             owner_status, _ = await call(session, url, route.method, headers=OWNER.header)
             # A camera's controls are a V4L2 camera's: the pattern has none (409); test_v4l2 sets them.
-            assert owner_status == (409 if route.name in ("controls", "controls_set") else 200), route
+            expected = {"controls": 409, "controls_set": 409, "recording_delete": 204}.get(route.name, 200)
+            assert owner_status == expected, route
             assert viewer_status == (403 if route.role == "owner" else 200), route
 
 

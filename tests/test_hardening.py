@@ -312,6 +312,8 @@ def test_state_files_are_private(isolated_home: Path) -> None:
         urllib.request.urlopen(server.url + "/snapshot.jpg").read()
     state = isolated_home / "state" / "camcast"
     assert oct(state.stat().st_mode & 0o777) == "0o700"
+    for inside in ("events", "events/pictures"):  # made before the server listens, parents first
+        assert oct((state / inside).stat().st_mode & 0o777) == "0o700", inside
     assert oct((state / "viewers.jsonl").stat().st_mode & 0o777) == "0o600"
     assert not any(p.suffix == ".sock" for p in state.iterdir())  # the control socket is removed on exit
     assert os.access(state / "viewers.jsonl", os.R_OK)

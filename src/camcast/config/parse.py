@@ -317,3 +317,16 @@ def parse_byte_size(value: Any) -> int | None:
     if isinstance(value, bool) or not math.isfinite(number) or number < 0:
         raise ValueError("must be a size in bytes, e.g. 20G, 500M or 0")
     return round(number * scale)
+
+
+def parse_minutes(low: float, high: float) -> Parser:
+    def parse(value: Any) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = float("nan")
+        if isinstance(value, bool) or not low <= number <= high:
+            raise ValueError(f"must be a number of minutes from {low:g} to {high:g}")
+        return number
+
+    return parse

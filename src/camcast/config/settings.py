@@ -36,6 +36,7 @@ from camcast.config.parse import (
     parse_fps,
     parse_ice_server,
     parse_listen,
+    parse_minutes,
     parse_optional_count,
     parse_optional_positive,
     parse_optional_text,
@@ -232,9 +233,8 @@ class CameraSettings:
         metavar="ZONE", multiple=True, show=str, table=MOTION_TABLE,
     )  # fmt: skip
     motion_min_seconds: float = setting(
-        0.3, parse_seconds(0, 60), "motion must last this long to start an event", metavar="S",
-        table=MOTION_TABLE,
-    )  # fmt: skip
+        0.3, parse_seconds(0, 60), "motion lasting this long starts an event", metavar="S", table=MOTION_TABLE
+    )
     motion_gap_seconds: float = setting(
         5.0, parse_seconds(0.5, 3600), "this long without motion ends an event", metavar="S",
         table=MOTION_TABLE,
@@ -277,9 +277,8 @@ class CameraSettings:
         5.0, parse_seconds(0, 600), "video recorded after an event ends", metavar="S", table=RECORD_TABLE
     )
     record_file_minutes: float = setting(
-        10.0, parse_seconds(0.1, 1440), "minutes in each file of a continuous record", metavar="M",
-        table=RECORD_TABLE,
-    )  # fmt: skip
+        10.0, parse_minutes(0.05, 1440), "minutes in each continuous file", metavar="M", table=RECORD_TABLE
+    )
     record_max_days: float | None = setting(
         14.0, parse_optional_positive, "delete recordings older than this many days", metavar="D",
         table=RECORD_TABLE,

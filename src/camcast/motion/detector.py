@@ -181,19 +181,18 @@ def _cells_touched(moving: Mask, watch: Mask) -> float:
     """The share of the watched cells of a grid in which more than 2% of the pixels moved."""
     columns, rows = GRID
     h, w = moving.shape
-    touched = watched = 0
-    for r in range(rows):
-        for c in range(columns):
-            cell = (
-                slice(r * h // rows, (r + 1) * h // rows),
-                slice(c * w // columns, (c + 1) * w // columns),
-            )
-            area = int(watch[cell].sum())
-            if area == 0:
-                continue
-            watched += 1
-            touched += int(moving[cell].sum()) > 0.02 * area
-    return touched / watched if watched else 0.0
+    starts = ([r * h // rows for r in range(rows)], [c * w // columns for c in range(columns)])
+
+    def per_cell(mask: Mask) -> npt.NDArray[np.int64]:
+        counts = np.add.reduceat(mask.astype(np.int64), starts[0], axis=0)
+        return np.add.reduceat(counts, starts[1], axis=1)
+
+    area = per_cell(watch)
+    watched = area > 0
+    if not watched.any():
+        return 0.0
+    touched = per_cell(moving) > 0.02 * area
+    return float(touched[watched].sum()) / float(watched.sum())
 
 
 def _box(moving: Mask) -> tuple[float, float, float, float] | None:

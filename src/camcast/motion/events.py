@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from camcast.errors import CamcastError
 from camcast.motion.detector import Analysis
-from camcast.security.files import write_atomic
+from camcast.security.files import private_dir, write_atomic
 
 #: Events older than this are deleted with their pictures (the log is bounded; see also MAX_EVENTS).
 KEEP_DAYS = 30
@@ -182,10 +182,7 @@ class EventLog:
     def open(self) -> None:
         """Make the folder, close events a crash left open (ended at their start, marked
         ``interrupted``), and apply the limits. Raises CamcastError when the folder is unusable."""
-        try:
-            self.pictures.mkdir(parents=True, exist_ok=True, mode=0o700)
-        except OSError as exc:
-            raise CamcastError(f"cannot make the events folder {self.pictures}: {exc.strerror}") from exc
+        private_dir(self.pictures)
         events = self.read()
         dangling = [e for e in events if e.end is None]
         if dangling:

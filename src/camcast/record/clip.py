@@ -23,7 +23,7 @@ import av
 from camcast.errors import CamcastError
 from camcast.hls import fmp4
 from camcast.record.gops import Gop, Params
-from camcast.security.files import write_atomic
+from camcast.security.files import private_dir, write_atomic
 
 
 class RecordError(CamcastError):
@@ -90,8 +90,10 @@ class Clip:
         self._sequence = 0
         self._ticks = 0
         try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dir(path.parent)
             self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except CamcastError as exc:
+            raise RecordError(f"cannot start a recording: {exc}") from exc
         except OSError as exc:
             raise RecordError(f"cannot start a recording in {path.parent}: {exc.strerror}") from exc
         sps, pps, width, height = params

@@ -90,7 +90,15 @@ class Recorder:
 
     @property
     def recording(self) -> bool:
-        return self.clip is not None
+        """Writing a clip of live pictures now (false from the moment the shutter closes)."""
+        return self.clip is not None and self.hub.live
+
+    def set_full(self, short: bool) -> None:
+        """The disk is (or no longer is) short of ``min_free`` with the old recordings gone: the clip
+        ends now, and none starts until there is room."""
+        self.full = short
+        if short and self.clip is not None:
+            self._close()
 
     def start(self) -> None:
         """Listen to the camera's video (while the mode is not off)."""
@@ -139,7 +147,7 @@ class Recorder:
             return False
         if self.mode == "continuous":
             return True
-        return self.mode == "events" and (bool(self._events) or gop.wall <= self._until)
+        return self.mode == "events" and (bool(self._events) or gop.wall < self._until)
 
     def _ending(self, gop: Gop) -> bool:
         assert self.clip is not None
@@ -193,6 +201,8 @@ class Recorder:
         assert self.clip is not None
         events = tuple(self.clip.events)
         self.clip = None
+        if not self._events:
+            self._until = 0.0  # the seconds after the last event are in this clip: none is owed
         self._submit(self._t_finish, events)
 
     def _submit(self, job: Callable[..., object], *args: object) -> None:

@@ -26,6 +26,7 @@ from camcast.record import catalog
 from camcast.record.clip import Recording, sidecar
 from camcast.record.recorder import Recorder
 from camcast.record.retention import Limits, to_delete
+from camcast.security.files import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -126,19 +127,22 @@ class Recorders:
     async def _sweeps(self) -> None:
         while True:
             try:
-                await asyncio.to_thread(self.sweep)
-            except CamcastError as exc:
+                short = await asyncio.to_thread(self.sweep)
+            except (CamcastError, OSError) as exc:
                 log.warning("recordings: %s", exc)
+            else:
+                self._apply(short)
             self._sweep_now.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._sweep_now.wait(), SWEEP_EVERY)
 
-    def sweep(self) -> None:
-        """Delete what is past the limits, oldest first; stop recording while the disk is still short."""
+    def sweep(self) -> bool:
+        """Delete what is past the limits, oldest first (in a worker thread); returns whether the disk
+        is still short of the free space asked for."""
         limits = {name: limits_of(r.settings) for name, r in self.recorders.items()}
         writing = frozenset(r.clip.path.name for r in self.recorders.values() if r.clip is not None)
         found = catalog.recordings(self.folder)
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.folder)
         free = shutil.disk_usage(self.folder).free
         gone, short = to_delete(found, limits, time.time(), free, writing)
         for recording in gone:
@@ -146,6 +150,10 @@ class Recorders:
         if gone:
             self.deleted += len(gone)
             log.info("recordings: deleted %d, oldest first, to stay within the limits", len(gone))
+        return short
+
+    def _apply(self, short: bool) -> None:
+        """Stop recording while the disk is short (one warning), resume when it is not."""
         for recorder in self.recorders.values():
             if short and not recorder.full and recorder.mode != "off":
                 log.warning("%s: recording stops: the disk has less than %.3g GiB free even with the old "
@@ -153,7 +161,7 @@ class Recorders:
                             recorder.settings.record_min_free / 1024**3)  # fmt: skip
             elif recorder.full and not short:
                 log.warning("%s: recording resumes: the disk has room again", recorder.name)
-            recorder.full = short
+            recorder.set_full(short)
 
     def _recover(self) -> None:
         """Files a crash cut off get a sidecar (listed as incomplete: they play to their last fragment)."""

@@ -11,9 +11,16 @@ from camcast.errors import CamcastError
 
 
 def private_dir(path: Path) -> Path:
-    """Create ``path`` (mode 0700) if needed and return it."""
+    """Create ``path`` if needed, and every folder above it that is missing, each mode 0700 (``mkdir
+    -p`` would give the ones above the umask's mode); return it."""
+    missing = []
+    folder = path
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
     try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for folder in reversed(missing):
+            folder.mkdir(mode=0o700, exist_ok=True)
     except OSError as exc:
         raise CamcastError(f"cannot create {path}: {exc.strerror}") from exc
     return path

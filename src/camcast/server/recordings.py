@@ -64,7 +64,7 @@ async def _find(request: web.Request, route: str) -> Recording:
 async def recording_file(request: web.Request) -> web.StreamResponse:
     found = await _find(request, "recording_file")
     download = "download" in request.query
-    touch(request, f"{'download' if download else 'watch'} recording {found.name}", 0, found.camera)
+    touch(request, f"{'download' if download else 'watch'} recording {found.name}", 0, found.camera, own=True)
     disposition = f'{"attachment" if download else "inline"}; filename="{found.name}"'
     return web.FileResponse(
         found.path, headers={"Content-Type": "video/mp4", "Content-Disposition": disposition,
@@ -77,7 +77,7 @@ async def recording_delete(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(text="cross-origin requests may not change anything\n")
     found = await _find(request, "recording_delete")
     await asyncio.to_thread(catalog.delete, found)
-    touch(request, f"delete recording {found.name}", 0, found.camera)
+    touch(request, f"delete recording {found.name}", 0, found.camera, own=True)
     return web.Response(status=204)
 
 

@@ -130,9 +130,12 @@ def watcher(request: web.Request) -> tuple[str, str]:
     return (p.name, p.via) if p else ("anonymous", "anonymous")
 
 
-def touch(request: web.Request, route: str, frames: int, camera: str | None = None) -> None:
+def touch(
+    request: web.Request, route: str, frames: int, camera: str | None = None, own: bool = False
+) -> None:
     """Log a visit that is not a stream (a picture, a page, an HLS file, a recording) in the viewer
-    log, as one of ``camera`` (by default the request's)."""
+    log, as one of ``camera`` (by default the request's); ``own``: a session of its own (see
+    :meth:`~camcast.server.viewers.ViewerLog.touch`)."""
     who, via = watcher(request)
     where = camera or camera_name(request)
-    state(request).viewers.touch(request.remote or "?", who, via, route, frames, where)
+    state(request).viewers.touch(request.remote or "?", who, via, route, frames, where, own)

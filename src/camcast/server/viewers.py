@@ -50,7 +50,7 @@ class ViewerLog:
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.open: dict[int, Session] = {}
-        self._by_key: dict[tuple[str, str, str], Session] = {}
+        self._by_key: dict[tuple[str, str, str, str], Session] = {}
         self._next = 1
         if path is not None:
             private_dir(path.parent)
@@ -85,9 +85,12 @@ class ViewerLog:
         self._write(session, "end")
         log.info("viewer %s from %s stopped (%d frames)", session.who, session.address, session.frames)
 
-    def touch(self, address: str, who: str, via: str, route: str, frames: int, camera: str = "") -> None:
-        """Count a snapshot or page request in its person's ongoing session (starting one if needed)."""
-        key = (address, who, camera)
+    def touch(
+        self, address: str, who: str, via: str, route: str, frames: int, camera: str = "", own: bool = False
+    ) -> None:
+        """Count a snapshot or page request in its person's ongoing session (starting one if needed);
+        an ``own`` route (a recording watched or deleted) is a session of its own, so the log names it."""
+        key = (address, who, camera, route if own else "")
         session = self._by_key.get(key)
         if session is None:
             session = self._by_key[key] = self.start(address, who, via, route, camera)
