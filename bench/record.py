@@ -144,7 +144,9 @@ def many(folder: Path, video: Path, cameras: int, minutes: float) -> dict[str, f
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=20, help="each CPU run (default 20)")
     parser.add_argument("--events", type=int, default=5, help="events timed for the delay (default 5)")
     parser.add_argument("--cameras", type=int, default=4)
@@ -154,7 +156,8 @@ def main() -> None:
     scene = Scene(width=SIZE[0], height=SIZE[1], seconds=10, movers=(Mover(3, 6, 120, 240, 0.3, 30),))
     video = make_video(
         folder / "scene.mp4", codec="h264", frames=10 * FPS, fps=FPS, size=SIZE,
-        picture=lambda i: scene.luma(i / FPS, i), options={"g": str(FPS), "preset": "veryfast", "b": "2M"},
+        picture=lambda i: scene.luma(i / FPS, i),
+        options={"g": str(FPS), "preset": "veryfast", "b": "2M"},
     )  # fmt: skip
     print(f"# {platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · "
           f"{SIZE[0]}x{SIZE[1]} H.264 at {FPS} fps, 2 Mbit/s, a keyframe a second, passed through")  # fmt: skip
@@ -167,12 +170,14 @@ def main() -> None:
         print(f"| {mode} | {load:.1f} | {encodes:.0f} | {load - base:+.1f} |")
     waits = delays(folder, video, args.events)
     if waits:
-        print(f"\nevent's end known -> clip listed (post_seconds 2): median {statistics.median(waits):.2f} s, "
+        median = statistics.median(waits)
+        print(f"\nevent's end known -> clip listed (post_seconds 2): median {median:.2f} s, "
               f"max {max(waits):.2f} s over {len(waits)} events")  # fmt: skip
     result = many(folder, video, args.cameras, args.minutes)
+    ratio = result["on_disk"] / max(result["taken"], 1)
     print(f"\n{args.cameras} cameras recording for {args.minutes:g} min: {result['files']:.0f} files, "
           f"{result['on_disk'] / 1e6:.1f} MB on disk for {result['taken'] / 1e6:.1f} MB of H.264 taken "
-          f"({result['on_disk'] / max(result['taken'], 1):.3f}x); /healthz p50 {result['p50']:.1f} ms, "
+          f"({ratio:.3f}x); /healthz p50 {result['p50']:.1f} ms, "
           f"p99 {result['p99']:.1f} ms, max {result['max']:.1f} ms over {result['samples']:.0f} requests")  # fmt: skip
 
 
