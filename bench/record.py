@@ -159,8 +159,10 @@ def main() -> None:
         picture=lambda i: scene.luma(i / FPS, i),
         options={"g": str(FPS), "preset": "veryfast", "b": "2M"},
     )  # fmt: skip
-    print(f"# {platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · "
-          f"{SIZE[0]}x{SIZE[1]} H.264 at {FPS} fps, 2 Mbit/s, a keyframe a second, passed through")  # fmt: skip
+    print(
+        f"# {platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · "
+        f"{SIZE[0]}x{SIZE[1]} H.264 at {FPS} fps, 2 Mbit/s, a keyframe a second, passed through"
+    )
     print("\n| recording | CPU (% of a core) | encodes/s | added |")
     print("|---|---|---|---|")
     base = None
@@ -175,10 +177,12 @@ def main() -> None:
               f"max {max(waits):.2f} s over {len(waits)} events")  # fmt: skip
     result = many(folder, video, args.cameras, args.minutes)
     ratio = result["on_disk"] / max(result["taken"], 1)
-    print(f"\n{args.cameras} cameras recording for {args.minutes:g} min: {result['files']:.0f} files, "
-          f"{result['on_disk'] / 1e6:.1f} MB on disk for {result['taken'] / 1e6:.1f} MB of H.264 taken "
-          f"({ratio:.3f}x); /healthz p50 {result['p50']:.1f} ms, "
-          f"p99 {result['p99']:.1f} ms, max {result['max']:.1f} ms over {result['samples']:.0f} requests")  # fmt: skip
+    print(
+        f"\n{args.cameras} cameras recording for {args.minutes:g} min: {result['files']:.0f} files, "
+        f"{result['on_disk'] / 1e6:.1f} MB on disk for {result['taken'] / 1e6:.1f} MB of H.264 taken "
+        f"({ratio:.3f}x); /healthz p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms, "
+        f"max {result['max']:.1f} ms over {result['samples']:.0f} requests"
+    )
 
 
 if __name__ == "__main__":
