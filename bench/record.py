@@ -157,7 +157,7 @@ def main() -> None:
     video = make_video(
         folder / "scene.mp4", codec="h264", frames=10 * FPS, fps=FPS, size=SIZE,
         picture=lambda i: scene.luma(i / FPS, i),
-        options={"g": str(FPS), "preset": "veryfast", "b": "2M"},
+        options={"g": str(FPS), "bf": "0", "preset": "veryfast", "b": "2M"},  # as cameras: no B-frames
     )  # fmt: skip
     print(
         f"# {platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · "

@@ -354,7 +354,7 @@ async def test_h264_is_decoded_for_motion(tmp_path: Path) -> None:
     scene = Scene(width=640, height=360, seconds=8, noise=3, movers=(Mover(2, 4, 80, 120, 0.3, 30),))
     video = make_video(
         tmp_path / "crossing.mp4", codec="h264", frames=80, fps=10, size=(640, 360),
-        picture=lambda i: scene.luma(i / 10, i), options={"g": "10"},
+        picture=lambda i: scene.luma(i / 10, i), options={"g": "10", "bf": "0"},  # passed through
     )  # fmt: skip
     args = ("--source", str(video), "--motion", "--motion-gap-seconds", "1")
     async with camcast_server(*args) as server, aiohttp.ClientSession() as session:

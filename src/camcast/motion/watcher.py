@@ -85,9 +85,7 @@ class MotionWatcher:
             self._size = None
         self.tracker.min_seconds = settings.motion_min_seconds
         self.tracker.gap_seconds = settings.motion_gap_seconds
-        if old.motion and not settings.motion:
-            self._conclude(self._finish(self.tracker.close()))
-        self._fresh.set()
+        self._fresh.set()  # motion turned off: run() ends the open event, between two analyses
 
     async def run(self) -> None:
         was_live = False
