@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
@@ -109,6 +110,12 @@ def share(
         for route in sorted(ROUTES, key=lambda r: not r.path.startswith("/view/")):  # pages first
             if route.link and scope in route.scopes:
                 print(f"  {root}{path_for(route.name, camera, token=token)}")
+        rtsp = config.server.rtsp
+        if rtsp is not None and scope in ("watch", "stream"):  # the RTSP stream opens with those scopes
+            scheme = "rtsps" if config.server.tls_cert else "rtsp"
+            name = camera or config.cameras[0].id
+            host = shown_host(rtsp[0]) if rtsp[0] in WILDCARDS else rtsp[0]
+            print(f"  {scheme}://{bracket(host)}:{rtsp[1]}/{quote(name, safe='')}?token={token}")
 
 
 def revoke_all() -> None:

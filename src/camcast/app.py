@@ -28,6 +28,7 @@ from camcast.publish.publisher import Publisher, PublishOptions
 from camcast.publish.store import RemoteStore
 from camcast.publish.target import parse_target
 from camcast.record.runner import Recorders
+from camcast.rtsp.push import Pusher, shown
 from camcast.security.accounts import Accounts
 from camcast.security.files import write_atomic
 from camcast.server.listen import access_policy
@@ -144,6 +145,12 @@ async def serve(
         )
         for line in motion.describe() + recording.describe({c.name: c.settings.motion for c in cameras}):
             print(f"camcast: {line}", flush=True)
+        for camera in cameras:
+            for url in camera.settings.push:
+                pusher = Pusher(camera.name, url, camera.rendition("push", codec="h264"))
+                pusher.start()
+                stack.push_async_callback(asyncio.to_thread, pusher.stop)
+                print(f"camcast: {camera.name} pushes its video to {shown(url)}", flush=True)
         state.publishers.update(publishers)
         for name, publisher in publishers.items():
             every = config.camera(name).every

@@ -22,7 +22,7 @@ SERVER_KEYS = tuple(config.SERVER_FIELDS)
 CAMERA_KEYS = tuple(config.CAMERA_FIELDS)
 PUBLISH_KEYS = CAMERA_KEYS[CAMERA_KEYS.index("publish_to") :]
 #: Motion's and recording's settings: only the server has them.
-WATCH_KEYS = tuple(name for table in config.TABLED.values() for name in table.values())
+WATCH_KEYS = (*(name for table in config.TABLED.values() for name in table.values()), "push")
 CAPTURE_KEYS = tuple(k for k in CAMERA_KEYS if k not in PUBLISH_KEYS and k not in WATCH_KEYS)
 #: Settings each subcommand takes as flags (all of them can also come from the config file).
 COMMAND_SETTINGS = {
@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="limit the link to this camera; repeatable",
     )
-    _add_settings(share, ("listen", "tls_cert", "base_path"))
+    _add_settings(share, ("listen", "tls_cert", "base_path", "rtsp"))
 
     tls = sub.add_parser("tls", parents=[common], help="make TLS certificates")
     tls_sub = tls.add_subparsers(dest="tls_command", metavar="ACTION", required=True)

@@ -330,3 +330,23 @@ def parse_minutes(low: float, high: float) -> Parser:
         return number
 
     return parse
+
+
+def parse_optional_listen(value: Any) -> tuple[str, int] | None:
+    """``HOST:PORT`` (see :func:`parse_listen`), or empty for none."""
+    if value in (None, "", "off"):
+        return None
+    return parse_listen(value)
+
+
+#: Where --push may publish to.
+PUSH_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps")
+
+
+def parse_push(value: Any) -> str:
+    """An rtsp(s):// media server or rtmp(s):// ingest URL."""
+    url = str(value).strip()
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in PUSH_SCHEMES or not rest.split("/", 1)[0]:
+        raise ValueError("must be an rtsp://, rtsps://, rtmp:// or rtmps:// URL to publish the video to")
+    return url

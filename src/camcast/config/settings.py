@@ -15,7 +15,6 @@ from camcast.config.fields import (
     fields_of,
     quote,
     setting,
-    show_bytes,
     show_color,
     show_crop,
     show_listen,
@@ -30,19 +29,16 @@ from camcast.config.parse import (
     parse_base_path,
     parse_bitrate,
     parse_bool,
-    parse_byte_size,
     parse_file_name,
     parse_fingerprint,
     parse_fps,
     parse_ice_server,
     parse_listen,
-    parse_minutes,
     parse_optional_count,
+    parse_optional_listen,
     parse_optional_positive,
     parse_optional_text,
     parse_path,
-    parse_rate,
-    parse_record_mode,
     parse_seconds,
     parse_size,
     parse_source,
@@ -50,22 +46,10 @@ from camcast.config.parse import (
     parse_trusted_proxy,
     parse_warmup,
 )
-from camcast.motion.regions import (
-    Region,
-    parse_command,
-    parse_mqtt,
-    parse_region,
-    parse_sensitivity,
-    parse_webhook,
-)
+from camcast.config.watching import MOTION_TABLE, RECORD_TABLE, WatchSettings
 from camcast.picture.geometry import Crop, parse_crop, parse_flip, parse_rotate
 from camcast.picture.masks import Mask, parse_mask
 from camcast.picture.overlay import POSITIONS, parse_color, parse_position
-
-#: The table of a camera's motion settings (``motion_fps`` is its ``fps``, ``motion`` its ``enabled``).
-MOTION_TABLE = "motion"
-#: The table of a camera's recording settings (``record`` is its ``mode``).
-RECORD_TABLE = "record"
 
 
 @dataclass(frozen=True)
@@ -75,6 +59,10 @@ class ServerSettings:
     listen: tuple[str, int] = setting(
         ("127.0.0.1", 8080), parse_listen, "address and port to serve on", metavar="HOST:PORT",
         show=show_listen,
+    )  # fmt: skip
+    rtsp: tuple[str, int] | None = setting(
+        None, parse_optional_listen, "also serve each camera over RTSP on HOST:PORT, e.g. 127.0.0.1:8554",
+        metavar="HOST:PORT", show=lambda v: '""' if v is None else show_listen(v),
     )  # fmt: skip
     public: bool = setting(
         False, parse_bool, "let anyone who can reach the server watch without an account (never the default)"
@@ -120,7 +108,7 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
-class CameraSettings:
+class CameraSettings(WatchSettings):
     """What each camera has: its source, its picture (geometry, masks, what is drawn) and where its
     pictures are published. ``name`` is the camera's name in URLs; ``outputs`` holds the drawing
     settings that differ per output (``serve``, ``publish``), from the config file's tables."""
@@ -212,93 +200,6 @@ class CameraSettings:
     live_badge: bool = setting(
         False, parse_bool, 'draw a red "LIVE" badge on the picture while on air', drawing=True
     )
-    # --- motion: the [motion] table ---------------------------------------------------------------------
-    motion: bool = setting(
-        False, parse_bool,
-        'watch the picture for motion: events in the log, on the page and in "camcast events"',
-        table=MOTION_TABLE,
-    )  # fmt: skip
-    motion_sensitivity: float = setting(
-        0.5, parse_sensitivity, "0 (least) to 1 (most); see the README for the thresholds behind it",
-        metavar="S", table=MOTION_TABLE,
-    )  # fmt: skip
-    motion_zones: tuple[Region, ...] = setting(
-        (), parse_region,
-        "watch only here: left,top,right,bottom or x,y x,y x,y ... in fractions of the picture; "
-        "repeatable (default: all of it)",
-        metavar="ZONE", multiple=True, show=str, table=MOTION_TABLE,
-    )  # fmt: skip
-    motion_ignore: tuple[Region, ...] = setting(
-        (), parse_region, "never count motion here (a tree, a road), as --motion-zones; repeatable",
-        metavar="ZONE", multiple=True, show=str, table=MOTION_TABLE,
-    )  # fmt: skip
-    motion_min_seconds: float = setting(
-        0.3, parse_seconds(0, 60), "motion lasting this long starts an event", metavar="S", table=MOTION_TABLE
-    )
-    motion_gap_seconds: float = setting(
-        5.0, parse_seconds(0.5, 3600), "this long without motion ends an event", metavar="S",
-        table=MOTION_TABLE,
-    )  # fmt: skip
-    motion_fps: float = setting(
-        5.0, parse_rate, "most pictures analysed a second (0.5 to 30)", metavar="N", table=MOTION_TABLE
-    )
-    motion_on_event: str | None = setting(
-        None, parse_webhook, "POST each event's start and end as JSON to this http(s):// URL",
-        metavar="URL", table=MOTION_TABLE,
-    )  # fmt: skip
-    motion_on_event_command: tuple[str, ...] = setting(
-        (), parse_command,
-        "run this command at each event's start and end, with CAMCAST_* environment variables",
-        metavar="COMMAND", show=lambda argv: "[" + ", ".join(quote(a) for a in argv) + "]",
-        table=MOTION_TABLE,
-    )  # fmt: skip
-    motion_mqtt: str | None = setting(
-        None, parse_mqtt,
-        "publish motion ON/OFF and Home Assistant discovery to this mqtt://[user@]host[:port] or mqtts:// "
-        "broker",
-        metavar="URL", table=MOTION_TABLE,
-    )  # fmt: skip
-    motion_mqtt_password: str | None = setting(
-        None, parse_optional_text, "the MQTT user's password (or use CAMCAST_MQTT_PASSWORD)", secret=True,
-        table=MOTION_TABLE,
-    )  # fmt: skip
-    # --- recording: the [record] table ------------------------------------------------------------------
-    record: str = setting(
-        "off", parse_record_mode,
-        "record the H.264 video: off, events (a clip per motion event) or continuous (files of "
-        "record_file_minutes)",
-        metavar="MODE", table=RECORD_TABLE,
-    )  # fmt: skip
-    record_pre_seconds: float = setting(
-        5.0, parse_seconds(0, 60), "video kept in memory to start an event's clip before the event",
-        metavar="S", table=RECORD_TABLE,
-    )  # fmt: skip
-    record_post_seconds: float = setting(
-        5.0, parse_seconds(0, 600), "video recorded after an event ends", metavar="S", table=RECORD_TABLE
-    )
-    record_file_minutes: float = setting(
-        10.0, parse_minutes(0.05, 1440), "minutes in each continuous file", metavar="M", table=RECORD_TABLE
-    )
-    record_max_days: float | None = setting(
-        14.0, parse_optional_positive, "delete recordings older than this many days", metavar="D",
-        table=RECORD_TABLE,
-    )  # fmt: skip
-    record_max_size: int | None = setting(
-        None, parse_byte_size, "keep the recordings of this camera under this size, e.g. 20G", metavar="SIZE",
-        table=RECORD_TABLE, show=show_bytes,
-    )  # fmt: skip
-    record_min_free: int = setting(
-        2 * 1024**3, parse_byte_size,
-        "free space to leave on the disk: past it, oldest recordings are deleted; if still short, "
-        "recording stops until there is room",
-        metavar="SIZE", table=RECORD_TABLE, show=show_bytes,
-    )  # fmt: skip
-    record_copy_to: str | None = setting(
-        None, parse_optional_text,
-        "also upload each finished clip to a folder, or an ftp://, ftps://, sftp:// or s3:// URL "
-        "(the credentials are the publishing ones)",
-        metavar="URL", table=RECORD_TABLE,
-    )  # fmt: skip
     # --- publishing -----------------------------------------------------------------------------------
     publish_to: str | None = setting(
         None, parse_optional_text,

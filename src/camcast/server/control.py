@@ -47,6 +47,7 @@ def camera_status(st: ServerState, name: str, now: float, owner: bool = False) -
         "streams": len(cam.fanout.viewers),
         "webrtc": len(cam.webrtc.tracks),
         "webrtc_skips": cam.webrtc.skips,
+        "rtsp": st.rtsp.playing(name) if st.rtsp is not None else 0,
         **_motion_status(st, name, owner),
         **_record_status(st, name),
     }

@@ -72,6 +72,17 @@ def access_policy(settings: ServerSettings, accounts: Accounts) -> Access:
             "who may watch: this computer only, without signing in (no accounts yet; once one exists "
             "everyone signs in, this computer too)"
         )
+    if (
+        settings.rtsp is not None
+        and not is_loopback_host(settings.rtsp[0])
+        and not accounts
+        and not settings.public
+    ):
+        raise ConfigError(
+            f"refusing to serve RTSP on {settings.rtsp[0]} with no viewer accounts: add one with "
+            "`camcast users add NAME`, or pass --public to let anyone who can reach it watch",
+            key="rtsp",
+        )
     if not loopback and not accounts and not settings.public:
         raise ConfigError(
             f"refusing to serve on {host} with no viewer accounts: add one with `camcast users add NAME`, "

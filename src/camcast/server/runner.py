@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import ssl
 from collections.abc import AsyncIterator, Sequence
 
 from aiohttp import web
@@ -17,6 +18,8 @@ from camcast.errors import ServeError
 from camcast.motion.runner import Motion
 from camcast.net import bracket, shown_host
 from camcast.record.runner import Recorders
+from camcast.rtsp.server import RtspServer
+from camcast.rtsp.stream import RtpStream
 from camcast.security.accounts import Accounts
 from camcast.security.files import private_dir
 from camcast.security.tokens import MetricsToken, ShareKeys
@@ -27,6 +30,7 @@ from camcast.server.listen import Access, listen
 from camcast.server.proxy import TrustedProxies
 from camcast.server.state import STATE, ServerState
 from camcast.server.urls import path_for
+from camcast.server.viewers import ViewerLog
 from camcast.server.webrtc.ice import IceSettings, host_addresses, ice_servers
 
 #: Where the TURN password may come from instead of the config file.
@@ -110,14 +114,49 @@ async def serving(
         os.chmod(control, 0o600)
         shown = await asyncio.to_thread(shown_host, host)  # may ask the resolver
         base = f"{'https' if access.tls else 'http'}://{bracket(shown)}:{port}{settings.base_path}"
-        for url, what in served_urls(base, [c.name for c in cameras]):
+        urls = served_urls(base, [c.name for c in cameras])
+        if settings.rtsp is not None:
+            rtsp = await start_rtsp(cameras, settings.rtsp, gate, app[STATE].viewers, access.tls)
+            app[STATE].rtsp = rtsp
+            urls += rtsp_urls(rtsp, settings.rtsp, await asyncio.to_thread(shown_host, settings.rtsp[0]))
+        for url, what in urls:
             print(f"  {url:<48} {what}", flush=True)
         for note in access.notes:
             print(f"camcast: {note}", flush=True)
         yield app[STATE]
     finally:
+        rtsp_server = app[STATE].rtsp
+        if rtsp_server is not None:
+            await rtsp_server.close()
         if server is not None:
             server.close()
         await runner.cleanup()
         with contextlib.suppress(OSError):
             control.unlink()
+
+
+async def start_rtsp(
+    cameras: Sequence[Camera],
+    listen_on: tuple[str, int],
+    gate: Gate,
+    viewers: ViewerLog,
+    tls: ssl.SSLContext | None,
+) -> RtspServer:
+    """The RTSP server of ``cameras`` (RTSPS with ``tls``), listening."""
+    streams = {c.name: RtpStream(c.rendition("rtsp", codec="h264")) for c in cameras}
+    rtsp = RtspServer(streams, {c.name: c.settings.title for c in cameras}, gate, viewers, tls)
+    host, port = listen_on
+    try:
+        await rtsp.start(host, port)
+    except OSError as exc:
+        raise ServeError(f"cannot serve RTSP on {bracket(host)}:{port}: {exc.strerror or exc}") from None
+    return rtsp
+
+
+def rtsp_urls(rtsp: RtspServer, listen_on: tuple[str, int], shown: str) -> list[tuple[str, str]]:
+    scheme = "rtsps" if rtsp.tls is not None else "rtsp"
+    names = list(rtsp.streams)
+    base = f"{scheme}://{bracket(shown)}:{listen_on[1]}"
+    if len(names) == 1:
+        return [(f"{base}/{names[0]}", "RTSP (H.264): NVRs, Home Assistant, Frigate, VLC")]
+    return [(f"{base}/{name}", f"{name}: RTSP (H.264)") for name in names]

@@ -21,6 +21,7 @@ from camcast.errors import suggest
 from camcast.motion.runner import Motion
 from camcast.publish.publisher import Publisher
 from camcast.record.runner import Recorders
+from camcast.rtsp.server import RtspServer
 from camcast.server.auth import Gate, Principal
 from camcast.server.hls import HlsOutput
 from camcast.server.mjpeg import Fanout
@@ -63,6 +64,8 @@ class ServerState:
     motion: Motion | None = None
     #: The cameras' recorders.
     recording: Recorders | None = None
+    #: The RTSP server, when --rtsp is given.
+    rtsp: RtspServer | None = None
 
     @property
     def default(self) -> str:

@@ -1,0 +1,130 @@
+"""What a camera does beyond showing its picture, declared like every other setting: motion (the
+``[motion]`` table), recording (``[record]``) and pushing to another server. :class:`WatchSettings`
+is a base of :class:`~camcast.config.settings.CameraSettings`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from camcast.config.fields import quote, setting, show_bytes
+from camcast.config.parse import (
+    parse_bool,
+    parse_byte_size,
+    parse_minutes,
+    parse_optional_positive,
+    parse_optional_text,
+    parse_push,
+    parse_rate,
+    parse_record_mode,
+    parse_seconds,
+)
+from camcast.motion.regions import (
+    Region,
+    parse_command,
+    parse_mqtt,
+    parse_region,
+    parse_sensitivity,
+    parse_webhook,
+)
+
+#: The table of a camera's motion settings (``motion_fps`` is its ``fps``, ``motion`` its ``enabled``).
+MOTION_TABLE = "motion"
+#: The table of a camera's recording settings (``record`` is its ``mode``).
+RECORD_TABLE = "record"
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    """Motion, recording and pushing: the server's, per camera."""
+
+    # --- motion: the [motion] table ---------------------------------------------------------------------
+    motion: bool = setting(
+        False, parse_bool,
+        'watch the picture for motion: events in the log, on the page and in "camcast events"',
+        table=MOTION_TABLE,
+    )  # fmt: skip
+    motion_sensitivity: float = setting(
+        0.5, parse_sensitivity, "0 (least) to 1 (most); see the README for the thresholds behind it",
+        metavar="S", table=MOTION_TABLE,
+    )  # fmt: skip
+    motion_zones: tuple[Region, ...] = setting(
+        (), parse_region,
+        "watch only here: left,top,right,bottom or x,y x,y x,y ... in fractions of the picture; "
+        "repeatable (default: all of it)",
+        metavar="ZONE", multiple=True, show=str, table=MOTION_TABLE,
+    )  # fmt: skip
+    motion_ignore: tuple[Region, ...] = setting(
+        (), parse_region, "never count motion here (a tree, a road), as --motion-zones; repeatable",
+        metavar="ZONE", multiple=True, show=str, table=MOTION_TABLE,
+    )  # fmt: skip
+    motion_min_seconds: float = setting(
+        0.3, parse_seconds(0, 60), "motion lasting this long starts an event", metavar="S", table=MOTION_TABLE
+    )
+    motion_gap_seconds: float = setting(
+        5.0, parse_seconds(0.5, 3600), "this long without motion ends an event", metavar="S",
+        table=MOTION_TABLE,
+    )  # fmt: skip
+    motion_fps: float = setting(
+        5.0, parse_rate, "most pictures analysed a second (0.5 to 30)", metavar="N", table=MOTION_TABLE
+    )
+    motion_on_event: str | None = setting(
+        None, parse_webhook, "POST each event's start and end as JSON to this http(s):// URL",
+        metavar="URL", table=MOTION_TABLE,
+    )  # fmt: skip
+    motion_on_event_command: tuple[str, ...] = setting(
+        (), parse_command,
+        "run this command at each event's start and end, with CAMCAST_* environment variables",
+        metavar="COMMAND", show=lambda argv: "[" + ", ".join(quote(a) for a in argv) + "]",
+        table=MOTION_TABLE,
+    )  # fmt: skip
+    motion_mqtt: str | None = setting(
+        None, parse_mqtt,
+        "publish motion ON/OFF and Home Assistant discovery to this mqtt://[user@]host[:port] or mqtts:// "
+        "broker",
+        metavar="URL", table=MOTION_TABLE,
+    )  # fmt: skip
+    motion_mqtt_password: str | None = setting(
+        None, parse_optional_text, "the MQTT user's password (or use CAMCAST_MQTT_PASSWORD)", secret=True,
+        table=MOTION_TABLE,
+    )  # fmt: skip
+    # --- recording: the [record] table ------------------------------------------------------------------
+    record: str = setting(
+        "off", parse_record_mode,
+        "record the H.264 video: off, events (a clip per motion event) or continuous (files of "
+        "record_file_minutes)",
+        metavar="MODE", table=RECORD_TABLE,
+    )  # fmt: skip
+    record_pre_seconds: float = setting(
+        5.0, parse_seconds(0, 60), "video kept in memory to start an event's clip before the event",
+        metavar="S", table=RECORD_TABLE,
+    )  # fmt: skip
+    record_post_seconds: float = setting(
+        5.0, parse_seconds(0, 600), "video recorded after an event ends", metavar="S", table=RECORD_TABLE
+    )
+    record_file_minutes: float = setting(
+        10.0, parse_minutes(0.05, 1440), "minutes in each continuous file", metavar="M", table=RECORD_TABLE
+    )
+    record_max_days: float | None = setting(
+        14.0, parse_optional_positive, "delete recordings older than this many days", metavar="D",
+        table=RECORD_TABLE,
+    )  # fmt: skip
+    record_max_size: int | None = setting(
+        None, parse_byte_size, "keep the recordings of this camera under this size, e.g. 20G", metavar="SIZE",
+        table=RECORD_TABLE, show=show_bytes,
+    )  # fmt: skip
+    record_min_free: int = setting(
+        2 * 1024**3, parse_byte_size,
+        "free space to leave on the disk: past it, oldest recordings are deleted; if still short, "
+        "recording stops until there is room",
+        metavar="SIZE", table=RECORD_TABLE, show=show_bytes,
+    )  # fmt: skip
+    record_copy_to: str | None = setting(
+        None, parse_optional_text,
+        "also upload each finished clip to a folder, or an ftp://, ftps://, sftp:// or s3:// URL "
+        "(the credentials are the publishing ones)",
+        metavar="URL", table=RECORD_TABLE,
+    )  # fmt: skip
+    push: tuple[str, ...] = setting(
+        (), parse_push, "also publish the H.264 to an rtsp:// media server or rtmp:// ingest; repeatable",
+        metavar="URL", multiple=True, show=quote,
+    )  # fmt: skip

@@ -1,0 +1,85 @@
+"""H.264 over RTP (RFC 6184) and RTCP sender reports (RFC 3550), built without sockets.
+
+A frame's NAL units become RTP payloads once (:func:`packetize`): a unit that fits is sent whole
+(single NAL unit packet), a bigger one in FU-A fragments. Every client then gets the same payload
+bytes behind a 12-byte header of its own (:func:`header`: its sequence number, timestamp offset and
+SSRC), so nothing is copied or cut per client but that header.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from camcast.hls import fmp4
+
+#: The largest RTP payload: a 1500-byte Ethernet frame less IP, UDP and RTP headers, with room to spare.
+MTU = 1400
+PAYLOAD_TYPE = 96
+CLOCK = 90_000
+_FU_A = 28
+#: Seconds between 1900 (NTP's epoch) and 1970.
+_NTP_EPOCH = 2_208_988_800
+
+
+@dataclass(frozen=True, slots=True)
+class RtpFrame:
+    """One picture as RTP payloads, with its 90 kHz time (from the stream's start), whether a decoder
+    can start at it, and its Unix time (for sender reports)."""
+
+    payloads: tuple[bytes, ...]
+    timestamp: int
+    keyframe: bool
+    wall: float
+
+    @property
+    def size(self) -> int:
+        return sum(len(p) for p in self.payloads)
+
+
+def packetize(units: list[bytes], mtu: int = MTU) -> tuple[bytes, ...]:
+    """The RTP payloads of one picture's NAL units (access unit delimiters left out)."""
+    out: list[bytes] = []
+    for unit in units:
+        kind = fmp4.nal_type(unit)
+        if kind == fmp4.NAL_AUD:
+            continue
+        if len(unit) <= mtu:
+            out.append(unit)
+            continue
+        indicator = bytes([(unit[0] & 0xE0) | _FU_A])
+        body = memoryview(unit)[1:]
+        step = mtu - 2
+        for start in range(0, len(body), step):
+            flags = (0x80 if start == 0 else 0) | (0x40 if start + step >= len(body) else 0)
+            out.append(indicator + bytes([flags | kind]) + bytes(body[start : start + step]))
+    return tuple(out)
+
+
+def header(sequence: int, timestamp: int, ssrc: int, marker: bool) -> bytes:
+    """An RTP header (version 2, no padding, extension or CSRC)."""
+    return struct.pack(
+        ">BBHII",
+        0x80,
+        (0x80 if marker else 0) | PAYLOAD_TYPE,
+        sequence & 0xFFFF,
+        timestamp & 0xFFFFFFFF,
+        ssrc,
+    )
+
+
+def sender_report(ssrc: int, wall: float, timestamp: int, packets: int, octets: int, cname: str) -> bytes:
+    """A compound RTCP packet: a sender report mapping ``timestamp`` to the Unix time ``wall`` (so a
+    client can sync it with a clock), then SDES with the CNAME."""
+    ntp = wall + _NTP_EPOCH
+    seconds = int(ntp)
+    fraction = int((ntp - seconds) * (1 << 32)) & 0xFFFFFFFF
+    report = struct.pack(
+        ">BBHIIIIII", 0x80, 200, 6, ssrc, seconds & 0xFFFFFFFF, fraction, timestamp & 0xFFFFFFFF,
+        packets & 0xFFFFFFFF, octets & 0xFFFFFFFF,
+    )  # fmt: skip
+    name = cname.encode()[:255]
+    chunk = struct.pack(">IBB", ssrc, 1, len(name)) + name + b"\x00"
+    chunk += b"\x00" * (-len(chunk) % 4)
+    sdes = struct.pack(">BBH", 0x81, 202, len(chunk) // 4) + chunk
+    return report + sdes

@@ -1,0 +1,329 @@
+"""The RTSP server: each camera at ``rtsp://HOST:PORT/NAME`` (the first also at ``/``), H.264 over
+RTP, to clients that take it over TCP (interleaved in the RTSP connection) or UDP (their ports).
+
+Access is the HTTP server's (:class:`~camcast.server.auth.Gate`): without accounts a loopback
+client is the local user; otherwise a share link's ``?token=`` with the stream scope, or an account
+by Basic authentication, which is taken only over RTSPS (TLS, when the server has a certificate) or
+from this computer. Every playing session is in the viewer log. A session's client that stops reading
+skips to the next keyframe while its buffer is full, and is dropped after :data:`DROP_AFTER` seconds
+of it; a session with no request, RTCP report or TCP connection for :data:`SESSION_TIMEOUT` seconds
+ends. A malformed request gets its status and the connection is closed; nobody else notices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import ssl
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, cast
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from camcast.rtsp.protocol import (
+    METHODS,
+    Interleaved,
+    Parser,
+    ProtocolError,
+    Request,
+    Transport,
+    response,
+)
+from camcast.rtsp.session import RtspSession
+from camcast.rtsp.stream import RtpStream
+from camcast.server.auth import REALM, Gate, Principal
+from camcast.server.viewers import ViewerLog
+
+log = logging.getLogger(__name__)
+
+#: Seconds a session lives without a request or a report (RFC 2326's default is 60).
+SESSION_TIMEOUT = 60
+#: The most sessions one connection may set up (a client has one track to set up).
+MAX_SESSIONS = 4
+
+
+class Refused(Exception):
+    def __init__(self, status: int, reason: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.headers = headers or {}
+
+
+class RtspServer:
+    """See the module docstring. ``streams`` are the cameras' RTP streams by name, in order."""
+
+    def __init__(
+        self,
+        streams: Mapping[str, RtpStream],
+        titles: Mapping[str, str],
+        gate: Gate,
+        viewers: ViewerLog,
+        tls: ssl.SSLContext | None,
+    ) -> None:
+        self.streams = dict(streams)
+        self.titles = dict(titles)
+        self.gate = gate
+        self.viewers = viewers
+        self.tls = tls
+        self.sessions: dict[str, RtspSession] = {}
+        self._connections: set[Connection] = set()
+        self._server: asyncio.Server | None = None
+
+    async def start(self, host: str, port: int) -> None:
+        self._server = await asyncio.start_server(self._connection, host, port, ssl=self.tls)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for connection in list(self._connections):
+            connection.close()
+        if self._server is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+
+    def playing(self, camera: str) -> int:
+        return sum(1 for s in self.sessions.values() if s.camera == camera and s.playing)
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connection = Connection(self, reader, writer)
+        self._connections.add(connection)
+        try:
+            await connection.run()
+        finally:
+            self._connections.discard(connection)
+
+
+class Connection:
+    """One client's RTSP connection and the sessions it set up."""
+
+    def __init__(
+        self, server: RtspServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.server = server
+        self.reader = reader
+        self.writer = writer
+        peer = writer.get_extra_info("peername") or ("?", 0)
+        self.address = str(peer[0])
+        sock = writer.get_extra_info("sockname") or ("127.0.0.1", 0)
+        self.local = str(sock[0])
+        self.secure = writer.get_extra_info("sslcontext") is not None
+        self.sessions: dict[str, RtspSession] = {}
+        self.allowed: dict[str, Principal | None] = {}  # by camera: who proved they may watch it
+        self.closing = False
+        self.parser = Parser()
+
+    def close(self) -> None:
+        self.closing = True
+        self.writer.close()
+
+    @property
+    def viewers(self) -> ViewerLog:
+        return self.server.viewers
+
+    def forget(self, session_id: str) -> None:
+        self.server.sessions.pop(session_id, None)
+        self.sessions.pop(session_id, None)
+
+    async def run(self) -> None:
+        try:
+            while not self.closing:
+                try:
+                    data = await asyncio.wait_for(self.reader.read(65536), SESSION_TIMEOUT)
+                except TimeoutError:
+                    if self._alive():
+                        continue
+                    break
+                if not data:
+                    break
+                for event in self.parser.feed(data):
+                    if isinstance(event, Interleaved):
+                        if not any(s.transport.tcp for s in self.sessions.values()):
+                            raise ProtocolError(400, "interleaved data before any TCP session")
+                        for session in self.sessions.values():
+                            session.last_active = time.monotonic()
+                        continue
+                    self.writer.write(await self.answer(event))
+                await self.writer.drain()
+        except ProtocolError as exc:
+            log.info("RTSP: %s: %s", self.address, exc.reason)
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                self.writer.write(response(exc.status, "0", {"Connection": "close"}))
+        except (ConnectionError, ssl.SSLError, OSError):
+            pass
+        finally:
+            for session in list(self.sessions.values()):
+                session.end()
+            self.closing = True
+            self.writer.close()
+
+    def _alive(self) -> bool:
+        """Whether the connection's quiet spell is fine: a TCP session playing (its data flows), or a
+        UDP session whose client still sends reports."""
+        now = time.monotonic()
+        return any(
+            s.playing and (s.transport.tcp or now - s.last_active < SESSION_TIMEOUT)
+            for s in self.sessions.values()
+        )
+
+    async def answer(self, request: Request) -> bytes:
+        cseq = request.cseq
+        if not cseq:
+            raise ProtocolError(400, "no CSeq")
+        session = self.sessions.get(request.session) if request.session else None
+        if session is not None:
+            session.last_active = time.monotonic()
+        try:
+            if request.method not in METHODS:
+                if request.method in ("ANNOUNCE", "RECORD"):
+                    raise Refused(405, "camcast serves streams; it does not take them",
+                                  {"Allow": ", ".join(METHODS)})  # fmt: skip
+                raise Refused(
+                    501, f"{request.method[:20]} is not implemented", {"Public": ", ".join(METHODS)}
+                )
+            handler: Callable[[Request, RtspSession | None], Any] = getattr(
+                self, "_" + request.method.lower()
+            )
+            status, headers, body = await handler(request, session)
+        except Refused as exc:
+            log.info("RTSP: %s %s %s: %d %s", self.address, request.method, request.path, exc.status, exc)
+            return response(exc.status, cseq, exc.headers)
+        return response(status, cseq, headers, body)
+
+    # --- methods -------------------------------------------------------------------------------------
+    async def _options(
+        self, request: Request, session: RtspSession | None
+    ) -> tuple[int, dict[str, str], bytes]:
+        return 200, {"Public": ", ".join(METHODS)}, b""
+
+    async def _describe(
+        self, request: Request, session: RtspSession | None
+    ) -> tuple[int, dict[str, str], bytes]:
+        camera = self._camera(request.path)
+        await self._allowed(request, camera)
+        stream = self.server.streams[camera]
+        if await stream.describe() is None:
+            raise Refused(503, "the camera has sent no video yet")
+        sdp = stream.sdp(self.local, self.server.titles.get(camera, camera), secrets.randbits(31))
+        base = request.uri.split("?", 1)[0].rstrip("/") + "/"
+        return 200, {"Content-Type": "application/sdp", "Content-Base": base}, sdp.encode()
+
+    async def _setup(
+        self, request: Request, session: RtspSession | None
+    ) -> tuple[int, dict[str, str], bytes]:
+        path = request.path.rstrip("/")
+        head, _, last = path.rpartition("/")
+        if last.startswith(("trackID=", "streamid=")):
+            if last not in ("trackID=0", "streamid=0"):
+                raise Refused(404, "the stream has one track, trackID=0")
+            path = head or "/"
+        camera = self._camera(path)
+        who = await self._allowed(request, camera)
+        transport = Transport.parse(request.headers.get("transport", ""))
+        if transport.tcp and max(transport.channels) > 255:
+            raise Refused(400, "interleaved channels are 0 to 255")
+        if session is not None:
+            raise Refused(459, "the stream has one track: it is set up already")
+        if request.session:
+            raise Refused(454, "no such session")
+        if len(self.sessions) >= MAX_SESSIONS:
+            raise Refused(503, "too many sessions on one connection")
+        session = RtspSession(self, self.server.streams[camera], camera, transport, who)
+        if not transport.tcp:
+            await session.open_udp(self.local)
+        self.sessions[session.id] = session
+        self.server.sessions[session.id] = session
+        headers = {
+            "Transport": transport.header(session.ssrc, session.server_ports),
+            "Session": f"{session.id};timeout={SESSION_TIMEOUT}",
+        }
+        return 200, headers, b""
+
+    async def _play(self, request: Request, session: RtspSession | None) -> tuple[int, dict[str, str], bytes]:
+        session = self._session(request, session)
+        track = request.uri.split("?", 1)[0].rstrip("/")
+        if not track.endswith("trackID=0"):
+            track += "/trackID=0"
+        session.play()
+        headers = {
+            "Session": f"{session.id};timeout={SESSION_TIMEOUT}",
+            "Range": "npt=0.000-",
+            "RTP-Info": f"url={track};seq={session.sequence & 0xFFFF};rtptime={session.rtp_time()}",
+        }
+        return 200, headers, b""
+
+    async def _pause(
+        self, request: Request, session: RtspSession | None
+    ) -> tuple[int, dict[str, str], bytes]:
+        session = self._session(request, session)
+        session.pause()
+        return 200, {"Session": session.id}, b""
+
+    async def _teardown(
+        self, request: Request, session: RtspSession | None
+    ) -> tuple[int, dict[str, str], bytes]:
+        session = self._session(request, session)
+        session.end()
+        return 200, {"Session": session.id}, b""
+
+    async def _get_parameter(
+        self, request: Request, session: RtspSession | None
+    ) -> tuple[int, dict[str, str], bytes]:
+        return 200, ({"Session": session.id} if session else {}), b""
+
+    _set_parameter = _get_parameter
+
+    # --- helpers -------------------------------------------------------------------------------------
+    def _session(self, request: Request, session: RtspSession | None) -> RtspSession:
+        if session is None:
+            raise Refused(454, "no such session" if request.session else "no Session header: SETUP first")
+        return session
+
+    def _camera(self, path: str) -> str:
+        name = path.strip("/").split("/", 1)[0]
+        if not name:
+            return next(iter(self.server.streams))
+        if name not in self.server.streams:
+            raise Refused(404, f"no camera named {name[:40]!r}")
+        return name
+
+    async def _allowed(self, request: Request, camera: str) -> Principal | None:
+        """Who asks, if they may watch ``camera``'s stream; raises 401 or 403 otherwise. A client
+        that proved who it is on this connection (a token in DESCRIBE's URL, which clients leave out
+        of the SETUP URL they make from Content-Base) stays that for the connection's later requests."""
+        credentials = "token" in request.query or "authorization" in request.headers
+        if not credentials and camera in self.allowed:
+            return self.allowed[camera]
+        ask = _Ask(request, self)
+        try:
+            who = await self.server.gate.principal(cast(web.Request, ask))
+        except web.HTTPException as exc:
+            status = 401 if exc.status == 401 else 403
+            raise Refused(
+                status, exc.text or exc.reason, {"WWW-Authenticate": REALM} if status == 401 else {}
+            ) from None
+        if who is None:
+            raise Refused(401, "sign in to watch this camera", {"WWW-Authenticate": REALM})
+        if not who.may("stream", "viewer", camera):
+            raise Refused(403, "not allowed for this account or link")
+        self.allowed[camera] = who
+        return who
+
+
+class _Ask:
+    """An RTSP request as the HTTP gate reads a request: its address, query, headers and host."""
+
+    def __init__(self, request: Request, connection: Connection) -> None:
+        self.remote = connection.address
+        self.query = request.query
+        self.headers = CIMultiDict(request.headers)
+        host = request.uri.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]
+        self.host = host or connection.local
+        self.secure = connection.secure
+        self.transport = connection.writer.transport
+
+    def __contains__(self, key: object) -> bool:
+        return False
