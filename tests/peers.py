@@ -409,3 +409,44 @@ def mosquitto_server(tmp: Path) -> Iterator[MqttPeer]:
         yield peer
     finally:
         peer.stop()
+
+
+@contextlib.contextmanager
+def nginx_rtmp(tmp: Path) -> Iterator[int]:
+    """Debian's nginx with libnginx-mod-rtmp as a live RTMP ingest (``rtmp://127.0.0.1:PORT/live/KEY``,
+    played back at the same URL) on a free loopback port; yields the port."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    root = tmp / "nginx-rtmp"
+    root.mkdir(parents=True)
+    port = free_port()
+    user = "user root;" if os.getuid() == 0 else ""
+    conf = root / "nginx.conf"
+    conf.write_text(
+        f"""
+load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
+daemon off;
+{user}
+worker_processes 1;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+events {{ worker_connections 256; }}
+rtmp {{
+    server {{
+        listen 127.0.0.1:{port};
+        application live {{
+            live on;
+        }}
+    }}
+}}
+"""
+    )
+    proc = subprocess.Popen(
+        [nginx, "-p", str(root), "-c", str(conf), "-e", str(root / "error.log")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        FtpPeer(port, root, "").wait_port()
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -203,3 +203,24 @@ async def test_pushing_to_an_rtsp_server_and_an_rtmp_ingest(tmp_path: Path) -> N
         async with aiohttp.ClientSession() as session, session.get(server.url + "/snapshot.jpg") as resp:
             assert resp.status == 200
     assert "Traceback" not in server.stderr
+
+
+async def test_pushing_to_nginx_rtmp(tmp_path: Path) -> None:
+    """--push rtmp://: nginx's RTMP module takes the stream, and ffprobe reads H.264 of the camera's size
+    back from it; the log shows the URL without its stream key."""
+    from tests.peers import nginx_rtmp
+
+    with nginx_rtmp(tmp_path) as port:
+        url = f"rtmp://127.0.0.1:{port}/live/secret-key"
+        async with camcast_server(*SOURCE, "--push", url) as server:
+            assert "secret-key" not in server.stdout_so_far()
+
+            async def readable() -> bool:
+                probe = await asyncio.create_subprocess_exec(
+                    "ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height",
+                    "-of", "csv=p=0", url, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                )  # fmt: skip
+                out, _ = await asyncio.wait_for(probe.communicate(), 30)
+                return out.decode().strip() == "h264,640,360"
+
+            await until(readable, seconds=40, every=1)
