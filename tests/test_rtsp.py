@@ -224,3 +224,29 @@ async def test_pushing_to_nginx_rtmp(tmp_path: Path) -> None:
                 return out.decode().strip() == "h264,640,360"
 
             await until(readable, seconds=40, every=1)
+
+
+async def test_motion_records_from_the_rtsp_stream(tmp_path: Path) -> None:
+    """Debian's Motion 4.5 as an NVR: its netcam_url is camcast's rtsp:// URL; it decodes the stream and
+    writes a snapshot each second."""
+    port = free_port()
+    async with camcast_server(*SOURCE, "--rtsp", f"127.0.0.1:{port}"):
+        folder = tmp_path / "motion"
+        folder.mkdir()
+        conf = folder / "motion.conf"
+        conf.write_text(
+            f"daemon off\nsetup_mode off\nlog_level 4\ntarget_dir {folder}\nnetcam_url rtsp://127.0.0.1:{port}/camera\n"
+            "netcam_params rtsp_transport=tcp\nwidth 640\nheight 360\nframerate 15\nmovie_output off\n"
+            "picture_output off\nsnapshot_interval 1\nsnapshot_filename %s\nwebcontrol_port 0\n"
+            "stream_port 0\n"
+        )
+        motion = await asyncio.create_subprocess_exec(
+            "motion", "-n", "-c", str(conf), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            await until(lambda: len(list(folder.glob("*.jpg"))) >= 3, seconds=40)
+        finally:
+            motion.terminate()
+            await asyncio.wait_for(motion.wait(), 20)
+    shot = sorted(folder.glob("*.jpg"))[-1]
+    assert shot.read_bytes()[:2] == b"\xff\xd8"
