@@ -26,7 +26,7 @@ from camcast.server.state import ServerState
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 #: How the viewer log's routes count as kinds of viewer.
-KINDS = {"stream": "mjpeg", "hls": "hls", "webrtc": "webrtc", "snapshot": "pictures"}
+KINDS = {"stream": "mjpeg", "hls": "hls", "webrtc": "webrtc", "rtsp": "rtsp", "snapshot": "pictures"}
 #: The kind of every other route (the pages).
 PAGES = "pages"
 
