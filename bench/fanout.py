@@ -381,3 +381,26 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def wait_healthy(port: int, server: subprocess.Popen[bytes], seconds: float = 30) -> None:
+    """Wait until camcast on ``port`` answers /healthz (exit if it does not, or dies)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("camcast did not start") from None
+            time.sleep(0.05)
+
+
+def stop(process: subprocess.Popen[bytes], seconds: float = 20) -> None:
+    """SIGTERM, then SIGKILL after ``seconds``."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

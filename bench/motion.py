@@ -21,7 +21,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from fanout import free_port, proc_stat  # noqa: E402
+from fanout import free_port, proc_stat, stop, wait_healthy  # noqa: E402
 
 from tests.media import make_video  # noqa: E402
 from tests.scenes import Light, Mover, Scene  # noqa: E402
@@ -130,26 +129,8 @@ def serve(folder: Path, config: Path, port: int, motion: bool) -> tuple[subproce
         "--quiet", "--no-motion" if not motion else "--motion", "--motion-gap-seconds", "2",
     ]  # fmt: skip
     server = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    import urllib.request
-
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).close()
-            return server, state
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("camcast did not start") from None
-            time.sleep(0.05)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    wait_healthy(port, server)
+    return server, state
 
 
 def against_motion(folder: Path, video: Path, length: float, motion_on: bool) -> dict[str, object]:

@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import platform
-import signal
 import statistics
 import subprocess
 import sys
@@ -32,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from fanout import free_port, proc_stat  # noqa: E402
+from fanout import free_port, proc_stat, stop, wait_healthy  # noqa: E402
 
 from tests.media import make_video  # noqa: E402
 from tests.scenes import Mover, Scene  # noqa: E402
@@ -53,24 +52,8 @@ def serve(folder: Path, args: list[str], tag: str) -> tuple[subprocess.Popen[byt
     command = [sys.executable, "-m", "camcast", "serve", "--listen", f"127.0.0.1:{port}", "--quiet",
                "--record-min-free", "0", *args]  # fmt: skip
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).close()
-            return server, port, state
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("camcast did not start") from None
-            time.sleep(0.05)
-
-
-def stop(server: subprocess.Popen[bytes]) -> None:
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(20)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
+    wait_healthy(port, server)
+    return server, port, state
 
 
 def cpu(folder: Path, video: Path, mode: str, seconds: float) -> tuple[float, float]:

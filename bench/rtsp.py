@@ -5,7 +5,8 @@ B-frames): camcast with ``--source FILE --rtsp``, gst-rtsp-server (Debian's, dri
 python3 through gi) with ``filesrc ! qtdemux ! h264parse ! rtph264pay`` as shared media. For 1, 10 and
 50 clients over TCP (interleaved), all reading in another process: each server's CPU (% of a core),
 the worst and median client's frames a second (an RTP packet with the marker bit ends a frame), and
-the ratio of the CPUs. With 0 clients, camcast still reads its source (a webcam captures whether or not
+the ratio of the CPUs. Then camcast's delay from capture to a decoded picture, read from the pattern's
+timecode by a PyAV client. With 0 clients, camcast still reads its source (a webcam captures whether or not
 anyone watches), while gst-rtsp-server starts its pipeline only for a client: the difference between a
 row and the 0 row is what serving the clients costs.
 
@@ -20,7 +21,6 @@ import asyncio
 import multiprocessing as mp
 import os
 import platform
-import signal
 import socket
 import statistics
 import subprocess
@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from fanout import free_port, proc_stat  # noqa: E402
+from fanout import free_port, proc_stat, stop  # noqa: E402
 
 from tests.media import make_video  # noqa: E402
 
@@ -152,13 +152,35 @@ def measure(
     return (cpu1 - cpu0) / elapsed * 100, [c / seconds for c in counts]
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
+def delays(seconds: float) -> list[float]:
+    """Milliseconds from capture (the pattern's timecode) to a decoded picture in a PyAV client over
+    TCP, with FFmpeg's buffering off, as a low-latency NVR reads it."""
+    import av
+
+    from camcast import timecode
+
+    port = free_port()
+    command = [sys.executable, "-m", "camcast", "serve", "--source", "pattern", "--size", "1280x720", "--fps",
+               str(FPS), "--pattern-timecode", "--listen", f"127.0.0.1:{free_port()}", "--rtsp",
+               f"127.0.0.1:{port}", "--quiet"]  # fmt: skip
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    found = []
     try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        wait_port(port, server)
+        options = {"rtsp_transport": "tcp", "fflags": "nobuffer", "flags": "low_delay", "max_delay": "0"}
+        with av.open(f"rtsp://127.0.0.1:{port}/camera", options=options, timeout=10) as container:
+            stream = container.streams.video[0]
+            end = time.monotonic() + seconds + 3
+            for frame in container.decode(stream):
+                now = time.time()
+                captured = timecode.read(frame.to_ndarray(format="gray"), now)
+                if captured is not None and time.monotonic() > end - seconds:
+                    found.append((now - captured) * 1000)
+                if time.monotonic() > end:
+                    break
+    finally:
+        stop(server)
+    return sorted(found)
 
 
 def main() -> None:
@@ -205,6 +227,13 @@ def main() -> None:
         print(f"| {n} | {gst_cpu:.1f} | {cc_cpu:.1f} | {cc_cpu / max(gst_cpu, 0.01):.2f} | "
               f"{min(gst_fps):.1f}/{statistics.median(gst_fps):.1f} | "
               f"{min(cc_fps):.1f}/{statistics.median(cc_fps):.1f} |")  # fmt: skip
+    found = delays(args.seconds)
+    if found:
+        p50, p95 = found[len(found) // 2], found[int(len(found) * 0.95)]
+        print(
+            f"\ncapture to a decoded picture (camcast's pattern, {FPS} fps, 1280x720, PyAV over TCP): "
+            f"p50 {p50:.0f} ms, p95 {p95:.0f} ms, max {found[-1]:.0f} ms over {len(found)} frames"
+        )
 
 
 if __name__ == "__main__":

@@ -327,7 +327,6 @@ def nginx_running(tmp: Path, http: Callable[[Path, int], str]) -> Iterator[tuple
     """Debian's nginx in the foreground on a free loopback port, with ``http(root, port)`` as the body
     of its ``http { }`` block (``root``: its own folder, for caches and logs; the body sets its
     ``access_log`` there); yields (root, port)."""
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     root = tmp / "nginx"
     (root / "cache").mkdir(parents=True)
     port = free_port()
@@ -349,13 +348,22 @@ http {{
 }}
 """
     )
+    with _nginx(root, conf, port):
+        yield root, port
+
+
+@contextlib.contextmanager
+def _nginx(root: Path, conf: Path, port: int) -> Iterator[None]:
+    """nginx in the foreground with ``conf`` (its prefix ``root``) until the context ends, once it
+    accepts connections on ``port``."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     proc = subprocess.Popen(
         [nginx, "-p", str(root), "-c", str(conf), "-e", str(root / "error.log")],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         FtpPeer(port, root, "").wait_port()
-        yield root, port
+        yield
     finally:
         proc.terminate()
         proc.wait(10)
@@ -415,7 +423,6 @@ def mosquitto_server(tmp: Path) -> Iterator[MqttPeer]:
 def nginx_rtmp(tmp: Path) -> Iterator[int]:
     """Debian's nginx with libnginx-mod-rtmp as a live RTMP ingest (``rtmp://127.0.0.1:PORT/live/KEY``,
     played back at the same URL) on a free loopback port; yields the port."""
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     root = tmp / "nginx-rtmp"
     root.mkdir(parents=True)
     port = free_port()
@@ -440,13 +447,5 @@ rtmp {{
 }}
 """
     )
-    proc = subprocess.Popen(
-        [nginx, "-p", str(root), "-c", str(conf), "-e", str(root / "error.log")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        FtpPeer(port, root, "").wait_port()
+    with _nginx(root, conf, port):
         yield port
-    finally:
-        proc.terminate()
-        proc.wait(10)

@@ -122,14 +122,16 @@ def parse_ancestors(value: Any) -> str:
     return text
 
 
-def parse_seconds(low: float, high: float) -> Parser:
+def parse_seconds(low: float, high: float, unit: str = "seconds") -> Parser:
+    """A number of ``unit`` from ``low`` to ``high``."""
+
     def parse(value: Any) -> float:
         try:
             number = float(value)
         except (TypeError, ValueError):
             number = float("nan")
-        if not low <= number <= high:
-            raise ValueError(f"must be a number of seconds from {low:g} to {high:g}")
+        if isinstance(value, bool) or not low <= number <= high:
+            raise ValueError(f"must be a number of {unit} from {low:g} to {high:g}")
         return number
 
     return parse
@@ -320,16 +322,7 @@ def parse_byte_size(value: Any) -> int | None:
 
 
 def parse_minutes(low: float, high: float) -> Parser:
-    def parse(value: Any) -> float:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            number = float("nan")
-        if isinstance(value, bool) or not low <= number <= high:
-            raise ValueError(f"must be a number of minutes from {low:g} to {high:g}")
-        return number
-
-    return parse
+    return parse_seconds(low, high, "minutes")
 
 
 def parse_optional_listen(value: Any) -> tuple[str, int] | None:
