@@ -209,8 +209,8 @@ async def test_clips_are_copied_to_a_store_and_are_the_owners(
     crossing: Path, s3_peer: S3Peer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """copy_to SeaweedFS's S3: each finished file and its sidecar appear there. /api/recordings needs the
-    owner or a recordings link; such a link cannot delete; the owner's DELETE removes the file and the
-    viewer log says who watched and who deleted."""
+    owner or a recordings link; a link to one recording opens that one only; such links cannot delete;
+    the owner's DELETE removes the file and the viewer log says who watched and who deleted."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", S3_KEY)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", S3_SECRET)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
@@ -218,8 +218,8 @@ async def test_clips_are_copied_to_a_store_and_are_the_owners(
     args = ("--source", str(crossing), "--record", "continuous", "--record-file-minutes", "0.05", *ROOM,
             "--record-copy-to", s3_peer.url("archive", "cams/"))  # fmt: skip
     async with camcast_server(*args) as server, aiohttp.ClientSession() as session:
-        await until(lambda: len(listed()) >= 1, seconds=30)
-        first = listed()[0]
+        await until(lambda: len(listed()) >= 2, seconds=30)
+        first, second = listed()[:2]
         day = Path(str(first["path"])).parent.name
         key = f"cams/camera/{day}/{first['name']}"
         await until(lambda: _public(s3_peer.public("archive", key)) == 200, seconds=30)
@@ -236,6 +236,13 @@ async def test_clips_are_copied_to_a_store_and_are_the_owners(
         url = next(r["url"] for r in doc["recordings"] if r["name"] == first["name"])
         async with session.get(server.url + url + f"?token={token}") as resp:
             assert resp.status == 200
+        one = run_cli("share", "--scope", "recordings", "--recording", str(second["name"]), "--listen",
+                      f"127.0.0.1:{server.port}").stdout  # fmt: skip
+        one_token = one.split("token=", 1)[1].split()[0]
+        async with session.get(server.url + f"/api/recordings?token={one_token}") as resp:
+            assert [r["name"] for r in (await resp.json())["recordings"]] == [second["name"]]
+        async with session.get(server.url + url + f"?token={one_token}") as resp:
+            assert resp.status == 404  # the first recording: not this link's
         api = url.replace("/recordings/", "/api/recordings/")
         async with session.delete(server.url + api + f"?token={token}") as resp:
             assert resp.status == 403
@@ -273,3 +280,21 @@ def test_recording_settings_are_checked(tmp_path: Path) -> None:
     assert '[record]\nmode = "off"' in shown and "max_days = 14.0" in shown and 'min_free = "2G"' in shown
     result = run_cli("serve", "--record-copy-to", "gopher://x/", "--record", "continuous")
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+async def test_copies_have_their_own_retention(crossing: Path, tmp_path: Path) -> None:
+    """copy_to a folder: the first copy prunes that camera's day folders there older than max_days; a
+    folder not named as a day is left alone."""
+    dest = tmp_path / "archive"
+    old = dest / "camera" / "2020-01-01"
+    old.mkdir(parents=True)
+    (old / "camera-20200101-000000-000.mp4").write_bytes(b"old")
+    mine = dest / "camera" / "keep-me"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("the owner's")
+    args = ("--source", str(crossing), "--record", "continuous", "--record-file-minutes", "0.05", *ROOM,
+            "--record-copy-to", str(dest))  # fmt: skip
+    async with camcast_server(*args):
+        await until(lambda: any(dest.glob("camera/20*/*.json")), seconds=30)
+        await until(lambda: not any(old.iterdir()), seconds=10)
+    assert (mine / "notes.txt").exists()

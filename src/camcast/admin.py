@@ -89,7 +89,13 @@ def base_url(config: Config) -> str:
 
 
 def share(
-    config: Config, expires: str, name: str, scope: str, base: str | None, cameras: tuple[str, ...] = ()
+    config: Config,
+    expires: str,
+    name: str,
+    scope: str,
+    base: str | None,
+    cameras: tuple[str, ...] = (),
+    recording: str | None = None,
 ) -> None:
     try:
         seconds = parse_duration(expires)
@@ -97,7 +103,9 @@ def share(
         raise ConfigError(str(exc), key="expires") from None
     for one in cameras:
         config.camera(one)  # an unknown name is an error, not a link that never works
-    token = ShareKeys(paths.share_key()).issue(name, seconds, scope, cameras)
+    if recording is not None:
+        cameras = _one_recording(scope, recording)
+    token = ShareKeys(paths.share_key()).issue(name, seconds, scope, cameras, recording or "")
     until = time.strftime("%Y-%m-%d %H:%M", time.localtime(time.time() + seconds))
     root = (base or base_url(config)).rstrip("/")
     limit = f", cameras {', '.join(cameras)}" if cameras else ""
@@ -106,6 +114,10 @@ def share(
     shown: list[str | None] = [*cameras] if cameras else [None]
     if not cameras and config.tables and len(config.cameras) > 1:
         shown = [*(c.id for c in config.cameras)]
+    if recording is not None:
+        print(f"  {root}{path_for('view_recordings', cameras[0], token=token)}")
+        print(f"  {root}{path_for('recording_file', name=recording, token=token)}")
+        return
     for camera in shown:
         for route in sorted(ROUTES, key=lambda r: not r.path.startswith("/view/")):  # pages first
             if route.link and scope in route.scopes:
@@ -116,6 +128,18 @@ def share(
             name = camera or config.cameras[0].id
             host = shown_host(rtsp[0]) if rtsp[0] in WILDCARDS else rtsp[0]
             print(f"  {scheme}://{bracket(host)}:{rtsp[1]}/{quote(name, safe='')}?token={token}")
+
+
+def _one_recording(scope: str, recording: str) -> tuple[str, ...]:
+    """The camera of the recording a link is for (an unknown name is an error, not a dead link)."""
+    from camcast.record import catalog
+
+    if scope != "recordings":
+        raise ConfigError("--recording is for a link with --scope recordings")
+    found = catalog.find(paths.recordings_dir(), recording)
+    if found is None:
+        raise ConfigError(f"no recording named {recording!r} (camcast recordings lists them)")
+    return (found.camera,)
 
 
 def revoke_all() -> None:

@@ -124,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--base-url", help="the server's address as others reach it, e.g. https://cam.home:8443"
     )
     share.add_argument("--revoke-all", action="store_true", help="invalidate every link given so far")
+    share.add_argument("--recording", metavar="NAME", help="with --scope recordings: a link to this one only")
     share.add_argument(
         "--camera",
         action="append",
@@ -298,7 +299,8 @@ def run(args: argparse.Namespace) -> int:
         if args.revoke_all:
             admin.revoke_all()
         else:
-            admin.share(cfg, args.expires, args.name, args.scope, args.base_url, _names(args.camera))
+            admin.share(cfg, args.expires, args.name, args.scope, args.base_url, _names(args.camera),
+                        args.recording)  # fmt: skip
     elif args.command in ("pause", "resume"):
         admin.shutter(cfg, args.command, args.name)
     elif args.command == "viewers":

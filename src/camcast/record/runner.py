@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime
 import logging
+import math
 import shutil
 import time
 from collections.abc import Mapping, Sequence
@@ -32,6 +34,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds between sweeps for the limits (a file finishing sweeps too).
 SWEEP_EVERY = 60.0
+#: Seconds between passes of the copies' retention on a store.
+PRUNE_EVERY = 3600.0
 #: Waits before the attempts to copy a clip (seconds): four attempts over about 3 minutes.
 COPY_BACKOFF = (5.0, 30.0, 120.0)
 
@@ -51,6 +55,7 @@ class Recorders:
         self._sweep_now = asyncio.Event()
         self._copies: dict[str, Outbox[Recording]] = {}
         self._stores: dict[str, RemoteStore] = {}
+        self._pruned: dict[str, float] = {}
         for camera in cameras:
             rendition = camera.rendition("record", codec="h264")
             self.recorders[camera.name] = Recorder(
@@ -182,6 +187,7 @@ class Recorders:
             for attempt in range(len(COPY_BACKOFF) + 1):
                 try:
                     await self._copy(store, recording)
+                    await self._prune(store, name)
                     break
                 except (CamcastError, OSError) as exc:
                     if attempt == len(COPY_BACKOFF):
@@ -193,6 +199,26 @@ class Recorders:
                         "%s: copying %s to %s: %s; retrying", name, recording.name, store.describe(), exc
                     )
                     await asyncio.sleep(COPY_BACKOFF[attempt])
+
+    async def _prune(self, store: RemoteStore, camera: str) -> None:
+        """The copies' own retention: the camera's day folders on the store older than ``max_days``
+        go (at most once an hour); a folder not named as a day is never touched."""
+        days = self.recorders[camera].settings.record_max_days
+        if days is None or time.monotonic() - self._pruned.get(camera, -math.inf) < PRUNE_EVERY:
+            return
+        self._pruned[camera] = time.monotonic()
+        cutoff = datetime.date.today() - datetime.timedelta(days=math.ceil(days))
+        for entry in await store.list(camera):
+            try:
+                day = datetime.date.fromisoformat(entry.name)
+            except ValueError:
+                continue
+            if entry.is_dir and day < cutoff:
+                for inside in await store.list(f"{camera}/{entry.name}"):
+                    if not inside.is_dir:
+                        await store.delete(f"{camera}/{entry.name}/{inside.name}")
+                log.info("%s: copies of %s deleted from %s (older than %g days)", camera, entry.name,
+                         store.describe(), days)  # fmt: skip
 
     async def _copy(self, store: RemoteStore, recording: Recording) -> None:
         """The clip, its sidecar and its events' pictures, each uploaded atomically."""

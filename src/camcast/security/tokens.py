@@ -31,6 +31,7 @@ class Share:
     expires: float
     scope: str
     cameras: tuple[str, ...] = ()  # empty: every camera
+    recording: str = ""  # with the recordings scope: only this recording (its file name); empty: all
 
 
 class TokenError(Exception):
@@ -70,7 +71,14 @@ class ShareKeys:
         write_private(self.path, os.urandom(32))
         self._stamp = None
 
-    def issue(self, name: str, seconds: float, scope: str = "watch", cameras: tuple[str, ...] = ()) -> str:
+    def issue(
+        self,
+        name: str,
+        seconds: float,
+        scope: str = "watch",
+        cameras: tuple[str, ...] = (),
+        recording: str = "",
+    ) -> str:
         if scope not in SCOPES:
             raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
         key = self._current(create=True)
@@ -82,6 +90,7 @@ class ShareKeys:
                 "s": scope,
                 "c": list(cameras),
                 "r": _b64(os.urandom(6)),
+                **({"f": recording} if recording else {}),
             },
             separators=(",", ":"),
         ).encode()
@@ -103,7 +112,11 @@ class ShareKeys:
         try:
             data = json.loads(payload)
             share = Share(
-                str(data["n"]), float(data["e"]), str(data["s"]), tuple(str(c) for c in data.get("c", []))
+                str(data["n"]),
+                float(data["e"]),
+                str(data["s"]),
+                tuple(str(c) for c in data.get("c", [])),
+                str(data.get("f", "")),
             )
         except (ValueError, KeyError, TypeError):
             raise TokenError("malformed") from None

@@ -53,6 +53,7 @@ class Principal:
     scope: str = ""
     token: str = ""
     cameras: tuple[str, ...] = ()  # the cameras this principal may watch; empty: all
+    recording: str = ""  # a link to one recording: its file name (nothing else of the scope)
 
     def may(self, route: str, needed: str, camera: str | None = None) -> bool:
         """Whether this principal may use ``route`` (which needs role ``needed``), on ``camera`` when
@@ -121,7 +122,9 @@ class Gate:
                 self.limiter.fail(address)
                 log.warning("refused share link from %s: %s", address, exc)
                 raise self.unauthorized("this link is invalid, expired or revoked") from None
-            return Principal(share.name, "viewer", "share", share.scope, token, share.cameras)
+            return Principal(
+                share.name, "viewer", "share", share.scope, token, share.cameras, share.recording
+            )
         if header is not None:
             return await self._basic(request, header, address)
         if not self.accounts:

@@ -39,6 +39,8 @@ async def recordings(request: web.Request) -> web.StreamResponse:
     else:
         names = [name for name in st.cameras if p is None or p.may("recordings", "owner", name)]
     found = await asyncio.to_thread(catalog.recordings, _recorders(request).folder, names)
+    if p is not None and p.recording:  # a link to one recording lists that one only
+        found = [r for r in found if r.name == p.recording]
     recorders = _recorders(request).recorders
     writing = {r.clip.path.name for r in recorders.values() if r.clip is not None}
     touch(request, "recordings", 0)
@@ -55,6 +57,8 @@ async def _find(request: web.Request, route: str) -> Recording:
     found = await asyncio.to_thread(catalog.find, _recorders(request).folder, name)
     p = principal(request)
     if found is None or (p is not None and not p.may(route, "owner", found.camera)):
+        raise web.HTTPNotFound(text="no such recording\n")
+    if p is not None and p.recording and p.recording != found.name:
         raise web.HTTPNotFound(text="no such recording\n")
     if any(r.clip is not None and r.clip.path == found.path for r in _recorders(request).recorders.values()):
         raise web.HTTPConflict(text="this recording is being written; it can be watched once it ends\n")
