@@ -74,7 +74,8 @@ class MotionWatcher:
 
     def receive(self, frame: Captured) -> None:
         self._newest = frame
-        self._fresh.set()
+        if self.settings.motion:  # off, the watcher sleeps (change() wakes it when turned on)
+            self._fresh.set()
 
     def change(self, settings: CameraSettings) -> None:
         """Take reloaded settings at once: thresholds and zones from the next picture; turning motion
