@@ -8,6 +8,7 @@ import datetime
 import json
 import os
 import re
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -15,6 +16,9 @@ import av
 
 from camcast.record.clip import RecordError, Recording, sidecar, write_sidecar
 
+#: A file without its sidecar that changed this recently is being written (seconds); an older one was
+#: cut off by a crash, and is listed as such.
+WRITING = 30.0
 #: A recording's file name: the camera, then its start to the millisecond.
 NAME = re.compile(r"(?P<camera>[A-Za-z0-9_-]+)-(?P<day>\d{8})-(?P<time>\d{6})-\d{3}\.mp4")
 
@@ -36,7 +40,8 @@ def recordings(folder: Path, cameras: Iterable[str] = ()) -> list[Recording]:
 
 
 def read(path: Path) -> Recording | None:
-    """The recording at ``path``: from its sidecar, else (a crash cut it off) from the file itself."""
+    """The recording at ``path``: from its sidecar, else (a crash cut it off) from the file itself;
+    None for a file being written."""
     try:
         doc = json.loads(sidecar(path).read_text())
         return Recording(
@@ -45,6 +50,11 @@ def read(path: Path) -> Recording | None:
             tuple(doc.get("events", ())), bool(doc.get("complete", True)),
         )  # fmt: skip
     except FileNotFoundError:
+        try:
+            if time.time() - path.stat().st_mtime < WRITING:
+                return None  # being written (a running server's): listed once it is finished
+        except OSError:
+            return None
         return recover(path)
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -12,10 +12,7 @@ from camcast.config import Config
 from camcast.errors import ConfigError
 from camcast.motion.events import EventLog
 from camcast.record import catalog
-from camcast.record.clip import Recording, sidecar
-
-#: A file without its sidecar that changed this recently is being written by a running server.
-WRITING = 30.0
+from camcast.record.clip import Recording
 
 
 def show(folder: Path, cameras: Sequence[str], as_json: bool, out: Callable[[str], None] = print) -> None:
@@ -61,11 +58,9 @@ def export(folder: Path, events: EventLog, config: Config, what: str, out: Path)
 
 def delete(folder: Path, name: str) -> str:
     recording = catalog.find(folder, name)
-    if recording is None:
-        raise ConfigError(f"no recording named {name!r} (camcast recordings lists them)")
-    recent = time.time() - recording.path.stat().st_mtime < WRITING
-    if not sidecar(recording.path).exists() and recent:
-        raise ConfigError(f"{name} is being written; delete it once it ends")
+    if recording is None:  # a file being written is not found until it is finished
+        raise ConfigError(f"no recording named {name!r} (camcast recordings lists them; one being "
+                          "written is listed once it ends)")  # fmt: skip
     catalog.delete(recording)
     return f"deleted {recording.path}"
 
