@@ -53,7 +53,10 @@ async def gstreamer(url: str, folder: Path) -> int:
     )
     process = await asyncio.create_subprocess_exec("gst-launch-1.0", "-q", *pipeline.split(),
                                                    stdin=subprocess.DEVNULL)  # fmt: skip
-    await asyncio.sleep(SECONDS)  # it runs until stopped; frames are counted afterwards
+    # It runs until stopped: SECONDS once its first picture is out (rtspsrc first tries UDP, then
+    # negotiates; that start-up is not the stream's rate), then the frames are counted.
+    await until(lambda: any(folder.glob("*.jpg")), seconds=20)
+    await asyncio.sleep(SECONDS)
     process.terminate()
     await asyncio.wait_for(process.wait(), 20)
     return len(await asyncio.to_thread(lambda: list(folder.glob("*.jpg"))))
