@@ -117,7 +117,7 @@ async def test_index_links_lead_to_the_pages() -> None:
         for name in ("Page refresh", "Image refresh", "Live stream"):
             await page.goto(server.url + "/")
             await page.get_by_role("link", name=name).first.click()
-            await page.wait_for_selector("img.cam")
+            await page.wait_for_selector(".cam:not([hidden])")  # the picture, or the live page's video
 
 
 async def test_home_page_shows_the_camera_and_its_state_at_phone_width() -> None:
@@ -139,3 +139,38 @@ async def test_home_page_shows_the_camera_and_its_state_at_phone_width() -> None
             "() => document.getElementById('camcast-state').textContent === 'paused'", timeout=10000
         )
         await page.request.post(server.url + "/api/resume", headers={"Origin": server.url})
+
+
+#: Runs in the page: what a person would see wrong in its layout.
+LAYOUT = """() => {
+  const problems = [];
+  const nav = [...document.querySelectorAll('nav a')];
+  if (new Set(nav.map(a => a.getBoundingClientRect().top)).size > 1) problems.push('the navigation wraps');
+  for (const el of document.querySelectorAll('[hidden]'))
+    if (el.getBoundingClientRect().height > 0)
+      problems.push('hidden but shown: ' + (el.id || el.tagName));
+  for (const a of document.querySelectorAll('main li > a, main dd > a'))
+    if (parseFloat(getComputedStyle(a).marginRight) > 0)
+      problems.push('space after a link: ' + a.textContent);
+  for (const el of document.querySelectorAll('body *'))
+    if (el.getBoundingClientRect().right > window.innerWidth + 1 && !el.closest('nav'))
+      problems.push('wider than the screen: ' + (el.id || el.tagName));
+  if (document.documentElement.scrollWidth > window.innerWidth + 1)
+    problems.push('the page scrolls sideways');
+  return problems;
+}"""
+
+
+async def test_pages_at_phone_and_desktop_widths(tmp_path: object) -> None:
+    """Every page at 390 px (a phone) and 1366 px: the navigation on one line (scrolling sideways on a
+    phone), nothing hidden shown (the MJPEG fallback under the video showed as a broken image), no gap
+    between a link and its colon, and nothing wider than the screen."""
+    pages = ["/", "/view/refresh", "/view/script", "/view/stream", "/view/live", "/view/recordings"]
+    async with camcast_server(*SERVER_ARGS) as server, chromium() as browser:
+        for width in (390, 1366):
+            page = await browser.new_page(viewport={"width": width, "height": 800})
+            for path in pages:
+                await page.goto(server.url + path)
+                await page.wait_for_load_state("load")
+                assert await page.evaluate(LAYOUT) == [], (width, path)
+            await page.close()
