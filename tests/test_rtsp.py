@@ -253,3 +253,20 @@ async def test_motion_records_from_the_rtsp_stream(tmp_path: Path) -> None:
             await asyncio.wait_for(motion.wait(), 20)
     shot = sorted(folder.glob("*.jpg"))[-1]
     assert shot.read_bytes()[:2] == b"\xff\xd8"
+
+
+async def test_rtsp_connections_are_bounded_per_address() -> None:
+    """--max-connections-per-address holds for RTSP too: past it a connection gets 503 and is closed,
+    and the connections already open still answer."""
+    port = free_port()
+    async with camcast_server(*SOURCE, "--rtsp", f"127.0.0.1:{port}", "--max-connections-per-address", "3"):
+        held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(3)]
+        try:
+            await until(
+                lambda: exchange(port, b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n")[0] == 503, seconds=10
+            )
+            held[0].sendall(b"OPTIONS * RTSP/1.0\r\nCSeq: 2\r\n\r\n")
+            assert held[0].recv(4096).startswith(b"RTSP/1.0 200")
+        finally:
+            for sock in held:
+                sock.close()

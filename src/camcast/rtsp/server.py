@@ -63,8 +63,12 @@ class RtspServer:
         gate: Gate,
         viewers: ViewerLog,
         tls: ssl.SSLContext | None,
+        max_connections: int = 2000,
+        max_per_address: int = 100,
     ) -> None:
         self.streams = dict(streams)
+        self.max_connections = max_connections
+        self.max_per_address = max_per_address
         self.titles = dict(titles)
         self.gate = gate
         self.viewers = viewers
@@ -90,6 +94,13 @@ class RtspServer:
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         connection = Connection(self, reader, writer)
+        same = sum(1 for c in self._connections if c.address == connection.address)
+        if len(self._connections) >= self.max_connections or same >= self.max_per_address:
+            # The HTTP server's limits (max_connections, max_connections_per_address) hold here too.
+            log.warning("RTSP: refused a connection from %s: too many open", connection.address)
+            writer.write(response(503, "0", {"Connection": "close"}))
+            writer.close()
+            return
         self._connections.add(connection)
         try:
             await connection.run()

@@ -116,7 +116,7 @@ async def serving(
         base = f"{'https' if access.tls else 'http'}://{bracket(shown)}:{port}{settings.base_path}"
         urls = served_urls(base, [c.name for c in cameras])
         if settings.rtsp is not None:
-            rtsp = await start_rtsp(cameras, settings.rtsp, gate, app[STATE].viewers, access.tls)
+            rtsp = await start_rtsp(cameras, settings, gate, app[STATE].viewers, access.tls)
             app[STATE].rtsp = rtsp
             urls += rtsp_urls(rtsp, settings.rtsp, await asyncio.to_thread(shown_host, settings.rtsp[0]))
         for url, what in urls:
@@ -137,15 +137,20 @@ async def serving(
 
 async def start_rtsp(
     cameras: Sequence[Camera],
-    listen_on: tuple[str, int],
+    settings: ServerSettings,
     gate: Gate,
     viewers: ViewerLog,
     tls: ssl.SSLContext | None,
 ) -> RtspServer:
-    """The RTSP server of ``cameras`` (RTSPS with ``tls``), listening."""
+    """The RTSP server of ``cameras`` (RTSPS with ``tls``) on ``settings.rtsp``, listening, with the
+    HTTP server's connection limits."""
+    assert settings.rtsp is not None
     streams = {c.name: RtpStream(c.rendition("rtsp", codec="h264")) for c in cameras}
-    rtsp = RtspServer(streams, {c.name: c.settings.title for c in cameras}, gate, viewers, tls)
-    host, port = listen_on
+    rtsp = RtspServer(
+        streams, {c.name: c.settings.title for c in cameras}, gate, viewers, tls, settings.max_connections,
+        settings.max_connections_per_address,
+    )  # fmt: skip
+    host, port = settings.rtsp
     try:
         await rtsp.start(host, port)
     except OSError as exc:
