@@ -15,6 +15,9 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from camcast.frames import Encoded, Frame
 
 #: The MP4 timescale of the video track: 90 kHz, the MPEG clock.
 TIMESCALE = 90_000
@@ -57,6 +60,26 @@ def parameter_sets(units: Iterable[bytes]) -> tuple[bytes, bytes] | None:
         elif kind == NAL_PPS and pps is None:
             pps = unit
     return (sps, pps) if sps is not None and pps is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessUnit:
+    """One H.264 picture as NAL units; ``params`` are its SPS and PPS when it is a keyframe that
+    carries them (in-band, as camcast's encoder and the sources' Annex B conversion put them)."""
+
+    units: list[bytes]
+    keyframe: bool
+    params: tuple[bytes, bytes] | None
+
+
+def access_unit(frame: Frame[Encoded] | Frame[Any]) -> AccessUnit | None:
+    """``frame``'s H.264 picture, or None for anything else (a JPEG, an empty packet): the one reading
+    of the shared H.264 that HLS, RTSP, recording and pushing start from."""
+    payload = frame.payload
+    if not isinstance(payload, Encoded) or payload.codec != "h264" or not payload.data:
+        return None
+    units = nal_units(payload.data)
+    return AccessUnit(units, payload.keyframe, parameter_sets(units) if payload.keyframe else None)
 
 
 def codec_string(sps: bytes) -> str:

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from camcast.frames import Encoded, EncodedFrame
+from camcast.frames import EncodedFrame
 from camcast.hls import fmp4, names
 from camcast.hls.playlist import MediaPlaylist, Part, Segment
 
@@ -115,15 +115,13 @@ class Segmenter:
     # --- input -----------------------------------------------------------------------------------------
     def push(self, frame: EncodedFrame) -> None:
         """Take the next encoded frame (a rendition listener)."""
-        payload = frame.payload
-        if not isinstance(payload, Encoded) or payload.codec != "h264" or not payload.data:
+        picture = fmp4.access_unit(frame)
+        if picture is None:
             return
-        units = fmp4.nal_units(payload.data)
-        if payload.keyframe:
-            params = fmp4.parameter_sets(units)
-            if params is not None and (*params, frame.width, frame.height) != self._params:
-                self._new_init(*params, frame.width, frame.height)
-        if self.init is None or (self._held is None and not payload.keyframe):
+        units, params = picture.units, picture.params
+        if params is not None and (*params, frame.width, frame.height) != self._params:
+            self._new_init(*params, frame.width, frame.height)
+        if self.init is None or (self._held is None and not picture.keyframe):
             self.need_keyframe()  # nothing can start before a keyframe with its parameter sets
             return
         if self._t0 is None:
@@ -134,7 +132,7 @@ class Segmenter:
             duration = max(1, tick - held_tick)
             self._samples.append(fmp4.Sample(duration, sample.data, sample.keyframe))
         current = self.segments[-1] if self.segments and not self.segments[-1].finished else None
-        if payload.keyframe and (
+        if picture.keyframe and (
             current is None or (tick - current.start) >= CUT_AT * self.segment_target * fmp4.TIMESCALE
         ):
             self._close_part(tick)
@@ -148,7 +146,7 @@ class Segmenter:
             and tick - self._part_start + self._samples[-1].duration / 2 > self.part_target * fmp4.TIMESCALE
         ):
             self._close_part(tick)
-        self._held = (tick, fmp4.Sample(0, fmp4.sample_data(units), payload.keyframe))
+        self._held = (tick, fmp4.Sample(0, fmp4.sample_data(units), picture.keyframe))
 
     def interrupt(self) -> None:
         """The stream stops (nobody watches, or the shutter closed): finish what there is; the next

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from camcast.frames import Encoded, EncodedFrame
+from camcast.frames import EncodedFrame
 from camcast.hls import fmp4
 
 Params = tuple[bytes, bytes, int, int]  # SPS, PPS, width, height
@@ -45,24 +45,22 @@ class GopBuilder:
         self._held: tuple[float, bytes, bool] | None = None  # the newest picture, until the next comes
 
     def push(self, frame: EncodedFrame) -> Gop | None:
-        payload = frame.payload
-        if not isinstance(payload, Encoded) or payload.codec != "h264" or not payload.data:
+        picture = fmp4.access_unit(frame)
+        if picture is None:
             return None
-        units = fmp4.nal_units(payload.data)
-        if payload.keyframe:
-            params = fmp4.parameter_sets(units)
-            if params is not None:
-                self._params = (*params, frame.width, frame.height)
-        if self.open is None and not (payload.keyframe and self._params is not None):
+        units, keyframe = picture.units, picture.keyframe
+        if picture.params is not None:
+            self._params = (*picture.params, frame.width, frame.height)
+        if self.open is None and not (keyframe and self._params is not None):
             return None  # a group starts at a keyframe whose parameter sets are known
         done = None
         if self._held is not None:
             self._add_held(frame.time)
-        if payload.keyframe and self._params is not None:
+        if keyframe and self._params is not None:
             done = self.open
             assert self._params is not None
             self.open = Gop(self._params, frame.wall, frame.time)
-        self._held = (frame.time, fmp4.sample_data(units), payload.keyframe)
+        self._held = (frame.time, fmp4.sample_data(units), keyframe)
         return done
 
     def flush(self, nominal: float = 1 / 30) -> Gop | None:

@@ -125,9 +125,9 @@ class Pusher:
         first = self._keyframe()
         if first is None:
             return
-        units = fmp4.nal_units(first.payload.data)
-        params = fmp4.parameter_sets(units)
-        assert params is not None
+        picture = fmp4.access_unit(first)
+        assert picture is not None and picture.params is not None
+        params = picture.params
         scheme = urlsplit(self.url).scheme
         options = {"rtsp_transport": "tcp"} if scheme.startswith("rtsp") else {}
         with av.open(self.url, "w", format=SCHEMES[scheme], options=options, timeout=10) as container:
@@ -159,7 +159,8 @@ class Pusher:
             frame = self._next()
             if frame is None:
                 return None
-            if frame.payload.keyframe and fmp4.parameter_sets(fmp4.nal_units(frame.payload.data)) is not None:
+            picture = fmp4.access_unit(frame)
+            if picture is not None and picture.params is not None:
                 return frame
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from camcast.encode.h264 import H264Encoder
 from camcast.encode.rendition import Rendition
-from camcast.frames import Encoded, EncodedFrame
+from camcast.frames import EncodedFrame
 from camcast.hls import fmp4
 from camcast.rtsp.rtp import CLOCK, PAYLOAD_TYPE, RtpFrame, packetize
 
@@ -86,19 +86,18 @@ class RtpStream:
     # --- frames --------------------------------------------------------------------------------------
     def push(self, frame: EncodedFrame) -> None:
         """A rendition listener: packetize once, hand to every receiver."""
-        payload = frame.payload
-        if not isinstance(payload, Encoded) or payload.codec != "h264" or not payload.data:
+        picture = fmp4.access_unit(frame)
+        if picture is None:
             return
-        units = fmp4.nal_units(payload.data)
-        if payload.keyframe:
-            params = fmp4.parameter_sets(units)
-            if params is not None:
-                self.params = params
-                self.size = (frame.width, frame.height)
-                self._keyframe.set()
+        if picture.params is not None:
+            self.params = picture.params
+            self.size = (frame.width, frame.height)
+            self._keyframe.set()
         if self._t0 is None:
             self._t0 = frame.time
-        rtp = RtpFrame(packetize(units), round((frame.time - self._t0) * CLOCK), payload.keyframe, frame.wall)
+        rtp = RtpFrame(
+            packetize(picture.units), round((frame.time - self._t0) * CLOCK), picture.keyframe, frame.wall
+        )
         self.frames += 1
         for receiver in list(self.receivers):
             receiver(rtp)
