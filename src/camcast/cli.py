@@ -269,8 +269,8 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "recordings":
         from camcast.record import listing as recorded
 
-        recorded.main(cfg, paths.recordings_dir(), paths.events_dir(), args.camera, args.json, args.export,
-                      args.delete)  # fmt: skip
+        recorded.main(cfg, paths.recordings_dir(), paths.events_dir(), _names(args.camera), args.json,
+                      args.export, args.delete)  # fmt: skip
         return 0
     from camcast import app  # the whole pipeline: only the commands that capture need it
 

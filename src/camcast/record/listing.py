@@ -12,7 +12,6 @@ from camcast.config import Config
 from camcast.errors import ConfigError
 from camcast.motion.events import EventLog
 from camcast.record import catalog
-from camcast.record.clip import Recording
 
 
 def show(folder: Path, cameras: Sequence[str], as_json: bool, out: Callable[[str], None] = print) -> None:
@@ -74,15 +73,11 @@ def main(
     export_what: Sequence[str] | None,
     delete_name: str | None,
 ) -> None:
-    """The command: export, delete, or list (``cameras`` may be given as NAME,NAME)."""
-    names = [n.strip() for value in cameras for n in value.split(",") if n.strip()]
+    """The command: export, delete, or list ``cameras``' recordings (all when empty)."""
     if export_what:
         what, out = export_what
         print(f"camcast: {export(folder, EventLog(events_folder), config, what, Path(out))}")
     elif delete_name:
         print(f"camcast: {delete(folder, delete_name)}")
     else:
-        show(folder, names, as_json)
-
-
-__all__ = ["Recording", "delete", "export", "main", "show"]
+        show(folder, cameras, as_json)

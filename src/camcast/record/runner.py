@@ -51,7 +51,6 @@ class Recorders:
         self.folder = folder
         self.pictures = pictures  # motion's event pictures, copied with their clips
         self.recorders: dict[str, Recorder] = {}
-        self.deleted = 0
         self._sweep_now = asyncio.Event()
         self._copies: dict[str, Outbox[Recording]] = {}
         self._stores: dict[str, RemoteStore] = {}
@@ -153,7 +152,6 @@ class Recorders:
         for recording in gone:
             catalog.delete(recording)
         if gone:
-            self.deleted += len(gone)
             log.info("recordings: deleted %d, oldest first, to stay within the limits", len(gone))
         return short
 

@@ -55,10 +55,6 @@ class Pusher:
         self.camera = camera
         self.url = url
         self.rendition = rendition
-        self.connected = False
-        self.sent = 0
-        self.failures = 0
-        self.dropped = 0
         self._queue: deque[EncodedFrame] = deque()
         self._lock = threading.Lock()
         self._ready = threading.Event()
@@ -89,10 +85,8 @@ class Pusher:
 
     def _drop_to_keyframe(self) -> None:
         self._queue.popleft()
-        self.dropped += 1
         while self._queue and not self._queue[0].payload.keyframe:
             self._queue.popleft()
-            self.dropped += 1
 
     def _next(self) -> EncodedFrame | None:
         while not self._stop.is_set():
@@ -111,12 +105,10 @@ class Pusher:
             try:
                 self._push()
             except (av.FFmpegError, OSError, ValueError) as exc:
-                self.failures += 1
                 if time.monotonic() - began > 30:
                     delay = RETRY[0]  # it worked for a while: the next attempt comes soon
                 log.warning("%s: push to %s: %s; trying again in %g s", self.camera, shown(self.url),
                             _reason(exc), delay)  # fmt: skip
-            self.connected = False
             if self._stop.wait(delay):
                 return
             delay = min(delay * 2, RETRY[1])
@@ -137,7 +129,6 @@ class Pusher:
             stream.time_base = TIME_BASE
             stream.codec_context.extradata = b"".join(b"\x00\x00\x00\x01" + p for p in params)
             container.start_encoding()
-            self.connected = True
             log.info("%s: pushing to %s", self.camera, shown(self.url))
             t0 = first.time
             frame: EncodedFrame | None = first
@@ -148,7 +139,6 @@ class Pusher:
                 packet.is_keyframe = frame.payload.keyframe
                 packet.stream = stream
                 container.mux(packet)
-                self.sent += 1
                 frame = self._next()
 
     def _keyframe(self) -> EncodedFrame | None:

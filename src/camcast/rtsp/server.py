@@ -5,9 +5,10 @@ Access is the HTTP server's (:class:`~camcast.server.auth.Gate`): without accoun
 client is the local user; otherwise a share link's ``?token=`` with the stream scope, or an account
 by Basic authentication, which is taken only over RTSPS (TLS, when the server has a certificate) or
 from this computer. Every playing session is in the viewer log. A session's client that stops reading
-skips to the next keyframe while its buffer is full, and is dropped after :data:`DROP_AFTER` seconds
-of it; a session with no request, RTCP report or TCP connection for :data:`SESSION_TIMEOUT` seconds
-ends. A malformed request gets its status and the connection is closed; nobody else notices.
+skips to the next keyframe while its buffer is full, and is dropped after
+:data:`~camcast.rtsp.session.DROP_AFTER` seconds of it; a session with no request, RTCP report or TCP
+connection for :data:`SESSION_TIMEOUT` seconds ends. A malformed request gets its status and the
+connection is closed; nobody else notices.
 """
 
 from __future__ import annotations

@@ -61,7 +61,6 @@ class RtspSession:
         self.waiting = True  # for a keyframe
         self.packets = 0
         self.octets = 0
-        self.skips = 0
         self.last_active = time.monotonic()
         self._last_report = 0.0
         self._slow_since: float | None = None
@@ -148,7 +147,7 @@ class RtspSession:
             return True
         now = time.monotonic()
         self.waiting = True
-        self.skips += 1
+        self.stream.skips += 1
         if self._slow_since is None:
             self._slow_since = now
         elif now - self._slow_since > DROP_AFTER:

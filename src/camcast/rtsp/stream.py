@@ -32,7 +32,8 @@ class RtpStream:
         self.receivers: list[Receiver] = []
         self.params: tuple[bytes, bytes] | None = None
         self.size: tuple[int, int] | None = None
-        self.frames = 0
+        #: Frames slow clients skipped (the metrics' camcast_slow_viewer_skips).
+        self.skips = 0
         self._t0: float | None = None
         self._keyframe = asyncio.Event()
         self._attached = False
@@ -98,7 +99,6 @@ class RtpStream:
         rtp = RtpFrame(
             packetize(picture.units), round((frame.time - self._t0) * CLOCK), picture.keyframe, frame.wall
         )
-        self.frames += 1
         for receiver in list(self.receivers):
             receiver(rtp)
 

@@ -90,6 +90,8 @@ class CamcastCollector(Collector):
             sent.add_metric([name], served.fanout.bytes_sent)
             skips.add_metric([name, "mjpeg"], served.fanout.slow_skips)
             skips.add_metric([name, "webrtc"], served.webrtc.skips)
+            if st.rtsp is not None:
+                skips.add_metric([name, "rtsp"], st.rtsp.streams[name].skips)
             reconnects.add_metric([name], getattr(hub.source, "reconnects", 0))
             paused.add_metric([name], 1 if hub.paused else 0)
             up.add_metric([name], 1 if hub.live else 0)

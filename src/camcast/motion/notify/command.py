@@ -47,8 +47,6 @@ class Command:
         self.pictures = pictures
         self.time_limit = time_limit
         self.outbox: Outbox[tuple[str, Event]] = Outbox(f"{name}: command")
-        self.ran = 0
-        self.failed = 0
 
     def tell(self, kind: str, event: Event) -> None:
         if self.argv():
@@ -68,7 +66,6 @@ class Command:
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
         except OSError as exc:
-            self.failed += 1
             log.warning("%s: cannot run %s: %s", self.name, argv[0], exc.strerror or exc)
             return
         assert process.stdout is not None
@@ -80,12 +77,9 @@ class Command:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, 9)
             await process.wait()
-            self.failed += 1
             log.warning("%s: %s ran past %g s and was stopped", self.name, argv[0], self.time_limit)
             return
-        self.ran += 1
         if code != 0:
-            self.failed += 1
             log.warning("%s: %s exited with status %d", self.name, argv[0], code)
 
     async def _copy_output(self, stream: asyncio.StreamReader, program: str) -> None:

@@ -69,8 +69,6 @@ class Mqtt:
         self.pictures = pictures
         self.node = node_id()
         self.availability = f"camcast/{self.node}/availability"
-        self.connected = False
-        self.published = 0
         self._pending: dict[str, bytes] = {name_topic: b"OFF" for name_topic in self._motion_topics()}
         self._changed = asyncio.Event()
 
@@ -93,7 +91,6 @@ class Mqtt:
         while True:
             try:
                 async with self._client() as client:
-                    self.connected = True
                     log.info(
                         "MQTT: %s %s",
                         "connected again to" if failed else "connected to",
@@ -105,8 +102,6 @@ class Mqtt:
             except aiomqtt.MqttError as exc:
                 log.warning("MQTT: %s: %s; trying again in %g s", self.broker.describe(), exc, delay)
                 failed = True
-            finally:
-                self.connected = False
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY[1])
 
@@ -159,7 +154,6 @@ class Mqtt:
                         payload = await asyncio.to_thread(_read, Path(value.decode()))
                     if payload:  # an empty retained message would delete the topic's value
                         await client.publish(topic, payload, qos=1, retain=True)
-                        self.published += 1
                     if self._pending.get(topic) is value:  # not replaced meanwhile
                         del self._pending[topic]
                 self._changed.clear()

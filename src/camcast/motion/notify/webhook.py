@@ -33,8 +33,6 @@ class Webhook:
         self.url = url
         self.backoff = backoff
         self.outbox: Outbox[dict[str, object]] = Outbox(f"{name}: webhook")
-        self.sent = 0
-        self.failed = 0
 
     def tell(self, kind: str, event: Event) -> None:
         if self.url():
@@ -58,7 +56,6 @@ class Webhook:
             try:
                 async with http.post(url, json=body) as response:
                     if response.status < 300:
-                        self.sent += 1
                         return
                     why = f"HTTP {response.status}"
                     if 400 <= response.status < 500 and response.status not in (408, 429):
@@ -68,7 +65,6 @@ class Webhook:
             if attempt < ATTEMPTS - 1:
                 log.info("%s: webhook %s: %s; retrying", self.name, _shown(url), why)
                 await asyncio.sleep(self.backoff[min(attempt, len(self.backoff) - 1)])
-        self.failed += 1
         log.warning(
             "%s: webhook %s: %s; the %s message is dropped", self.name, _shown(url), why, body["type"]
         )
