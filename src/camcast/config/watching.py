@@ -10,22 +10,19 @@ from camcast.config.fields import quote, setting, show_bytes
 from camcast.config.parse import (
     parse_bool,
     parse_byte_size,
+    parse_command,
     parse_minutes,
+    parse_mqtt,
     parse_optional_positive,
     parse_optional_text,
     parse_push,
     parse_rate,
     parse_record_mode,
     parse_seconds,
-)
-from camcast.motion.regions import (
-    Region,
-    parse_command,
-    parse_mqtt,
-    parse_region,
     parse_sensitivity,
     parse_webhook,
 )
+from camcast.motion.regions import Region, parse_region
 
 #: The table of a camera's motion settings (``motion_fps`` is its ``fps``, ``motion`` its ``enabled``).
 MOTION_TABLE = "motion"

@@ -4,10 +4,8 @@ at any size. A zone is a rectangle ``[left, top, right, bottom]`` or a polygon `
 from __future__ import annotations
 
 import math
-import shlex
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -92,55 +90,3 @@ def watched(zones: tuple[Region, ...], ignore: tuple[Region, ...], width: int, h
     for region in ignore:
         area &= ~region.raster(width, height)
     return area
-
-
-def parse_sensitivity(value: Any) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = -1.0
-    if isinstance(value, bool) or not 0.0 <= number <= 1.0:
-        raise ValueError("must be a number from 0 (least sensitive) to 1 (most)")
-    return number
-
-
-def parse_webhook(value: Any) -> str | None:
-    if value in (None, ""):
-        return None
-    url = str(value)
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an http:// or https:// URL to POST each event to")
-    return url
-
-
-def parse_command(value: Any) -> tuple[str, ...]:
-    """An argv list, or a command line split as a shell would (without running a shell)."""
-    if value in (None, "", []):
-        return ()
-    if isinstance(value, list | tuple):
-        if not all(isinstance(v, str) for v in value) or not value[0]:
-            raise ValueError('must be a list of strings, the program first: ["notify-send", "camcast"]')
-        return tuple(value)
-    try:
-        argv = shlex.split(str(value))
-    except ValueError as exc:
-        raise ValueError(f"is not a command line: {exc}") from None
-    return tuple(argv)
-
-
-def parse_mqtt(value: Any) -> str | None:
-    """``mqtt://[user@]host[:port]`` or ``mqtts://`` (TLS); the password comes from elsewhere."""
-    if value in (None, ""):
-        return None
-    url = str(value)
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise ValueError("must be an mqtt://[user@]host[:port] or mqtts:// URL")
-    if parts.password is not None:
-        raise ValueError("must not hold the password: set mqtt_password or CAMCAST_MQTT_PASSWORD")
-    try:
-        parts.port  # noqa: B018 - raises on a port out of range
-    except ValueError:
-        raise ValueError("has a port that is not a number from 1 to 65535") from None
-    return url
