@@ -65,8 +65,8 @@ class Command:
                 *argv, env={**os.environ, **env}, stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
-        except OSError as exc:
-            log.warning("%s: cannot run %s: %s", self.name, argv[0], exc.strerror or exc)
+        except (OSError, ValueError) as exc:  # not found, not executable, a NUL in an argument
+            log.warning("%s: cannot run %s: %s", self.name, argv[0], getattr(exc, "strerror", None) or exc)
             return
         assert process.stdout is not None
         try:
