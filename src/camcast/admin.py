@@ -17,7 +17,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
 
@@ -25,11 +24,11 @@ from camcast import paths
 from camcast.config import CameraSettings, Config, ServerSettings
 from camcast.config.parse import device_path
 from camcast.errors import CamcastError, ConfigError, SourceError
-from camcast.net import WILDCARDS, bracket, host_port, shown_host
+from camcast.net import WILDCARDS, host_port
 from camcast.security.accounts import MIN_PASSWORD, Accounts
 from camcast.security.files import write_private
-from camcast.security.tokens import MetricsToken, ShareKeys, parse_duration
-from camcast.server.urls import ROUTES, path_for
+from camcast.security.tokens import MetricsToken
+from camcast.server.urls import path_for
 from camcast.server.viewers import read_history
 from camcast.sources.controls import Control, list_controls, set_controls
 
@@ -78,73 +77,6 @@ def users_list() -> None:
 def users_remove(name: str) -> None:
     accounts().remove(name)
     print(f"camcast: removed {name!r}; their browser sessions end at their next request")
-
-
-def base_url(config: Config) -> str:
-    host, port = config.server.listen
-    host = shown_host(host)
-    return (
-        f"{'https' if config.server.tls_cert else 'http'}://{bracket(host)}:{port}{config.server.base_path}"
-    )
-
-
-def share(
-    config: Config,
-    expires: str,
-    name: str,
-    scope: str,
-    base: str | None,
-    cameras: tuple[str, ...] = (),
-    recording: str | None = None,
-) -> None:
-    try:
-        seconds = parse_duration(expires)
-    except ValueError as exc:
-        raise ConfigError(str(exc), key="expires") from None
-    for one in cameras:
-        config.camera(one)  # an unknown name is an error, not a link that never works
-    if recording is not None:
-        cameras = _one_recording(scope, recording)
-    token = ShareKeys(paths.share_key()).issue(name, seconds, scope, cameras, recording or "")
-    until = time.strftime("%Y-%m-%d %H:%M", time.localtime(time.time() + seconds))
-    root = (base or base_url(config)).rstrip("/")
-    limit = f", cameras {', '.join(cameras)}" if cameras else ""
-    print(f"share link for {name!r}, {scope}{limit}, valid until {until} "
-          "(revoke all: camcast share --revoke-all):")  # fmt: skip
-    shown: list[str | None] = [*cameras] if cameras else [None]
-    if not cameras and config.tables and len(config.cameras) > 1:
-        shown = [*(c.id for c in config.cameras)]
-    if recording is not None:
-        print(f"  {root}{path_for('view_recordings', cameras[0], token=token)}")
-        print(f"  {root}{path_for('recording_file', name=recording, token=token)}")
-        return
-    for camera in shown:
-        for route in sorted(ROUTES, key=lambda r: not r.path.startswith("/view/")):  # pages first
-            if route.link and scope in route.scopes:
-                print(f"  {root}{path_for(route.name, camera, token=token)}")
-        rtsp = config.server.rtsp
-        if rtsp is not None and scope in ("watch", "stream"):  # the RTSP stream opens with those scopes
-            scheme = "rtsps" if config.server.tls_cert else "rtsp"
-            name = camera or config.cameras[0].id
-            host = shown_host(rtsp[0]) if rtsp[0] in WILDCARDS else rtsp[0]
-            print(f"  {scheme}://{bracket(host)}:{rtsp[1]}/{quote(name, safe='')}?token={token}")
-
-
-def _one_recording(scope: str, recording: str) -> tuple[str, ...]:
-    """The camera of the recording a link is for (an unknown name is an error, not a dead link)."""
-    from camcast.record import catalog
-
-    if scope != "recordings":
-        raise ConfigError("--recording is for a link with --scope recordings")
-    found = catalog.find(paths.recordings_dir(), recording)
-    if found is None:
-        raise ConfigError(f"no recording named {recording!r} (camcast recordings lists them)")
-    return (found.camera,)
-
-
-def revoke_all() -> None:
-    ShareKeys(paths.share_key()).rotate()
-    print("camcast: every share link is now invalid (a running server notices at the next request)")
 
 
 def service(action: str, config: Path | None, user: bool, folder: Path | None, run_as: str | None) -> None:

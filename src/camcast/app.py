@@ -9,7 +9,7 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from camcast import paths
 from camcast import reload as reloading
 from camcast.camera import Camera
 from camcast.config import DEFAULT_CAMERA, CameraSettings, Config
+from camcast.config.edit import ConfigFile
 from camcast.console import StatusLine
 from camcast.errors import ConfigError, SourceError
 from camcast.motion.events import EventLog
@@ -123,10 +124,11 @@ def camera_line(camera: Camera, state: ServerState | None, now: float, alone: bo
 
 
 async def serve(
-    config: Config, quiet: bool = False, reload: Callable[[], Config] | None = None, wait: bool = False
+    config: Config, quiet: bool = False, file: ConfigFile | None = None, wait: bool = False
 ) -> None:
     """Serve every configured camera (and publish those with a destination) until SIGINT or SIGTERM;
-    on SIGHUP, load the configuration again with ``reload`` and apply it (see :mod:`camcast.reload`).
+    on SIGHUP, or a change on the settings page, load the configuration from ``file`` again and apply
+    it (see :mod:`camcast.reload`).
     ``wait``: a camera whose source is not there starts offline (see :func:`open_cameras`)."""
     accounts = Accounts(paths.users_file())
     access = access_policy(config.server, accounts)
@@ -171,13 +173,14 @@ async def serve(
             return " | ".join(lines)
 
         jobs = [*(p.run() for p in publishers.values()), motion.run(), recording.run()]
-        if reload is not None:
+        if file is not None:
             by_name = {c.name: c for c in cameras}
 
             async def apply_config(new: Config) -> list[str]:
                 return await reloading.apply(new, by_name, publishers, state, motion, recording)
 
-            jobs.append(reloading.on_sighup(reload, apply_config))
+            state.reloader = reloading.Reloader(file, config, apply_config)
+            jobs.append(reloading.on_sighup(state.reloader))
         await run_until_signalled(cameras, jobs, StatusLine(render, quiet))
     log.info("stopped")
 

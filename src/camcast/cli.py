@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import NoReturn
 
 from camcast import __version__, config, paths
+from camcast.config.edit import ConfigFile
 from camcast.errors import CamcastError, ConfigError
+from camcast.logs import setup_logging
 from camcast.security.tokens import SCOPES
 
 log = logging.getLogger("camcast")
@@ -124,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--base-url", help="the server's address as others reach it, e.g. https://cam.home:8443"
     )
     share.add_argument("--revoke-all", action="store_true", help="invalidate every link given so far")
+    share.add_argument("--revoke", metavar="ID", help="invalidate the one link with this id")
+    share.add_argument("--list", action="store_true", help="list the links in use, with their last use")
     share.add_argument("--recording", metavar="NAME", help="with --scope recordings: a link to this one only")
     share.add_argument(
         "--camera",
@@ -207,47 +211,23 @@ def _names(values: Sequence[str]) -> tuple[str, ...]:
     return tuple(n.strip() for value in values for n in value.split(",") if n.strip())
 
 
-def load_config(args: argparse.Namespace) -> config.Config:
+def config_file(args: argparse.Namespace) -> ConfigFile:
+    """The config file the command names (or the default one), and its flags."""
     explicit = args.config is not None
     path = Path(args.config) if explicit else paths.config_file()
-    file_values = config.read_file(path, explicit)
     flags = {name: getattr(args, name, None) for name in (*SERVER_KEYS, *CAMERA_KEYS)}
     # recordings --camera names the files' camera, which need not be in today's config
     select = () if args.command == "recordings" else _names(getattr(args, "camera", []))
-    cfg = config.load(file_values, flags, origin=str(path), select=select)
+    return ConfigFile(path, explicit, flags, select)
+
+
+def load_config(args: argparse.Namespace) -> config.Config:
+    cfg = config_file(args).load()
     if args.command == "publish" and args.publish_to is not None and len(cfg.cameras) > 1:
         raise ConfigError(
             "names one destination for several cameras: choose one with --camera", key="publish_to"
         )
     return cfg
-
-
-class _DropClientErrors(logging.Filter):
-    """aiohttp logs every malformed request with a traceback at ERROR; that is the client's mistake, not
-    the server's, and anyone could flood the log with it. Server-side failures are still logged."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        from aiohttp.http_exceptions import HttpProcessingError
-
-        exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, HttpProcessingError)
-
-
-def setup_logging(verbose: int, quiet: bool) -> None:
-    level = logging.WARNING if quiet else logging.DEBUG if verbose >= 2 else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
-    logging.getLogger("aiohttp.server").addFilter(_DropClientErrors())
-    if verbose < 2:
-        # aioice logs every ICE connectivity check at INFO; the viewer log says who connected.
-        for noisy in ("aiohttp.access", "asyncssh", "libav", "aioice", "aiortc", "linuxpy"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
-    try:
-        import av.logging
-
-        # FFmpeg's own messages can quote a source URL with its password: only with -vv.
-        av.logging.set_level(None if verbose < 2 else av.logging.VERBOSE)
-    except ImportError:
-        pass
 
 
 def run(args: argparse.Namespace) -> int:
@@ -277,9 +257,7 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         # A source named on the command line is a typo to report at once; one from the config file may
         # be a camera not there yet (at boot), which starts offline and is waited for.
-        asyncio.run(
-            app.serve(cfg, quiet=args.quiet, reload=lambda: load_config(args), wait=args.source is None)
-        )
+        asyncio.run(app.serve(cfg, quiet=args.quiet, file=config_file(args), wait=args.source is None))
         return 0
     if args.command == "publish":
         if args.check:
@@ -296,10 +274,14 @@ def run(args: argparse.Namespace) -> int:
     from camcast import admin
 
     if args.command == "share":
+        from camcast import sharing
+
         if args.revoke_all:
-            admin.revoke_all()
+            sharing.revoke_all()
+        elif args.revoke or args.list:
+            sharing.revoke(args.revoke) if args.revoke else sharing.list_links()
         else:
-            admin.share(cfg, args.expires, args.name, args.scope, args.base_url, _names(args.camera),
+            sharing.share(cfg, args.expires, args.name, args.scope, args.base_url, _names(args.camera),
                         args.recording)  # fmt: skip
     elif args.command in ("pause", "resume"):
         admin.shutter(cfg, args.command, args.name)

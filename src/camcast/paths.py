@@ -46,6 +46,11 @@ def share_key() -> Path:
     return config_dir() / "share.key"
 
 
+def share_links() -> Path:
+    """The list of share links issued (their ids, names, scopes, expiry, last use; never a token)."""
+    return config_dir() / "links.json"
+
+
 def metrics_token() -> Path:
     """The SHA-256 of the Prometheus scraper's bearer token (``camcast metrics-token``)."""
     return config_dir() / "metrics.token"

@@ -1,4 +1,5 @@
-"""SIGHUP: read the configuration again and apply what can change while camcast runs.
+"""SIGHUP and the settings page: read the configuration again and apply what can change while camcast
+runs.
 
 What is drawn (caption, logo, badge), the geometry and privacy masks, who may watch (``public``,
 ``trusted_proxy``, ``frame_ancestors``; accounts and share keys are reread on their own) and the
@@ -15,11 +16,12 @@ import asyncio
 import dataclasses
 import logging
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from camcast.camera import Camera
 from camcast.config import Config
-from camcast.errors import CamcastError
+from camcast.config.edit import SERVER, ConfigFile, Edit, FieldErrors, apply_edits, checked
+from camcast.errors import CamcastError, ConfigError
 from camcast.motion.runner import Motion
 from camcast.publish.publisher import Publisher, PublishOptions
 from camcast.record.runner import Recorders
@@ -86,8 +88,51 @@ async def apply(
     return restart
 
 
-async def on_sighup(reload: Callable[[], Config], apply_config: Callable[[Config], object]) -> None:
-    """Until cancelled: on each SIGHUP, load the configuration with ``reload`` and apply it."""
+class Reloader:
+    """The one way a new configuration comes in: SIGHUP (the file as it is now) and the owner's page
+    (the file with their edits) both load it as a start-up would, and apply it with ``apply``, one at
+    a time. ``config`` is the configuration last applied."""
+
+    def __init__(
+        self, file: ConfigFile, config: Config, apply: Callable[[Config], Awaitable[list[str]]]
+    ) -> None:
+        self.file = file
+        self.config = config
+        self._apply = apply
+        self._lock = asyncio.Lock()
+
+    async def reload(self) -> list[str]:
+        """Load the file and apply it; returns the settings that wait for a restart. Raises
+        CamcastError (ConfigError) when it does not load: the running configuration stays."""
+        async with self._lock:
+            config = await asyncio.to_thread(self.file.load)
+            return await self._applied(config)
+
+    async def save(self, edits: Sequence[Edit]) -> list[str]:
+        """Make ``edits`` to the file, check the result as a start-up would, write it atomically and
+        apply it; returns the settings that wait for a restart. Raises :class:`FieldErrors` and leaves
+        the file as it was when a value is refused (or the camera refuses the new controls)."""
+        async with self._lock:
+            before = await asyncio.to_thread(self.file.text)
+            text = apply_edits(before, self.config, edits)
+            config = await asyncio.to_thread(checked, self.file, text)
+            await asyncio.to_thread(self.file.write, text)
+            try:
+                restart = await self._applied(config)
+            except ConfigError as exc:
+                await asyncio.to_thread(self.file.write, before)
+                raise FieldErrors({(exc.camera or SERVER, exc.key or ""): exc.message}) from None
+            log.warning("configuration changed on the settings page")
+            return restart
+
+    async def _applied(self, config: Config) -> list[str]:
+        restart = await self._apply(config)
+        self.config = config
+        return restart
+
+
+async def on_sighup(reloader: Reloader) -> None:
+    """Until cancelled: on each SIGHUP, load the configuration again and apply it."""
     hup = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGHUP, hup.set)
@@ -96,8 +141,7 @@ async def on_sighup(reload: Callable[[], Config], apply_config: Callable[[Config
             await hup.wait()
             hup.clear()
             try:
-                config = reload()
-                restart = await apply_config(config)  # type: ignore[misc]
+                restart = await reloader.reload()
             except CamcastError as exc:
                 log.error("the configuration was not reloaded: %s", exc)
                 continue

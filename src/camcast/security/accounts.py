@@ -94,6 +94,22 @@ class Accounts:
         }
         self._save(records)
 
+    def change_password(self, name: str, password: str) -> None:
+        """Give account ``name`` a new password (its role and cameras stay)."""
+        record = self._load().get(name)
+        if record is None:
+            raise ConfigError(f"no account named {name!r}; `camcast users list` shows them")
+        account = _account(name, record)
+        self.add(name, password, account.role, account.cameras)
+
+    def proof(self, name: str) -> str | None:
+        """A digest that changes when ``name``'s password, role or cameras change (None: no such
+        account): a session signed in before such a change ends with it."""
+        record = self._load().get(name)
+        if record is None:
+            return None
+        return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+
     def remove(self, name: str) -> None:
         records = dict(self._load())
         if name not in records:

@@ -32,6 +32,7 @@ class Share:
     scope: str
     cameras: tuple[str, ...] = ()  # empty: every camera
     recording: str = ""  # with the recordings scope: only this recording (its file name); empty: all
+    id: str = ""  # the link's random id, by which it is listed and revoked (camcast.security.links)
 
 
 class TokenError(Exception):
@@ -117,6 +118,7 @@ class ShareKeys:
                 str(data["s"]),
                 tuple(str(c) for c in data.get("c", [])),
                 str(data.get("f", "")),
+                str(data.get("r", "")),
             )
         except (ValueError, KeyError, TypeError):
             raise TokenError("malformed") from None

@@ -9,6 +9,8 @@ without an entry cannot be registered. A request's principal comes from, in orde
   it): a viewer limited to the link's scope;
 - ``Authorization: Bearer`` with the scraper's metrics token (``camcast metrics-token``): ``/metrics``
   and nothing else;
+- a session cookie (:mod:`camcast.security.sessions`), from ``/login`` or from opening ``/settings``;
+  its changes must carry the session's CSRF token;
 - ``Authorization: Basic`` checked against the accounts, accepted only over TLS or from loopback;
 - nobody: an anonymous viewer when the server is ``--public`` with no accounts; an anonymous owner
   when no account exists and the server listens on loopback only (the local user); otherwise refused.
@@ -33,7 +35,9 @@ from aiohttp import web
 from camcast.net import is_loopback_host
 from camcast.security.accounts import Accounts
 from camcast.security.limits import FailureLimiter
-from camcast.security.tokens import MetricsToken, ShareKeys, TokenError
+from camcast.security.links import ShareLinks
+from camcast.security.sessions import COOKIE, Session, Sessions
+from camcast.security.tokens import MetricsToken, TokenError
 from camcast.server.proxy import is_proxied
 from camcast.server.urls import scope_routes
 
@@ -49,11 +53,12 @@ class Principal:
 
     name: str
     role: str
-    via: Literal["account", "share", "anonymous", "local", "metrics"]
+    via: Literal["account", "share", "anonymous", "local", "metrics", "session"]
     scope: str = ""
     token: str = ""
     cameras: tuple[str, ...] = ()  # the cameras this principal may watch; empty: all
     recording: str = ""  # a link to one recording: its file name (nothing else of the scope)
+    csrf: str = ""  # a session's: what its changes must carry
 
     def may(self, route: str, needed: str, camera: str | None = None) -> bool:
         """Whether this principal may use ``route`` (which needs role ``needed``), on ``camera`` when
@@ -80,7 +85,7 @@ class Gate:
     def __init__(
         self,
         accounts: Accounts,
-        shares: ShareKeys,
+        shares: ShareLinks,
         *,
         loopback_only: bool,
         public: bool,
@@ -94,6 +99,7 @@ class Gate:
         self.public = public
         self.tls = tls
         self.limiter = FailureLimiter()
+        self.sessions = Sessions()
 
     async def principal(self, request: web.Request) -> Principal | None:
         """Who ``request`` is, or None for nobody. Raises 401/429 for bad or locked-out credentials."""
@@ -125,6 +131,11 @@ class Gate:
             return Principal(
                 share.name, "viewer", "share", share.scope, token, share.cameras, share.recording
             )
+        session = self.session(request)
+        if session is not None:
+            return Principal(
+                session.name, session.role, "session", cameras=session.cameras, csrf=session.csrf
+            )
         if header is not None:
             return await self._basic(request, header, address)
         if not self.accounts:
@@ -133,6 +144,26 @@ class Gate:
             if self.loopback_only and self._local(request, address):
                 return Principal("local user", "owner", "anonymous")
         return None
+
+    def session(self, request: web.Request) -> Session | None:
+        """The request's session, while it holds: its account unchanged (or, for the local user's, no
+        account made since and the request still local)."""
+        cookie = request.cookies.get(COOKIE)
+        session = self.sessions.get(cookie) if cookie else None
+        if session is None:
+            return None
+        if session.via == "local":
+            holds = not self.accounts and self.loopback_only and self._local(request, request.remote or "?")
+        else:
+            holds = self.accounts.proof(session.name) == session.proof
+        return session if holds else None
+
+    def open_session(self, principal: Principal) -> tuple[str, Session]:
+        """A session for an owner or viewer already known (an account, or the local user)."""
+        if principal.via == "account":
+            proof = self.accounts.proof(principal.name) or ""
+            return self.sessions.open(principal.name, principal.role, "account", principal.cameras, proof)
+        return self.sessions.open(principal.name, principal.role, "local", (), "")
 
     @staticmethod
     def _local(request: web.Request, address: str) -> bool:

@@ -22,6 +22,7 @@ from camcast.rtsp.server import RtspServer
 from camcast.rtsp.stream import RtpStream
 from camcast.security.accounts import Accounts
 from camcast.security.files import private_dir
+from camcast.security.links import ShareLinks
 from camcast.security.tokens import MetricsToken, ShareKeys
 from camcast.server.app import build_app
 from camcast.server.auth import Gate
@@ -71,9 +72,10 @@ async def serving(
 ) -> AsyncIterator[ServerState]:
     """Serve ``cameras`` (their ``motion`` and ``recording`` too) until the context exits; yields the
     server's state (viewers, streams)."""
+    links = ShareLinks(ShareKeys(paths.share_key()), paths.share_links())
     gate = Gate(
-        accounts, ShareKeys(paths.share_key()), loopback_only=access.loopback, public=settings.public,
-        tls=access.tls is not None, metrics=MetricsToken(paths.metrics_token()),
+        accounts, links, loopback_only=access.loopback, public=settings.public, tls=access.tls is not None,
+        metrics=MetricsToken(paths.metrics_token()),
     )  # fmt: skip
     private_dir(paths.state_dir())
     host, port = settings.listen

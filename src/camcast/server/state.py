@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client.registry import CollectorRegistry
@@ -29,6 +30,9 @@ from camcast.server.proxy import TrustedProxies
 from camcast.server.viewers import ViewerLog
 from camcast.server.webrtc.sessions import WebRtc
 from camcast.server.webrtc.track import WebRtcOutput
+
+if TYPE_CHECKING:  # the reload path applies a configuration to this state: it imports this module
+    from camcast.reload import Reloader
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -66,6 +70,8 @@ class ServerState:
     recording: Recorders | None = None
     #: The RTSP server, when --rtsp is given.
     rtsp: RtspServer | None = None
+    #: How a new configuration comes in (SIGHUP, the settings page); None when it cannot.
+    reloader: Reloader | None = None
 
     @property
     def default(self) -> str:

@@ -82,6 +82,12 @@ def scope_routes(scope: str) -> frozenset[str]:
 _SCOPE_ROUTES = {scope: frozenset(r.name for r in ROUTES if scope in r.scopes) for scope in SCOPES}
 
 
+def link_paths(scope: str, camera: str | None, token: str) -> list[str]:
+    """The URLs a share link of ``scope`` is given as (pages first), for ``camera``."""
+    routes = sorted(ROUTES, key=lambda r: not r.path.startswith("/view/"))
+    return [path_for(r.name, camera, token=token) for r in routes if r.link and scope in r.scopes]
+
+
 def path_for(route_name: str, camera: str | None = None, **query: str) -> str:
     """The URL path (and query) of route ``route_name``, under /cam/``camera``/ when given."""
     route = BY_NAME[route_name]
