@@ -278,7 +278,8 @@ async def test_status_hides_source_credentials() -> None:
 
 
 async def test_security_headers_on_every_response_and_frame_ancestors() -> None:
-    """CSP, nosniff and no-referrer on pages, errors and the stream; frame-ancestors is configurable."""
+    """CSP, nosniff and a same-origin referrer policy on pages, errors and the stream; frame-ancestors
+    is configurable."""
     async with (
         camcast_server(*PATTERN, "--frame-ancestors", "https://home.example") as server,
         aiohttp.ClientSession() as session,
@@ -288,7 +289,7 @@ async def test_security_headers_on_every_response_and_frame_ancestors() -> None:
                 csp = resp.headers["Content-Security-Policy"]
                 assert "frame-ancestors https://home.example" in csp and "script-src 'self'" in csp
                 assert resp.headers["X-Content-Type-Options"] == "nosniff"
-                assert resp.headers["Referrer-Policy"] == "no-referrer"
+                assert resp.headers["Referrer-Policy"] == "same-origin"
                 assert resp.headers["Server"] == "camcast"
     bad = run_cli("serve", *PATTERN, "--frame-ancestors", "javascript:alert(1)")
     assert bad.returncode == 2 and "--frame-ancestors" in bad.stderr

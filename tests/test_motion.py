@@ -194,7 +194,7 @@ async def test_events_reach_the_log_api_page_webhook_and_command(crossing: Path,
             assert 'id="camcast-motion"' in page and 'data-events="/api/events"' in page
             await until(lambda: out.exists() and out.read_text().count("\n") >= 2, seconds=30)
             kind, picture = out.read_text().splitlines()[0].split(" ", 1)
-            assert kind == "start" and Path(picture).read_bytes()[:2] == b"\xff\xd8"  # noqa: ASYNC240
+            assert kind == "start" and Path(picture).read_bytes()[:2] == b"\xff\xd8"
     result = run_cli("events", "--json")
     assert result.returncode == 0, result.stderr
     docs = [json.loads(line) for line in result.stdout.splitlines()]

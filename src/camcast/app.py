@@ -18,15 +18,15 @@ from camcast import reload as reloading
 from camcast.camera import Camera
 from camcast.config import DEFAULT_CAMERA, CameraSettings, Config
 from camcast.config.edit import ConfigFile
+from camcast.config.reloader import Reloader
 from camcast.console import StatusLine
 from camcast.errors import ConfigError, SourceError
 from camcast.motion.events import EventLog
 from camcast.motion.runner import Motion
-from camcast.publish import open_store
+from camcast.publish import store_for
 from camcast.publish.check import check_store
 from camcast.publish.hls import HlsPublisher
 from camcast.publish.publisher import Publisher, PublishOptions
-from camcast.publish.store import RemoteStore
 from camcast.publish.target import parse_target
 from camcast.record.runner import Recorders
 from camcast.rtsp.push import Pusher, shown
@@ -37,17 +37,6 @@ from camcast.server.runner import serving
 from camcast.server.state import ServerState
 
 log = logging.getLogger(__name__)
-
-
-def store_for(settings: CameraSettings) -> RemoteStore:
-    """The remote store a camera publishes to (not connected yet)."""
-    assert settings.publish_to is not None
-    target = parse_target(settings.publish_to, settings.upload_password)
-    return open_store(
-        target, ca_file=settings.ca_file, fingerprint=settings.fingerprint, active=settings.active,
-        identity=settings.identity, s3_access_key=settings.s3_access_key,
-        s3_secret_key=settings.s3_secret_key,
-    )  # fmt: skip
 
 
 async def open_cameras(
@@ -179,7 +168,7 @@ async def serve(
             async def apply_config(new: Config) -> list[str]:
                 return await reloading.apply(new, by_name, publishers, state, motion, recording)
 
-            state.reloader = reloading.Reloader(file, config, apply_config)
+            state.reloader = Reloader(file, config, apply_config)
             jobs.append(reloading.on_sighup(state.reloader))
         await run_until_signalled(cameras, jobs, StatusLine(render, quiet))
     log.info("stopped")

@@ -19,7 +19,7 @@ from typing import Any
 
 import tomlkit
 from tomlkit.container import Container
-from tomlkit.items import Item, Table
+from tomlkit.items import AoT, Item, Table
 
 from camcast.config import (
     ALIASES,
@@ -164,6 +164,18 @@ def _table(doc: Container | Table, path: Sequence[str]) -> Container | Table:
     return here
 
 
+def _add(table: Container | Table, key: str, item: Item) -> None:
+    """A new key right after the table's last key: before the blank line and comments that lead into the
+    next table, not after them."""
+    container = table.value if isinstance(table, Table) else table
+    body = container.body
+    keys = [i for i, (k, v) in enumerate(body) if k is not None and not isinstance(v, Table | AoT)]
+    if not keys or keys[-1] == len(body) - 1:
+        container.append(key, item)
+    else:
+        container._insert_at(keys[-1] + 1, key, item)  # tomlkit's one way to insert at a place
+
+
 def _place(doc: tomlkit.TOMLDocument, config: Config, edit: Edit) -> tuple[Container | Table, str]:
     """The table of the file that holds ``edit``'s key, and its name there."""
     if edit.camera is None:
@@ -211,7 +223,7 @@ def apply_edits(text: str, config: Config, edits: Sequence[Edit]) -> str:
                 item.trivia.comment_ws, item.trivia.comment = old.trivia.comment_ws, old.trivia.comment
             table[key] = item
         else:
-            table[key] = item
+            _add(table, key, item)
     if errors:
         raise FieldErrors(errors)
     return doc.as_string()

@@ -31,6 +31,7 @@ ASSETS = {
     "favicon.svg": "image/svg+xml",
     # reads the pattern's --pattern-timecode back from a <video> or <img> (bench/ and the tests)
     "timecode.js": "text/javascript",
+    "settings.js": "text/javascript",
     # hls.js from the npm registry, unmodified, with its licence (vendor/README.md says which version)
     "hls.light.min.js": "text/javascript",
     "hls.js-LICENSE.txt": "text/plain; charset=utf-8",
@@ -50,7 +51,7 @@ class Tile:
 
 
 @functools.cache
-def _template(name: str) -> Template:
+def template(name: str) -> Template:
     return Template(resources.files(__package__).joinpath(name).read_text("utf-8"))
 
 
@@ -89,6 +90,7 @@ def render(
     recordings: str = "",
     may_delete: bool = False,
     rec: bool = False,
+    csrf: str = "",
 ) -> str:
     """The HTML of ``page`` (one of :data:`PAGES`).
 
@@ -105,7 +107,8 @@ def render(
     while ``motion`` is on, and for the owner the list of motion events from ``events`` (the API's
     URL) with the detector's view ``motion_view``. The ``recordings`` page lists what the API at
     ``recordings`` gives, by day, with the ``events`` marked, and offers deleting when ``may_delete``;
-    the home page's REC badge shows while ``rec``.
+    the home page's REC badge shows while ``rec``. ``csrf`` is a signed-in session's token, which the
+    page's changes (deleting a recording) carry.
     """
     if page not in PAGES:
         raise KeyError(page)
@@ -154,18 +157,20 @@ def render(
             + "</p>"
         ),
     }
-    template = "ring.html" if page == "stream" and ring else f"{page}.html"
-    body = _template(template).substitute(values)
+    chosen = "ring.html" if page == "stream" and ring else f"{page}.html"
+    body = template(chosen).substitute(values)
     labels = {
         "cameras": "All cameras", "index": "Home", "refresh": "Page refresh", "script": "Image refresh",
-        "stream": "Live", "live": "WebRTC", "recordings": "Recordings",
+        "stream": "Live", "live": "WebRTC", "recordings": "Recordings", "settings": "⚙ Settings",
     }  # fmt: skip
     nav = " ".join(
         f'<a href="{esc(links[name])}">{label}</a>' for name, label in labels.items() if name in links
     )
     head = f'<meta http-equiv="refresh" content="{esc(every_text)}">\n' if page == "refresh" else ""
+    if csrf:
+        head += f'<meta name="csrf-token" content="{esc(csrf)}">\n'
     scripted = page in ("script", "stream", "live", "home", "cameras", "recordings")
     scripts = f'<script src="{esc(asset_base)}/viewer.js"></script>\n' if scripted else ""
-    return _template("layout.html").substitute(
+    return template("layout.html").substitute(
         title=esc(title), nav=nav, body=body, head=head, scripts=scripts, asset_base=esc(asset_base)
     )

@@ -398,7 +398,10 @@
             var del = el("button", "delete", "Delete");
             del.onclick = function () {
               if (!window.confirm("Delete this recording for good?")) return;
-              fetch(r.url.replace("/recordings/", "/api/recordings/"), { method: "DELETE", credentials: "same-origin" })
+              var token = document.querySelector('meta[name="csrf-token"]');
+              fetch(r.url.replace("/recordings/", "/api/recordings/"), {
+                method: "DELETE", credentials: "same-origin", headers: token ? { "X-CSRF-Token": token.content } : {}
+              })
                 .then(function () { refresh(); });
             };
             item.appendChild(del);

@@ -4,11 +4,15 @@ SFTP or S3."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from camcast.publish.store import RemoteStore
-from camcast.publish.target import Target
+from camcast.publish.target import Target, parse_target
 
-__all__ = ["RemoteStore", "Target", "open_store"]
+if TYPE_CHECKING:
+    from camcast.config import CameraSettings
+
+__all__ = ["RemoteStore", "Target", "open_store", "store_for"]
 
 
 def open_store(
@@ -37,3 +41,14 @@ def open_store(
     from camcast.publish.ftp import FtpStore
 
     return FtpStore(target, ca_file=ca_file, fingerprint=fingerprint, active=active)
+
+
+def store_for(settings: CameraSettings) -> RemoteStore:
+    """The remote store a camera publishes to (not connected yet)."""
+    assert settings.publish_to is not None
+    target = parse_target(settings.publish_to, settings.upload_password)
+    return open_store(
+        target, ca_file=settings.ca_file, fingerprint=settings.fingerprint, active=settings.active,
+        identity=settings.identity, s3_access_key=settings.s3_access_key,
+        s3_secret_key=settings.s3_secret_key,
+    )  # fmt: skip

@@ -11,7 +11,6 @@ account is removed or its password or role changes (``holder`` says which accoun
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 import time
 from dataclasses import dataclass
@@ -86,8 +85,3 @@ class Sessions:
 
     def __len__(self) -> int:
         return len(self._open)
-
-
-def csrf_matches(session: Session, sent: str | None) -> bool:
-    """Whether ``sent`` is ``session``'s CSRF token (compared in constant time)."""
-    return sent is not None and hmac.compare_digest(sent.encode(), session.csrf.encode())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -13,13 +14,13 @@ from pathlib import Path
 from aiohttp import web, web_response
 
 from camcast.camera import Camera
-from camcast.server.auth import Gate, same_origin
+from camcast.server.auth import Gate, Principal, same_origin
 from camcast.server.hls import HlsOutput
 from camcast.server.mjpeg import Fanout
 from camcast.server.proxy import TrustedProxies
 from camcast.server.routes import BOUND
 from camcast.server.state import STATE, Handler, Served, ServerState, state
-from camcast.server.urls import CAMERA_PREFIX, ROUTES, Route
+from camcast.server.urls import CAMERA_PREFIX, ROUTES, Route, path_for
 from camcast.server.viewers import ViewerLog
 from camcast.server.webrtc import ice as webrtc_ice
 from camcast.server.webrtc.ice import IceSettings
@@ -63,13 +64,35 @@ async def _policy(request: web.Request, handler: Handler) -> web.StreamResponse:
     if name is None:  # no such route: aiohttp's own 404/405 handler
         return await handler(request)
     route = _BY_RESOURCE[name]
-    gate = state(request).gate
-    request["principal"] = await gate.check(
-        request, _effective_name(route, request), route.role, _route_camera(request, route)
-    )
-    if request.method == "POST" and not same_origin(request):
-        raise web.HTTPForbidden(text="cross-origin requests may not change anything\n")
+    st = state(request)
+    try:
+        request["principal"] = await st.gate.check(
+            request, _effective_name(route, request), route.role, _route_camera(request, route)
+        )
+    except web.HTTPUnauthorized:
+        if route.name != "settings_page" or "text/html" not in request.headers.get("Accept", ""):
+            raise
+        # A person opening the settings page in a browser without credentials: the sign-in form.
+        raise web.HTTPSeeOther(st.base_path + path_for("login_page", next=request.path)) from None
+    if request.method not in ("GET", "HEAD"):
+        if not same_origin(request):
+            raise web.HTTPForbidden(text="cross-origin requests may not change anything\n")
+        await _check_changes(request, route)
     return await handler(request)
+
+
+async def _check_changes(request: web.Request, route: Route) -> None:
+    """A browser session's change carries its CSRF token (header ``X-CSRF-Token``, or a form's
+    ``csrf`` field); the settings' changes come only from a session."""
+    p: Principal | None = request["principal"]
+    if route.changes == "session" and (p is None or p.via != "session"):
+        raise web.HTTPForbidden(text="changes to the settings come from the settings page (open /settings)\n")
+    if route.changes and p is not None and p.via == "session":
+        sent = request.headers.get("X-CSRF-Token")
+        if sent is None and request.content_type == "application/x-www-form-urlencoded":
+            sent = str((await request.post()).get("csrf", ""))
+        if not sent or not hmac.compare_digest(sent.encode(), p.csrf.encode()):
+            raise web.HTTPForbidden(text="missing or wrong CSRF token: reload the page\n")
 
 
 @web.middleware
@@ -125,7 +148,9 @@ async def _headers(request: web.Request, response: web.StreamResponse) -> None:
                 f"frame-ancestors {request.app[STATE].frame_ancestors}"
             ),
             "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer",
+            # same-origin, not no-referrer: under no-referrer a browser sends "Origin: null" with a
+            # form's POST, which the Origin check refuses; no other site gets a Referer either way.
+            "Referrer-Policy": "same-origin",
             "Cross-Origin-Opener-Policy": "same-origin",
             "Server": "camcast",
         }

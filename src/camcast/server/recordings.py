@@ -98,7 +98,7 @@ async def recordings_page(request: web.Request) -> web.StreamResponse:
         + path_for("static", name="").rstrip("/"), snapshot="", stream="",
         recordings=base + path_for("recordings", camera, **query),
         events=base + path_for("events", camera, **query) if _may(p, "events", name) else "",
-        may_delete=_may(p, "recording_delete", name),
+        may_delete=_may(p, "recording_delete", name), csrf=p.csrf if p is not None else "",
     )  # fmt: skip
     touch(request, "page recordings", 0)
     return web.Response(text=body, content_type="text/html", headers={"Cache-Control": "no-store"})

@@ -4,7 +4,7 @@ fails at import."""
 
 from __future__ import annotations
 
-from camcast.server import control, events, media, recordings, views
+from camcast.server import access, control, events, media, recordings, settings, signin, views
 from camcast.server.state import Handler
 from camcast.server.urls import ROUTES, Route
 from camcast.server.webrtc import whep
@@ -37,6 +37,16 @@ HANDLERS: dict[str, Handler] = {
     "recording_file": recordings.recording_file,
     "recording_delete": recordings.recording_delete,
     "view_recordings": recordings.recordings_page,
+    "login_page": signin.login_page,
+    "login": signin.login,
+    "logout": signin.logout,
+    "settings_page": settings.settings_page,
+    "settings_save": settings.settings_save,
+    "settings_test": settings.settings_test,
+    "accounts": access.accounts,
+    "accounts_change": access.accounts_change,
+    "shares": access.shares,
+    "shares_change": access.shares_change,
 }
 
 #: Every route with its handler, in the table's order.

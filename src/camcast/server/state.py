@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client.registry import CollectorRegistry
 
 from camcast.camera import Camera
 from camcast.config import ServerSettings
+from camcast.config.reloader import Reloader
 from camcast.encode.rendition import Rendition
 from camcast.errors import suggest
 from camcast.motion.runner import Motion
@@ -30,9 +30,6 @@ from camcast.server.proxy import TrustedProxies
 from camcast.server.viewers import ViewerLog
 from camcast.server.webrtc.sessions import WebRtc
 from camcast.server.webrtc.track import WebRtcOutput
-
-if TYPE_CHECKING:  # the reload path applies a configuration to this state: it imports this module
-    from camcast.reload import Reloader
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

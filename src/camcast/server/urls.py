@@ -24,7 +24,9 @@ Role = Literal["public", "viewer", "owner"]
 @dataclass(frozen=True)
 class Route:
     """``path`` is the top-level path; a ``camera`` route also answers under /cam/NAME/. ``scopes`` are
-    the share-link scopes that open it; ``link`` routes are printed in a share link's URLs."""
+    the share-link scopes that open it; ``link`` routes are printed in a share link's URLs. A route that
+    changes something says how a browser's session must ask: ``csrf``, with the session's token (other
+    credentials need none); ``session``, only from a signed-in session with its token (the settings)."""
 
     method: str
     path: str
@@ -33,6 +35,7 @@ class Route:
     camera: bool = False
     scopes: tuple[str, ...] = ()
     link: bool = False
+    changes: Literal["", "csrf", "session"] = ""
 
 
 _WATCH = ("watch",)
@@ -57,19 +60,29 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/static/{name}", "static", "public"),
     Route("GET", "/status.json", "status", "viewer"),
     Route("GET", "/healthz", "healthz", "public"),
-    Route("POST", "/api/pause", "pause", "owner", camera=True),
-    Route("POST", "/api/resume", "resume", "owner", camera=True),
+    Route("POST", "/api/pause", "pause", "owner", camera=True, changes="csrf"),
+    Route("POST", "/api/resume", "resume", "owner", camera=True, changes="csrf"),
     Route("GET", "/api/viewers", "viewers", "owner"),
     Route("GET", "/api/controls", "controls", "owner", camera=True),
-    Route("POST", "/api/controls", "controls_set", "owner", camera=True),
+    Route("POST", "/api/controls", "controls_set", "owner", camera=True, changes="csrf"),
     Route("GET", "/metrics", "metrics", "owner"),
     Route("GET", "/api/events", "events", "owner", camera=True, scopes=_EVENTS, link=True),
     Route("GET", "/api/events/{name}", "event_picture", "owner", scopes=_EVENTS),
     Route("GET", "/api/motion.png", "motion_view", "owner", camera=True, scopes=_EVENTS),
     Route("GET", "/api/recordings", "recordings", "owner", camera=True, scopes=_RECORDINGS),
     Route("GET", "/recordings/{name}", "recording_file", "owner", scopes=_RECORDINGS),
-    Route("DELETE", "/api/recordings/{name}", "recording_delete", "owner"),
+    Route("DELETE", "/api/recordings/{name}", "recording_delete", "owner", changes="csrf"),
     Route("GET", "/view/recordings", "view_recordings", "owner", camera=True, scopes=_RECORDINGS, link=True),
+    Route("GET", "/login", "login_page", "public"),
+    Route("POST", "/login", "login", "public"),
+    Route("POST", "/logout", "logout", "viewer", changes="csrf"),
+    Route("GET", "/settings", "settings_page", "owner"),
+    Route("POST", "/api/settings", "settings_save", "owner", changes="session"),
+    Route("POST", "/api/settings/test", "settings_test", "owner", changes="session"),
+    Route("GET", "/api/accounts", "accounts", "owner"),
+    Route("POST", "/api/accounts", "accounts_change", "owner", changes="session"),
+    Route("GET", "/api/shares", "shares", "owner"),
+    Route("POST", "/api/shares", "shares_change", "owner", changes="session"),
 )
 BY_NAME = {r.name: r for r in ROUTES}
 

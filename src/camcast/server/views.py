@@ -68,6 +68,8 @@ def page(request: web.Request, name: str) -> web.Response:
     p = principal(request)
     if p is None or p.may("view_recordings", "owner", cam_name):
         links["recordings"] = url("view_recordings")
+    if p is None or (p.may("settings_page", "owner") and not p.cameras):
+        links["settings"] = st.base_path + path_for("settings_page")
     touch(request, f"page {name}", 0)
     camera = st.cameras[cam_name].camera
     home: dict[str, Any] = {}
@@ -107,6 +109,7 @@ def page(request: web.Request, name: str) -> web.Response:
         hls=url("hls"),
         whep=url("whep"),
         ice=st.webrtc.ice.stun_urls,
+        csrf=p.csrf if p is not None else "",
         **home,
     )
     return web.Response(text=body, content_type="text/html", headers={"Cache-Control": "no-store"})

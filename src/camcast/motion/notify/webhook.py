@@ -63,13 +63,13 @@ class Webhook:
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 why = str(exc) or type(exc).__name__
             if attempt < ATTEMPTS - 1:
-                log.info("%s: webhook %s: %s; retrying", self.name, _shown(url), why)
+                log.info("%s: webhook %s: %s; retrying", self.name, shown_url(url), why)
                 await asyncio.sleep(self.backoff[min(attempt, len(self.backoff) - 1)])
         log.warning(
-            "%s: webhook %s: %s; the %s message is dropped", self.name, _shown(url), why, body["type"]
+            "%s: webhook %s: %s; the %s message is dropped", self.name, shown_url(url), why, body["type"]
         )
 
 
-def _shown(url: str) -> str:
+def shown_url(url: str) -> str:
     """``url`` without its query (which may hold a token)."""
     return url.split("?", 1)[0]

@@ -1,0 +1,337 @@
+"""The owner's settings page in headless Chromium, as a person uses it: sign in, draw a privacy mask and
+see it black in the next snapshot, draw a motion zone and find it in the config file beside the
+owner's comments, type a wrong value and see its error with the file untouched, test a publishing
+destination against a real FTP server, make a share link, open it elsewhere, revoke it. And the
+refusals: no CSRF token, another Origin, a share link, HTTP Basic without a session: 403, nothing
+changed."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import re
+import tomllib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+import pytest
+from playwright.async_api import Browser, Page
+
+from camcast.paths import config_dir
+from camcast.picture.jpeg import decode_rgb
+from camcast.security.accounts import Accounts
+from tests.browser import chromium
+from tests.conftest import Server, camcast_server
+from tests.peers import FTP_PASSWORD, pyftpdlib_server
+from tests.waiting import until
+
+pytestmark = pytest.mark.timeout(150)
+
+OWNER, PASSWORD = "olive", "owner-password-1"
+BASIC = {"Authorization": "Basic " + base64.b64encode(f"{OWNER}:{PASSWORD}".encode()).decode()}
+CONFIG = """\
+# The porch camera: Olive's notes.
+source = "pattern"  # the test pattern until the camera arrives
+size = "320x240"
+fps = 10
+
+# Motion: only the path, not the street.
+[motion]
+# watch the door
+enabled = false
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "camcast.toml"
+    path.write_text(CONFIG)
+    Accounts(config_dir() / "users.json").add(OWNER, PASSWORD, "owner")
+    return path
+
+
+def jar() -> aiohttp.CookieJar:
+    """A cookie jar that keeps a server's cookies though it is named by an IP address (127.0.0.1)."""
+    return aiohttp.CookieJar(unsafe=True)
+
+
+@contextlib.asynccontextmanager
+async def signed_in(config: Path) -> AsyncIterator[tuple[Server, Browser, Page]]:
+    """A server on ``config`` and a browser page signed in on its settings page."""
+    async with camcast_server("--config", str(config)) as server, chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1280, "height": 900})
+        await page.goto(server.url + "/settings")
+        assert "/login" in page.url  # nobody signed in yet: the sign-in form, then back
+        await page.fill("#name", OWNER)
+        await page.fill("#password", PASSWORD)
+        await page.click("form.login button")
+        await page.wait_for_url(server.url + "/settings")
+        yield server, browser, page
+
+
+async def open_section(page: Page, title: str) -> None:
+    summary = page.locator("form.settings[data-camera='camera'] summary", has_text=re.compile(f"^{title}"))
+    if await summary.locator("xpath=..").get_attribute("open") is None:
+        await summary.click()
+
+
+async def save(page: Page) -> str:
+    form = page.locator("form.settings[data-camera='camera']")
+    await form.locator("p.save button").click()
+    out = form.locator("output.saved")
+    saved = "document.querySelector(\"form.settings[data-camera='camera'] output.saved\").textContent"
+    await page.wait_for_function(f"() => {saved} && !/Saving/.test({saved})")
+    return str(await out.text_content())
+
+
+async def picture_box(page: Page) -> dict[str, float]:
+    await page.wait_for_function(
+        "() => { const i = document.querySelector('.draw img.live'); return i && i.naturalWidth > 0; }"
+    )
+    box = await page.locator(".draw svg.shapes").bounding_box()
+    assert box is not None
+    return box
+
+
+async def snapshot(server: Server) -> np.ndarray:
+    async with (
+        aiohttp.ClientSession(cookie_jar=jar()) as http,
+        http.get(server.url + "/snapshot.jpg", headers=BASIC) as resp,
+    ):
+        assert resp.status == 200
+        return decode_rgb(await resp.read())
+
+
+async def test_a_mask_drawn_on_the_picture_is_black_in_the_next_snapshot(config: Path) -> None:
+    async with signed_in(config) as (server, _, page):
+        await open_section(page, "Privacy masks")
+        box = await picture_box(page)
+        # The left half's top: from 10%,10% to 50%,50% of the picture.
+        await page.mouse.move(box["x"] + box["width"] * 0.1, box["y"] + box["height"] * 0.1)
+        await page.mouse.down()
+        await page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3, steps=4)
+        await page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5, steps=4)
+        await page.mouse.up()
+        masks = await page.input_value("#c-camera-mask")
+        assert re.fullmatch(r"[\d.]+%,[\d.]+%,[\d.]+%,[\d.]+%", masks), masks
+        assert "Saved" in await save(page)
+
+        async def masked() -> bool:
+            rgb = await snapshot(server)
+            h, w = rgb.shape[:2]
+            inside = rgb[int(h * 0.15) : int(h * 0.45), int(w * 0.15) : int(w * 0.45)]
+            outside = rgb[int(h * 0.6) :, int(w * 0.6) :]
+            return bool(inside.max() < 30 and outside.mean() > 30)
+
+        await until(masked, seconds=10)
+        text = config.read_text()
+        assert f'mask = ["{masks}"]' in text
+        assert text.startswith("# The porch camera: Olive's notes.\n")  # the owner's lines stay
+
+
+async def test_a_zone_drawn_lands_in_the_motion_table_under_the_owners_comment(config: Path) -> None:
+    async with signed_in(config) as (_, _, page):
+        await open_section(page, "Privacy masks")
+        box = await picture_box(page)
+        await page.check("input[name='layer-camera'][value='motion_zones']")
+        await page.check("input[name='shape'][value='poly']")
+        for fx, fy in ((0.2, 0.5), (0.8, 0.5), (0.5, 0.9)):
+            await page.mouse.click(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+        await page.keyboard.press("Enter")
+        zones = await page.input_value("#c-camera-motion_zones")
+        assert len(zones.split()) == 3, zones
+        # A keyboard user can do what the mouse did: check the box that turns motion on.
+        await open_section(page, "Motion")
+        await page.focus("#c-camera-motion")
+        await page.keyboard.press("Space")
+        saved = await save(page)
+        errors = await page.locator("form.settings output.error").all_text_contents()
+        assert "Saved and applied" in saved, [e for e in errors if e]
+        text = config.read_text()
+        assert text.startswith(CONFIG.split("enabled = false")[0])  # everything above the edit, byte for byte
+        motion = text.split("[motion]\n", 1)[1]
+        assert motion.startswith("# watch the door\nenabled = true\nzones = [[["), text
+        corners = tomllib.loads(text)["motion"]["zones"][0]
+        assert np.allclose(corners, [[0.2, 0.5], [0.8, 0.5], [0.5, 0.9]], atol=0.01), corners
+
+
+async def test_a_wrong_value_shows_its_error_and_leaves_the_file_alone(config: Path) -> None:
+    before = config.read_bytes()
+    async with signed_in(config) as (_, _, page):
+        await open_section(page, "Picture")
+        await page.fill("#c-camera-quality", "500")
+        await save(page)
+        error = page.locator("#c-camera-quality-error")
+        assert "whole number from 1 to 100" in str(await error.text_content())
+        assert await page.locator(".field[data-key='quality']").get_attribute("class") == "field invalid"
+    assert config.read_bytes() == before
+
+
+async def test_publish_test_button_uploads_to_a_real_ftp_server(config: Path, tmp_path: Path) -> None:
+    with pyftpdlib_server(tmp_path / "ftp") as ftp:
+        async with signed_in(config) as (_, _, page):
+            await open_section(page, "Publishing")
+            await page.fill("#c-camera-publish_to", ftp.url)
+            await page.fill("#c-camera-upload_password", FTP_PASSWORD)
+            button = page.locator("form.settings[data-camera='camera'] button.test[data-test='publish']")
+            result = page.locator("form.settings[data-camera='camera'] button[data-test='publish'] ~ output")
+            output = "document.querySelector(\"button[data-test='publish'] ~ output\")"
+            shown = f"s => {output}.textContent.includes(s)"
+            await button.click()
+            await page.wait_for_function(f"() => ({shown})('✔') || ({shown})('✘')")
+            assert "works" in str(await result.text_content()), await result.text_content()
+            ftp.stop_now()  # type: ignore[attr-defined]
+            await button.click()
+            await page.wait_for_function(f"() => ({shown})('✘')")
+            message = str(await result.text_content())
+            assert "127.0.0.1" in message and "\n" not in message, message
+    assert "publish_to" not in config.read_text()  # a test saves nothing
+
+
+async def test_share_link_made_opened_elsewhere_and_revoked(config: Path) -> None:
+    async with signed_in(config) as (server, browser, page):
+        await page.fill("#share-name", "neighbour")
+        await page.select_option("#share-scope", "snapshot")
+        await page.click("form.share-create button")
+        link = page.locator(".share-new a.share-url")
+        await until(link.text_content)
+        url = str(await link.get_attribute("href"))
+        assert url.startswith(server.url + "/snapshot.jpg?token=")
+        assert await page.locator(".share-new .qr svg").count() == 1
+        other = await browser.new_context()  # a second person: no cookie, only the link
+        response = await other.request.get(url)
+        assert response.status == 200 and response.headers["content-type"] == "image/jpeg"
+        # The list shows it, with its last use; one click revokes it.
+        row = page.locator("table.links tbody tr", has_text="neighbour")
+        await page.reload()
+        await until(lambda: row.count())
+        assert "never" not in str(await row.text_content())
+        await row.locator("button", has_text="Revoke").click()
+        await until(lambda: row.filter(has_text="revoked").count())
+        assert (await other.request.get(url)).status == 401
+        await other.close()
+
+
+async def test_changes_need_the_session_its_token_and_this_origin(config: Path) -> None:
+    """Without the CSRF token, from another Origin, with a share link, or with HTTP Basic (no
+    session): 403, and the file is as it was."""
+    before = config.read_bytes()
+    async with (
+        camcast_server("--config", str(config)) as server,
+        aiohttp.ClientSession(cookie_jar=jar()) as http,
+    ):
+        login = {"name": OWNER, "password": PASSWORD}
+        async with http.post(server.url + "/login", data=login, allow_redirects=False) as resp:
+            assert resp.status == 303 and "HttpOnly" in resp.headers["Set-Cookie"]
+            assert "SameSite=Strict" in resp.headers["Set-Cookie"]
+        async with http.get(server.url + "/settings") as resp:
+            found = re.search(r'name="csrf-token" content="([^"]+)"', await resp.text())
+        assert found is not None
+        token = found[1]
+        change = {"camera": "camera", "values": {"quality": "50"}}
+        url = server.url + "/api/settings"
+        async with http.post(url, json=change) as resp:
+            assert resp.status == 403 and "CSRF" in await resp.text()
+        async with http.post(
+            url, json=change, headers={"X-CSRF-Token": token, "Origin": "https://evil.example"}
+        ) as resp:
+            assert resp.status == 403
+        async with http.post(url, json=change, headers={"X-CSRF-Token": "x" + token}) as resp:
+            assert resp.status == 403
+        async with http.post(server.url + "/api/shares", json={"action": "create", "scope": "watch"},
+                             headers={"X-CSRF-Token": token}) as resp:  # fmt: skip
+            share = (await resp.json())["url"].split("token=")[1]
+        async with http.post(url + f"?token={share}", json=change, headers={"X-CSRF-Token": token}) as resp:
+            assert resp.status == 403
+        async with aiohttp.ClientSession() as basic:
+            async with basic.post(url, json=change, headers=BASIC) as resp:
+                assert resp.status == 403 and "settings page" in await resp.text()
+            async with basic.get(server.url + "/settings", headers=BASIC) as resp:  # the page itself is fine
+                assert resp.status == 200
+        assert config.read_bytes() == before
+        async with http.post(url, json=change, headers={"X-CSRF-Token": token}) as resp:  # and with all three
+            assert resp.status == 200, await resp.text()
+    assert "quality = 50" in config.read_text()
+
+
+async def test_sign_in_lockout_and_sessions_that_end(config: Path) -> None:
+    """Wrong passwords on the form lock the address out as HTTP Basic does; removing an account or
+    changing its password ends its sessions."""
+    async with (
+        camcast_server("--config", str(config)) as server,
+        aiohttp.ClientSession(cookie_jar=jar()) as http,
+    ):
+        statuses = []
+        for _ in range(12):
+            async with http.post(server.url + "/login", data={"name": OWNER, "password": "wrong"}) as resp:
+                statuses.append(resp.status)
+        assert statuses[0] == 401 and statuses[-1] == 429
+    Accounts(config_dir() / "users.json").add("ann", "ann-password-1", "owner")
+    async with (
+        camcast_server("--config", str(config)) as server,
+        aiohttp.ClientSession(cookie_jar=jar()) as ann,
+        aiohttp.ClientSession(cookie_jar=jar()) as olive,
+    ):
+        for session, name, password in ((ann, "ann", "ann-password-1"), (olive, OWNER, PASSWORD)):
+            async with session.post(server.url + "/login", data={"name": name, "password": password}) as resp:
+                assert resp.status == 200 and resp.url.path == "/settings"
+        async with olive.get(server.url + "/settings") as resp:
+            token = re.search(r'name="csrf-token" content="([^"]+)"', await resp.text())[1]  # type: ignore[index]
+        remove = {"action": "remove", "name": "ann"}
+        async with olive.post(
+            server.url + "/api/accounts", json=remove, headers={"X-CSRF-Token": token}
+        ) as resp:
+            assert resp.status == 200 and [a["name"] for a in (await resp.json())["accounts"]] == [OWNER]
+        async with ann.get(server.url + "/api/accounts") as resp:
+            assert resp.status == 401  # her session ended with her account
+        last = {"action": "remove", "name": OWNER}
+        async with olive.post(
+            server.url + "/api/accounts", json=last, headers={"X-CSRF-Token": token}
+        ) as resp:
+            assert resp.status == 400 and "last owner" in (await resp.json())["error"]
+        change = {"action": "password", "name": OWNER, "password": "a-new-password-2"}
+        async with olive.post(
+            server.url + "/api/accounts", json=change, headers={"X-CSRF-Token": token}
+        ) as resp:
+            assert resp.status == 200
+            new_token = (await resp.json())["csrf"]  # still signed in, with a new session
+        async with olive.get(server.url + "/api/accounts") as resp:
+            assert resp.status == 200
+        assert new_token != token
+
+
+async def test_every_setting_is_on_the_page_and_a_flag_is_not_editable(config: Path) -> None:
+    from camcast.config import CAMERA_FIELDS, SERVER_FIELDS
+
+    async with (
+        camcast_server("--config", str(config), "--quality", "70") as server,
+        aiohttp.ClientSession(cookie_jar=jar()) as http,
+        http.post(server.url + "/login", data={"name": OWNER, "password": PASSWORD}) as resp,
+    ):
+        page = await resp.text()
+    for key in CAMERA_FIELDS:
+        assert f'id="c-camera-{key}"' in page, key
+    for key in SERVER_FIELDS:
+        assert f'id="s-{key}"' in page, key
+    quality = re.search(r'<input [^>]*id="c-camera-quality"[^>]*>', page)
+    assert quality is not None and "disabled" in quality[0] and "--quality" in page
+
+
+async def test_settings_page_at_phone_width_and_with_a_keyboard(config: Path) -> None:
+    async with signed_in(config) as (_, _, page):
+        await page.set_viewport_size({"width": 390, "height": 800})
+        wide = await page.evaluate("() => document.documentElement.scrollWidth")
+        past = await page.evaluate(
+            "() => [...document.querySelectorAll('main *')]"
+            ".filter(e => e.getBoundingClientRect().right > 390"
+            " && getComputedStyle(e.parentElement).overflowX === 'visible')"
+            ".map(e => e.outerHTML.slice(0, 80))"
+        )
+        assert wide <= 390, f"the page is {wide} px wide at 390: {past}"
+        # A section opens from the keyboard.
+        summary = page.locator("form.settings[data-camera='camera'] summary").first
+        await summary.focus()
+        await page.keyboard.press("Enter")
+        assert await summary.locator("xpath=..").get_attribute("open") is not None
