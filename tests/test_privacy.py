@@ -135,6 +135,17 @@ async def test_snapshot_command_applies_masks(tmp_path: Path) -> None:
     assert luma(decode_rgb(out.read_bytes()))[:110].max() <= 16
 
 
+async def test_polygon_mask_blacks_out_its_triangle(tmp_path: Path) -> None:
+    """A mask given by its corners covers that polygon: here the top-left half of the picture."""
+    out = tmp_path / "p.jpg"
+    triangle = "0,0 100%,0 0,100%"
+    result = run_cli("snapshot", "--source", "pattern", "--size", "320x240", "--mask", triangle, str(out))
+    assert result.returncode == 0, result.stderr
+    img = luma(decode_rgb(out.read_bytes()))
+    assert img[:100, :100].max() <= 16 and img[:10, 250:300].max() <= 16  # well inside the triangle
+    assert img[180:, 200:].mean() > 40  # the far corner is still the picture
+
+
 async def test_live_badge_is_drawn() -> None:
     """--live-badge puts a red badge in the top-left corner."""
     async with (

@@ -114,15 +114,22 @@ async def test_a_mask_drawn_on_the_picture_is_black_in_the_next_snapshot(config:
         await page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3, steps=4)
         await page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5, steps=4)
         await page.mouse.up()
+        # Moved: dragged from inside by a tenth of the picture each way.
+        await page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
+        await page.mouse.down()
+        await page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.4, steps=4)
+        await page.mouse.up()
         masks = await page.input_value("#c-camera-mask")
+        x, y, w, h = (float(v.rstrip("%")) for v in masks.split(","))
+        assert abs(x - 20) < 1 and abs(y - 20) < 1 and abs(w - 40) < 1 and abs(h - 40) < 1, masks
         assert re.fullmatch(r"[\d.]+%,[\d.]+%,[\d.]+%,[\d.]+%", masks), masks
         assert "Saved" in await save(page)
 
         async def masked() -> bool:
             rgb = await snapshot(server)
             h, w = rgb.shape[:2]
-            inside = rgb[int(h * 0.15) : int(h * 0.45), int(w * 0.15) : int(w * 0.45)]
-            outside = rgb[int(h * 0.6) :, int(w * 0.6) :]
+            inside = rgb[int(h * 0.25) : int(h * 0.55), int(w * 0.25) : int(w * 0.55)]
+            outside = rgb[int(h * 0.7) :, int(w * 0.7) :]
             return bool(inside.max() < 30 and outside.mean() > 30)
 
         await until(masked, seconds=10)
@@ -142,6 +149,17 @@ async def test_a_zone_drawn_lands_in_the_motion_table_under_the_owners_comment(c
         await page.keyboard.press("Enter")
         zones = await page.input_value("#c-camera-motion_zones")
         assert len(zones.split()) == 3, zones
+        # Deleted: an ignored area drawn by mistake, selected by a click, removed with the Delete key.
+        await page.check("input[name='layer-camera'][value='motion_ignore']")
+        await page.check("input[name='shape'][value='rect']")
+        await page.mouse.move(box["x"] + box["width"] * 0.05, box["y"] + box["height"] * 0.05)
+        await page.mouse.down()
+        await page.mouse.move(box["x"] + box["width"] * 0.15, box["y"] + box["height"] * 0.15, steps=3)
+        await page.mouse.up()
+        assert await page.input_value("#c-camera-motion_ignore") != ""
+        await page.mouse.click(box["x"] + box["width"] * 0.1, box["y"] + box["height"] * 0.1)
+        await page.keyboard.press("Delete")
+        assert await page.input_value("#c-camera-motion_ignore") == ""
         # A keyboard user can do what the mouse did: check the box that turns motion on.
         await open_section(page, "Motion")
         await page.focus("#c-camera-motion")

@@ -145,7 +145,7 @@ def _item(f: dataclasses.Field[Any], value: Any) -> Item | None:
         if one is None or one == ():
             return None
         literal = show(one)
-    item: Item = tomlkit.parse(f"v = {literal}")["v"]
+    item: Item = tomlkit.parse(f"v = {literal}\n")["v"]  # with its line end, as a line of the file
     return item
 
 

@@ -48,7 +48,7 @@ from camcast.config.parse import (
 )
 from camcast.config.watching import MOTION_TABLE, RECORD_TABLE, WatchSettings
 from camcast.picture.geometry import Crop, parse_crop, parse_flip, parse_rotate
-from camcast.picture.masks import Mask, parse_mask
+from camcast.picture.masks import Mask, PolygonMask, parse_mask
 from camcast.picture.overlay import POSITIONS, parse_color, parse_position
 
 
@@ -166,8 +166,10 @@ class CameraSettings(WatchSettings):
         None, parse_size, "resample the picture to WxH after crop and rotation", metavar="WxH",
         show=show_size,
     )  # fmt: skip
-    mask: tuple[Mask, ...] = setting(
-        (), parse_mask, "black out x,y,w,h (pixels or percent) in every output before encoding; repeatable",
+    mask: tuple[Mask | PolygonMask, ...] = setting(
+        (), parse_mask,
+        "black out x,y,w,h, or a polygon x,y x,y x,y ... (pixels or percent), in every output before "
+        "encoding; repeatable",
         metavar="X,Y,W,H", multiple=True, show=lambda m: quote(str(m)),
     )  # fmt: skip
     text: str | None = setting(

@@ -145,7 +145,7 @@ def drawing_html(camera: str, snapshot: str, motion_view: str) -> str:
         "</div>"
         '<p class="hint">Drag on the picture to draw a rectangle; for a polygon click its corners and press '
         "Enter (or click the first corner). Click a shape to select it, drag to move it; arrows move it, "
-        "Delete removes it. Privacy masks are rectangles. Save to apply.</p></div>\n"
+        "Delete removes it. Save to apply.</p></div>\n"
     )
 
 

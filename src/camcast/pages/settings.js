@@ -123,7 +123,7 @@
     });
 
     function layer() { return box.querySelector('input[name^="layer-"]:checked').value; }
-    function tool() { return layer() === "mask" ? "rect" : box.querySelector('input[name="shape"]:checked').value; }
+    function tool() { return box.querySelector('input[name="shape"]:checked').value; }
     function number(part, full) {
       var pct = part.slice(-1) === "%";
       var v = parseFloat(pct ? part.slice(0, -1) : part);
@@ -133,7 +133,15 @@
       shapes = [];
       var w = img.naturalWidth, h = img.naturalHeight;
       (fields.mask ? valueOf(fields.mask) : []).forEach(function (line) {
-        var p = line.replace(/\s/g, "").split(",");
+        var groups = line.replace(/;/g, " ").split(/\s+/).filter(Boolean);
+        if (groups.length >= 3) {
+          shapes.push({ layer: "mask", kind: "poly", pts: groups.map(function (g) {
+            var xy = g.split(",");
+            return [number(xy[0], w), number(xy[1], h)];
+          }) });
+          return;
+        }
+        var p = groups.join("").split(",");
         if (p.length !== 4) return;
         var x = number(p[0], w), y = number(p[1], h), x2 = x + number(p[2], w), y2 = y + number(p[3], h);
         shapes.push({ layer: "mask", kind: "rect", pts: [[x, y], [x2, y], [x2, y2], [x, y2]] });
@@ -158,9 +166,11 @@
       var lines = shapes.filter(function (s) { return s.layer === name; }).map(function (s) {
         var xs = s.pts.map(function (p) { return p[0]; }), ys = s.pts.map(function (p) { return p[1]; });
         var l = Math.min.apply(null, xs), t = Math.min.apply(null, ys), r = Math.max.apply(null, xs), b = Math.max.apply(null, ys);
-        if (name === "mask") {
-          return [l, t, r - l, b - t].map(function (v) { return fixed(v * 100, 2) + "%"; }).join(",");
+        function pct(v) { return fixed(v * 100, 2) + "%"; }
+        if (name === "mask" && s.kind === "poly") {
+          return s.pts.map(function (p) { return pct(p[0]) + "," + pct(p[1]); }).join(" ");
         }
+        if (name === "mask") return [l, t, r - l, b - t].map(pct).join(",");
         if (s.kind === "rect") return [l, t, r, b].map(function (v) { return fixed(v, 4); }).join(",");
         return s.pts.map(function (p) { return fixed(p[0], 4) + "," + fixed(p[1], 4); }).join(" ");
       });

@@ -2,7 +2,8 @@
 
 Masks are applied before any encoding, so no output (stream, snapshot, upload, archive) can contain
 what they cover. A mask is ``x,y,w,h`` where each number is pixels or a percentage of the picture's
-width (x, w) or height (y, h): ``0,0,25%,100%`` blacks out the left quarter.
+width (x, w) or height (y, h): ``0,0,25%,100%`` blacks out the left quarter. A polygon is its corners,
+``x,y x,y x,y ...`` in the same units: ``0,0 50%,0 0,50%`` blacks out the top-left triangle.
 """
 
 from __future__ import annotations
@@ -44,33 +45,89 @@ class Mask:
         return ex0, ey0, max(ex0, ex1), max(ey0, ey1)
 
 
-def parse_mask(value: object) -> Mask:
-    """``x,y,w,h`` with each value in pixels or percent; ValueError naming the form otherwise."""
-    parts = str(value).replace(" ", "").split(",")
-    form = "must be x,y,w,h in pixels or percent, e.g. 0,0,320,180 or 75%,0,25%,20%"
+Value = tuple[float, bool]
+
+
+@dataclass(frozen=True)
+class PolygonMask:
+    """A polygon; each corner is ``(x, y)``, each value ``(number, is_percent)``."""
+
+    corners: tuple[tuple[Value, Value], ...]
+
+    def __str__(self) -> str:
+        return " ".join(
+            ",".join(f"{v:g}{'%' if pct else ''}" for v, pct in corner) for corner in self.corners
+        )
+
+    def area(self, width: int, height: int) -> np.ndarray:
+        """The polygon as a boolean picture of ``width`` x ``height`` (made once per size)."""
+        return _raster(self, width, height)
+
+
+@functools.lru_cache(maxsize=64)
+def _raster(mask: PolygonMask, width: int, height: int) -> np.ndarray:
+    from PIL import Image, ImageDraw
+
+    def px(value: Value, full: int) -> float:
+        return value[0] * full / 100 if value[1] else value[0]
+
+    image = Image.new("1", (width, height), 0)
+    ImageDraw.Draw(image).polygon([(px(x, width), px(y, height)) for x, y in mask.corners], fill=1)
+    return np.asarray(image, dtype=np.bool_)
+
+
+_FORM = (
+    "must be x,y,w,h or the corners of a polygon x,y x,y x,y ..., in pixels or percent, e.g. "
+    "0,0,320,180 or 75%,0,25%,20% or 0,0 50%,0 0,50%"
+)
+
+
+def _number(part: str) -> Value:
+    pct = part.endswith("%")
+    try:
+        number = float(part[:-1] if pct else part)
+    except ValueError:
+        raise ValueError(_FORM) from None
+    if not np.isfinite(number) or number < 0 or (pct and number > 100):
+        raise ValueError(_FORM)
+    return number, pct
+
+
+def parse_mask(value: object) -> Mask | PolygonMask:
+    """``x,y,w,h``, or a polygon's corners ``x,y x,y x,y ...``, with each value in pixels or percent;
+    ValueError naming the forms otherwise."""
+    groups = str(value).replace(";", " ").split()
+    if len(groups) >= 3:
+        corners = []
+        for group in groups:
+            xy = group.split(",")
+            if len(xy) != 2:
+                raise ValueError(_FORM)
+            corners.append((_number(xy[0]), _number(xy[1])))
+        return PolygonMask(tuple(corners))
+    parts = "".join(groups).split(",")
     if len(parts) != 4:
-        raise ValueError(form)
-    values = []
-    for part in parts:
-        pct = part.endswith("%")
-        try:
-            number = float(part[:-1] if pct else part)
-        except ValueError:
-            raise ValueError(form) from None
-        if not np.isfinite(number) or number < 0 or (pct and number > 100):
-            raise ValueError(form)
-        values.append((number, pct))
+        raise ValueError(_FORM)
+    values = [_number(part) for part in parts]
     mask = Mask(*values)
     if values[2][0] == 0 or values[3][0] == 0:
         raise ValueError("must have a width and height above 0")
     return mask
 
 
-def mask_step(masks: Sequence[Mask]) -> Step:
+def mask_step(masks: Sequence[Mask | PolygonMask]) -> Step:
     """A step painting ``masks`` black (full-range Y=0, neutral chroma)."""
 
     def apply(image: Yuv420, wall: float) -> Yuv420:
         for mask in masks:
+            if isinstance(mask, PolygonMask):
+                covered = mask.area(image.width, image.height)
+                image.y[covered] = 0
+                # A chroma sample is neutral wherever any of the four pixels it covers is masked.
+                half = covered[::2, ::2] | covered[1::2, ::2] | covered[::2, 1::2] | covered[1::2, 1::2]
+                image.u[half] = 128
+                image.v[half] = 128
+                continue
             x0, y0, x1, y1 = mask.pixels(image.width, image.height)
             image.y[y0:y1, x0:x1] = 0
             image.u[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2] = 128
