@@ -7,6 +7,7 @@ changed."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import re
@@ -242,8 +243,9 @@ async def test_changes_need_the_session_its_token_and_this_origin(config: Path) 
     ):
         login = {"name": OWNER, "password": PASSWORD}
         async with http.post(server.url + "/login", data=login, allow_redirects=False) as resp:
-            assert resp.status == 303 and "HttpOnly" in resp.headers["Set-Cookie"]
-            assert "SameSite=Strict" in resp.headers["Set-Cookie"]
+            cookie = resp.headers["Set-Cookie"]
+            assert resp.status == 303 and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+            assert "Secure" not in cookie  # plain HTTP on loopback: a Secure cookie would never come back
         async with http.get(server.url + "/settings") as resp:
             found = re.search(r'name="csrf-token" content="([^"]+)"', await resp.text())
         assert found is not None
@@ -339,6 +341,9 @@ async def test_every_setting_is_on_the_page_and_a_flag_is_not_editable(config: P
 
 async def test_settings_page_at_phone_width_and_with_a_keyboard(config: Path) -> None:
     async with signed_in(config) as (_, _, page):
+        await page.goto(page.url.replace("/settings", "/"))  # the camera's page has the way back here
+        await page.click("nav a:has-text('Settings')")
+        await page.wait_for_url("**/settings")
         await page.set_viewport_size({"width": 390, "height": 800})
         wide = await page.evaluate("() => document.documentElement.scrollWidth")
         past = await page.evaluate(
@@ -353,3 +358,89 @@ async def test_settings_page_at_phone_width_and_with_a_keyboard(config: Path) ->
         await summary.focus()
         await page.keyboard.press("Enter")
         assert await summary.locator("xpath=..").get_attribute("open") is not None
+
+
+async def test_notify_test_button_reaches_the_webhook_the_command_and_mqtt(
+    config: Path, tmp_path: Path
+) -> None:
+    """Test sends one ``test`` message through each notifier the form names (not saved): a webhook
+    receiver gets it, a command runs with CAMCAST_EVENT=test, Mosquitto takes it; a dead one fails."""
+    import aiomqtt
+    from aiohttp import web
+
+    from tests.conftest import web_site
+    from tests.peers import mosquitto_server
+
+    got: list[dict[str, object]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        got.append(await request.json())
+        return web.Response(status=204)
+
+    receiver = web.Application()
+    receiver.router.add_post("/hook", hook)
+    ran = tmp_path / "ran.txt"
+    script = tmp_path / "tell.sh"
+    script.write_text(f'#!/bin/sh\necho "$CAMCAST_EVENT $CAMCAST_CAMERA" > {ran}\n')
+    script.chmod(0o755)
+    with mosquitto_server(tmp_path) as broker:
+        async with (
+            web_site(receiver) as site,
+            camcast_server("--config", str(config)) as server,
+            aiohttp.ClientSession(cookie_jar=jar()) as http,
+            aiomqtt.Client("127.0.0.1", broker.port) as watcher,
+        ):
+            await watcher.subscribe("camcast/camera/test")
+            async with http.post(server.url + "/login", data={"name": OWNER, "password": PASSWORD}) as resp:
+                token = re.search(r'name="csrf-token" content="([^"]+)"', await resp.text())[1]  # type: ignore[index]
+            values = {"motion_on_event": site + "/hook", "motion_on_event_command": str(script),
+                      "motion_mqtt": broker.url}  # fmt: skip
+            body = {"camera": "camera", "test": "notify", "values": values}
+            async with http.post(
+                server.url + "/api/settings/test", json=body, headers={"X-CSRF-Token": token}
+            ) as resp:
+                result = await resp.json()
+            assert result["ok"], result
+            assert got[0]["type"] == "test" and got[0]["event"]["camera"] == "camera"  # type: ignore[index]
+            assert ran.read_text() == "test camera\n"
+            async with asyncio.timeout(10):
+                message = await anext(aiter(watcher.messages))
+            assert message.payload == b"test"
+            values["motion_on_event"] = site + "/nowhere"  # a 404: said in one line, the others still work
+            async with http.post(
+                server.url + "/api/settings/test", json=body, headers={"X-CSRF-Token": token}
+            ) as resp:
+                result = await resp.json()
+            assert not result["ok"] and "answered HTTP 404" in result["message"], result
+            assert "exited with status 0" in result["message"]
+    assert "on_event" not in config.read_text()  # a test saves nothing
+
+
+async def test_over_https_the_cookie_is_secure_and_the_page_shows_the_fingerprint(
+    config: Path, tmp_path: Path
+) -> None:
+    import hashlib
+    import ssl
+
+    from tests.conftest import free_port, run_cli
+
+    made = run_cli("tls", "self-signed", "--out", str(tmp_path))
+    assert made.returncode == 0, made.stderr
+    cert = tmp_path / "cert.pem"
+    der = ssl.PEM_cert_to_DER_cert(cert.read_text())
+    digest = hashlib.sha256(der).hexdigest().upper()
+    fingerprint = ":".join(digest[i : i + 2] for i in range(0, 64, 2))
+    ctx = ssl.create_default_context(cafile=str(cert))
+    port = free_port()
+    args = ("--config", str(config), "--tls-cert", str(cert), "--tls-key", str(tmp_path / "key.pem"))
+    async with (
+        camcast_server(*args, port=port, scheme="https", ssl_context=ctx) as server,
+        aiohttp.ClientSession(cookie_jar=jar(), connector=aiohttp.TCPConnector(ssl=ctx)) as http,
+    ):
+        login = {"name": OWNER, "password": PASSWORD}
+        async with http.post(server.url + "/login", data=login, allow_redirects=False) as resp:
+            cookie = resp.headers["Set-Cookie"]
+            assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        async with http.get(server.url + "/settings") as resp:
+            page = await resp.text()
+        assert fingerprint in page

@@ -144,7 +144,7 @@ async def test_home_page_shows_the_camera_and_its_state_at_phone_width() -> None
 #: Runs in the page: what a person would see wrong in its layout.
 LAYOUT = """() => {
   const problems = [];
-  const nav = [...document.querySelectorAll('nav a')];
+  const nav = [...document.querySelectorAll('header nav a')];
   if (new Set(nav.map(a => a.getBoundingClientRect().top)).size > 1) problems.push('the navigation wraps');
   for (const el of document.querySelectorAll('[hidden]'))
     if (el.getBoundingClientRect().height > 0)
@@ -165,12 +165,22 @@ async def test_pages_at_phone_and_desktop_widths(tmp_path: object) -> None:
     """Every page at 390 px (a phone) and 1366 px: the navigation on one line (scrolling sideways on a
     phone), nothing hidden shown (the MJPEG fallback under the video showed as a broken image), no gap
     between a link and its colon, and nothing wider than the screen."""
-    pages = ["/", "/view/refresh", "/view/script", "/view/stream", "/view/live", "/view/recordings"]
+    pages = [
+        "/",
+        "/view/refresh",
+        "/view/script",
+        "/view/stream",
+        "/view/live",
+        "/view/recordings",
+        "/settings",
+        "/login",
+    ]
     async with camcast_server(*SERVER_ARGS) as server, chromium() as browser:
         for width in (390, 1366):
             page = await browser.new_page(viewport={"width": width, "height": 800})
             for path in pages:
                 await page.goto(server.url + path)
                 await page.wait_for_load_state("load")
-                assert await page.evaluate(LAYOUT) == [], (width, path)
+                problems = await page.evaluate(LAYOUT)
+                assert problems == [], (width, path, problems)
             await page.close()
