@@ -271,8 +271,16 @@ async def test_changes_need_the_session_its_token_and_this_origin(config: Path) 
             async with basic.get(server.url + "/settings", headers=BASIC) as resp:  # the page itself is fine
                 assert resp.status == 200
         assert config.read_bytes() == before
-        async with http.post(url, json=change, headers={"X-CSRF-Token": token}) as resp:  # and with all three
-            assert resp.status == 200, await resp.text()
+        # With all three it applies, and a viewer's stream goes on through it.
+        async with http.get(server.url + "/stream.mjpg", headers=BASIC) as stream:
+            await stream.content.readexactly(1000)
+            async with http.post(url, json=change, headers={"X-CSRF-Token": token}) as resp:
+                assert resp.status == 200, await resp.text()
+            pictures = 0
+            while pictures < 3:  # three more pictures on the same connection
+                chunk = await stream.content.readany()
+                assert chunk, "the stream ended"
+                pictures += chunk.count(b"\xff\xd8\xff")
     assert "quality = 50" in config.read_text()
 
 

@@ -58,6 +58,7 @@ def served_urls(base: str, cameras: Sequence[str]) -> list[tuple[str, str]]:
                 (f"{base}{path_for('view_live')}", "viewer: WebRTC, under a second"),
             ]
     urls.append((f"{base}{path_for('status')}", "status"))
+    urls.append((f"{base}{path_for('settings_page')}", "settings (the owner's)"))
     return urls
 
 
