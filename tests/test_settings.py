@@ -241,10 +241,15 @@ async def test_changes_need_the_session_its_token_and_this_origin(config: Path) 
         camcast_server("--config", str(config)) as server,
         aiohttp.ClientSession(cookie_jar=jar()) as http,
     ):
-        login = {"name": OWNER, "password": PASSWORD}
+        for elsewhere in ("//evil.example/", "/\t/evil.example/", "https://evil.example/", "\\evil"):
+            login = {"name": OWNER, "password": PASSWORD, "next": elsewhere}  # never off this server
+            async with http.post(server.url + "/login", data=login, allow_redirects=False) as resp:
+                assert resp.headers["Location"] == "/settings", elsewhere
+        login = {"name": OWNER, "password": PASSWORD, "next": "/view/live"}
         async with http.post(server.url + "/login", data=login, allow_redirects=False) as resp:
             cookie = resp.headers["Set-Cookie"]
-            assert resp.status == 303 and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+            assert resp.status == 303 and resp.headers["Location"] == "/view/live"
+            assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
             assert "Secure" not in cookie  # plain HTTP on loopback: a Secure cookie would never come back
         async with http.get(server.url + "/settings") as resp:
             found = re.search(r'name="csrf-token" content="([^"]+)"', await resp.text())
@@ -328,6 +333,13 @@ async def test_sign_in_lockout_and_sessions_that_end(config: Path) -> None:
         async with olive.get(server.url + "/api/accounts") as resp:
             assert resp.status == 200
         assert new_token != token
+        # Signing out needs the token too, then ends the session.
+        async with olive.post(server.url + "/logout", data={"csrf": token}) as resp:
+            assert resp.status == 403
+        async with olive.post(server.url + "/logout", data={"csrf": new_token}) as resp:
+            assert resp.status == 200 and resp.url.path == "/login"
+        async with olive.get(server.url + "/api/accounts") as resp:
+            assert resp.status == 401
 
 
 async def test_every_setting_is_on_the_page_and_a_flag_is_not_editable(config: Path) -> None:

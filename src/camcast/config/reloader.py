@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from camcast.config import Config
 from camcast.config.edit import SERVER, ConfigFile, Edit, FieldErrors, apply_edits, checked
-from camcast.errors import ConfigError
+from camcast.errors import CamcastError, ConfigError
 
 log = logging.getLogger("camcast")
 
@@ -46,9 +46,12 @@ class Reloader:
             await asyncio.to_thread(self.file.write, text)
             try:
                 restart = await self._applied(config)
-            except ConfigError as exc:
+            except ConfigError as exc:  # a camera refused its new controls
                 await asyncio.to_thread(self.file.write, before)
                 raise FieldErrors({(exc.camera or SERVER, exc.key or ""): exc.message}) from None
+            except CamcastError as exc:  # a camera that did not answer
+                await asyncio.to_thread(self.file.write, before)
+                raise FieldErrors({(SERVER, ""): str(exc)}) from None
             log.warning("configuration changed on the settings page")
             return restart
 

@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from camcast.errors import ConfigError
+from camcast.errors import CamcastError, ConfigError
 from camcast.security.files import stamp, write_private
 from camcast.security.tokens import Share, ShareKeys, TokenError
 
@@ -104,7 +104,7 @@ class ShareLinks:
             links[share.id] = _replace(link, last_used=now)
             try:
                 self._save(links)
-            except Exception:  # a full disk must not refuse a viewer; the use is kept in memory
+            except CamcastError:  # a full disk must not refuse a viewer; the use is kept in memory
                 self._stamp = None
         elif link is not None:
             self._used[share.id] = max(self._used.get(share.id, 0.0), now)

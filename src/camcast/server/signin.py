@@ -41,7 +41,9 @@ def _next(request: web.Request, raw: str | None) -> str:
     if not raw:
         return fallback
     parts = urlsplit(raw)
-    if parts.scheme or parts.netloc or not raw.startswith("/") or raw.startswith("//") or "\\" in raw:
+    # Browsers drop tabs and newlines from URLs ("/\t/evil.example" is "//evil.example"): none may pass.
+    odd = not raw.isprintable() or " " in raw or "\\" in raw
+    if parts.scheme or parts.netloc or not raw.startswith("/") or raw.startswith("//") or odd:
         return fallback
     return raw if raw.startswith(base + "/") or not base else fallback
 
