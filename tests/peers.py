@@ -19,6 +19,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import free_port
 
@@ -449,3 +450,19 @@ rtmp {{
     )
     with _nginx(root, conf, port):
         yield port
+
+
+def webhook_receiver() -> tuple[Any, list[dict[str, object]]]:
+    """An aiohttp application (serve it with ``tests.conftest.web_site``) that keeps the JSON body of
+    each POST to ``/hook``, in order, in the list it returns with it; it answers 204."""
+    from aiohttp import web
+
+    posts: list[dict[str, object]] = []
+
+    async def receive(request: web.Request) -> web.Response:
+        posts.append(await request.json())
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", receive)
+    return app, posts

@@ -18,7 +18,6 @@ import aiohttp
 import numpy as np
 import pytest
 import simplejpeg
-from aiohttp import web
 
 from camcast.frames import Encoded, Frame
 from camcast.motion.detector import Detector
@@ -27,6 +26,7 @@ from camcast.motion.grey import small_grey
 from camcast.motion.regions import parse_region, watched
 from tests.conftest import camcast_server, run_cli, web_site
 from tests.media import make_video
+from tests.peers import webhook_receiver
 from tests.scenes import Light, Mover, Scene, matched
 from tests.waiting import until
 
@@ -157,14 +157,7 @@ async def test_events_reach_the_log_api_page_webhook_and_command(crossing: Path,
     """With --motion: each crossing is an event; the webhook receiver gets its start and end as JSON,
     the command runs with CAMCAST_* variables, /api/events and `camcast events --json` list it with a
     picture, status and metrics say motion is on, and the page shows the "watching" badge."""
-    posts: list[dict[str, object]] = []
-
-    async def receive(request: web.Request) -> web.Response:
-        posts.append(await request.json())
-        return web.Response(status=204)
-
-    app = web.Application()
-    app.router.add_post("/hook", receive)
+    app, posts = webhook_receiver()
     out = tmp_path / "command.txt"
     script = (
         f"import os; open({str(out)!r}, 'a')"

@@ -386,19 +386,11 @@ async def test_notify_test_button_reaches_the_webhook_the_command_and_mqtt(
     """Test sends one ``test`` message through each notifier the form names (not saved): a webhook
     receiver gets it, a command runs with CAMCAST_EVENT=test, Mosquitto takes it; a dead one fails."""
     import aiomqtt
-    from aiohttp import web
 
     from tests.conftest import web_site
-    from tests.peers import mosquitto_server
+    from tests.peers import mosquitto_server, webhook_receiver
 
-    got: list[dict[str, object]] = []
-
-    async def hook(request: web.Request) -> web.Response:
-        got.append(await request.json())
-        return web.Response(status=204)
-
-    receiver = web.Application()
-    receiver.router.add_post("/hook", hook)
+    receiver, got = webhook_receiver()
     ran = tmp_path / "ran.txt"
     script = tmp_path / "tell.sh"
     script.write_text(f'#!/bin/sh\necho "$CAMCAST_EVENT $CAMCAST_CAMERA" > {ran}\n')

@@ -15,10 +15,11 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from camcast.config import CAMERA_FIELDS, SERVER_FIELDS
+from camcast.config import CAMERA_FIELDS, SERVER_FIELDS, CameraSettings
 from camcast.config.edit import form_value
 from camcast.pages import template
 from camcast.picture.overlay import POSITIONS
+from camcast.security.certificate import Tls
 
 #: The camera's settings as the page groups them: (section, settings).
 CAMERA_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -220,7 +221,7 @@ def login_page(asset_base: str, action: str, next_url: str, message: str) -> str
     return _layout("camcast · sign in", asset_base, "", body)
 
 
-def _tls_html(tls: Any) -> str:
+def _tls_html(tls: Tls | None) -> str:
     esc = html.escape
     if tls is None:
         return (
@@ -238,7 +239,6 @@ def _tls_html(tls: Any) -> str:
 
 
 def _when(stamp: object) -> str:
-
     return (
         time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(stamp)))
         if isinstance(stamp, int | float)
@@ -252,10 +252,10 @@ def settings_page(
     csrf: str,
     api: Mapping[str, str],
     home: str,
-    cameras: Sequence[tuple[Any, str]],
+    cameras: Sequence[tuple[CameraSettings, str]],
     server: str,
     file: str,
-    tls: Any,
+    tls: Tls | None,
     history: Sequence[Mapping[str, object]],
     scopes: Sequence[str],
 ) -> str:

@@ -336,6 +336,7 @@ class _Ask:
         self.host = host or connection.local
         self.secure = connection.secure
         self.transport = connection.writer.transport
+        self.cookies: dict[str, str] = {}  # RTSP has none: a browser's session never opens a stream here
 
     def __contains__(self, key: object) -> bool:
         return False

@@ -13,10 +13,7 @@ values (saved or not) and reports in one line each.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -27,6 +24,7 @@ from camcast.config.edit import Edit, FieldErrors, apply_edits, checked, describ
 from camcast.config.reloader import Reloader
 from camcast.errors import CamcastError
 from camcast.pages import forms
+from camcast.security.certificate import tls_status
 from camcast.server.auth import Principal
 from camcast.server.signin import set_session_cookie
 from camcast.server.state import ServerState, principal, state
@@ -61,35 +59,6 @@ async def body_json(request: web.Request) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise web.HTTPBadRequest(text="send a JSON object\n")
     return doc
-
-
-@dataclass(frozen=True)
-class Tls:
-    """What the page says about TLS: where the certificate is, whom it names, until when, its SHA-256."""
-
-    cert: str
-    subject: str = ""
-    until: str = ""
-    sha256: str = ""
-    problem: str = ""
-
-
-def tls_status(cert: str | None) -> Tls | None:
-    if cert is None:
-        return None
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-
-    try:
-        loaded = x509.load_pem_x509_certificate(Path(cert).read_bytes())
-    except (OSError, ValueError) as exc:
-        return Tls(cert, problem=f"cannot read it: {getattr(exc, 'strerror', None) or exc}")
-    der = loaded.public_bytes(serialization.Encoding.DER)
-    digest = hashlib.sha256(der).hexdigest().upper()
-    return Tls(
-        cert, loaded.subject.rfc4514_string(), loaded.not_valid_after_utc.strftime("%Y-%m-%d %H:%M UTC"),
-        ":".join(digest[i : i + 2] for i in range(0, len(digest), 2)),
-    )  # fmt: skip
 
 
 def _offers() -> dict[str, list[str]]:
