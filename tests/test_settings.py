@@ -456,3 +456,31 @@ async def test_over_https_the_cookie_is_secure_and_the_page_shows_the_fingerprin
         async with http.get(server.url + "/settings") as resp:
             page = await resp.text()
         assert fingerprint in page
+
+
+async def test_a_command_is_set_only_from_a_browser_on_this_computer(config: Path, tmp_path: Path) -> None:
+    """Owner credentials used from elsewhere (here: a request naming another host, as a browser on
+    another machine does) cannot make camcast run a program: the command is shown but locked."""
+    before = config.read_bytes()
+    ran = tmp_path / "ran"
+    async with (
+        camcast_server("--config", str(config)) as server,
+        aiohttp.ClientSession(cookie_jar=jar()) as http,
+    ):
+        elsewhere = {"Host": f"camera.home:{server.port}"}
+        login = {"name": OWNER, "password": PASSWORD}
+        async with http.post(server.url + "/login", data=login, headers=elsewhere) as resp:
+            page = await resp.text()
+        field = re.search(r'<input [^>]*id="c-camera-motion_on_event_command"[^>]*>', page)
+        assert field is not None and "disabled" in field[0] and "from a browser on this computer" in page
+        token = re.search(r'name="csrf-token" content="([^"]+)"', page)[1]  # type: ignore[index]
+        values = {"motion_on_event_command": f"touch {ran}"}
+        for url, body in (
+            ("/api/settings", {"camera": "camera", "values": values}),
+            ("/api/settings/test", {"camera": "camera", "test": "notify", "values": values}),
+        ):
+            headers = {**elsewhere, "X-CSRF-Token": token}
+            async with http.post(server.url + url, json=body, headers=headers) as resp:
+                assert resp.status == 400, url
+                assert "this computer" in (await resp.json())["errors"]["motion_on_event_command"]
+    assert config.read_bytes() == before and not ran.exists()

@@ -77,19 +77,22 @@ def _id(camera: str, key: str) -> str:
 
 
 def field_html(
-    camera: str, key: str, f: dataclasses.Field[Any], value: Any, flagged: bool, choices: Iterable[str] = ()
+    camera: str,
+    key: str,
+    f: dataclasses.Field[Any],
+    value: Any,
+    locked: str = "",
+    choices: Iterable[str] = (),
 ) -> str:
-    """One setting's row: label, input, help, and the place its error shows."""
+    """One setting's row: label, input, help, and the place its error shows; a ``locked`` setting is
+    shown with why it cannot be changed here."""
     esc = html.escape
     fid = _id(camera, key)
     shown = form_value(f, value)
     attrs = f'id="{fid}" name="{esc(key)}" aria-describedby="{fid}-help {fid}-error"'
-    if flagged:
+    if locked:
         attrs += " disabled"
-    note = ""
-    if flagged:
-        flag = esc("--" + key.replace("_", "-"))
-        note = f' <span class="flag">set by <code>{flag}</code> on the command line</span>'
+    note = f' <span class="flag">{esc(locked)}</span>' if locked else ""
     if f.metadata["secret"]:
         state = "set: type to replace" if value else "not set"
         control = f'<input type="password" autocomplete="new-password" placeholder="{state}" {attrs}>'
@@ -155,12 +158,12 @@ def form_html(
     settings: object,
     fields: Mapping[str, dataclasses.Field[Any]],
     declared: Sequence[tuple[str, tuple[str, ...]]],
-    flagged: frozenset[str],
+    locked: Mapping[str, str],
     offers: Mapping[str, Sequence[str]],
     drawing: str = "",
 ) -> str:
     """A form of every setting in ``fields`` of ``settings`` (a camera's, or the server's when
-    ``camera`` is empty), in ``declared`` sections."""
+    ``camera`` is empty), in ``declared`` sections; ``locked`` settings say why they cannot change."""
     esc = html.escape
     parts = [f'<form class="settings" data-camera="{esc(camera)}" novalidate>\n']
     for title, keys in sections(declared, fields):
@@ -170,7 +173,7 @@ def form_html(
         for key in keys:
             parts.append(
                 field_html(
-                    camera, key, fields[key], getattr(settings, key), key in flagged, offers.get(key, ())
+                    camera, key, fields[key], getattr(settings, key), locked.get(key, ""), offers.get(key, ())
                 )
             )
         if title in TESTS:
@@ -187,13 +190,17 @@ def form_html(
 
 
 def camera_form(
-    camera: str, settings: object, flagged: frozenset[str], offers: Mapping[str, Sequence[str]], drawing: str
+    camera: str,
+    settings: object,
+    locked: Mapping[str, str],
+    offers: Mapping[str, Sequence[str]],
+    drawing: str,
 ) -> str:
-    return form_html(camera, settings, CAMERA_FIELDS, CAMERA_SECTIONS, flagged, offers, drawing)
+    return form_html(camera, settings, CAMERA_FIELDS, CAMERA_SECTIONS, locked, offers, drawing)
 
 
-def server_form(settings: object, flagged: frozenset[str]) -> str:
-    return form_html("", settings, SERVER_FIELDS, SERVER_SECTIONS, flagged, {})
+def server_form(settings: object, locked: Mapping[str, str]) -> str:
+    return form_html("", settings, SERVER_FIELDS, SERVER_SECTIONS, locked, {})
 
 
 #: The API routes the settings page's script calls, by name.

@@ -141,7 +141,7 @@ class Gate:
         if not self.accounts:
             if self.public:
                 return Principal("anonymous", "viewer", "anonymous")
-            if self.loopback_only and self._local(request, address):
+            if self.loopback_only and self.local(request, address):
                 return Principal("local user", "owner", "anonymous")
         return None
 
@@ -153,7 +153,7 @@ class Gate:
         if session is None:
             return None
         if session.via == "local":
-            holds = not self.accounts and self.loopback_only and self._local(request, request.remote or "?")
+            holds = not self.accounts and self.loopback_only and self.local(request, request.remote or "?")
         else:
             holds = self.accounts.proof(session.name) == session.proof
         return session if holds else None
@@ -166,7 +166,7 @@ class Gate:
         return self.sessions.open(principal.name, principal.role, "local", (), "")
 
     @staticmethod
-    def _local(request: web.Request, address: str) -> bool:
+    def local(request: web.Request, address: str) -> bool:
         """Whether ``request`` comes from this machine's own user: a loopback client naming a loopback
         host, not relayed by a proxy that was not trusted (then the real client is unknown)."""
         relayed_unknown = is_proxied(request) and "proxy" not in request

@@ -13,6 +13,7 @@ values (saved or not) and reports in one line each.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
@@ -25,7 +26,7 @@ from camcast.config.reloader import Reloader
 from camcast.errors import CamcastError
 from camcast.pages import forms
 from camcast.security.certificate import tls_status
-from camcast.server.auth import Principal
+from camcast.server.auth import Gate, Principal
 from camcast.server.signin import set_session_cookie
 from camcast.server.state import ServerState, principal, state
 from camcast.server.urls import path_for
@@ -34,6 +35,25 @@ log = logging.getLogger(__name__)
 
 #: Most settings one save may change.
 MOST_EDITS = 200
+#: Settings that run a program on this computer: changed (and tested) only from a browser on it, so
+#: that a stolen owner password or session opened elsewhere cannot run code here. The file still may.
+LOCAL_ONLY = {
+    "motion_on_event_command": "a command runs on this computer: set it from a browser on this computer, "
+    "or in the config file",
+}
+
+
+def is_local(request: web.Request) -> bool:
+    """Whether the browser is on this computer (loopback, not relayed for someone else)."""
+    return Gate.local(request, request.remote or "?")
+
+
+def locked(request: web.Request, flagged: frozenset[str]) -> dict[str, str]:
+    """The settings the page shows but cannot change for this request, and why."""
+    why = {key: f"set by --{key.replace('_', '-')} on the command line" for key in flagged}
+    if not is_local(request):
+        why |= {key: text for key, text in LOCAL_ONLY.items() if key not in why}
+    return why
 
 
 def owner_of_all(request: web.Request) -> Principal:
@@ -88,6 +108,7 @@ async def settings_page(request: web.Request) -> web.StreamResponse:
         token, session = st.gate.open_session(p)
         csrf = session.csrf
     offers = await asyncio.to_thread(_offers)
+    lock = locked(request, reloader.file.flagged())
     base = st.base_path
     forms_html = []
     for camera in config.cameras:
@@ -97,16 +118,14 @@ async def settings_page(request: web.Request) -> web.StreamResponse:
             drawing = forms.drawing_html(
                 camera.id, base + path_for("snapshot", served), base + path_for("motion_view", served)
             )
-        forms_html.append(
-            (camera, forms.camera_form(camera.id, camera, reloader.file.flagged(), offers, drawing))
-        )
+        forms_html.append((camera, forms.camera_form(camera.id, camera, lock, offers, drawing)))
     body = forms.settings_page(
         asset_base=base + path_for("static", name="").rstrip("/"),
         csrf=csrf,
         api={name: base + path_for(name) for name in forms.SETTINGS_API},
         home=base + path_for("index"),
         cameras=forms_html,
-        server=forms.server_form(config.server, reloader.file.flagged()),
+        server=forms.server_form(config.server, lock),
         file=describe_path(reloader.file.path),
         tls=tls_status(st.settings.tls_cert if st.settings else None),
         history=await asyncio.to_thread(_history, st),
@@ -165,6 +184,7 @@ async def settings_save(request: web.Request) -> web.StreamResponse:
     owner_of_all(request)
     reloader = _reloader(state(request))
     edits = _edits(await body_json(request))
+    _refuse_local_only(request, edits)
     try:
         restart = await reloader.save(edits)
     except FieldErrors as exc:
@@ -174,6 +194,17 @@ async def settings_save(request: web.Request) -> web.StreamResponse:
     p = principal(request)
     log.info("%s changed %s", p.name if p else "?", ", ".join(e.key for e in edits) or "nothing")
     return web.json_response({"saved": [e.key for e in edits], "restart": restart})
+
+
+def _refuse_local_only(request: web.Request, edits: list[Edit]) -> None:
+    """A 400 on each setting that only a browser on this computer may change (:data:`LOCAL_ONLY`)."""
+    if is_local(request):
+        return
+    refused = {e.key: LOCAL_ONLY[e.key] for e in edits if e.key in LOCAL_ONLY}
+    if refused:
+        raise web.HTTPBadRequest(
+            text=json.dumps({"errors": refused, "error": ""}), content_type="application/json"
+        )
 
 
 def _trial_settings(st: ServerState, doc: dict[str, Any]) -> CameraSettings:
@@ -196,6 +227,7 @@ async def settings_test(request: web.Request) -> web.StreamResponse:
     what = doc.get("test")
     if what not in ("publish", "notify"):
         raise web.HTTPBadRequest(text="test is publish or notify\n")
+    _refuse_local_only(request, _edits(doc))
     try:
         settings = await asyncio.to_thread(_trial_settings, st, doc)
     except FieldErrors as exc:
