@@ -90,7 +90,7 @@ class ShareKeys:
                 "e": int(time.time() + seconds),
                 "s": scope,
                 "c": list(cameras),
-                "r": _b64(os.urandom(6)),
+                "r": os.urandom(6).hex(),  # the link's id: hex, never a leading dash on a command line
                 **({"f": recording} if recording else {}),
             },
             separators=(",", ":"),
