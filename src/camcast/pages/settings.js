@@ -109,8 +109,13 @@
     var shapes = [], selected = -1, pending = null, drag = null;
     var NS = "http://www.w3.org/2000/svg";
 
+    var section = box.closest("details");
     function refresh(image, url) {
       if (image.hidden && image !== img) return;
+      if (section && !section.open) {  // nothing fetched while the section is closed
+        setTimeout(function () { refresh(image, url); }, 1000);
+        return;
+      }
       var next = new Image();
       next.onload = function () { image.src = next.src; setTimeout(function () { refresh(image, url); }, 1000); };
       next.onerror = function () { setTimeout(function () { refresh(image, url); }, 3000); };
@@ -230,6 +235,8 @@
       e.preventDefault();
       svg.focus();
       var p = at(e), index = e.target.getAttribute("data-index");
+      var target = index !== null ? shapes[Number(index)].layer : layer();
+      if (!fields[target] || fields[target].disabled) return;  // set by a flag: not changed here
       if (index !== null && !pending) {
         selected = Number(index);
         drag = { move: true, from: p, pts: shapes[selected].pts.slice() };

@@ -184,7 +184,7 @@ async def settings_save(request: web.Request) -> web.StreamResponse:
     owner_of_all(request)
     reloader = _reloader(state(request))
     edits = _edits(await body_json(request))
-    _refuse_local_only(request, edits)
+    _refuse_locked(request, edits)
     try:
         restart = await reloader.save(edits)
     except FieldErrors as exc:
@@ -196,11 +196,11 @@ async def settings_save(request: web.Request) -> web.StreamResponse:
     return web.json_response({"saved": [e.key for e in edits], "restart": restart})
 
 
-def _refuse_local_only(request: web.Request, edits: list[Edit]) -> None:
-    """A 400 on each setting that only a browser on this computer may change (:data:`LOCAL_ONLY`)."""
-    if is_local(request):
-        return
-    refused = {e.key: LOCAL_ONLY[e.key] for e in edits if e.key in LOCAL_ONLY}
+def _refuse_locked(request: web.Request, edits: list[Edit]) -> None:
+    """A 400 on each setting the page shows locked (:func:`locked`): given as a flag, which would win
+    over the file, or only for a browser on this computer (:data:`LOCAL_ONLY`)."""
+    why = locked(request, _reloader(state(request)).file.flagged())
+    refused = {e.key: why[e.key] for e in edits if e.key in why}
     if refused:
         raise web.HTTPBadRequest(
             text=json.dumps({"errors": refused, "error": ""}), content_type="application/json"
@@ -227,7 +227,7 @@ async def settings_test(request: web.Request) -> web.StreamResponse:
     what = doc.get("test")
     if what not in ("publish", "notify"):
         raise web.HTTPBadRequest(text="test is publish or notify\n")
-    _refuse_local_only(request, _edits(doc))
+    _refuse_locked(request, _edits(doc))
     try:
         settings = await asyncio.to_thread(_trial_settings, st, doc)
     except FieldErrors as exc:
