@@ -174,6 +174,10 @@ async def test_a_zone_drawn_lands_in_the_motion_table_under_the_owners_comment(c
         assert motion.startswith("# watch the door\nenabled = true\nzones = [[["), text
         corners = tomllib.loads(text)["motion"]["zones"][0]
         assert np.allclose(corners, [[0.2, 0.5], [0.8, 0.5], [0.5, 0.9]], atol=0.01), corners
+        # Motion is on now: what the detector sees lies over the picture while the sensitivity is set.
+        await page.check("form.settings[data-camera='camera'] input.show-motion")
+        shown = "i => !i.hidden && i.naturalWidth > 0"
+        await page.wait_for_function(f"() => ({shown})(document.querySelector('img.motion-view'))")
 
 
 async def test_a_wrong_value_shows_its_error_and_leaves_the_file_alone(config: Path) -> None:
@@ -492,3 +496,34 @@ async def test_a_command_is_set_only_from_a_browser_on_this_computer(config: Pat
                 assert resp.status == 400, url
                 assert "this computer" in (await resp.json())["errors"]["motion_on_event_command"]
     assert config.read_bytes() == before and not ran.exists()
+
+
+async def test_several_cameras_each_have_their_form_and_picture(tmp_path: Path) -> None:
+    """With [cameras] tables, each camera has its form and its own live picture to draw on, and a save
+    lands in that camera's table."""
+    Accounts(config_dir() / "users.json").add(OWNER, PASSWORD, "owner")
+    config = tmp_path / "camcast.toml"
+    pattern = 'source = "pattern"\nsize = "160x120"\nfps = 5\n'
+    config.write_text(f"# two\n[cameras.front]\n{pattern}\n[cameras.back]\n{pattern}")
+    async with (
+        camcast_server("--config", str(config)) as server,
+        aiohttp.ClientSession(cookie_jar=jar()) as http,
+    ):
+        async with http.post(server.url + "/login", data={"name": OWNER, "password": PASSWORD}) as resp:
+            page = await resp.text()
+        for name in ("front", "back"):
+            assert f'data-camera="{name}"' in page and f'data-snapshot="/cam/{name}/snapshot.jpg"' in page
+        token = re.search(r'name="csrf-token" content="([^"]+)"', page)[1]  # type: ignore[index]
+        change = {"camera": "back", "values": {"mask": ["0,0,50%,50%"], "camera_name": "Garden"}}
+        async with http.post(
+            server.url + "/api/settings", json=change, headers={"X-CSRF-Token": token}
+        ) as resp:
+            assert resp.status == 200, await resp.text()
+        async with http.get(server.url + "/status.json") as resp:
+            titles = {c["name"]: c["title"] for c in (await resp.json())["cameras"]}
+        assert titles == {"front": "front", "back": "Garden"}  # applied at once
+    back = tomllib.loads(config.read_text())["cameras"]["back"]
+    assert (
+        back["mask"] == ["0,0,50%,50%"]
+        and "mask" not in tomllib.loads(config.read_text())["cameras"]["front"]
+    )
