@@ -142,6 +142,11 @@ def test_serve_finds_the_camera_and_serves_every_output(vm: dict[str, dict[str, 
     assert seen(vm, "vivid_server_log")["exit"] == 0
 
 
+def test_settings_page_offers_the_camera_its_sizes_and_rates(vm: dict[str, dict[str, Any]]) -> None:
+    """The settings page offers what `camcast sources` finds: vivid's device, a size and a rate of it."""
+    assert seen(vm, "vivid_settings_offers") == {"ok": True, "source": True, "size": True, "fps": True}
+
+
 # --- controls ----------------------------------------------------------------------------------------------
 def test_config_controls_apply_when_the_camera_opens(vm: dict[str, dict[str, Any]]) -> None:
     """[controls] brightness = 100 in the config: v4l2-ctl reads 100 from the device."""

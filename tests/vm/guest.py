@@ -193,6 +193,13 @@ def vivid_server(device: str, config: Path) -> None:
         check("vivid_snapshot", lambda: {"size": jpeg_size(get("/snapshot.jpg"))})
         check("vivid_mjpeg", lambda: {"sizes": sorted({jpeg_size(p) for p in mjpeg_parts(10, 60)})})
 
+        def settings_offers() -> dict[str, Any]:
+            page = get("/settings").decode()  # no accounts, loopback: this computer's user is the owner
+            offered = re.findall(r'<option value="([^"]*)">', page)
+            return {"source": device in offered, "size": "640x360" in offered, "fps": "15" in offered}
+
+        check("vivid_settings_offers", settings_offers)
+
         def hls() -> dict[str, Any]:
             result = run(
                 "ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height", "-of", "json",
