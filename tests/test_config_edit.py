@@ -225,3 +225,25 @@ def test_share_command_lists_and_revokes(tmp_path: Path) -> None:
     unknown = run_cli("share", "--revoke", "nosuchid")
     assert unknown.returncode == 2 and "no share link with id 'nosuchid'" in unknown.stderr
     assert "Traceback" not in unknown.stderr
+
+
+def test_camera_controls_go_to_the_controls_table(tmp_path: Path) -> None:
+    """``controls.NAME`` edits a V4L2 control in the camera's [controls] table (numbers as numbers)."""
+    original = (
+        '[cameras.desk]\nsource = "/dev/video0"\n\n[cameras.desk.controls]\nbrightness = 100  # dim room\n'
+    )
+    file = file_at(tmp_path, original)
+    edits = [
+        Edit("desk", "controls.brightness", "120"),
+        Edit("desk", "controls.white_balance_automatic", False),
+        Edit("desk", "controls.power_line_frequency", "50 Hz"),
+    ]
+    text = apply_edits(original, file.load(), edits)
+    assert "brightness = 120  # dim room\n" in text
+    config = checked(file, text)
+    assert dict(config.cameras[0].controls) == {
+        "brightness": 120, "white_balance_automatic": False, "power_line_frequency": "50 Hz",
+    }  # fmt: skip
+    with pytest.raises(FieldErrors) as caught:
+        apply_edits(original, file.load(), [Edit("desk", "controls.Bright Ness", "1")])
+    assert "control name" in caught.value.errors[("desk", "controls.Bright Ness")]

@@ -142,6 +142,14 @@ def test_serve_finds_the_camera_and_serves_every_output(vm: dict[str, dict[str, 
     assert seen(vm, "vivid_server_log")["exit"] == 0
 
 
+def test_settings_page_sets_a_control_on_the_device_and_in_the_file(vm: dict[str, dict[str, Any]]) -> None:
+    """The settings page shows vivid's brightness as the device has it; saving 70 sets the device
+    and the [controls] table at once, and 50 sets both back."""
+    assert seen(vm, "vivid_settings_controls") == {
+        "ok": True, "shown": True, "device_70": 70, "file_70": True, "device_50": 50, "file_50": True,
+    }  # fmt: skip
+
+
 def test_settings_page_offers_the_camera_its_sizes_and_rates(vm: dict[str, dict[str, Any]]) -> None:
     """The settings page offers what `camcast sources` finds: vivid's device, a size and a rate of it."""
     assert seen(vm, "vivid_settings_offers") == {"ok": True, "source": True, "size": True, "fps": True}

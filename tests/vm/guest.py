@@ -130,7 +130,13 @@ class Server:
             [*CAMCAST, "serve", "--listen", f"127.0.0.1:{PORT}", *args],
             stdout=subprocess.DEVNULL, stderr=self.log.open("w"),
         )  # fmt: skip
-        until(lambda: get("/healthz", 5) == b"ok\n", SLOW, "camcast serve to answer")
+        try:
+            # The emulated CPU is shared with the other test worker: a start can take minutes.
+            until(lambda: get("/healthz", 5) == b"ok\n", 2 * SLOW, "camcast serve to answer")
+        except BaseException:
+            self.proc.kill()  # never left holding the port for the next server's checks to reach
+            self.proc.wait()
+            raise
 
     def text(self) -> str:
         return self.log.read_text()
@@ -246,6 +252,35 @@ def vivid_server(device: str, config: Path) -> None:
             }
 
         check("vivid_reload", reload)
+
+        def settings_controls() -> dict[str, Any]:
+            """The settings page shows the controls; a saved one reaches the device and the file."""
+            import http.cookiejar
+
+            opener = urllib.request.build_opener(
+                urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+            )
+            with opener.open(URL + "/settings", timeout=SLOW) as resp:
+                page = resp.read().decode()
+            shown = re.search(r'<input type="range"[^>]*id="c-camera-controls-brightness"[^>]*>', page)
+            token = re.search(r'name="csrf-token" content="([^"]+)"', page)
+            assert shown is not None and token is not None, page[:2000]
+            seen: dict[str, Any] = {"shown": 'value="50"' in shown[0]}
+            for value in (70, 50):  # and back, for the checks after this one
+                body = json.dumps(
+                    {"camera": "camera", "values": {"controls.brightness": str(value)}}
+                ).encode()
+                request = urllib.request.Request(
+                    URL + "/api/settings", data=body, method="POST",
+                    headers={"Content-Type": "application/json", "X-CSRF-Token": token[1]},
+                )  # fmt: skip
+                with opener.open(request, timeout=SLOW) as resp:
+                    assert resp.status == 200
+                seen[f"device_{value}"] = get_ctrl(device, "brightness")
+                seen[f"file_{value}"] = f"brightness = {value}" in config.read_text()
+            return seen
+
+        check("vivid_settings_controls", settings_controls)
 
         def shutter() -> dict[str, Any]:
             """The shutter closes the device; a value changed meanwhile is set back when it opens."""

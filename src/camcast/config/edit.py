@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shlex
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -30,11 +31,15 @@ from camcast.config import (
     load,
     read_file,
 )
+from camcast.config.parse import parse_control
+from camcast.config.settings import CONTROLS_TABLE
 from camcast.errors import CamcastError, ConfigError
 from camcast.security.files import private_dir, write_atomic
 
 #: Where the server-wide settings are, in errors keyed by setting.
 SERVER = ""
+#: How an edit names a camera's V4L2 control: ``controls.brightness`` is ``brightness`` in [controls].
+CONTROL = CONTROLS_TABLE + "."
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,8 @@ class FieldErrors(CamcastError):
 class Edit:
     """Set ``key`` of ``camera`` (None: a server-wide setting) to ``value``: text as a flag takes
     it, a bool, or a list of texts for a repeatable setting. ``None`` or ``""`` removes the key, so
-    its default (or the value every camera inherits) applies again."""
+    its default (or the value every camera inherits) applies again. ``controls.NAME`` is a V4L2
+    control in the camera's [controls] table."""
 
     camera: str | None
     key: str
@@ -176,11 +182,28 @@ def _add(table: Container | Table, key: str, item: Item) -> None:
         container._insert_at(keys[-1] + 1, key, item)  # tomlkit's one way to insert at a place
 
 
+def _control_item(name: str, value: str | bool | list[str] | None) -> Item | None:
+    """A V4L2 control's value as the [controls] table holds it (a number, true/false or a menu item's
+    name), checked for form by the file's own parser; whether the camera takes it is checked when the
+    new configuration is applied."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, list):
+        raise ValueError("must be a whole number, true or false, or a menu item's name")
+    raw: int | bool | str = value
+    if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
+        raw = int(value)
+    item: Item = tomlkit.item(parse_control(name, raw))
+    return item
+
+
 def _place(doc: tomlkit.TOMLDocument, config: Config, edit: Edit) -> tuple[Container | Table, str]:
     """The table of the file that holds ``edit``'s key, and its name there."""
     if edit.camera is None:
         return doc, edit.key
     path = ["cameras", edit.camera] if config.tables else []
+    if edit.key.startswith(CONTROL):
+        return _table(doc, [*path, CONTROLS_TABLE]), edit.key.removeprefix(CONTROL)
     table, inner = TABLE_OF.get(edit.key, ("", edit.key))
     if table:
         path.append(table)
@@ -202,11 +225,14 @@ def apply_edits(text: str, config: Config, edits: Sequence[Edit]) -> str:
         if edit.camera is not None and edit.camera not in names:
             errors[where] = f"no camera named {edit.camera!r}"
             continue
-        if edit.key not in fields:
-            errors[where] = "is not a setting"
-            continue
         try:
-            item = _item(fields[edit.key], edit.value)
+            if edit.key.startswith(CONTROL) and edit.camera is not None:
+                item = _control_item(edit.key.removeprefix(CONTROL), edit.value)
+            elif edit.key in fields:
+                item = _item(fields[edit.key], edit.value)
+            else:
+                errors[where] = "is not a setting"
+                continue
         except ValueError as exc:
             errors[where] = str(exc)
             continue

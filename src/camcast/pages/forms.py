@@ -20,6 +20,7 @@ from camcast.config.edit import form_value
 from camcast.pages import template
 from camcast.picture.overlay import POSITIONS
 from camcast.security.certificate import Tls
+from camcast.sources.controls import Control
 
 #: The camera's settings as the page groups them: (section, settings).
 CAMERA_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -73,6 +74,7 @@ def sections(
 
 
 def _id(camera: str, key: str) -> str:
+    key = key.replace(".", "-")  # controls.brightness: an id a CSS selector can name
     return f"c-{camera}-{key}" if camera else f"s-{key}"
 
 
@@ -161,9 +163,11 @@ def form_html(
     locked: Mapping[str, str],
     offers: Mapping[str, Sequence[str]],
     drawing: str = "",
+    controls: str = "",
 ) -> str:
     """A form of every setting in ``fields`` of ``settings`` (a camera's, or the server's when
-    ``camera`` is empty), in ``declared`` sections; ``locked`` settings say why they cannot change."""
+    ``camera`` is empty), in ``declared`` sections; ``locked`` settings say why they cannot change.
+    ``drawing`` goes with the masks and zones, a V4L2 camera's ``controls`` after the source."""
     esc = html.escape
     parts = [f'<form class="settings" data-camera="{esc(camera)}" novalidate>\n']
     for title, keys in sections(declared, fields):
@@ -182,11 +186,54 @@ def form_html(
                 '<output class="test-result" role="status"></output></p>\n'
             )
         parts.append("</details>\n")
+        if title == "Source" and controls:
+            parts.append(f"<details><summary>Camera controls</summary>\n{controls}</details>\n")
     parts.append(
         '<p class="save"><button type="submit">Save</button> <output class="saved" role="status"></output>'
         f'<output id="{_id(camera, "")}-error" class="error" role="alert"></output></p></form>\n'
     )
     return "".join(parts)
+
+
+def controls_html(camera: str, found: Sequence[Control] | str, kept: Mapping[str, object]) -> str:
+    """A V4L2 camera's controls as fields (``controls.NAME``) showing the device's values now; those
+    the config file sets say so. ``found`` is the controls, or why they could not be read."""
+    esc = html.escape
+    if isinstance(found, str):
+        return f'<p class="error">{esc(found)}</p>\n'
+    rows = []
+    for c in found:
+        key = f"controls.{c.name}"
+        fid = _id(camera, key)
+        value = c.default if c.value is None else c.value
+        attrs = f'id="{fid}" name="{esc(key)}" aria-describedby="{fid}-help {fid}-error"'
+        attrs += " disabled" if c.read_only else ""
+        if c.kind == "bool":
+            control = f'<input type="checkbox" {attrs}{" checked" if value else ""}>'
+        elif c.kind == "menu":
+            options = "".join(
+                f'<option value="{number}"{" selected" if number == value else ""}>{esc(label)}</option>'
+                for number, label in c.menu.items()
+            )
+            control = f"<select {attrs}>{options}</select>"
+        else:
+            control = (
+                f'<input type="range" min="{c.minimum}" max="{c.maximum}" step="{max(c.step, 1)}" '
+                f'value="{value}" {attrs}> <output for="{fid}">{value}</output>'
+            )
+        notes = [f"default {c.default}"]
+        if c.name in kept:
+            notes.append(f"the config file sets {kept[c.name]}")
+        if c.inactive:
+            notes.append("inactive while an automatic mode is on")
+        if c.read_only:
+            notes.append("read-only")
+        rows.append(
+            f'<div class="field" data-key="{esc(key)}"><label for="{fid}"><code>{esc(c.name)}</code></label>'
+            f'{control}<small id="{fid}-help" class="help">{esc("; ".join(notes))}</small>'
+            f'<output id="{fid}-error" class="error" role="alert"></output></div>\n'
+        )
+    return "".join(rows) or "<p>This camera offers no control camcast can set.</p>\n"
 
 
 def camera_form(
@@ -195,8 +242,9 @@ def camera_form(
     locked: Mapping[str, str],
     offers: Mapping[str, Sequence[str]],
     drawing: str,
+    controls: str = "",
 ) -> str:
-    return form_html(camera, settings, CAMERA_FIELDS, CAMERA_SECTIONS, locked, offers, drawing)
+    return form_html(camera, settings, CAMERA_FIELDS, CAMERA_SECTIONS, locked, offers, drawing, controls)
 
 
 def server_form(settings: object, locked: Mapping[str, str]) -> str:

@@ -20,16 +20,18 @@ from typing import Any
 from aiohttp import web
 
 from camcast import paths
+from camcast.camera import Camera
 from camcast.config import CameraSettings, Config
 from camcast.config.edit import Edit, FieldErrors, apply_edits, checked, describe_path
 from camcast.config.reloader import Reloader
-from camcast.errors import CamcastError
+from camcast.errors import CamcastError, SourceError
 from camcast.pages import forms
 from camcast.security.certificate import tls_status
 from camcast.server.auth import Gate, Principal
 from camcast.server.signin import set_session_cookie
 from camcast.server.state import ServerState, principal, state
 from camcast.server.urls import path_for
+from camcast.sources.controls import Control, list_controls
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,18 @@ async def body_json(request: web.Request) -> dict[str, Any]:
     return doc
 
 
+async def _controls(camera: Camera, kept: dict[str, object]) -> str:
+    """A V4L2 camera's controls as the page's fields (none for other sources)."""
+    device = camera.device
+    if device is None:
+        return ""
+    try:
+        found: list[Control] | str = await asyncio.to_thread(list_controls, device)
+    except SourceError as exc:
+        found = f"the controls cannot be read now: {exc}"
+    return forms.controls_html(camera.name, found, kept)
+
+
 def _offers() -> dict[str, list[str]]:
     """Sources, sizes and rates the cameras on this machine offer (as ``camcast sources`` finds them)."""
     from camcast.sources.v4l2 import PIXEL_FORMATS, probe_cameras
@@ -112,13 +126,15 @@ async def settings_page(request: web.Request) -> web.StreamResponse:
     base = st.base_path
     forms_html = []
     for camera in config.cameras:
-        drawing = ""
+        drawing = controls = ""
         if camera.id in st.cameras:
             served = camera.id if len(st.cameras) > 1 else None
             drawing = forms.drawing_html(
                 camera.id, base + path_for("snapshot", served), base + path_for("motion_view", served)
             )
-        forms_html.append((camera, forms.camera_form(camera.id, camera, lock, offers, drawing)))
+            controls = await _controls(st.cameras[camera.id].camera, dict(camera.controls))
+        form = forms.camera_form(camera.id, camera, lock, offers, drawing, controls)
+        forms_html.append((camera, form))
     body = forms.settings_page(
         asset_base=base + path_for("static", name="").rstrip("/"),
         csrf=csrf,
