@@ -3,7 +3,7 @@
 ``GET /settings`` shows the page; opening it opens a session for an owner the server already knows
 (HTTP Basic, or the local user), so that every change can carry the session's CSRF token.
 ``POST /api/settings`` takes ``{"camera": NAME or null, "values": {setting: value}}`` and hands the
-edits to :class:`camcast.reload.Reloader`: the file is edited in place (comments kept), checked as a
+edits to :class:`camcast.config.reloader.Reloader`: the file is edited in place (comments kept), checked as a
 start-up would check it, written atomically and applied; a refused value comes back as
 ``{"errors": {setting: message}}`` with status 400, and the file is as it was.
 ``POST /api/settings/test`` tries a camera's publishing destination or notifiers with the form's
@@ -27,10 +27,12 @@ from camcast.config.reloader import Reloader
 from camcast.errors import CamcastError, SourceError
 from camcast.pages import forms
 from camcast.security.certificate import tls_status
+from camcast.security.tokens import SCOPES
 from camcast.server.auth import Gate, Principal
 from camcast.server.signin import set_session_cookie
 from camcast.server.state import ServerState, principal, state
 from camcast.server.urls import path_for
+from camcast.server.viewers import read_history
 from camcast.sources.controls import Control, list_controls
 
 log = logging.getLogger(__name__)
@@ -145,7 +147,7 @@ async def settings_page(request: web.Request) -> web.StreamResponse:
         file=describe_path(reloader.file.path),
         tls=tls_status(st.settings.tls_cert if st.settings else None),
         history=await asyncio.to_thread(_history, st),
-        scopes=_scopes(),
+        scopes=SCOPES,
     )
     response = web.Response(text=body, content_type="text/html", headers={"Cache-Control": "no-store"})
     if token:
@@ -153,15 +155,7 @@ async def settings_page(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def _scopes() -> tuple[str, ...]:
-    from camcast.security.tokens import SCOPES
-
-    return SCOPES
-
-
 def _history(st: ServerState) -> list[dict[str, object]]:
-    from camcast.server.viewers import read_history
-
     path = st.viewers.path
     return list(reversed(read_history(path, 30))) if path is not None else []
 
