@@ -110,6 +110,10 @@ def test_comments_order_and_blank_lines_stay(tmp_path: Path) -> None:
     )
     # Emptied: the key goes, and its default (or what every camera inherits) applies again.
     assert "quality" not in apply_edits(text, checked(file, text), [Edit("camera", "quality", "")])
+    # Emptying what the file never had makes no table for it.
+    assert (
+        apply_edits("", file.load(), [Edit("camera", "motion_ignore", []), Edit("camera", "mask", [])]) == ""
+    )
 
 
 def test_camera_tables_get_their_own_keys_and_tables(tmp_path: Path) -> None:

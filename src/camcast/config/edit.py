@@ -197,17 +197,26 @@ def _control_item(name: str, value: str | bool | list[str] | None) -> Item | Non
     return item
 
 
-def _place(doc: tomlkit.TOMLDocument, config: Config, edit: Edit) -> tuple[Container | Table, str]:
-    """The table of the file that holds ``edit``'s key, and its name there."""
+def _place(config: Config, edit: Edit) -> tuple[list[str], str]:
+    """Where in the file ``edit``'s key lives: the path of its table, and its name there."""
     if edit.camera is None:
-        return doc, edit.key
+        return [], edit.key
     path = ["cameras", edit.camera] if config.tables else []
     if edit.key.startswith(CONTROL):
-        return _table(doc, [*path, CONTROLS_TABLE]), edit.key.removeprefix(CONTROL)
+        return [*path, CONTROLS_TABLE], edit.key.removeprefix(CONTROL)
     table, inner = TABLE_OF.get(edit.key, ("", edit.key))
-    if table:
-        path.append(table)
-    return (_table(doc, path) if path else doc), inner
+    return ([*path, table] if table else path), inner
+
+
+def _existing(doc: tomlkit.TOMLDocument, path: Sequence[str]) -> Container | Table | None:
+    """The table at ``path`` if the file has it (a key being removed makes no table)."""
+    here: Container | Table = doc
+    for name in path:
+        found = here.get(name)
+        if not isinstance(found, Table | Container):
+            return None
+        here = found
+    return here
 
 
 def apply_edits(text: str, config: Config, edits: Sequence[Edit]) -> str:
@@ -236,7 +245,10 @@ def apply_edits(text: str, config: Config, edits: Sequence[Edit]) -> str:
         except ValueError as exc:
             errors[where] = str(exc)
             continue
-        table, key = _place(doc, config, edit)
+        path, key = _place(config, edit)
+        table = _table(doc, path) if item is not None else _existing(doc, path)
+        if table is None:
+            continue  # removing a key from a table the file does not have: nothing to do
         for alias, name in ALIASES.items():
             if name == key and alias in table:
                 del table[alias]
