@@ -209,6 +209,10 @@ def test_share_links_are_listed_used_and_revoked_one_by_one(tmp_path: Path) -> N
     # Another process (camcast share) sees the same list.
     again = ShareLinks(ShareKeys(tmp_path / "share.key"), tmp_path / "links.json")
     assert {link.id: link.revoked for link in again.list()} == {first.id: True, second.id: False}
+    # A damaged list refuses links (revocations are unknown) with a reason, not a crash.
+    (tmp_path / "links.json").write_text("{not json")
+    with pytest.raises(TokenError, match="damaged"):
+        again.verify(other)
     again.revoke_all()
     with pytest.raises(TokenError):
         links.verify(other)

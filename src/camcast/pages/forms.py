@@ -351,7 +351,6 @@ def settings_page(
         scopes="".join(f'<option value="{esc(s)}">{esc(s)}</option>' for s in scopes if s != "recordings"),
         camera_options="".join(f'<option value="{esc(c.id)}">{esc(c.title)}</option>' for c, _ in cameras),
         csrf=esc(csrf),
-        logout=esc(api["logout"]),
         **{f"api_{name}": esc(url) for name, url in api.items()},
     )
     head = f'<meta name="csrf-token" content="{esc(csrf)}">\n'

@@ -93,7 +93,10 @@ class ShareLinks:
     def verify(self, token: str) -> Share:
         """The share of a valid token (:meth:`ShareKeys.verify`), refused when revoked; notes its use."""
         share = self.keys.verify(token)
-        links = self._load()
+        try:
+            links = self._load()
+        except ConfigError as exc:  # revocations unknown: refuse, in one line, rather than fail the request
+            raise TokenError(exc.message) from None
         link = links.get(share.id)
         if link is not None and link.revoked:
             raise TokenError("revoked")

@@ -100,7 +100,10 @@ def _link_document(link: Any) -> dict[str, object]:
 
 async def shares(request: web.Request) -> web.StreamResponse:
     owner_of_all(request)
-    links = state(request).gate.shares.list()
+    try:
+        links = state(request).gate.shares.list()
+    except ConfigError as exc:  # links.json damaged: say which file, rather than an internal error
+        raise web.HTTPConflict(text=f"{exc.message}\n") from None
     return web.json_response(
         {"links": [_link_document(link) for link in links]}, headers={"Cache-Control": "no-store"}
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import ssl
 import time
@@ -25,6 +26,8 @@ from camcast.motion.events import Event
 from camcast.motion.notify.command import environment
 from camcast.motion.notify.mqtt import PASSWORD_ENV, Broker, node_id
 from camcast.motion.notify.webhook import shown_url
+
+log = logging.getLogger(__name__)
 
 #: Seconds each notifier's test may take.
 TIME_LIMIT = 10.0
@@ -107,6 +110,9 @@ async def try_all(settings: CameraSettings, pictures: Path) -> list[tuple[bool, 
     for outcome in await asyncio.gather(*trials, return_exceptions=True):
         if isinstance(outcome, NotifyFailed):
             results.append((False, str(outcome)))
+        elif isinstance(outcome, Exception):  # a library's own failure (TLS, a resolver): one line too
+            log.info("notifier test failed", exc_info=outcome)
+            results.append((False, f"{type(outcome).__name__}: {outcome}"))
         elif isinstance(outcome, BaseException):
             raise outcome
         else:
