@@ -59,13 +59,14 @@ class PolygonMask:
             ",".join(f"{v:g}{'%' if pct else ''}" for v, pct in corner) for corner in self.corners
         )
 
-    def area(self, width: int, height: int) -> np.ndarray:
-        """The polygon as a boolean picture of ``width`` x ``height`` (made once per size)."""
+    def area(self, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+        """The polygon as boolean pictures, made once per size: ``width`` x ``height`` for luma, and
+        half that for chroma, true wherever any of the four pixels a chroma sample covers is."""
         return _raster(self, width, height)
 
 
 @functools.lru_cache(maxsize=64)
-def _raster(mask: PolygonMask, width: int, height: int) -> np.ndarray:
+def _raster(mask: PolygonMask, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     from PIL import Image, ImageDraw
 
     def px(value: Value, full: int) -> float:
@@ -73,7 +74,9 @@ def _raster(mask: PolygonMask, width: int, height: int) -> np.ndarray:
 
     image = Image.new("1", (width, height), 0)
     ImageDraw.Draw(image).polygon([(px(x, width), px(y, height)) for x, y in mask.corners], fill=1)
-    return np.asarray(image, dtype=np.bool_)
+    full = np.asarray(image, dtype=np.bool_)
+    half = full[::2, ::2] | full[1::2, ::2] | full[::2, 1::2] | full[1::2, 1::2]
+    return full, half
 
 
 _FORM = (
@@ -121,10 +124,8 @@ def mask_step(masks: Sequence[Mask | PolygonMask]) -> Step:
     def apply(image: Yuv420, wall: float) -> Yuv420:
         for mask in masks:
             if isinstance(mask, PolygonMask):
-                covered = mask.area(image.width, image.height)
+                covered, half = mask.area(image.width, image.height)
                 image.y[covered] = 0
-                # A chroma sample is neutral wherever any of the four pixels it covers is masked.
-                half = covered[::2, ::2] | covered[1::2, ::2] | covered[::2, 1::2] | covered[1::2, 1::2]
                 image.u[half] = 128
                 image.v[half] = 128
                 continue
