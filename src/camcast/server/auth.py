@@ -178,17 +178,29 @@ class Gate:
         scheme, _, encoded = header.partition(" ")
         if scheme.lower() != "basic":
             raise self.unauthorized("use HTTP Basic authentication")
-        if not (self.tls or request.secure or is_loopback_host(address)):
+        if not self.passwords_allowed(request, address):
             raise web.HTTPForbidden(text="passwords are accepted only over HTTPS\n")
         try:
             name, sep, password = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
         except (binascii.Error, UnicodeDecodeError):
             name, sep, password = "", "", ""
-        account = await asyncio.to_thread(self.accounts.verify, name, password) if sep else None
+        account = await self.password(address, name, password) if sep else None
+        if account is None:
+            raise self.unauthorized("wrong name or password")
+        return account
+
+    def passwords_allowed(self, request: web.Request, address: str) -> bool:
+        """Passwords are taken over TLS, or from this computer, never in the clear over a network."""
+        return self.tls or request.secure or is_loopback_host(address)
+
+    async def password(self, address: str, name: str, password: str) -> Principal | None:
+        """The account ``name`` if ``password`` is its (checked off the event loop), else None; each
+        answer counts towards ``address``'s lockout, for HTTP Basic and the sign-in form alike."""
+        account = await asyncio.to_thread(self.accounts.verify, name, password) if name else None
         if account is None:
             self.limiter.fail(address)
-            log.warning("failed login from %s", address)  # the attempted name may be a mistyped password
-            raise self.unauthorized("wrong name or password")
+            log.warning("failed sign-in from %s", address)  # the attempted name may be a mistyped password
+            return None
         self.limiter.succeed(address)
         return Principal(account.name, account.role, "account", cameras=account.cameras)
 

@@ -8,7 +8,6 @@ refused otherwise), limited to the server's base path.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from urllib.parse import urlsplit
 
@@ -75,16 +74,12 @@ async def login(request: web.Request) -> web.StreamResponse:
         response = _page(request, "Too many failed attempts: try again later.", next_url, 429)
         response.headers["Retry-After"] = str(int(wait) + 1)
         return response
-    if not (gate.tls or request.secure or is_loopback_host(address)):
+    if not gate.passwords_allowed(request, address):
         return _page(request, "Passwords are accepted only over HTTPS.", next_url, 403)
-    account = await asyncio.to_thread(gate.accounts.verify, name, password) if name else None
+    account = await gate.password(address, name, password)
     if account is None:
-        gate.limiter.fail(address)
-        log.warning("failed sign-in from %s", address)
         return _page(request, "Wrong name or password.", next_url, 401)
-    gate.limiter.succeed(address)
-    token, _ = gate.sessions.open(account.name, account.role, "account", account.cameras,
-                                  gate.accounts.proof(account.name) or "")  # fmt: skip
+    token, _ = gate.open_session(account)
     log.info("%s signed in from %s", account.name, address)
     response = web.HTTPSeeOther(next_url)
     set_session_cookie(request, response, token)
