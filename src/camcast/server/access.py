@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from camcast.errors import ConfigError
+from camcast.security.links import Link
 from camcast.security.tokens import SCOPES, parse_duration
 from camcast.server.settings import body_json, owner_of_all
 from camcast.server.signin import set_session_cookie
@@ -59,11 +60,11 @@ async def accounts_change(request: web.Request) -> web.StreamResponse:
         if action == "add":
             if name in {a.name for a in gate.accounts.list()}:
                 raise ConfigError(f"an account named {name!r} exists: change its password instead")
-            await _hashing(
+            await asyncio.to_thread(
                 gate.accounts.add, name, _text(doc, "password"), _text(doc, "role") or "viewer", cameras
             )
         elif action == "password":
-            await _hashing(gate.accounts.change_password, name, _text(doc, "password"))
+            await asyncio.to_thread(gate.accounts.change_password, name, _text(doc, "password"))
         elif action == "remove":
             owners = [a.name for a in gate.accounts.list() if a.role == "owner" and not a.cameras]
             if owners == [name]:
@@ -87,12 +88,7 @@ async def accounts_change(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def _hashing(call: Any, *args: Any) -> None:
-    """A change that hashes a password (~170 ms of scrypt) off the event loop."""
-    await asyncio.to_thread(call, *args)
-
-
-def _link_document(link: Any) -> dict[str, object]:
+def _link_document(link: Link) -> dict[str, object]:
     doc = dataclasses.asdict(link)
     doc["cameras"] = list(link.cameras)
     return doc
