@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import sys
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from camcast import paths
+from camcast import logs, paths
 from camcast import reload as reloading
 from camcast.camera import Camera
 from camcast.config import DEFAULT_CAMERA, CameraSettings, Config
@@ -30,6 +30,7 @@ from camcast.publish.publisher import Publisher, PublishOptions
 from camcast.publish.target import parse_target
 from camcast.record.runner import Recorders
 from camcast.rtsp.push import Pusher, shown
+from camcast.runtime.supervisor import Supervisor
 from camcast.security.accounts import Accounts
 from camcast.security.files import write_atomic
 from camcast.server.listen import access_policy
@@ -117,12 +118,14 @@ async def serve(
 ) -> None:
     """Serve every configured camera (and publish those with a destination) until SIGINT or SIGTERM;
     on SIGHUP, or a change on the settings page, load the configuration from ``file`` again and apply
-    it (see :mod:`camcast.reload`).
+    it (see :mod:`camcast.reload`). Every part runs under one supervisor (:mod:`camcast.runtime`).
     ``wait``: a camera whose source is not there starts offline (see :func:`open_cameras`)."""
     accounts = Accounts(paths.users_file())
     access = access_policy(config.server, accounts)
     _check_targets(config.cameras)
+    supervisor = Supervisor()
     async with contextlib.AsyncExitStack() as stack:
+        stack.enter_context(logs.log_file(paths.log_file()))
         cameras = await open_cameras(config.cameras, stack, wait)
         publishers = {c.name: await start_publisher(c, stack) for c in cameras if c.settings.publish_to}
         events = EventLog(paths.events_dir())
@@ -134,8 +137,10 @@ async def serve(
         state = await stack.enter_async_context(
             serving(cameras, config.server, access, accounts, motion, recording)
         )
+        state.supervisor = supervisor
         for line in motion.describe() + recording.describe({c.name: c.settings.motion for c in cameras}):
             print(f"camcast: {line}", flush=True)
+        await recording.start(stack)
         for camera in cameras:
             for url in camera.settings.push:
                 pusher = Pusher(camera.name, url, camera.rendition("push", codec="h264"))
@@ -161,7 +166,11 @@ async def serve(
                 lines.append(line)
             return " | ".join(lines)
 
-        jobs = [*(p.run() for p in publishers.values()), motion.run(), recording.run()]
+        for name, publisher in publishers.items():
+            supervisor.add(f"{name}: publishing", publisher.run)
+        for name, factory in motion.children() + recording.children():
+            supervisor.add(name, factory)
+        supervisor.add("status line", StatusLine(render, quiet).run)
         if file is not None:
             by_name = {c.name: c for c in cameras}
 
@@ -169,8 +178,8 @@ async def serve(
                 return await reloading.apply(new, by_name, publishers, state, motion, recording)
 
             state.reloader = Reloader(file, config, apply_config)
-            jobs.append(reloading.on_sighup(state.reloader))
-        await run_until_signalled(cameras, jobs, StatusLine(render, quiet))
+            supervisor.add("reload on SIGHUP", functools.partial(reloading.on_sighup, state.reloader))
+        await run_until_signalled(cameras, supervisor)
     log.info("stopped")
 
 
@@ -183,7 +192,9 @@ async def publish(config: Config, quiet: bool = False, wait: bool = False) -> No
             "needs a destination: a folder, or an ftp://, ftps://, sftp:// or s3:// URL", key="publish_to"
         )
     _check_targets(chosen)
+    supervisor = Supervisor()
     async with contextlib.AsyncExitStack() as stack:
+        stack.enter_context(logs.log_file(paths.log_file()))
         cameras = await open_cameras(chosen, stack, wait)
         publishers = [await start_publisher(c, stack) for c in cameras]
         for camera, publisher in zip(cameras, publishers, strict=True):
@@ -192,6 +203,7 @@ async def publish(config: Config, quiet: bool = False, wait: bool = False) -> No
                 f"{camera.settings.every:g} s" + (" with HLS video" if publisher.video else ""),
                 flush=True,
             )
+            supervisor.add(f"{camera.name}: publishing", publisher.run)
 
         def render() -> str:
             now = time.monotonic()
@@ -200,7 +212,8 @@ async def publish(config: Config, quiet: bool = False, wait: bool = False) -> No
                 for c, p in zip(cameras, publishers, strict=True)
             )
 
-        await run_until_signalled(cameras, [p.run() for p in publishers], StatusLine(render, quiet))
+        supervisor.add("status line", StatusLine(render, quiet).run)
+        await run_until_signalled(cameras, supervisor)
 
 
 async def check(config: Config) -> str:
@@ -215,23 +228,21 @@ async def check(config: Config) -> str:
     return "\n".join(reports)
 
 
-async def run_until_signalled(
-    cameras: Sequence[Camera], jobs: Sequence[Coroutine[Any, Any, None]], status: StatusLine
-) -> None:
-    """Run the cameras, ``jobs`` and the status line until SIGINT/SIGTERM, or until every camera's
-    source has ended by itself."""
+async def run_until_signalled(cameras: Sequence[Camera], supervisor: Supervisor) -> None:
+    """Run the cameras and every other child of ``supervisor`` until SIGINT/SIGTERM, or until every
+    camera's source has ended by itself (a video file that does not loop)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    captures = [supervisor.add(f"camera {c.name}", c.run) for c in cameras]
     try:
         async with asyncio.TaskGroup() as tg:
-            captures = [tg.create_task(c.run(), name=f"camera {c.name}") for c in cameras]
-            others = [tg.create_task(job) for job in jobs] + [tg.create_task(status.run())]
-            stopper = tg.create_task(stop.wait())
-            all_ended = tg.create_task(asyncio.wait(captures))
-            await asyncio.wait({all_ended, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (*others, *captures, stopper, all_ended):
+            ended = [tg.create_task(c.ended.wait()) for c in captures]
+            tasks = {tg.create_task(supervisor.run()), tg.create_task(stop.wait()),
+                     tg.create_task(asyncio.wait(ended))}  # fmt: skip
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in (*tasks, *ended):
                 task.cancel()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -61,6 +61,7 @@ class Hub:
         self._seq = 0
         self._state_changed = asyncio.Event()
         self._capture: asyncio.Task[None] | None = None
+        self._source_open = True  # the source given is open; run() closes it when it stops
 
     @property
     def paused(self) -> bool:
@@ -103,8 +104,9 @@ class Hub:
 
     # --- capture ---------------------------------------------------------------------------------------
     async def run(self) -> None:
-        """Capture until the source ends or the task is cancelled, publishing each frame."""
-        fresh = True  # the source given to __init__ is open already
+        """Capture until the source ends or the task is cancelled, publishing each frame. Run again
+        after it failed (the supervisor), it opens the source anew."""
+        fresh = self._source_open
         while True:
             if self.paused:
                 await self._show_paused()
@@ -114,6 +116,7 @@ class Hub:
                     return
                 try:
                     self.source = await asyncio.to_thread(self.reopen)
+                    self._source_open = True
                 except SourceError as exc:
                     log.warning("%s: cannot reopen the source after the pause: %s; retrying", self.name, exc)
                     await self._show_card(["camera unavailable", str(exc)[:60]], RETRY_AFTER_PAUSE)
@@ -128,6 +131,7 @@ class Hub:
             finally:
                 if not self._capture.done():
                     self._capture.cancel()
+                self._source_open = False
                 await self.source.aclose()
             if not self.paused:
                 return  # the source ended by itself

@@ -1,8 +1,27 @@
-"""Logging for the command: levels by -v/-q, and the noise of libraries kept out of the owner's log."""
+"""Logging for the command: levels by -v/-q, and the noise of libraries kept out of the owner's log.
+
+A long-running command (``serve``, ``publish``) also keeps a log file (:func:`log_file`): every line
+the console shows, with the tracebacks the console leaves out (there a failure is one line, naming
+the file). The file is written by a thread of its own, so a slow disk never holds up the event loop.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import logging.handlers
+import queue
+from collections.abc import Iterator
+from pathlib import Path
+
+#: The log file's size before it is rotated (bytes), and how many old ones are kept: a server left
+#: running for months keeps at most 4 MB of log, enough for a few hundred tracebacks.
+LOG_FILE_BYTES = 1_000_000
+LOG_FILE_BACKUPS = 3
+#: Lines waiting for the file's thread; past this (a stalled disk) lines are dropped from the file
+#: only, never from the console, and never block the loop.
+LOG_QUEUE = 10_000
+FORMAT = "%(asctime)s %(levelname)s %(message)s"
 
 
 class _DropClientErrors(logging.Filter):
@@ -16,9 +35,38 @@ class _DropClientErrors(logging.Filter):
         return not isinstance(exc, HttpProcessingError)
 
 
+class ConsoleFormatter(logging.Formatter):
+    """One line a record: a traceback becomes a pointer to the log file (when there is one), unless
+    ``-vv`` asked for everything on the console."""
+
+    def __init__(self, full: bool) -> None:
+        super().__init__(FORMAT, datefmt="%H:%M:%S")
+        self.full = full
+        self.file: Path | None = None
+
+    def format(self, record: logging.LogRecord) -> str:
+        if self.full or not record.exc_info:
+            return super().format(record)
+        line = logging.Formatter.format(self, _without_traceback(record))
+        return line + (f" (traceback in {self.file})" if self.file is not None else "")
+
+
+def _without_traceback(record: logging.LogRecord) -> logging.LogRecord:
+    brief = logging.makeLogRecord(record.__dict__)
+    brief.exc_info = brief.exc_text = brief.stack_info = None
+    return brief
+
+
+_console: ConsoleFormatter | None = None
+
+
 def setup_logging(verbose: int, quiet: bool) -> None:
+    global _console
     level = logging.WARNING if quiet else logging.DEBUG if verbose >= 2 else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(level=level)
+    _console = ConsoleFormatter(full=verbose >= 2)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(_console)
     logging.getLogger("aiohttp.server").addFilter(_DropClientErrors())
     if verbose < 2:
         # aioice logs every ICE connectivity check at INFO; the viewer log says who connected.
@@ -31,3 +79,48 @@ def setup_logging(verbose: int, quiet: bool) -> None:
         av.logging.set_level(None if verbose < 2 else av.logging.VERBOSE)
     except ImportError:
         pass
+
+
+@contextlib.contextmanager
+def log_file(path: Path) -> Iterator[None]:
+    """While the context is open, also log to ``path`` (mode 0600, rotated), tracebacks included. A
+    file that cannot be opened is one warning; logging goes on to the console."""
+    from camcast.errors import CamcastError
+    from camcast.security.files import private_dir
+
+    try:
+        private_dir(path.parent)
+        handler = logging.handlers.RotatingFileHandler(
+            path, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS, encoding="utf-8"
+        )
+        path.chmod(0o600)
+    except (OSError, CamcastError) as exc:
+        detail = exc.strerror if isinstance(exc, OSError) else str(exc)
+        logging.getLogger("camcast").warning("no log file %s: %s", path, detail or exc)
+        yield
+        return
+    handler.setFormatter(logging.Formatter(FORMAT))
+    lines: queue.Queue[logging.LogRecord] = queue.Queue(LOG_QUEUE)
+    into = _Enqueue(lines)
+    listener = logging.handlers.QueueListener(lines, handler)
+    root = logging.getLogger()
+    root.addHandler(into)
+    if _console is not None:
+        _console.file = path
+    listener.start()
+    try:
+        yield
+    finally:
+        root.removeHandler(into)
+        if _console is not None:
+            _console.file = None
+        listener.stop()
+        handler.close()
+
+
+class _Enqueue(logging.handlers.QueueHandler):
+    """Hands records to the file's thread; drops them (for the file only) when it has fallen behind."""
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(queue.Full):
+            self.queue.put_nowait(record)

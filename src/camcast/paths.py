@@ -71,6 +71,11 @@ def control_socket(port: int) -> Path:
     return state_dir() / f"control-{port}.sock"
 
 
+def log_file() -> Path:
+    """The log of a running ``serve`` or ``publish``, with the tracebacks the console leaves out."""
+    return state_dir() / "camcast.log"
+
+
 def events_dir() -> Path:
     """Motion events: ``events.jsonl`` (one JSON line per start and end) and each event's picture."""
     return state_dir() / "events"

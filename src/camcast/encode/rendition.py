@@ -150,23 +150,21 @@ class Rendition:
         return await self.encode(self.latest)
 
     async def run(self) -> None:
-        """Encode each new frame for the listeners while there are any; until cancelled."""
-        try:
-            while True:
-                await self._arrived.wait()
-                self._arrived.clear()
-                frame = self.latest
-                if frame is None or not self.listeners:
-                    continue
-                try:
-                    encoded = await self.encode(frame)
-                except Exception:  # a frame that cannot be drawn or encoded is skipped, not fatal
-                    log.exception("%s: frame %d could not be encoded", self.name, frame.seq)
-                    continue
-                if self._follows(frame, encoded):
-                    self._broadcast(encoded)
-        finally:
-            self.close()
+        """Encode each new frame for the listeners while there are any; until cancelled (and again
+        after that: the rendition is closed by :meth:`close` alone)."""
+        while True:
+            await self._arrived.wait()
+            self._arrived.clear()
+            frame = self.latest
+            if frame is None or not self.listeners:
+                continue
+            try:
+                encoded = await self.encode(frame)
+            except Exception:  # a frame that cannot be drawn or encoded is skipped, not fatal
+                log.exception("%s: frame %d could not be encoded", self.name, frame.seq)
+                continue
+            if self._follows(frame, encoded):
+                self._broadcast(encoded)
 
     def _follows(self, frame: Captured, encoded: EncodedFrame) -> bool:
         """Whether ``encoded`` may go to the listeners after what they got: a source's own H.264 packet

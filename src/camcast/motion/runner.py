@@ -1,5 +1,6 @@
 """Motion over the set of cameras: a watcher per camera, the event log, and the notifiers (a webhook
-and a command per camera, one MQTT link per broker). Run :meth:`Motion.run` as a job of the server.
+and a command per camera, one MQTT link per broker), each run as a child of the server's supervisor
+(:meth:`Motion.children`), so one failing never stops the others.
 
 Every camera gets a watcher, idle while its motion is off, so that a reload can turn motion on or off
 and change its thresholds, zones, webhook and command at once; a new MQTT broker waits for a restart.
@@ -7,7 +8,6 @@ and change its thresholds, zones, webhook and command at once; a new MQTT broker
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -20,6 +20,7 @@ from camcast.motion.notify.command import Command
 from camcast.motion.notify.mqtt import Mqtt
 from camcast.motion.notify.webhook import Webhook
 from camcast.motion.watcher import MotionWatcher
+from camcast.runtime.supervisor import Factory
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,8 @@ RESTART_KEYS = ("motion_mqtt", "motion_mqtt_password")
 
 
 class Notifier(Protocol):
+    kind: str
+
     def tell(self, kind: str, event: Event) -> None: ...
 
     async def run(self) -> None: ...
@@ -116,9 +119,10 @@ class Motion:
             watcher.change(dataclasses.replace(new, **{key: getattr(old, key) for key in waiting}))
         return restart
 
-    async def run(self) -> None:
-        async with asyncio.TaskGroup() as tg:
-            for watcher in self.watchers.values():
-                tg.create_task(watcher.run())
-            for notifier in {id(n): n for ns in self.notifiers.values() for n in ns}.values():
-                tg.create_task(notifier.run())
+    def children(self) -> list[tuple[str, Factory]]:
+        """What runs under the supervisor: each camera's watcher, and each notifier once."""
+        found: list[tuple[str, Factory]] = [(f"motion {name}", w.run) for name, w in self.watchers.items()]
+        for name, notifiers in self.notifiers.items():
+            found += [(f"{name}: {n.kind}", n.run) for n in notifiers if not isinstance(n, Mqtt)]
+        found += [(f"MQTT {link.broker.describe()}", link.run) for link in self.links.values()]
+        return found

@@ -1,7 +1,7 @@
 """Recording over the set of cameras: a recorder per camera, fed motion's events; the limits kept
 (at start, after every file, and every minute: oldest first, by age and size per camera and by the
 disk's free space); and finished clips copied to the cameras' ``copy_to`` stores. Run
-:meth:`Recorders.run` as a job of the server."""
+:meth:`Recorders.start`, then its :meth:`Recorders.children` under the server's supervisor."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime
+import functools
 import logging
 import math
 import shutil
@@ -28,6 +29,7 @@ from camcast.record import catalog
 from camcast.record.clip import Recording, sidecar
 from camcast.record.recorder import Recorder
 from camcast.record.retention import Limits, to_delete
+from camcast.runtime.supervisor import Factory
 from camcast.security.files import private_dir
 
 log = logging.getLogger(__name__)
@@ -106,18 +108,19 @@ class Recorders:
         self._sweep_now.set()
         return restart
 
-    async def run(self) -> None:
+    async def start(self, stack: contextlib.AsyncExitStack) -> None:
+        """Recover what a crash cut off, then start recording; everything is closed with ``stack``."""
         await asyncio.to_thread(self._recover)
-        async with contextlib.AsyncExitStack() as stack:
-            for store in self._stores.values():
-                stack.push_async_callback(store.aclose)
-            for recorder in self.recorders.values():
-                stack.push_async_callback(recorder.aclose)
-                recorder.start()
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._sweeps())
-                for name in self._copies:
-                    tg.create_task(self._copier(name))
+        for store in self._stores.values():
+            stack.push_async_callback(store.aclose)
+        for recorder in self.recorders.values():
+            stack.push_async_callback(recorder.aclose)
+            recorder.start()
+
+    def children(self) -> list[tuple[str, Factory]]:
+        """What runs under the supervisor: the sweeps for the limits, and each camera's copier."""
+        found: list[tuple[str, Factory]] = [("recordings: limits", self._sweeps)]
+        return found + [(f"{name}: copy_to", functools.partial(self._copier, name)) for name in self._copies]
 
     # --- limits ----------------------------------------------------------------------------------------
     def _finished(self, recording: Recording) -> None:

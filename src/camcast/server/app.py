@@ -14,12 +14,12 @@ from pathlib import Path
 from aiohttp import web, web_response
 
 from camcast.camera import Camera
-from camcast.server.auth import Gate, Principal, same_origin
+from camcast.server.auth import Gate, same_origin
 from camcast.server.hls import HlsOutput
 from camcast.server.mjpeg import Fanout
 from camcast.server.proxy import TrustedProxies
 from camcast.server.routes import BOUND
-from camcast.server.state import STATE, Handler, Served, ServerState, state
+from camcast.server.state import PRINCIPAL, STATE, Handler, Served, ServerState, state
 from camcast.server.urls import CAMERA_PREFIX, ROUTES, Route, path_for
 from camcast.server.viewers import ViewerLog
 from camcast.server.webrtc import ice as webrtc_ice
@@ -66,7 +66,7 @@ async def _policy(request: web.Request, handler: Handler) -> web.StreamResponse:
     route = _BY_RESOURCE[name]
     st = state(request)
     try:
-        request["principal"] = await st.gate.check(
+        request[PRINCIPAL] = await st.gate.check(
             request, _effective_name(route, request), route.role, _route_camera(request, route)
         )
     except web.HTTPUnauthorized:
@@ -84,7 +84,7 @@ async def _policy(request: web.Request, handler: Handler) -> web.StreamResponse:
 async def _check_changes(request: web.Request, route: Route) -> None:
     """A browser session's change carries its CSRF token (header ``X-CSRF-Token``, or a form's
     ``csrf`` field); the settings' changes come only from a session."""
-    p: Principal | None = request["principal"]
+    p = request[PRINCIPAL]
     if route.changes == "session" and (p is None or p.via != "session"):
         raise web.HTTPForbidden(text="changes to the settings come from the settings page (open /settings)\n")
     if route.changes and p is not None and p.via == "session":
@@ -105,7 +105,6 @@ async def _forwarded(request: web.Request, handler: Handler) -> web.StreamRespon
         return await handler(request)
     client, scheme, host = proxies.resolve(peer, request.headers)
     request = request.clone(remote=client, scheme=scheme or request.scheme, host=host or request.host)
-    request["proxy"] = peer
     if proxies.open[client] >= proxies.max_per_client:
         raise web.HTTPServiceUnavailable(text="too many connections; retry.\n", headers={"Retry-After": "5"})
     proxies.open[client] += 1

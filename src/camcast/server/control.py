@@ -87,11 +87,15 @@ def status_document(
 
 async def status(request: web.Request) -> web.StreamResponse:
     p = principal(request)
+    st = state(request)
     doc = status_document(
-        state(request),
+        st,
         lambda name: p is None or p.may("status", "viewer", name),
         lambda name: p is None or p.may("events", "owner", name),
     )
+    if st.supervisor is not None and (p is None or (p.via != "share" and p.may("status", "owner"))):
+        # The owner's: each part of the program, and its failures since the start.
+        doc["runners"] = {child.name: child.describe() for child in st.supervisor}
     return web.json_response(doc, headers={"Cache-Control": "no-store"})
 
 

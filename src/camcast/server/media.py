@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from camcast.errors import CamcastError
-from camcast.server.mjpeg import stream
+from camcast.server.mjpeg import VIEWER, stream
 from camcast.server.state import camera_name, optional_number, served, state, touch, watcher
 
 
@@ -33,7 +33,7 @@ async def mjpeg(request: web.Request) -> web.StreamResponse:
     try:
         return await stream(request, st.cameras[name].fanout, fps)
     finally:
-        viewer_ = request.get("viewer")
+        viewer_ = request.get(VIEWER)
         session.frames = viewer_.frames_sent if viewer_ is not None else 0
         st.viewers.end(session)
 

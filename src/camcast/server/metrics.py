@@ -99,6 +99,25 @@ class CamcastCollector(Collector):
         yield from self._uploads()
         yield from self._motion()
         yield from self._recording()
+        yield from self._runners()
+
+    def _runners(self) -> Iterator[Metric]:
+        """Each supervised part: whether it runs, and its failures (bugs) and refusals since the start."""
+        supervisor = self.state.supervisor
+        if supervisor is None:
+            return
+        running = GaugeMetricFamily("camcast_runner_up", "1 while the part runs", labels=["runner"])
+        failures = CounterMetricFamily(
+            "camcast_runner_failures", "Unexpected failures of a part (each restarted)", labels=["runner"]
+        )
+        refusals = CounterMetricFamily(
+            "camcast_runner_stops", "Stops of a part for a known reason (each restarted)", labels=["runner"]
+        )
+        for child in supervisor:
+            running.add_metric([child.name], 1 if child.state == "running" else 0)
+            failures.add_metric([child.name], child.failures)
+            refusals.add_metric([child.name], child.refusals)
+        yield from (running, failures, refusals)
 
     def _recording(self) -> Iterator[Metric]:
         now = GaugeMetricFamily(

@@ -39,6 +39,10 @@ GOLDEN = (5**0.5 - 1) / 2
 _memfd_create = getattr(os, "memfd_create", None)
 
 
+#: The request's MJPEG viewer, for the handler that logs how many pictures it was sent.
+VIEWER: web.RequestKey[Viewer | None] = web.RequestKey("viewer")
+
+
 @dataclass(frozen=True, slots=True)
 class Part:
     """One frame framed for the stream, built once for every viewer.
@@ -243,7 +247,7 @@ async def stream(request: web.Request, fanout: Fanout, max_fps: float | None) ->
         return response
     assert isinstance(transport, asyncio.Transport)
     viewer = Viewer(transport, chunked, 1.0 / max_fps if max_fps else 0.0, _sendfile_fd(transport))
-    request["viewer"] = viewer
+    request[VIEWER] = viewer
     fanout.add(viewer)
     try:
         while not viewer.done.is_set():

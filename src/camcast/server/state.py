@@ -23,6 +23,7 @@ from camcast.motion.runner import Motion
 from camcast.publish.publisher import Publisher
 from camcast.record.runner import Recorders
 from camcast.rtsp.server import RtspServer
+from camcast.runtime.supervisor import Supervisor
 from camcast.server.auth import Gate, Principal
 from camcast.server.hls import HlsOutput
 from camcast.server.mjpeg import Fanout
@@ -69,6 +70,8 @@ class ServerState:
     rtsp: RtspServer | None = None
     #: How a new configuration comes in (SIGHUP, the settings page); None when it cannot.
     reloader: Reloader | None = None
+    #: What keeps every part running (its children's failures are shown to the owner).
+    supervisor: Supervisor | None = None
 
     @property
     def default(self) -> str:
@@ -77,6 +80,8 @@ class ServerState:
 
 
 STATE: web.AppKey[ServerState] = web.AppKey("camcast", ServerState)
+#: Who a request is, once the policy has let it through (None: the local user of a server without accounts).
+PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal")
 
 
 def state(request: web.Request) -> ServerState:
@@ -84,7 +89,7 @@ def state(request: web.Request) -> ServerState:
 
 
 def principal(request: web.Request) -> Principal | None:
-    p: Principal | None = request.get("principal")
+    p = request.get(PRINCIPAL)
     return p
 
 

@@ -39,6 +39,8 @@ def environment(kind: str, event: Event, pictures: Path) -> dict[str, str]:
 class Command:
     """Runs ``argv()`` (read at the time of running: a reload may change it) for each event."""
 
+    kind = "command"
+
     def __init__(
         self, name: str, argv: Callable[[], Sequence[str]], pictures: Path, time_limit: float = TIME_LIMIT
     ) -> None:

@@ -62,6 +62,8 @@ def node_id() -> str:
 class Mqtt:
     """The link to one broker for the cameras (name -> title) that use it."""
 
+    kind = "MQTT"
+
     def __init__(self, url: str, password: str | None, cameras: dict[str, str], pictures: Path) -> None:
         self.broker = Broker.of(url)
         self.password = os.environ.get(PASSWORD_ENV) or password

@@ -26,6 +26,8 @@ TIMEOUT = 10.0
 class Webhook:
     """POSTs to the URL ``url()`` gives at the time of sending (a reload may change it)."""
 
+    kind = "webhook"
+
     def __init__(
         self, name: str, url: Callable[[], str | None], backoff: tuple[float, ...] = BACKOFF
     ) -> None:
