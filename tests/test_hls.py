@@ -249,6 +249,7 @@ async def test_a_lost_packet_holds_the_stream_until_a_keyframe() -> None:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        rendition.close()
     keyframes = [f.seq for f in encoded if f.payload.keyframe]  # type: ignore[union-attr]
     assert keyframes[:2] == [1, 16]
     assert got == [1, 2, 3, 4, *range(16, 46)]

@@ -48,6 +48,7 @@ async def test_each_frame_is_encoded_once_for_every_listener() -> None:
         await until(lambda: len(got[0]) >= 15)
     finally:
         await stop(tasks)
+        rendition.close()
     n = min(len(seen) for seen in got)
     assert all(got[0][i] is got[1][i] is got[2][i] for i in range(n))
     assert rendition.frames_encoded <= len(got[0]) + 1
@@ -71,6 +72,7 @@ async def test_nothing_is_encoded_without_a_listener_and_snapshots_share() -> No
         assert rendition.frames_encoded == 1
     finally:
         await stop(tasks)
+        rendition.close()
 
 
 async def test_a_cameras_own_jpeg_passes_through_unless_drawn_on() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import numpy as np
@@ -75,4 +76,49 @@ async def test_sighup_applies_masks_and_names_without_dropping_the_stream(tmp_pa
     # named once: back to the running value on the last reload, it needs nothing
     assert len(restart) == 1 and "max_connections" in restart[0], server.stderr
     assert sum("the configuration was not reloaded" in line for line in lines) == 1
+    assert "Traceback" not in server.stderr
+
+
+async def test_a_reload_one_camera_refuses_changes_nothing_in_any_camera(tmp_path: Path) -> None:
+    """The second camera refuses its new [controls] (a test pattern has none): the first camera's new
+    name and mask are not applied either, and /status.json says the old configuration runs and why
+    the new one did not; the next good file applies whole."""
+    two = 'size = "320x240"\nfps = 10\n[cameras.a]\nsource = "pattern"\n[cameras.b]\nsource = "pattern"\n'
+    config = tmp_path / "camcast.toml"
+    config.write_text(two)
+    async with (
+        camcast_server("--config", str(config)) as server,
+        aiohttp.ClientSession() as session,
+        session.get(server.url + "/cam/a/stream.mjpg") as resp,
+    ):
+
+        async def status() -> dict[str, Any]:
+            async with session.get(server.url + "/status.json") as answer:
+                doc: dict[str, Any] = await answer.json()
+                return doc
+
+        buffer = bytearray()
+        await until_masked(resp.content, buffer, masked=False, seconds=5)
+        applied = (await status())["config"]["applied"]
+        changed = (
+            two.replace("[cameras.b]", 'camera_name = "Porch"\nmask = ["0,0,50%,50%"]\n[cameras.b]')
+            + "[cameras.b.controls]\nbrightness = 10\n"
+        )
+        config.write_text(changed)
+        server.proc.send_signal(signal.SIGHUP)
+        await until(lambda: "was not reloaded" in server.stderr_so_far())
+        doc = await status()
+        assert doc["config"]["applied"] == applied
+        refused = doc["config"]["refused"]["why"]
+        assert "has no [controls]" in refused and "b" in refused, refused
+        assert [c["title"] for c in doc["cameras"]] == ["a", "b"]
+        await until_masked(resp.content, buffer, masked=False, seconds=3)  # a's mask did not apply
+        assert config.read_text() == changed  # the owner's file, as they wrote it
+
+        config.write_text(changed.split("[cameras.b.controls]")[0])
+        server.proc.send_signal(signal.SIGHUP)
+        await until_masked(resp.content, buffer, masked=True, seconds=5)
+        doc = await status()
+        assert doc["config"]["applied"] > applied and doc["config"]["refused"] is None
+        assert doc["cameras"][0]["title"] == "Porch"
     assert "Traceback" not in server.stderr

@@ -218,6 +218,19 @@ def test_a_camera_plugged_in_after_the_start_joins_with_its_controls(vm: dict[st
     assert late["brightness"] == 77 and late["size"] == [640, 360]
 
 
+def test_a_reload_a_second_camera_refuses_puts_the_first_cameras_controls_back(
+    vm: dict[str, dict[str, Any]],
+) -> None:
+    """A reload sets the first camera's new brightness on the device, then the second camera refuses
+    its own (999 is out of range): the first camera's brightness is put back (77, one log line), its
+    new name is not applied, and the status says why the reload was refused."""
+    refused = seen(vm, "late_reload_refused")
+    assert refused["door"] == 77, refused
+    assert len(refused["put_back"]) == 1 and "door" in refused["put_back"][0], refused
+    assert refused["titles"] == ["door", "yard"]
+    assert "999" in refused["refused"]["why"], refused
+
+
 # --- v4l2loopback: an MJPEG camera --------------------------------------------------------------------------
 def test_mjpeg_camera_is_passed_through_untouched(vm: dict[str, dict[str, Any]]) -> None:
     """From the loopback MJPEG camera every picture served is a JPEG that was written, byte for byte,

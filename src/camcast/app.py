@@ -172,10 +172,10 @@ async def serve(
             supervisor.add(name, factory)
         supervisor.add("status line", StatusLine(render, quiet).run)
         if file is not None:
-            by_name = {c.name: c for c in cameras}
+            running = reloading.Running({c.name: c for c in cameras}, publishers, state, motion, recording)
 
             async def apply_config(new: Config) -> list[str]:
-                return await reloading.apply(new, by_name, publishers, state, motion, recording)
+                return await reloading.apply(new, running)
 
             state.reloader = Reloader(file, config, apply_config)
             supervisor.add("reload on SIGHUP", functools.partial(reloading.on_sighup, state.reloader))

@@ -8,7 +8,6 @@ its source shows an offline card and reconnects by itself.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -25,8 +24,9 @@ from camcast.picture.geometry import transforms
 from camcast.picture.masks import live_badge_step, mask_step
 from camcast.picture.overlay import LogoOverlay, TextOverlay
 from camcast.picture.steps import Step
+from camcast.runtime.plan import Plan
 from camcast.sources import Source, ThreadedSource, open_source
-from camcast.sources.controls import Control, set_controls
+from camcast.sources.controls import Control, list_controls, set_controls
 from camcast.sources.controls import Value as ControlValue
 from camcast.sources.media import MediaSource
 from camcast.sources.pending import PendingSource
@@ -63,22 +63,6 @@ def check_crop(settings: CameraSettings, source: Source) -> None:
             key="crop",
             camera=settings.id,
         )
-
-
-#: Camera settings that change only with a restart: the source and how it is opened and encoded.
-RESTART_KEYS = (
-    "source",
-    "size",
-    "fps",
-    "quality",
-    "passthrough",
-    "warmup",
-    "pattern_timecode",
-    "drop_same_frames",
-    "video_bitrate",
-    "keyframe_every",
-    "hls_window",
-)
 
 
 def shared_steps(settings: CameraSettings) -> list[Step]:
@@ -123,7 +107,7 @@ class Camera:
             self._wired(source), reopen=self._reopen, process=shared_steps(settings), name=self.name
         )
         self.info: Info = {
-            "name": lambda: settings.title,
+            "name": lambda: self.settings.title,
             "viewers": lambda: 0,
             "fps": lambda: f"{self.hub.rate_in.per_second():.0f}",
         }
@@ -247,40 +231,81 @@ class Camera:
         self._outputs[(output, codec)] = rendition
         return rendition
 
-    def change(self, settings: CameraSettings) -> list[str]:
-        """Take a reloaded configuration's settings while running: what is drawn (caption, logo,
-        badge), the geometry and the privacy masks apply from the next frame, and the viewers stay
-        connected. Returns the settings that need a restart to change (the source and its mode,
-        encoding, a change between passing the camera's own pictures through and drawing on them)."""
-        old = self.settings
-        restart = [key for key in RESTART_KEYS if getattr(settings, key) != getattr(old, key)]
+    def check(self, settings: CameraSettings) -> Plan:
+        """A reloaded configuration's settings for this camera (restart-only ones already at their
+        running values), checked: what is drawn (caption, logo, badge), the geometry and the privacy
+        masks are built now, and apply from the next frame once committed, with the viewers still
+        connected; new controls are set on the device (and put back if another part refuses). A crop
+        that does not fit, or a logo that does not load, is a ConfigError and nothing changes. Drawing
+        on a camera's own pictures, or drawing differently per output, waits for a restart."""
+        device, undo = self._controls_plan(settings)
         if getattr(self.hub.source, "passthrough", False) and settings.needs_pixels():
             # The camera's own JPEGs go out undecoded; drawing on them needs the source reopened.
-            restart.append("drawing on a camera's own pictures (they are passed through until a restart)")
-            return restart
+            note = "drawing on a camera's own pictures (they are passed through until a restart)"
+            return Plan(device=device, undo=undo, restart=[f"{self.name}: {note}"], part=self.name)
         by_rendition: dict[int, set[tuple[tuple[str, Any], ...]]] = {}
         for (output, _codec), rendition in self._outputs.items():
             by_rendition.setdefault(id(rendition), set()).add(settings.drawing(output))
         if any(len(drawings) > 1 for drawings in by_rendition.values()):
-            restart.append("drawing differently per output ([serve] and [publish] tables)")
-            return restart
+            note = "drawing differently per output ([serve] and [publish] tables)"
+            return Plan(device=device, undo=undo, restart=[f"{self.name}: {note}"], part=self.name)
         check_crop(settings, self.hub.source)
-        # What waits for a restart keeps its running value, so the next reload compares with it.
-        self.settings = dataclasses.replace(settings, **{key: getattr(old, key) for key in restart})
-        self.hub.process = tuple(shared_steps(settings))
-        restyled: set[int] = set()
+        process = tuple(shared_steps(settings))
+        restyle: dict[int, tuple[Rendition, tuple[Step, ...], tuple[tuple[str, Any], ...]]] = {}
         for (output, codec), rendition in self._outputs.items():
-            if id(rendition) in restyled:
-                continue
-            restyled.add(id(rendition))
-            drawing = settings.drawing(output)
-            rendition.steps = tuple(drawing_steps(dict(drawing), self.info))
-            key = (("codec", codec), *drawing)
-            old_key = next(k for k, r in self.renditions.items() if r is rendition)
-            if key != old_key and key not in self.renditions:
-                del self.renditions[old_key]
-                self.renditions[key] = rendition
-        return restart
+            if id(rendition) not in restyle:
+                drawing = settings.drawing(output)
+                steps = tuple(drawing_steps(dict(drawing), self.info))
+                restyle[id(rendition)] = (rendition, steps, (("codec", codec), *drawing))
+
+        def commit() -> None:
+            self.settings = settings
+            self.hub.process = process
+            for rendition, steps, key in restyle.values():
+                rendition.steps = steps
+                old_key = next(k for k, r in self.renditions.items() if r is rendition)
+                if key != old_key and key not in self.renditions:
+                    del self.renditions[old_key]
+                    self.renditions[key] = rendition
+
+        return Plan(commit, device, undo, part=self.name)
+
+    def _controls_plan(
+        self, settings: CameraSettings
+    ) -> tuple[Callable[[], None] | None, Callable[[], None]]:
+        """The device step that sets the new ``[controls]`` (None when they did not change), and the
+        undo that sets back the values the camera had before it."""
+        wanted = dict(settings.controls)
+        if wanted == dict(self.settings.controls):
+            return None, lambda: None
+        if wanted and self.device is None:
+            raise ConfigError(
+                f"{self.describe()} has no [controls]: they are a V4L2 camera's (set them in that camera's "
+                "own [cameras.NAME.controls] table)", camera=self.name,
+            )  # fmt: skip
+        kept = dict(self.controls)
+        before: dict[str, ControlValue] = {}
+
+        def device() -> None:
+            path = self.device
+            if path is None:
+                return
+            try:
+                found = {c.name: c.value for c in list_controls(path)}
+                before.update({k: v for k, v in found.items() if k in wanted and v is not None})
+                self.apply_controls(wanted)
+            except ConfigError as exc:
+                exc.camera = exc.camera or self.name
+                raise
+
+        def undo() -> None:
+            path = self.device
+            with self._controls_lock:
+                self.controls = dict(kept)
+            if path is not None and before:
+                set_controls(path, dict(reversed(before.items())))
+
+        return device, undo
 
     async def run(self) -> None:
         """Capture and encode until cancelled, or until the source ends by itself."""

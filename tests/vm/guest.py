@@ -360,16 +360,18 @@ def webrtc_frames() -> dict[str, Any]:
 # --- a camera plugged in after camcast started (a USB camera enumerating late at boot) ----------------------
 def late_camera_checks() -> None:
     config = OUT / "late.toml"
-    config.write_text(
-        '[cameras.door]\nsource = "/dev/video0"\nsize = "640x360"\nfps = 15\n\n[cameras.door.controls]\n'
-        "brightness = 77\n"
+    # Two cameras (vivid's two devices): the second, small and slow, is there for the reload below.
+    cameras = (
+        '[cameras.door]\nsource = "/dev/video0"\nsize = "640x360"\nfps = 15\n'
+        '[cameras.yard]\nsource = "/dev/video1"\nsize = "320x180"\nfps = 5\n'
     )
+    config.write_text(cameras + "[cameras.door.controls]\nbrightness = 77\n")
     server = Server("late-serve", "--config", str(config))
     try:
 
         def joins() -> dict[str, Any]:
             offline = status()["state"]
-            run("modprobe", "vivid", "n_devs=1", "node_types=0x1", check_rc=True)
+            run("modprobe", "vivid", "n_devs=2", "node_types=0x1,0x1", check_rc=True)
             device = video_device("vivid")
             until(lambda: status()["state"] == "live", 120, "the camera to join")
             brightness = until(lambda: get_ctrl(device, "brightness") == 77 and 77, 60, "brightness 77")
@@ -380,6 +382,25 @@ def late_camera_checks() -> None:
             }  # fmt: skip
 
         check("late_camera", joins)
+
+        def reload_refused() -> dict[str, Any]:
+            """The door's new brightness is set, then the yard refuses its own (out of range): the
+            door's is put back and its new name is not applied."""
+            until(lambda: all(c["state"] == "live" for c in status()["cameras"]), 120, "both cameras live")
+            config.write_text(
+                cameras.replace("[cameras.yard]", 'camera_name = "Front door"\n[cameras.yard]')
+                + "[cameras.door.controls]\nbrightness = 60\n[cameras.yard.controls]\nbrightness = 999\n"
+            )
+            server.proc.send_signal(signal.SIGHUP)
+            until(lambda: "was not reloaded" in server.text(), 60, "the reload to be refused")
+            doc = status()
+            return {
+                "door": get_ctrl("/dev/video0", "brightness"), "yard": get_ctrl("/dev/video1", "brightness"),
+                "put_back": [line for line in server.text().splitlines() if "put back" in line],
+                "titles": [c["title"] for c in doc["cameras"]], "refused": doc["config"]["refused"],
+            }  # fmt: skip
+
+        check("late_reload_refused", reload_refused)
     finally:
         server.stop()
         until(lambda: run("rmmod", "vivid").returncode == 0, 60, "vivid to unload")

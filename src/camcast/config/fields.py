@@ -37,11 +37,15 @@ def setting(
     drawing: bool = False,
     show: Callable[[Any], str] = show_default,
     table: str = "",
+    restart: bool = False,
 ) -> Any:
     """A settings field. ``multiple`` settings are lists (a repeatable flag, a TOML array); a ``bool``
     default makes a ``--name/--no-name`` flag; ``drawing`` settings may differ per output (the config
     file's ``[serve]`` and ``[publish]`` tables); ``show`` renders a value as TOML; a ``table`` setting
-    is written in that table of the file (``[motion]``: ``motion_sensitivity`` is its ``sensitivity``)."""
+    is written in that table of the file (``[motion]``: ``motion_sensitivity`` is its ``sensitivity``);
+    a ``restart`` setting changes only when camcast starts (where it listens, the source, the encoding,
+    a connection made once): a reload keeps its running value and names it in one warning line, and
+    the settings page marks it. This is the one place that says so."""
     meta = {
         "parse": parse,
         "help": help,
@@ -51,6 +55,7 @@ def setting(
         "drawing": drawing,
         "show": show,
         "table": table,
+        "restart": restart,
     }
     if multiple:
         return field(default_factory=lambda: tuple(default), metadata=meta)
@@ -86,3 +91,19 @@ def show_bytes(value: int | None) -> str:
         if value % size == 0:
             return f'"{value // size}{unit}"'
     return str(value)
+
+
+def restart_keys(cls: type) -> tuple[str, ...]:
+    """The settings of ``cls`` that change only with a restart (declared with ``restart=True``)."""
+    return tuple(key for key, f in fields_of(cls).items() if f.metadata["restart"])
+
+
+def waiting(old: Any, new: Any) -> list[str]:
+    """The restart-only settings whose value in ``new`` differs from the running ``old``."""
+    return [key for key in restart_keys(type(old)) if getattr(new, key) != getattr(old, key)]
+
+
+def running(old: Any, new: Any) -> Any:
+    """``new`` with the running value of every restart-only setting kept from ``old``: what a reload
+    applies (the next reload compares with it again)."""
+    return dataclasses.replace(new, **{key: getattr(old, key) for key in restart_keys(type(old))})

@@ -58,32 +58,44 @@ class ServerSettings:
 
     listen: tuple[str, int] = setting(
         ("127.0.0.1", 8080), parse_listen, "address and port to serve on", metavar="HOST:PORT",
-        show=show_listen,
+        show=show_listen, restart=True,
     )  # fmt: skip
     rtsp: tuple[str, int] | None = setting(
         None, parse_optional_listen, "also serve each camera over RTSP on HOST:PORT, e.g. 127.0.0.1:8554",
-        metavar="HOST:PORT", show=lambda v: '""' if v is None else show_listen(v),
+        metavar="HOST:PORT", show=lambda v: '""' if v is None else show_listen(v), restart=True,
     )  # fmt: skip
     public: bool = setting(
         False, parse_bool, "let anyone who can reach the server watch without an account (never the default)"
     )
     tls_cert: str | None = setting(
-        None, parse_path, "TLS certificate chain (PEM) to serve HTTPS", metavar="FILE"
+        None, parse_path, "TLS certificate chain (PEM) to serve HTTPS", metavar="FILE", restart=True
     )
-    tls_key: str | None = setting(None, parse_path, "TLS private key (PEM) for --tls-cert", metavar="FILE")
+    tls_key: str | None = setting(
+        None, parse_path, "TLS private key (PEM) for --tls-cert", metavar="FILE", restart=True
+    )
     frame_ancestors: str = setting(
         "'self'", parse_ancestors, "origins allowed to frame the viewer pages (CSP frame-ancestors)",
         metavar="ORIGINS",
     )  # fmt: skip
-    max_connections: int = setting(2000, int_range(1, 100_000), "most open connections in total", metavar="N")
+    max_connections: int = setting(
+        2000, int_range(1, 100_000), "most open connections in total", metavar="N", restart=True
+    )
     max_connections_per_address: int = setting(
-        100, int_range(1, 100_000), "most open connections from one address", metavar="N"
+        100, int_range(1, 100_000), "most open connections from one address", metavar="N", restart=True
     )
     header_timeout: float = setting(
-        10.0, parse_seconds(0.5, 300), "seconds a client has to send a complete request head", metavar="S"
+        10.0,
+        parse_seconds(0.5, 300),
+        "seconds a client has to send a complete request head",
+        metavar="S",
+        restart=True,
     )
     idle_timeout: float = setting(
-        30.0, parse_seconds(1, 3600), "seconds an idle keep-alive connection stays open", metavar="S"
+        30.0,
+        parse_seconds(1, 3600),
+        "seconds an idle keep-alive connection stays open",
+        metavar="S",
+        restart=True,
     )
     trusted_proxy: tuple[str, ...] = setting(
         (), parse_trusted_proxy,
@@ -93,17 +105,17 @@ class ServerSettings:
     )  # fmt: skip
     base_path: str = setting(
         "", parse_base_path, "serve every page and URL under this path, e.g. /cam/ behind a proxy",
-        metavar="PATH",
+        metavar="PATH", restart=True,
     )  # fmt: skip
     ice_server: tuple[str, ...] = setting(
         (), parse_ice_server,
         "STUN or TURN server for WebRTC viewers beyond the LAN, e.g. stun:stun.example.net:3478 or "
         "turn:USER@turn.example.net; repeatable (none by default: nothing outside is contacted)",
-        metavar="URL", multiple=True,
+        metavar="URL", multiple=True, restart=True,
     )  # fmt: skip
     turn_password: str | None = setting(
         None, parse_optional_text, "password of the TURN server's user (or use CAMCAST_TURN_PASSWORD)",
-        secret=True,
+        secret=True, restart=True,
     )  # fmt: skip
 
 
@@ -117,41 +129,49 @@ class CameraSettings(WatchSettings):
         "auto", parse_source,
         "auto (first camera, else the test pattern), pattern, /dev/videoN, a video file, or an rtsp:// or "
         "http(s):// URL",
-        metavar="SOURCE",
+        metavar="SOURCE", restart=True,
     )  # fmt: skip
     size: tuple[int, int] | None = setting(
         None, parse_size,
         "picture size, e.g. 1280x720 (default: 1280x720 for the pattern, the source's own otherwise)",
-        metavar="WxH", show=show_size,
+        metavar="WxH", show=show_size, restart=True,
     )  # fmt: skip
     fps: float | None = setting(
         None, parse_fps,
         "capture rate in frames per second (default 30 for the pattern and cameras; files play at "
         "their own rate)",
-        metavar="N", show=lambda v: f"{v:g}",
+        metavar="N", show=lambda v: f"{v:g}", restart=True,
     )  # fmt: skip
-    quality: int = setting(80, int_range(1, 100), "JPEG quality 1–100", metavar="Q")
-    passthrough: bool = setting(True, parse_bool, "send a camera's own MJPEG without re-encoding")
+    quality: int = setting(80, int_range(1, 100), "JPEG quality 1–100", metavar="Q", restart=True)
+    passthrough: bool = setting(
+        True, parse_bool, "send a camera's own MJPEG without re-encoding", restart=True
+    )
     warmup: str = setting(
-        "auto", parse_warmup, "drop frames until exposure settles: auto (cameras), on or off", metavar="MODE"
+        "auto",
+        parse_warmup,
+        "drop frames until exposure settles: auto (cameras), on or off",
+        metavar="MODE",
+        restart=True,
     )
     pattern_timecode: bool = setting(
         False, parse_bool,
         "draw the capture time on the test pattern as a row of blocks that bench/ and tests read back to "
-        "measure delay",
+        "measure delay", restart=True,
     )  # fmt: skip
     drop_same_frames: bool = setting(
-        False, parse_bool, "send an unchanged picture at most once a second on streams"
+        False, parse_bool, "send an unchanged picture at most once a second on streams", restart=True
     )
     video_bitrate: int = setting(
         2_000_000, parse_bitrate, "H.264 video (HLS, WebRTC) in bits per second, e.g. 2M or 800k",
-        metavar="BITS",
+        metavar="BITS", restart=True,
     )  # fmt: skip
     keyframe_every: float = setting(
         1.0, parse_seconds(0.2, 10), "seconds between H.264 keyframes, the length of an HLS segment",
-        metavar="S",
+        metavar="S", restart=True,
     )  # fmt: skip
-    hls_window: int = setting(6, int_range(3, 60, " segments"), "HLS segments a playlist lists", metavar="N")
+    hls_window: int = setting(
+        6, int_range(3, 60, " segments"), "HLS segments a playlist lists", metavar="N", restart=True
+    )
     camera_name: str = setting(
         "", str, "the camera's name as people read it, for {name} in --text (default: its table name)",
         metavar="NAME",
@@ -207,7 +227,7 @@ class CameraSettings(WatchSettings):
         None, parse_optional_text,
         "publish to a folder, or ftp://, ftps://, ftps+implicit:// or sftp://user@host/folder/, or "
         "s3://bucket/prefix/ (?endpoint=URL&region=R&profile=P for S3-compatible stores)",
-        metavar="URL",
+        metavar="URL", restart=True,
     )  # fmt: skip
     every: float = setting(5.0, parse_seconds(0.2, 86400), "seconds between published pictures", metavar="N")
     name: str = setting("webcam.jpg", parse_file_name, "file name of the published picture", metavar="NAME")
@@ -224,32 +244,45 @@ class CameraSettings(WatchSettings):
     )
     stream_fps: float | None = setting(
         None, parse_optional_positive, "also publish a near-live ring of pictures at this rate (stream.html)",
-        metavar="F",
+        metavar="F", restart=True,
     )  # fmt: skip
     hls: bool = setting(
-        False, parse_bool, "also publish H.264 video as HLS (hls/index.m3u8, played by stream.html)"
+        False,
+        parse_bool,
+        "also publish H.264 video as HLS (hls/index.m3u8, played by stream.html)",
+        restart=True,
     )
     hls_segment: float = setting(
-        2.0, parse_seconds(1, 10), "seconds of video in each published HLS segment", metavar="S"
+        2.0, parse_seconds(1, 10), "seconds of video in each published HLS segment", metavar="S", restart=True
     )
     ca_file: str | None = setting(
-        None, parse_path, "CA certificates to verify an FTPS server", metavar="FILE"
+        None, parse_path, "CA certificates to verify an FTPS server", metavar="FILE", restart=True
     )
     fingerprint: str | None = setting(
-        None, parse_fingerprint, "pin an FTPS server's certificate by its SHA-256", metavar="SHA256"
+        None,
+        parse_fingerprint,
+        "pin an FTPS server's certificate by its SHA-256",
+        metavar="SHA256",
+        restart=True,
     )
-    active: bool = setting(False, parse_bool, "active-mode FTP (the default is passive)")
-    identity: str | None = setting(None, parse_path, "SSH private key for sftp://", metavar="FILE")
+    active: bool = setting(False, parse_bool, "active-mode FTP (the default is passive)", restart=True)
+    identity: str | None = setting(
+        None, parse_path, "SSH private key for sftp://", metavar="FILE", restart=True
+    )
     upload_password: str | None = setting(
-        None, parse_optional_text, "FTP password (or use CAMCAST_UPLOAD_PASSWORD or ~/.netrc)", secret=True
+        None,
+        parse_optional_text,
+        "FTP password (or use CAMCAST_UPLOAD_PASSWORD or ~/.netrc)",
+        secret=True,
+        restart=True,
     )
     s3_access_key: str | None = setting(
         None, parse_optional_text, "S3 access key id (or use AWS_ACCESS_KEY_ID or ~/.aws/credentials)",
-        metavar="ID",
+        metavar="ID", restart=True,
     )  # fmt: skip
     s3_secret_key: str | None = setting(
         None, parse_optional_text, "S3 secret key (or use AWS_SECRET_ACCESS_KEY or ~/.aws/credentials)",
-        secret=True,
+        secret=True, restart=True,
     )  # fmt: skip
 
     # Not settings: the camera's name in URLs, per-output drawing from [serve]/[publish] tables, and a

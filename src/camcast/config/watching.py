@@ -78,11 +78,11 @@ class WatchSettings:
         None, parse_mqtt,
         "publish motion ON/OFF and Home Assistant discovery to this mqtt://[user@]host[:port] or mqtts:// "
         "broker",
-        metavar="URL", table=MOTION_TABLE,
+        metavar="URL", table=MOTION_TABLE, restart=True,
     )  # fmt: skip
     motion_mqtt_password: str | None = setting(
         None, parse_optional_text, "the MQTT user's password (or use CAMCAST_MQTT_PASSWORD)", secret=True,
-        table=MOTION_TABLE,
+        table=MOTION_TABLE, restart=True,
     )  # fmt: skip
     # --- recording: the [record] table ------------------------------------------------------------------
     record: str = setting(
@@ -119,9 +119,9 @@ class WatchSettings:
         None, parse_optional_text,
         "also upload each finished clip to a folder, or an ftp://, ftps://, sftp:// or s3:// URL "
         "(the credentials are the publishing ones)",
-        metavar="URL", table=RECORD_TABLE,
+        metavar="URL", table=RECORD_TABLE, restart=True,
     )  # fmt: skip
     push: tuple[str, ...] = setting(
         (), parse_push, "also publish the H.264 to an rtsp:// media server or rtmp:// ingest; repeatable",
-        metavar="URL", multiple=True, show=quote,
+        metavar="URL", multiple=True, show=quote, restart=True,
     )  # fmt: skip

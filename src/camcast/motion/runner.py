@@ -8,7 +8,6 @@ and change its thresholds, zones, webhook and command at once; a new MQTT broker
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
@@ -20,12 +19,10 @@ from camcast.motion.notify.command import Command
 from camcast.motion.notify.mqtt import Mqtt
 from camcast.motion.notify.webhook import Webhook
 from camcast.motion.watcher import MotionWatcher
+from camcast.runtime.plan import Plan
 from camcast.runtime.supervisor import Factory
 
 log = logging.getLogger(__name__)
-
-#: Motion settings that change only with a restart (a broker is connected once).
-RESTART_KEYS = ("motion_mqtt", "motion_mqtt_password")
 
 
 class Notifier(Protocol):
@@ -105,19 +102,16 @@ class Motion:
             )
         return lines
 
-    def change(self, settings: Mapping[str, CameraSettings]) -> list[str]:
-        """Apply reloaded camera settings; returns what waits for a restart."""
-        restart = []
-        for name, new in settings.items():
-            watcher = self.watchers.get(name)
-            if watcher is None:
-                continue
-            old = watcher.settings
-            waiting = [key for key in RESTART_KEYS if getattr(new, key) != getattr(old, key)]
-            restart += [f"{name}: {key}" for key in waiting]
-            # What waits for a restart keeps its running value, so the next reload compares with it.
-            watcher.change(dataclasses.replace(new, **{key: getattr(old, key) for key in waiting}))
-        return restart
+    def check(self, settings: Mapping[str, CameraSettings]) -> Plan:
+        """Reloaded camera settings: thresholds, zones, webhook and command apply at once when
+        committed (a new broker is a restart-only setting)."""
+        changes = [(self.watchers[name], new) for name, new in settings.items() if name in self.watchers]
+
+        def commit() -> None:
+            for watcher, new in changes:
+                watcher.change(new)
+
+        return Plan(commit)
 
     def children(self) -> list[tuple[str, Factory]]:
         """What runs under the supervisor: each camera's watcher, and each notifier once."""

@@ -85,9 +85,11 @@ def field_html(
     value: Any,
     locked: str = "",
     choices: Iterable[str] = (),
+    now: Any = None,
 ) -> str:
     """One setting's row: label, input, help, and the place its error shows; a ``locked`` setting is
-    shown with why it cannot be changed here."""
+    shown with why it cannot be changed here; a restart-only one says so, and what runs (``now``) when
+    the saved value differs."""
     esc = html.escape
     fid = _id(camera, key)
     shown = form_value(f, value)
@@ -95,6 +97,9 @@ def field_html(
     if locked:
         attrs += " disabled"
     note = f' <span class="flag">{esc(locked)}</span>' if locked else ""
+    if f.metadata["restart"]:
+        running = "" if now is None or now == value else f" (running now: {_shown(form_value(f, now))})"
+        note += f' <span class="restart">changes at the next start{esc(running)}</span>'
     if f.metadata["secret"]:
         state = "set: type to replace" if value else "not set"
         control = f'<input type="password" autocomplete="new-password" placeholder="{state}" {attrs}>'
@@ -125,6 +130,14 @@ def field_html(
         f'<small id="{fid}-help" class="help">{esc(f.metadata["help"])}{note}</small>'
         f'<output id="{fid}-error" class="error" role="alert"></output></div>\n'
     )
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, list):
+        return ", ".join(value) or "none"
+    return str(value) or "none"
 
 
 def drawing_html(camera: str, snapshot: str, motion_view: str) -> str:
@@ -164,10 +177,12 @@ def form_html(
     offers: Mapping[str, Sequence[str]],
     drawing: str = "",
     controls: str = "",
+    running: object | None = None,
 ) -> str:
     """A form of every setting in ``fields`` of ``settings`` (a camera's, or the server's when
     ``camera`` is empty), in ``declared`` sections; ``locked`` settings say why they cannot change.
-    ``drawing`` goes with the masks and zones, a V4L2 camera's ``controls`` after the source."""
+    ``drawing`` goes with the masks and zones, a V4L2 camera's ``controls`` after the source;
+    ``running``: the settings that run, for the restart-only ones saved but not yet in force."""
     esc = html.escape
     parts = [f'<form class="settings" data-camera="{esc(camera)}" novalidate>\n']
     for title, keys in sections(declared, fields):
@@ -177,7 +192,13 @@ def form_html(
         for key in keys:
             parts.append(
                 field_html(
-                    camera, key, fields[key], getattr(settings, key), locked.get(key, ""), offers.get(key, ())
+                    camera,
+                    key,
+                    fields[key],
+                    getattr(settings, key),
+                    locked.get(key, ""),
+                    offers.get(key, ()),
+                    getattr(running, key, None),
                 )
             )
         if title in TESTS:
@@ -243,12 +264,15 @@ def camera_form(
     offers: Mapping[str, Sequence[str]],
     drawing: str,
     controls: str = "",
+    running: object | None = None,
 ) -> str:
-    return form_html(camera, settings, CAMERA_FIELDS, CAMERA_SECTIONS, locked, offers, drawing, controls)
+    return form_html(
+        camera, settings, CAMERA_FIELDS, CAMERA_SECTIONS, locked, offers, drawing, controls, running
+    )
 
 
-def server_form(settings: object, locked: Mapping[str, str]) -> str:
-    return form_html("", settings, SERVER_FIELDS, SERVER_SECTIONS, locked, {})
+def server_form(settings: object, locked: Mapping[str, str], running: object | None = None) -> str:
+    return form_html("", settings, SERVER_FIELDS, SERVER_SECTIONS, locked, {}, running=running)
 
 
 #: The API routes the settings page's script calls, by name.

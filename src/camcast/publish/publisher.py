@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
-import dataclasses
 import functools
 import json
 import logging
@@ -30,6 +29,7 @@ from camcast.frames import EncodedFrame
 from camcast.publish import hls
 from camcast.publish.retention import Retention
 from camcast.publish.store import RemoteStore
+from camcast.runtime.plan import Plan
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +120,7 @@ class Publisher:
         self._slot: EncodedFrame | None = None
         self._slot_ready = asyncio.Event()
         self._rescheduled = asyncio.Event()  # the interval changed (a reloaded config)
+        self._reupload: asyncio.Task[None] | None = None  # the pages, uploaded again after a reload
         self._made: set[str] = {""}
 
     def line(self) -> str:
@@ -166,29 +167,34 @@ class Publisher:
             files[asset] = pages.asset(asset)
         return files
 
-    async def change(self, options: PublishOptions) -> list[str]:
-        """Take a reloaded configuration's options while running: the interval, file name, archive
-        and retention apply from the next picture, and the pages are uploaded again. Returns what could
-        not change without a restart."""
-        old, needs_restart = self.options, []
-        if bool(options.stream_fps) != bool(old.stream_fps) or options.stream_fps != old.stream_fps:
-            needs_restart.append("stream_fps")
-            options = dataclasses.replace(options, stream_fps=old.stream_fps)
+    def check(self, options: PublishOptions) -> Plan:
+        """A reloaded configuration's options (restart-only ones already at their running values):
+        the interval, file name, archive and retention apply from the next picture once committed,
+        and the pages are uploaded again. Pruning that was off starts only at the next start."""
+        old = self.options
         retention = Retention(self.store, options.archive, options.keep_days, options.keep)
+        restart = []
         if retention.active and not self.retention.active:
-            needs_restart.append("keep_days/keep (pruning starts at the next start)")
-        self.retention.pattern, self.retention.keep_days, self.retention.keep = (
-            retention.pattern, retention.keep_days, retention.keep,
-        )  # fmt: skip
-        self.options = options
-        if options.every != old.every:
-            self._rescheduled.set()
-        if options.pages and (options.name, options.every, options.title) != (old.name, old.every, old.title):
-            try:
-                await self.upload_pages()
-            except UploadError as exc:  # the new settings hold; the pages follow at the next start
-                log.warning("the pages were not uploaded again after the reload: %s", exc)
-        return needs_restart
+            restart.append("keep_days/keep (pruning starts at the next start)")
+
+        def commit() -> None:
+            self.retention.pattern, self.retention.keep_days, self.retention.keep = (
+                retention.pattern, retention.keep_days, retention.keep,
+            )  # fmt: skip
+            self.options = options
+            if options.every != old.every:
+                self._rescheduled.set()
+            if options.pages and (options.name, options.every, options.title) != (old.name, old.every,
+                                                                                   old.title):  # fmt: skip
+                self._reupload = asyncio.create_task(self._pages_again(), name="publish-pages")
+
+        return Plan(commit, restart=restart)
+
+    async def _pages_again(self) -> None:
+        try:
+            await self.upload_pages()
+        except UploadError as exc:  # the new settings hold; the pages follow at the next start
+            log.warning("the pages were not uploaded again after the reload: %s", exc)
 
     async def upload_pages(self) -> None:
         for path, data in self.pages().items():

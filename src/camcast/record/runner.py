@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import datetime
 import functools
 import logging
@@ -29,6 +28,7 @@ from camcast.record import catalog
 from camcast.record.clip import Recording, sidecar
 from camcast.record.recorder import Recorder
 from camcast.record.retention import Limits, to_delete
+from camcast.runtime.plan import Plan
 from camcast.runtime.supervisor import Factory
 from camcast.security.files import private_dir
 
@@ -94,19 +94,17 @@ class Recorders:
                              "it is on (--motion, or enabled = true in [motion])")  # fmt: skip
         return lines
 
-    def change(self, settings: Mapping[str, CameraSettings]) -> list[str]:
-        """Apply reloaded settings; a new ``copy_to`` waits for a restart."""
-        restart = []
-        for name, new in settings.items():
-            recorder = self.recorders.get(name)
-            if recorder is None:
-                continue
-            if new.record_copy_to != recorder.settings.record_copy_to:
-                restart.append(f"{name}: record_copy_to")
-                new = dataclasses.replace(new, record_copy_to=recorder.settings.record_copy_to)
-            recorder.change(new)
-        self._sweep_now.set()
-        return restart
+    def check(self, settings: Mapping[str, CameraSettings]) -> Plan:
+        """Reloaded settings: the mode and the limits apply at once when committed (a new ``copy_to``
+        is a restart-only setting)."""
+        changes = [(self.recorders[name], new) for name, new in settings.items() if name in self.recorders]
+
+        def commit() -> None:
+            for recorder, new in changes:
+                recorder.change(new)
+            self._sweep_now.set()
+
+        return Plan(commit)
 
     async def start(self, stack: contextlib.AsyncExitStack) -> None:
         """Recover what a crash cut off, then start recording; everything is closed with ``stack``."""

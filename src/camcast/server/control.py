@@ -93,9 +93,12 @@ async def status(request: web.Request) -> web.StreamResponse:
         lambda name: p is None or p.may("status", "viewer", name),
         lambda name: p is None or p.may("events", "owner", name),
     )
-    if st.supervisor is not None and (p is None or (p.via != "share" and p.may("status", "owner"))):
-        # The owner's: each part of the program, and its failures since the start.
-        doc["runners"] = {child.name: child.describe() for child in st.supervisor}
+    if p is None or (p.via != "share" and p.may("status", "owner")):
+        # The owner's: each part of the program and its failures since the start; the configuration.
+        if st.supervisor is not None:
+            doc["runners"] = {child.name: child.describe() for child in st.supervisor}
+        if st.reloader is not None:
+            doc["config"] = st.reloader.describe()
     return web.json_response(doc, headers={"Cache-Control": "no-store"})
 
 

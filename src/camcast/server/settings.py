@@ -117,7 +117,7 @@ async def settings_page(request: web.Request) -> web.StreamResponse:
     st = state(request)
     p = owner_of_all(request)
     reloader = _reloader(st)
-    config: Config = reloader.config
+    config: Config = reloader.loaded
     token = ""
     csrf = p.csrf
     if p.via != "session":
@@ -135,7 +135,8 @@ async def settings_page(request: web.Request) -> web.StreamResponse:
                 camera.id, base + path_for("snapshot", served), base + path_for("motion_view", served)
             )
             controls = await _controls(st.cameras[camera.id].camera, dict(camera.controls))
-        form = forms.camera_form(camera.id, camera, lock, offers, drawing, controls)
+        running = next((c for c in reloader.config.cameras if c.id == camera.id), None)
+        form = forms.camera_form(camera.id, camera, lock, offers, drawing, controls, running)
         forms_html.append((camera, form))
     body = forms.settings_page(
         asset_base=base + path_for("static", name="").rstrip("/"),
@@ -143,7 +144,7 @@ async def settings_page(request: web.Request) -> web.StreamResponse:
         api={name: base + path_for(name) for name in forms.SETTINGS_API},
         home=base + path_for("index"),
         cameras=forms_html,
-        server=forms.server_form(config.server, lock),
+        server=forms.server_form(config.server, lock, reloader.config.server),
         file=describe_path(reloader.file.path),
         tls=tls_status(st.settings.tls_cert if st.settings else None),
         history=await asyncio.to_thread(_history, st),
@@ -225,7 +226,7 @@ def _trial_settings(st: ServerState, doc: dict[str, Any]) -> CameraSettings:
     if not isinstance(camera, str):
         raise web.HTTPBadRequest(text="name the camera to test\n")
     text = reloader.file.text()
-    config = checked(reloader.file, apply_edits(text, reloader.config, edits))
+    config = checked(reloader.file, apply_edits(text, reloader.loaded, edits))
     return config.camera(camera)
 
 
