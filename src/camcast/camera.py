@@ -26,7 +26,7 @@ from camcast.picture.overlay import LogoOverlay, TextOverlay
 from camcast.picture.steps import Step
 from camcast.runtime.plan import Plan
 from camcast.sources import Source, ThreadedSource, open_source
-from camcast.sources.controls import Control, list_controls, set_controls
+from camcast.sources.controls import Control, set_controls
 from camcast.sources.controls import Value as ControlValue
 from camcast.sources.media import MediaSource
 from camcast.sources.pending import PendingSource
@@ -272,12 +272,12 @@ class Camera:
 
     def _controls_plan(
         self, settings: CameraSettings
-    ) -> tuple[Callable[[], None] | None, Callable[[], None]]:
+    ) -> tuple[Callable[[], None] | None, Callable[[], bool]]:
         """The device step that sets the new ``[controls]`` (None when they did not change), and the
         undo that sets back the values the camera had before it."""
         wanted = dict(settings.controls)
         if wanted == dict(self.settings.controls):
-            return None, lambda: None
+            return None, lambda: False
         if wanted and self.device is None:
             raise ConfigError(
                 f"{self.describe()} has no [controls]: they are a V4L2 camera's (set them in that camera's "
@@ -291,19 +291,21 @@ class Camera:
             if path is None:
                 return
             try:
-                found = {c.name: c.value for c in list_controls(path)}
-                before.update({k: v for k, v in found.items() if k in wanted and v is not None})
-                self.apply_controls(wanted)
+                found = set_controls(path, wanted, check_only=True)  # all checked before any is set
             except ConfigError as exc:
                 exc.camera = exc.camera or self.name
                 raise
+            before.update({c.name: c.value for c in found if c.name in wanted and c.value is not None})
+            self.apply_controls(wanted)
 
-        def undo() -> None:
+        def undo() -> bool:
             path = self.device
             with self._controls_lock:
                 self.controls = dict(kept)
-            if path is not None and before:
-                set_controls(path, dict(reversed(before.items())))
+            if path is None or not before:
+                return False
+            set_controls(path, dict(reversed(before.items())))
+            return True
 
         return device, undo
 

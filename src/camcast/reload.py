@@ -95,13 +95,14 @@ async def apply(config: Config, running: Running) -> list[str]:
     except CamcastError as refused:
         for plan in reversed(done):
             try:
-                await asyncio.to_thread(plan.undo)
+                undone = await asyncio.to_thread(plan.undo)
             except CamcastError as exc:
                 log.error(
                     "%s: the controls could not be put back after the reload failed: %s", plan.part, exc
                 )
             else:
-                log.warning("%s: the controls are put back as they were (%s)", plan.part, refused)
+                if undone:
+                    log.warning("%s: the controls are put back as they were (%s)", plan.part, refused)
         raise
     for plan in plans:
         plan.commit()

@@ -30,7 +30,8 @@ class Plan:
 
     commit: Callable[[], None] = _nothing
     device: Callable[[], None] | None = None  # blocking; may raise CamcastError
-    undo: Callable[[], None] = _nothing  # blocking; puts back what ``device`` changed
+    #: Blocking; puts back what ``device`` changed, and says whether it had changed anything.
+    undo: Callable[[], bool] = lambda: False
     restart: list[str] = field(default_factory=list)
     part: str = ""  # who makes the plan, in log lines
 

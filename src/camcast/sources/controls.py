@@ -158,10 +158,10 @@ def list_controls(path: str) -> list[Control]:
         return [control for control, _ in _read(dev)]
 
 
-def set_controls(path: str, values: Mapping[str, Value]) -> list[Control]:
+def set_controls(path: str, values: Mapping[str, Value], check_only: bool = False) -> list[Control]:
     """Set ``values`` (by v4l2-ctl name) on the camera at ``path``, all checked before any is set;
     returns the controls as they are afterwards. An unknown name or a value out of range is a
-    ConfigError listing what is valid."""
+    ConfigError listing what is valid. ``check_only``: check them, set nothing."""
     with _device(path) as dev:
         controls = {control.name: (control, info) for control, info in _read(dev)}
         plan = []
@@ -174,7 +174,7 @@ def set_controls(path: str, values: Mapping[str, Value]) -> list[Control]:
             if control.read_only:
                 raise ConfigError(f"control {name} of {path} is read-only")
             plan.append((info, control.coerce(value)))
-        if plan:
+        if plan and not check_only:
             from linuxpy.video import device as v4l2
 
             # One at a time, in the order given: turning an automatic mode off first makes the manual

@@ -1,0 +1,155 @@
+"""Event-loop lag under a day's load: how long ``/healthz`` takes to answer while camcast works.
+
+``/healthz`` does nothing but answer, so its latency is the time a request waits for the event loop:
+every millisecond the loop spends blocked (a file read, a JSON parse of a whole log, an fsync) shows
+here. The load is issue 31's: four cameras (640x360 at 15 fps, the test pattern), each with motion on
+and continuous recording, 50 MJPEG viewers spread over them, the owner's page polling (``/api/events``
+every 0.5 s, ``/status.json`` every second, ``/api/recordings`` and ``/api/viewers`` every 5 s) and a
+share link's snapshot fetched 5 times a second. ``/healthz`` is asked every 50 ms for ``--seconds``
+after a warm-up; the table gives its latency p50, p99 and max, and the server's CPU.
+
+Each ``--tree`` (a checkout of camcast: its ``src`` goes first on PYTHONPATH) runs in turn with the
+same load, so one run compares them on this noisy machine:
+
+    python bench/looplag.py --tree before=/tmp/base --tree after=.     # issue 31's before and after
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+CAMERAS = ("a", "b", "c", "d")
+CONFIG = 'size = "640x360"\nfps = 15\n[motion]\nenabled = true\n[record]\nmode = "continuous"\n' + "".join(
+    f'[cameras.{name}]\nsource = "pattern"\n' for name in CAMERAS
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(300):
+            if proc.poll() is not None:
+                raise SystemExit(f"camcast exited {proc.returncode}")
+            with contextlib.suppress(aiohttp.ClientError):
+                async with http.get(url + "/healthz") as resp:
+                    if resp.status == 200:
+                        return
+            await asyncio.sleep(0.1)
+    raise SystemExit("camcast did not start")
+
+
+async def viewer(http: aiohttp.ClientSession, url: str) -> None:
+    async with http.get(url) as resp:
+        while await resp.content.readany():
+            pass
+
+
+async def poll(http: aiohttp.ClientSession, url: str, every: float) -> None:
+    while True:
+        async with http.get(url) as resp:
+            await resp.read()
+        await asyncio.sleep(every)
+
+
+async def measure(url: str, seconds: float, viewers: int, token: str) -> list[float]:
+    """``/healthz`` latencies (ms) over ``seconds`` under the load."""
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as http, asyncio.TaskGroup() as tg:
+        load = [tg.create_task(viewer(http, f"{url}/cam/{CAMERAS[i % 4]}/stream.mjpg")) for i in range(viewers)]
+        for path, every in (("/api/events", 0.5), ("/status.json", 1.0), ("/api/recordings", 5.0),
+                            ("/api/viewers", 5.0), (f"/cam/b/snapshot.jpg?token={token}", 0.2)):  # fmt: skip
+            load.append(tg.create_task(poll(http, url + path, every)))
+        await asyncio.sleep(5)  # warm-up: the viewers connected, the encoders running
+        latencies = []
+        deadline = time.monotonic() + seconds
+        async with aiohttp.ClientSession() as probe:  # its own connection, never queued behind the load
+            while time.monotonic() < deadline:
+                started = time.perf_counter()
+                async with probe.get(url + "/healthz") as resp:
+                    await resp.read()
+                latencies.append((time.perf_counter() - started) * 1000)
+                await asyncio.sleep(0.05)
+        for task in load:
+            task.cancel()
+    return latencies
+
+
+def run_tree(name: str, tree: Path, seconds: float, viewers: int) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as home:
+        env = {**os.environ, "PYTHONPATH": str(tree / "src"), "XDG_CONFIG_HOME": f"{home}/config",
+               "XDG_STATE_HOME": f"{home}/state"}  # fmt: skip
+        config = Path(home) / "camcast.toml"
+        config.write_text(CONFIG)
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        camcast = [sys.executable, "-m", "camcast"]
+        proc = subprocess.Popen(
+            [*camcast, "serve", "--config", str(config), "--listen", f"127.0.0.1:{port}", "--quiet"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            asyncio.run(wait_healthy(url, proc))
+            shared = subprocess.run(
+                [*camcast, "share", "--scope", "snapshot", "--expires", "1h", "--listen", f"127.0.0.1:{port}"],
+                env=env, capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            token = re.search(r"token=([^\s&]+)", shared.stdout)
+            assert token is not None, shared.stdout
+            cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
+            latencies = asyncio.run(measure(url, seconds, viewers, token[1]))
+            cpu = (cpu_seconds(proc.pid) - cpu0) / (time.monotonic() - t0) * 100
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+    latencies.sort()
+    return {
+        "tree": name, "n": len(latencies), "p50": statistics.median(latencies),
+        "p99": latencies[int(len(latencies) * 0.99) - 1], "max": latencies[-1], "cpu": cpu,
+    }  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tree", action="append", default=[], metavar="NAME=PATH",
+                        help="a camcast checkout to measure (repeatable; default: this one)")  # fmt: skip
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--viewers", type=int, default=50)
+    args = parser.parse_args()
+    trees = [t.split("=", 1) for t in args.tree] or [["this", str(Path(__file__).resolve().parent.parent)]]
+    print(f"# {platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+          f"{len(CAMERAS)} cameras, {args.viewers} MJPEG viewers, {args.seconds:g} s")  # fmt: skip
+    print("| tree | /healthz answers | p50 ms | p99 ms | max ms | server CPU % |")
+    print("|---|---|---|---|---|---|")
+    for name, path in trees:
+        row = run_tree(name, Path(path).resolve(), args.seconds, args.viewers)
+        print(f"| {row['tree']} | {row['n']} | {row['p50']:.1f} | {row['p99']:.1f} | {row['max']:.1f} | "
+              f"{row['cpu']:.0f} |", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
