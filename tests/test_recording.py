@@ -298,3 +298,58 @@ async def test_copies_have_their_own_retention(crossing: Path, tmp_path: Path) -
         await until(lambda: any(dest.glob("camera/20*/*.json")), seconds=30)
         await until(lambda: not any(old.iterdir()), seconds=10)
     assert (mine / "notes.txt").exists()
+
+
+async def test_a_stalled_disk_holds_a_bounded_queue_then_the_gap_is_marked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Continuous recording onto a disk whose writes block: at most RECORD_QUEUE groups of pictures
+    wait (memory stays bounded however long it stalls); the clip ends there, its sidecar says it was
+    cut because the disk fell behind, and once the disk answers again the next clip starts."""
+    import threading
+
+    from camcast.config import CameraSettings
+    from camcast.encode.h264 import H264Encoder
+    from camcast.encode.rendition import Rendition
+    from camcast.hub import Hub
+    from camcast.record import clip, recorder
+    from camcast.record.recorder import Recorder
+    from camcast.sources.pattern import PatternSource
+
+    monkeypatch.setattr(recorder, "RECORD_QUEUE", 5)
+    disk = threading.Event()
+    write = clip.Clip.add
+
+    def stalled(self: clip.Clip, gop: object) -> None:
+        disk.wait(60)  # a network share that stopped answering
+        write(self, gop)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(clip.Clip, "add", stalled)
+    hub = Hub(PatternSource(160, 120, 30))
+    rendition = Rendition(H264Encoder(200_000, 0.2, 30))  # a group of pictures every 0.2 s
+    hub.subscribe(rendition.receive)
+    finished: list[clip.Recording] = []
+    settings = CameraSettings(id="cam", record="continuous", record_min_free=0)
+    rec = Recorder(hub, rendition, settings, tmp_path, finished.append)
+    tasks = [asyncio.create_task(hub.run()), asyncio.create_task(rendition.run())]
+    rec.start()
+    try:
+        await until(lambda: rec.gaps == 1)
+        most = 0
+        started = time.monotonic()
+        while time.monotonic() - started < 2:  # ten more groups arrive meanwhile: none is kept
+            most = max(most, rec._worker.waiting)
+            await asyncio.sleep(0.02)
+        assert most <= 5 + 2 and rec.clip is None and rec.gaps == 1
+        disk.set()
+        await until(lambda: len(finished) == 1 and rec.clip is not None)  # caught up: a new clip
+        assert finished[0].cut == recorder.DISK_BEHIND
+        doc = json.loads(finished[0].path.with_suffix(".json").read_text())
+        assert doc["cut"] == "the disk fell behind" and doc["complete"] is True
+        assert probe(finished[0].path)[0] == "h264"
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await rec.aclose()
+        rendition.close()

@@ -145,7 +145,7 @@ async def serve(
             for url in camera.settings.push:
                 pusher = Pusher(camera.name, url, camera.rendition("push", codec="h264"))
                 pusher.start()
-                stack.push_async_callback(asyncio.to_thread, pusher.stop)
+                stack.push_async_callback(pusher.aclose)
                 print(f"camcast: {camera.name} pushes its video to {shown(url)}", flush=True)
         state.publishers.update(publishers)
         for name, publisher in publishers.items():

@@ -22,7 +22,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 from camcast.errors import SourceError
@@ -30,6 +29,7 @@ from camcast.frames import Captured, Encoded, EncodedFrame, Frame, Yuv420
 from camcast.picture.jpeg import pixels
 from camcast.picture.steps import Step, apply
 from camcast.rate import Rate
+from camcast.runtime.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,10 @@ PIXELS_WANTED_AFTER_SNAPSHOT = 30.0
 #: With drop_same_frames, an unchanged picture is still sent this often (seconds), like µStreamer's
 #: --drop-same-frames, so viewers can tell a still scene from a dead stream.
 SAME_FRAME_EVERY = 1.0
+#: Encodes of distinct frames waiting for the rendition's thread: the stream's one, and snapshots of
+#: other frames asked for at once. Past it a snapshot is refused ("the encoder is behind"): 8 pictures
+#: of 1280x720 are 11 MB, the most an overloaded encoder holds.
+ENCODE_QUEUE = 8
 
 
 class Encoder(Protocol):
@@ -84,7 +88,7 @@ class Rendition:
         self._encoding: tuple[int, asyncio.Future[EncodedFrame]] | None = None
         self._last_sent: tuple[bytes, float] = (b"", 0.0)
         # One thread, so frames are encoded in order and an encoder's state (stripes) stays in it.
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"camcast-{name}")
+        self._worker = Worker(name, ENCODE_QUEUE, when_full="refuse")
 
     # --- input -----------------------------------------------------------------------------------------
     def receive(self, frame: Captured) -> None:
@@ -160,6 +164,8 @@ class Rendition:
                 continue
             try:
                 encoded = await self.encode(frame)
+            except EncoderBehind:
+                continue  # the newest frame is taken when the encoder has room
             except Exception:  # a frame that cannot be drawn or encoded is skipped, not fatal
                 log.exception("%s: frame %d could not be encoded", self.name, frame.seq)
                 continue
@@ -180,7 +186,7 @@ class Rendition:
 
     def close(self) -> None:
         """End the encoder thread (pending encodes are cancelled); the rendition is not used again."""
-        self._thread.shutdown(wait=False, cancel_futures=True)
+        self._worker.close(drain=False)
 
     def _broadcast(self, encoded: EncodedFrame) -> None:
         now = time.monotonic()
@@ -220,17 +226,20 @@ class Rendition:
         return await asyncio.shield(fut)
 
     async def _encode(self, frame: Captured) -> EncodedFrame:
-        loop = asyncio.get_running_loop()
-        encoded = await loop.run_in_executor(self._thread, self._draw_and_encode, frame)
+        # The steps go with the job: a reload swapping them never changes a picture being drawn.
+        job = self._worker.submit(self._draw_and_encode, frame, self.steps)
+        if job is None:
+            raise EncoderBehind(f"{self.name}: the encoder is {ENCODE_QUEUE} pictures behind; try again")
+        encoded: EncodedFrame = await job
         self.frames_encoded += 1
         self.rate_encode.tick(time.monotonic())
         return encoded
 
-    def _draw_and_encode(self, frame: Captured) -> EncodedFrame:
-        """In the rendition's thread: draw the steps on the picture, then encode it."""
+    def _draw_and_encode(self, frame: Captured, steps: tuple[Step, ...]) -> EncodedFrame:
+        """In the rendition's thread: draw ``steps`` on the picture, then encode it."""
         payload = frame.payload
-        if self.steps:
-            image = apply(self.steps, pixels(frame), frame.wall)
+        if steps:
+            image = apply(steps, pixels(frame), frame.wall)
         elif isinstance(payload, Encoded):
             image = pixels(frame)
         else:
@@ -239,3 +248,7 @@ class Rendition:
         encoded = self.encoder.encode(image)
         self.encode_seconds += time.perf_counter() - started
         return Frame(frame.seq, frame.time, frame.wall, image.width, image.height, encoded)
+
+
+class EncoderBehind(SourceError):
+    """More encodes wait for the rendition's thread than :data:`ENCODE_QUEUE`."""

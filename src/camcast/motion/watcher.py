@@ -2,9 +2,12 @@
 
 The hub hands every frame to :meth:`MotionWatcher.receive`, which only keeps the newest (a reference:
 no copy, no work on the event loop). :meth:`MotionWatcher.run` takes at most ``motion_fps`` of them a
-second and analyses each in a worker thread, one at a time: a slow analysis makes the watcher skip
-pictures, never queue them. Only live pictures are analysed: the shutter's and an offline source's
-cards end the open event and reset the background.
+second and analyses each in the watcher's worker (:mod:`camcast.runtime.worker`, one job at most
+waiting, the newest winning): a slow analysis makes the watcher skip pictures, never queue them.
+The detector and the tracker belong to the worker's thread alone; each job carries the settings it
+runs with, so a reload changes the next analysis, never one under way (the detector is made anew in
+the thread when its thresholds or zones change). Only live pictures are analysed: the shutter's and
+an offline source's cards end the open event and reset the background.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from camcast.motion.events import Change, Event, EventLog, Tracker
 from camcast.motion.grey import small_grey
 from camcast.motion.regions import watched
 from camcast.picture.jpeg import pixels
+from camcast.runtime.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,8 @@ class MotionWatcher:
         self.tell = tell
         self.detector = Detector(settings.motion_sensitivity)
         self.tracker = self._tracker(settings)
+        self._made_with = settings  # the settings the detector and tracker were last set from (thread)
+        self._worker = Worker(f"motion-{self.hub.name}", 1, when_full="replace")
         self.started = 0  # events started since the server started
         self.analyses = 0
         self.lights = 0  # changes of the whole picture that reset the background
@@ -78,36 +84,37 @@ class MotionWatcher:
             self._fresh.set()
 
     def change(self, settings: CameraSettings) -> None:
-        """Take reloaded settings at once: thresholds and zones from the next picture; turning motion
-        off ends the open event."""
-        old, self.settings = self.settings, settings
-        if any(getattr(old, key) != getattr(settings, key) for key in DETECTOR_KEYS):
-            self.detector = Detector(settings.motion_sensitivity)
-            self._size = None
-        self.tracker.min_seconds = settings.motion_min_seconds
-        self.tracker.gap_seconds = settings.motion_gap_seconds
+        """Take reloaded settings at once: the next analysis runs with them (thresholds and zones);
+        turning motion off ends the open event."""
+        self.settings = settings
         self._fresh.set()  # motion turned off: run() ends the open event, between two analyses
 
     async def run(self) -> None:
         was_live = False
+        if self._worker.closed:  # started again by the supervisor
+            self._worker = Worker(f"motion-{self.hub.name}", 1, when_full="replace")
         try:
             while True:
                 await self._fresh.wait()
                 self._fresh.clear()
-                live = self.enabled and self.hub.live and self._newest is not None
+                settings = self.settings
+                live = settings.motion and self.hub.live and self._newest is not None
                 if not live:
                     if was_live:  # the shutter closed, the source went away, or motion was turned off
-                        self._conclude(await asyncio.to_thread(self._stop))
+                        self._conclude(await self._worker.run(self._stop))
                     was_live = False
                     continue
                 was_live = True
                 frame = self._newest
                 assert frame is not None
                 began = time.monotonic()
-                self._conclude(await asyncio.to_thread(self._analyse, frame))
+                self._conclude(await self._worker.run(self._analyse, frame, settings))
                 # At most motion_fps analyses a second; the newest picture when the time comes.
-                await asyncio.sleep(max(0.0, 1.0 / self.settings.motion_fps - (time.monotonic() - began)))
+                await asyncio.sleep(max(0.0, 1.0 / settings.motion_fps - (time.monotonic() - began)))
         finally:
+            # The analysis under way finishes (a few ms); then the tracker is the loop's to close.
+            self._worker.close(drain=False)
+            self._worker.join()
             self._conclude(self._finish(self.tracker.close()))
 
     def _conclude(self, changes: list[Change]) -> None:
@@ -120,21 +127,28 @@ class MotionWatcher:
         self.detector.reset()
         return self._finish(self.tracker.close())
 
-    def _analyse(self, frame: Captured) -> list[Change]:
-        """In a worker thread: one picture through the detector and the tracker; the log written."""
+    def _analyse(self, frame: Captured, settings: CameraSettings) -> list[Change]:
+        """In the worker's thread: one picture through the detector and the tracker, with ``settings``;
+        the log written."""
         grey = small_grey(frame)
         if grey is None:
             return []
+        made = self._made_with
+        if any(getattr(made, key) != getattr(settings, key) for key in DETECTOR_KEYS):
+            self.detector = Detector(settings.motion_sensitivity)
+            self._size = None
+        self.tracker.min_seconds = settings.motion_min_seconds
+        self.tracker.gap_seconds = settings.motion_gap_seconds
+        self._made_with = settings
         if self._size != grey.shape:
-            self._watch(grey.shape[1], grey.shape[0])
+            self._watch(grey.shape[1], grey.shape[0], settings)
         analysis = self.detector.analyse(grey)
         self.analyses += 1
         self.lights += analysis.light
         self.last = analysis
         return self._finish(self.tracker.update(frame.wall, analysis), frame)
 
-    def _watch(self, width: int, height: int) -> None:
-        s = self.settings
+    def _watch(self, width: int, height: int, s: CameraSettings) -> None:
         self.detector.reset()
         self.detector.watch = watched(s.motion_zones, s.motion_ignore, width, height)
         self.tracker.zones = tuple(zone.raster(width, height) for zone in s.motion_zones)

@@ -47,7 +47,7 @@ def read(path: Path) -> Recording | None:
         return Recording(
             str(doc["camera"]), path.name, path, datetime.datetime.fromisoformat(doc["start"]).timestamp(),
             datetime.datetime.fromisoformat(doc["end"]).timestamp(), path.stat().st_size,
-            tuple(doc.get("events", ())), bool(doc.get("complete", True)),
+            tuple(doc.get("events", ())), bool(doc.get("complete", True)), str(doc.get("cut") or ""),
         )  # fmt: skip
     except FileNotFoundError:
         try:

@@ -42,6 +42,7 @@ class Recording:
     bytes: int
     events: tuple[str, ...] = ()
     complete: bool = True
+    cut: str = ""  # why the file ends before the recording was meant to (the disk fell behind)
 
     @property
     def seconds(self) -> float:
@@ -58,6 +59,7 @@ class Recording:
             "bytes": self.bytes,
             "events": list(self.events),
             "complete": self.complete,
+            "cut": self.cut or None,
         }
 
 
@@ -86,6 +88,7 @@ class Clip:
         self.start = start
         self.end = start
         self.events: list[str] = []
+        self.cut = ""
         self.bytes = 0
         self._sequence = 0
         self._ticks = 0
@@ -132,7 +135,7 @@ class Clip:
             complete = False
         size = self.path.stat().st_size
         done = Recording(self.camera, self.path.name, self.path, self.start, self.end, size,
-                         tuple(self.events), complete)  # fmt: skip
+                         tuple(self.events), complete, self.cut)  # fmt: skip
         write_sidecar(done)
         return done
 

@@ -8,9 +8,12 @@ nothing is encoded twice, and a camera's own H.264 is written as it came) and of
   events during a file are named in its sidecar (an event's clip is exported from it on demand).
 
 Only live pictures are recorded: the shutter closes the clip at once (the record shows the gap, and
-no clip holds a paused period), as does a source going offline. Files are written by one worker thread
-per camera, so a slow disk never stalls the event loop; a write that fails (a full disk) ends the clip
-with one warning, and recording resumes once the runner finds room (:mod:`camcast.record.runner`).
+no clip holds a paused period), as does a source going offline. Files are written by one bounded
+worker per camera (:mod:`camcast.runtime.worker`), so a slow disk never stalls the event loop; a write
+that fails (a full disk) ends the clip with one warning, and recording resumes once the runner finds
+room (:mod:`camcast.record.runner`). A disk that stops answering (a stalled network share, a dying
+card) holds at most RECORD_QUEUE groups of pictures in memory: then the clip ends there, its sidecar
+says why (``cut``), and the next clip starts once the disk has caught up.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,11 +35,17 @@ from camcast.hub import Hub
 from camcast.motion.events import Event
 from camcast.record.clip import Clip, RecordError, Recording, clip_path
 from camcast.record.gops import Gop, GopBuilder, Params
+from camcast.runtime.worker import Worker
 
 log = logging.getLogger(__name__)
 
 #: Seconds to wait after a failed write before trying to record again.
 RETRY_AFTER_FAILURE = 10.0
+#: Groups of pictures (a second each at the default keyframe interval) waiting for a slow disk: 30 s,
+#: about 7.5 MB at 2 Mbit/s. A disk further behind loses the clip's tail, never the server's memory.
+RECORD_QUEUE = 30
+#: Why a clip the disk could not keep up with ends early (its sidecar's ``cut``).
+DISK_BEHIND = "the disk fell behind"
 
 
 @dataclass
@@ -73,6 +81,8 @@ class Recorder:
         self.bytes = 0
         self.files = 0
         self.failures = 0
+        self.gaps = 0  # clips ended early because the disk fell behind
+        self._behind = False  # since the last gap, until the worker has caught up
         self._gops = GopBuilder()
         self._pre: deque[Gop] = deque()
         self._events: set[str] = set()  # open events
@@ -80,9 +90,7 @@ class Recorder:
         self._failed_at = -math.inf
         self._attached = False
         self._file: Clip | None = None  # only the worker thread touches it
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"camcast-record-{self.name}")
-        self._pending: set[Future[Any]] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._worker = Worker(f"record-{self.name}", RECORD_QUEUE, when_full="refuse")
 
     @property
     def mode(self) -> str:
@@ -102,7 +110,6 @@ class Recorder:
 
     def start(self) -> None:
         """Listen to the camera's video (while the mode is not off)."""
-        self._loop = asyncio.get_running_loop()
         if self.mode != "off" and not self._attached:
             self._attached = True
             self.rendition.add_listener(self.receive)
@@ -137,13 +144,16 @@ class Recorder:
             self._close()  # a new picture size: a new file
         if self.clip is not None:
             self._add(gop)
-            if self._ending(gop):
+            if self.clip is not None and self._ending(gop):
                 self._close()
         elif self._wanted(gop):
             self._open(list(self._pre) if self.mode == "events" else [gop])
 
     def _wanted(self, gop: Gop) -> bool:
-        if self.full or time.monotonic() - self._failed_at < RETRY_AFTER_FAILURE:
+        if self._behind and self._worker.waiting == 0:
+            self._behind = False
+            log.warning("%s: the disk has caught up: recording resumes", self.name)
+        if self.full or self._behind or time.monotonic() - self._failed_at < RETRY_AFTER_FAILURE:
             return False
         if self.mode == "continuous":
             return True
@@ -172,7 +182,9 @@ class Recorder:
             return
         if kind == "start":
             self._events.add(event.id)
-            may = not self.full and time.monotonic() - self._failed_at >= RETRY_AFTER_FAILURE
+            may = (
+                not (self.full or self._behind) and time.monotonic() - self._failed_at >= RETRY_AFTER_FAILURE
+            )
             if self.clip is None and self.mode == "events" and self._pre and self.hub.live and may:
                 self._open(list(self._pre))
             if self.clip is not None and event.id not in self.clip.events:
@@ -181,41 +193,53 @@ class Recorder:
             self._events.discard(event.id)
             self._until = max(self._until, (event.end or time.time()) + self.settings.record_post_seconds)
 
-    # --- the file, through the worker thread -----------------------------------------------------------
+    # --- the file, through the worker -------------------------------------------------------------------
     def _open(self, gops: list[Gop]) -> None:
         first = gops[0]
         path = clip_path(self.folder, self.name, first.wall)
         self.clip = _Open(path, first.params, first.wall, events=sorted(self._events))
         log.info("%s: recording to %s", self.name, path)
-        self._submit(self._t_open, path, first.params, first.wall)
+        self._submit(self._t_open, path, first.params, first.wall, force=True)
         for gop in gops:
             self._add(gop)
+            if self.clip is None:
+                return  # the disk is behind already
 
     def _add(self, gop: Gop) -> None:
         assert self.clip is not None
+        if not self._submit(self._t_add, gop):
+            self._fell_behind()
+            return
         self.clip.seconds += gop.seconds
         self.bytes += gop.bytes
-        self._submit(self._t_add, gop)
 
-    def _close(self) -> None:
+    def _fell_behind(self) -> None:
+        """The worker holds RECORD_QUEUE groups the disk has not taken: the clip ends with what is
+        queued, and none starts until the disk has caught up."""
+        self.gaps += 1
+        self._behind = True
+        log.warning("%s: the disk is %d s of video behind: the clip ends here (a gap in the recording); "
+                    "the next starts when the disk has caught up", self.name, RECORD_QUEUE)  # fmt: skip
+        self._close(DISK_BEHIND)
+
+    def _close(self, cut: str = "") -> None:
         assert self.clip is not None
         events = tuple(self.clip.events)
         self.clip = None
         if not self._events:
             self._until = 0.0  # the seconds after the last event are in this clip: none is owed
-        self._submit(self._t_finish, events)
+        self._submit(self._t_finish, events, cut, force=True)  # one per clip opened: bounded
 
-    def _submit(self, job: Callable[..., object], *args: object) -> None:
-        future = self._thread.submit(job, *args)
-        self._pending.add(future)
-        future.add_done_callback(self._done_soon)
+    def _submit(self, job: Callable[..., object], *args: object, force: bool = False) -> bool:
+        future = self._worker.submit(job, *args, force=force)
+        if future is None:
+            return False
+        future.add_done_callback(self._done)
+        return True
 
-    def _done_soon(self, future: Future[Any]) -> None:
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._done, future)
-
-    def _done(self, future: Future[Any]) -> None:
-        self._pending.discard(future)
+    def _done(self, future: asyncio.Future[Any]) -> None:
+        if future.cancelled():
+            return
         exc = future.exception()
         if isinstance(exc, RecordError):
             self.failures += 1
@@ -244,11 +268,11 @@ class Recorder:
             self._file = None
             raise
 
-    def _t_finish(self, events: tuple[str, ...]) -> Recording | None:
+    def _t_finish(self, events: tuple[str, ...], cut: str) -> Recording | None:
         if self._file is None:
             return None
         clip, self._file = self._file, None
-        clip.events = list(events)
+        clip.events, clip.cut = list(events), cut
         return clip.finish()
 
     async def aclose(self) -> None:
@@ -257,5 +281,4 @@ class Recorder:
             self._attached = False
             self.rendition.remove_listener(self.receive)
         self._interrupt()
-        await asyncio.get_running_loop().run_in_executor(None, self._thread.shutdown, True)
-        await asyncio.sleep(0)  # the thread's last results, handed over by call_soon_threadsafe
+        await self._worker.aclose()  # what is queued is written, the clip finished

@@ -2,17 +2,18 @@
 RTMP (a live ingest), with FFmpeg's muxers through PyAV, of the same H.264 packets every other output
 gets. Nothing is encoded.
 
-A listener of the camera's H.264 rendition puts each packet in a bounded queue (a full queue drops
-packets up to the next keyframe) and a thread per destination writes them, so a slow or dead server
-never holds up capture. A connection that fails is one log line and is tried again with backoff.
+A listener of the camera's H.264 rendition hands each packet to a bounded worker per destination (a
+full queue drops packets up to the next keyframe) whose thread writes them, so a slow or dead server
+never holds up capture. A connection that fails is one log line and is tried again with backoff, from
+the next keyframe.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-import threading
 import time
-from collections import deque
 from fractions import Fraction
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ from camcast.encode.h264 import H264Encoder
 from camcast.encode.rendition import Rendition
 from camcast.frames import Encoded, EncodedFrame
 from camcast.hls import fmp4
+from camcast.runtime.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -49,109 +51,95 @@ def shown(url: str) -> str:
 
 
 class Pusher:
-    """One camera to one destination. :meth:`start` on the event loop; :meth:`stop` to end."""
+    """One camera to one destination. :meth:`start` on the event loop; :meth:`aclose` to end.
+
+    Each packet is a job of the pusher's worker (:mod:`camcast.runtime.worker`: a full queue drops
+    packets up to the next keyframe); the worker's thread alone holds the connection."""
 
     def __init__(self, camera: str, url: str, rendition: Rendition) -> None:
         self.camera = camera
         self.url = url
         self.rendition = rendition
-        self._queue: deque[EncodedFrame] = deque()
-        self._lock = threading.Lock()
-        self._ready = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"camcast-push-{camera}", daemon=True)
+        self._worker = Worker(f"push-{camera}", QUEUE, when_full="keyframe")
+        # The worker's thread alone touches these.
+        self._container: Any = None
+        self._stream: Any = None
+        self._t0 = 0.0
+        self._connected_at = 0.0
+        self._retry_at = 0.0
+        self._delay = RETRY[0]
 
     def start(self) -> None:
         self.rendition.add_listener(self.receive)
-        self._thread.start()
 
-    def stop(self) -> None:
-        self._stop.set()
-        self._ready.set()
+    async def aclose(self) -> None:
+        """Stop taking packets and close the connection."""
         if self.receive in self.rendition.listeners:
             self.rendition.remove_listener(self.receive)
-        self._thread.join(5)
+        self._worker.close(drain=False)
+        await asyncio.to_thread(self._worker.join, 5)
+        if not self._worker.alive:  # else it is stuck in a write: the process ends it
+            self._t_close()
 
     def receive(self, frame: EncodedFrame) -> None:
         """A rendition listener (on the event loop): queue the packet, never wait."""
         payload = frame.payload
-        if not isinstance(payload, Encoded) or payload.codec != "h264":
-            return
-        with self._lock:
-            if len(self._queue) >= QUEUE:
-                self._drop_to_keyframe()
-            self._queue.append(frame)
-        self._ready.set()
+        if isinstance(payload, Encoded) and payload.codec == "h264" and not self._worker.closed:
+            self._worker.submit(self._t_send, frame, keyframe=payload.keyframe)
 
-    def _drop_to_keyframe(self) -> None:
-        self._queue.popleft()
-        while self._queue and not self._queue[0].payload.keyframe:
-            self._queue.popleft()
-
-    def _next(self) -> EncodedFrame | None:
-        while not self._stop.is_set():
-            with self._lock:
-                if self._queue:
-                    return self._queue.popleft()
-                self._ready.clear()
-            self._ready.wait(1.0)
-        return None
-
-    # --- the thread ----------------------------------------------------------------------------------
-    def _run(self) -> None:
-        delay = RETRY[0]
-        while not self._stop.is_set():
-            began = time.monotonic()
-            try:
-                self._push()
-            except (av.FFmpegError, OSError, ValueError) as exc:
-                if time.monotonic() - began > 30:
-                    delay = RETRY[0]  # it worked for a while: the next attempt comes soon
-                log.warning("%s: push to %s: %s; trying again in %g s", self.camera, shown(self.url),
-                            _reason(exc), delay)  # fmt: skip
-            if self._stop.wait(delay):
+    # --- the worker's thread -------------------------------------------------------------------------
+    def _t_send(self, frame: EncodedFrame) -> None:
+        try:
+            if self._container is None and not self._t_connect(frame):
                 return
-            delay = min(delay * 2, RETRY[1])
+            packet = av.Packet(frame.payload.data)
+            packet.pts = packet.dts = round((frame.time - self._t0) / TIME_BASE)
+            packet.time_base = TIME_BASE
+            packet.is_keyframe = frame.payload.keyframe
+            packet.stream = self._stream
+            self._container.mux(packet)
+        except (av.FFmpegError, OSError, ValueError) as exc:
+            self._t_close()
+            if time.monotonic() - self._connected_at > 30:
+                self._delay = RETRY[0]  # it worked for a while: the next attempt comes soon
+            log.warning("%s: push to %s: %s; trying again in %g s", self.camera, shown(self.url),
+                        _reason(exc), self._delay)  # fmt: skip
+            self._retry_at = time.monotonic() + self._delay
+            self._delay = min(self._delay * 2, RETRY[1])
 
-    def _push(self) -> None:
-        first = self._keyframe()
-        if first is None:
-            return
-        picture = fmp4.access_unit(first)
-        assert picture is not None and picture.params is not None
-        params = picture.params
+    def _t_connect(self, frame: EncodedFrame) -> bool:
+        """Connect, when the time has come and ``frame`` is a keyframe with its parameter sets (one is
+        asked of the encoder otherwise); returns whether connected."""
+        if time.monotonic() < self._retry_at:
+            return False
+        picture = fmp4.access_unit(frame)
+        if picture is None or picture.params is None:
+            if isinstance(self.rendition.encoder, H264Encoder):
+                self.rendition.encoder.request_keyframe()  # safe from any thread; one a second at most
+            return False
         scheme = urlsplit(self.url).scheme
         options = {"rtsp_transport": "tcp"} if scheme.startswith("rtsp") else {}
-        with av.open(self.url, "w", format=SCHEMES[scheme], options=options, timeout=10) as container:
+        container: Any = av.open(self.url, "w", format=SCHEMES[scheme], options=options, timeout=10)
+        try:
             stream: Any = container.add_stream("h264", rate=30)
-            stream.width, stream.height = first.width, first.height
+            stream.width, stream.height = frame.width, frame.height
             stream.pix_fmt = "yuv420p"
             stream.time_base = TIME_BASE
-            stream.codec_context.extradata = b"".join(b"\x00\x00\x00\x01" + p for p in params)
+            stream.codec_context.extradata = b"".join(b"\x00\x00\x00\x01" + p for p in picture.params)
             container.start_encoding()
-            log.info("%s: pushing to %s", self.camera, shown(self.url))
-            t0 = first.time
-            frame: EncodedFrame | None = first
-            while frame is not None:
-                packet = av.Packet(frame.payload.data)
-                packet.pts = packet.dts = round((frame.time - t0) / TIME_BASE)
-                packet.time_base = TIME_BASE
-                packet.is_keyframe = frame.payload.keyframe
-                packet.stream = stream
-                container.mux(packet)
-                frame = self._next()
+        except BaseException:
+            container.close()
+            raise
+        self._container, self._stream, self._t0 = container, stream, frame.time
+        self._connected_at = time.monotonic()
+        log.info("%s: pushing to %s", self.camera, shown(self.url))
+        return True
 
-    def _keyframe(self) -> EncodedFrame | None:
-        """The next keyframe with its parameter sets (asking the encoder for one)."""
-        if isinstance(self.rendition.encoder, H264Encoder):
-            self.rendition.encoder.request_keyframe()
-        while True:
-            frame = self._next()
-            if frame is None:
-                return None
-            picture = fmp4.access_unit(frame)
-            if picture is not None and picture.params is not None:
-                return frame
+    def _t_close(self) -> None:
+        container, self._container = self._container, None
+        if container is not None:
+            with contextlib.suppress(av.FFmpegError, OSError, ValueError):
+                container.close()
 
 
 def _reason(exc: BaseException) -> str:

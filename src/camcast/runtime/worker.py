@@ -60,6 +60,16 @@ class Worker:
         self._thread: threading.Thread | None = None
 
     @property
+    def closed(self) -> bool:
+        """Taking no more jobs (:meth:`close` was called)."""
+        return self._closing
+
+    @property
+    def alive(self) -> bool:
+        """The thread is running (a job, or waiting for one)."""
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
     def waiting(self) -> int:
         """Jobs queued and not started."""
         return len(self._jobs)
