@@ -167,21 +167,26 @@ def test_a_file_that_does_not_load_whole_is_refused(tmp_path: Path) -> None:
 
 
 async def test_a_save_that_fails_leaves_the_file_byte_for_byte(tmp_path: Path) -> None:
-    original = "# mine\nquality = 80\n"
+    """A refused value leaves the file as it was and applies nothing; a restart-only setting saved is
+    in the file and named as waiting, and what is applied keeps its running value."""
+    original = "# mine\nquality = 80\ntext = \"a\"\n"
     file = file_at(tmp_path, original)
     applied: list[Config] = []
 
     async def apply(config: Config) -> list[str]:
         applied.append(config)
-        return ["camera: quality"]
+        return []
 
     reloader = Reloader(file, file.load(), apply)
     with pytest.raises(FieldErrors):
         await reloader.save([Edit("camera", "quality", "0"), Edit("camera", "fps", "5")])
     assert file.path.read_bytes() == original.encode() and applied == []
-    assert await reloader.save([Edit("camera", "quality", "60")]) == ["camera: quality"]
-    assert file.path.read_text() == "# mine\nquality = 60\n"
-    assert applied[0].cameras[0].quality == 60 and reloader.config is applied[0]
+    saved = [Edit("camera", "quality", "60"), Edit("camera", "text", "b")]
+    assert await reloader.save(saved) == ["camera: quality"]
+    assert file.path.read_text() == '# mine\nquality = 60\ntext = "b"\n'
+    running = applied[0].cameras[0]
+    assert running.quality == 80 and running.text == "b" and reloader.config is applied[0]
+    assert reloader.loaded.cameras[0].quality == 60 and reloader.waiting == ["camera: quality"]
     # Saves and reloads take turns: two at once both land, neither reads the other half-written.
     await asyncio.gather(reloader.save([Edit("camera", "fps", "5")]), reloader.reload())
     assert "fps = 5" in file.path.read_text()
