@@ -17,7 +17,7 @@ from aiohttp import web
 from camcast.paths import config_dir
 from camcast.picture.jpeg import decode_rgb
 from camcast.security.accounts import Accounts
-from camcast.security.tokens import ShareKeys
+from camcast.security.tokens import ShareKeys, TokenError
 from camcast.server import ROUTES
 from tests.browser import chromium
 from tests.conftest import camcast_server, free_port, run_cli, web_site
@@ -228,7 +228,11 @@ async def test_share_links(accounts: Accounts) -> None:
         async with session.get(f"{url}/view/script?token={watch}") as resp:
             assert f"/snapshot.jpg?token={watch}" in await resp.text()
         assert run_cli("share", "--revoke-all").returncode == 0
-        assert (await call(session, f"{url}/snapshot.jpg?token={watch}"))[0] == 401
+
+        async def refused() -> bool:  # the server looks at the key's file every half second
+            return (await call(session, f"{url}/snapshot.jpg?token={watch}"))[0] == 401
+
+        await until(refused, 2)
 
 
 def test_share_command_prints_working_urls(accounts: Accounts) -> None:
@@ -291,3 +295,29 @@ async def test_snapshot_jpeg_from_share_link_is_a_real_picture(accounts: Account
         session.get(f"{server.url}/snapshot.jpg?token={token}") as resp,
     ):
         assert decode_rgb(await resp.read()).shape == (120, 160, 3)
+
+
+def test_the_servers_share_links_read_memory_and_refresh_writes_the_uses(tmp_path: Path) -> None:
+    """Held by a server, the links are checked from memory (the files can be gone: no request reads
+    the disk); a last use is written by refresh(), at most once a minute, and a revocation made by a
+    command meanwhile is seen at the next refresh."""
+    from camcast.security.links import ShareLinks
+
+    command = ShareLinks(ShareKeys(tmp_path / "share.key"), tmp_path / "links.json")
+    link, token = command.issue("neighbour", 3600, "snapshot")
+    server = ShareLinks(ShareKeys(tmp_path / "share.key"), tmp_path / "links.json")
+    server.hold()
+    saved = (tmp_path / "links.json").read_bytes(), (tmp_path / "share.key").read_bytes()
+    (tmp_path / "links.json").unlink()
+    (tmp_path / "share.key").unlink()
+    assert server.verify(token).name == "neighbour"  # from memory
+    (tmp_path / "links.json").write_bytes(saved[0])
+    (tmp_path / "share.key").write_bytes(saved[1])
+    assert '"last_used": null' in (tmp_path / "links.json").read_text()  # verify wrote nothing
+    server.refresh()
+    assert '"last_used": null' not in (tmp_path / "links.json").read_text()
+    command.revoke(link.id)
+    assert server.verify(token).name == "neighbour"  # not yet looked at
+    server.refresh()
+    with pytest.raises(TokenError, match="revoked"):
+        server.verify(token)

@@ -169,7 +169,7 @@ def test_a_file_that_does_not_load_whole_is_refused(tmp_path: Path) -> None:
 async def test_a_save_that_fails_leaves_the_file_byte_for_byte(tmp_path: Path) -> None:
     """A refused value leaves the file as it was and applies nothing; a restart-only setting saved is
     in the file and named as waiting, and what is applied keeps its running value."""
-    original = "# mine\nquality = 80\ntext = \"a\"\n"
+    original = '# mine\nquality = 80\ntext = "a"\n'
     file = file_at(tmp_path, original)
     applied: list[Config] = []
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from camcast.errors import ConfigError
-from camcast.security.files import stamp, write_private
+from camcast.security.registry import Registry
 
 ROLES = ("viewer", "owner")
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -50,26 +50,16 @@ class Accounts:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._stamp: tuple[int, int, int] | None = None
-        self._records: dict[str, dict[str, object]] = {}
+        self.file: Registry[dict[str, dict[str, object]]] = Registry(path, _parse, {})
+        self._seen = -1  # the file's generation the verified passwords below are of
         self._verified: dict[bytes, tuple[float, Account]] = {}
 
-    def _load(self) -> dict[str, dict[str, object]]:
-        current = stamp(self.path)
-        if current != self._stamp:
-            self._stamp = current
-            self._verified.clear()
-            if current is None:
-                self._records = {}
-            else:
-                try:
-                    data = json.loads(self.path.read_text("utf-8"))
-                    self._records = dict(data["users"])
-                except (OSError, ValueError, KeyError, TypeError) as exc:
-                    raise ConfigError(
-                        f"{self.path} is unreadable or damaged ({exc}); fix or remove it"
-                    ) from exc
-        return self._records
+    def _load(self, fresh: bool = False) -> dict[str, dict[str, object]]:
+        records = self.file.get(fresh)
+        if self.file.generation != self._seen:
+            self._seen = self.file.generation
+            self._verified.clear()  # a password or an account changed: check them again
+        return records
 
     def __bool__(self) -> bool:
         return bool(self._load())
@@ -84,7 +74,7 @@ class Accounts:
             raise ConfigError(f"must be one of {', '.join(ROLES)}", key="role")
         if len(password) < MIN_PASSWORD:
             raise ConfigError(f"the password must have at least {MIN_PASSWORD} characters")
-        records = dict(self._load())
+        records = dict(self._load(fresh=True))
         salt = os.urandom(16)
         records[name] = {
             "role": role,
@@ -96,7 +86,7 @@ class Accounts:
 
     def change_password(self, name: str, password: str) -> None:
         """Give account ``name`` a new password (its role and cameras stay)."""
-        record = self._load().get(name)
+        record = self._load(fresh=True).get(name)
         if record is None:
             raise ConfigError(f"no account named {name!r}; `camcast users list` shows them")
         account = _account(name, record)
@@ -111,15 +101,15 @@ class Accounts:
         return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
 
     def remove(self, name: str) -> None:
-        records = dict(self._load())
+        records = dict(self._load(fresh=True))
         if name not in records:
             raise ConfigError(f"no account named {name!r}; `camcast users list` shows them")
         del records[name]
         self._save(records)
 
     def _save(self, records: dict[str, dict[str, object]]) -> None:
-        write_private(self.path, (json.dumps({"users": records}, indent=1, sort_keys=True) + "\n").encode())
-        self._stamp = None
+        data = (json.dumps({"users": records}, indent=1, sort_keys=True) + "\n").encode()
+        self.file.write(data, records)
 
     def verify(self, name: str, password: str) -> Account | None:
         """The account if ``password`` is right, else None (in time independent of which was wrong)."""
@@ -146,6 +136,10 @@ class Accounts:
             self._verified.clear()
         self._verified[key] = (now + VERIFIED_TTL, account)
         return account
+
+
+def _parse(data: bytes) -> dict[str, dict[str, object]]:
+    return dict(json.loads(data.decode("utf-8"))["users"])
 
 
 def _account(name: str, record: dict[str, object]) -> Account:

@@ -4,19 +4,22 @@ Each link's token carries a random id (:mod:`camcast.security.tokens`). ``links.
 beside the key) lists the links by id: name, scope, cameras, when issued, when they expire, when last
 used, and whether revoked. A revoked link is refused until it would have expired, then forgotten with
 the rest of the expired. Tokens never enter the file: a link cannot be read back, only revoked. The
-file is reread when it changes, so ``camcast share`` and the server see each other's links. Last use is
-kept in memory and written at most once a minute per link.
+file is reread when it changes, so ``camcast share`` and the server see each other's links (the
+server's copy is :mod:`cached <camcast.security.registry>`: a request never reads the disk). Last use
+is kept in memory and written at most once a minute per link: by the command itself, or in the server
+by :meth:`ShareLinks.refresh`, off the event loop.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from camcast.errors import CamcastError, ConfigError
-from camcast.security.files import stamp, write_private
+from camcast.security.registry import Registry
 from camcast.security.tokens import Share, ShareKeys, TokenError
 
 #: Seconds between writes of one link's last use.
@@ -44,34 +47,48 @@ class ShareLinks:
     def __init__(self, keys: ShareKeys, path: Path) -> None:
         self.keys = keys
         self.path = path
-        self._stamp: tuple[int, int, int] | None = None
-        self._links: dict[str, Link] = {}
-        self._used: dict[str, float] = {}
+        self.file: Registry[dict[str, Link]] = Registry(path, _parse, {})
+        self._used: dict[str, float] = {}  # last use by link id, as seen here
+        self._written: dict[str, float] = {}  # when each link's use was last written
+
+    @property
+    def cached(self) -> bool:
+        return self.file.cached
+
+    def hold(self) -> None:
+        """The server's: the file and the key are read now, then only by :meth:`refresh`."""
+        self.refresh()
+        self.file.cached = self.keys.file.cached = True
 
     def _load(self) -> dict[str, Link]:
-        current = stamp(self.path)
-        if current != self._stamp:
-            self._stamp = current
-            self._links = {}
-            if current is not None:
-                try:
-                    data = json.loads(self.path.read_text("utf-8"))
-                    for raw in data["links"]:
-                        raw["cameras"] = tuple(raw.get("cameras", ()))
-                        link = Link(**raw)
-                        self._links[link.id] = link
-                except (OSError, ValueError, KeyError, TypeError) as exc:
-                    raise ConfigError(
-                        f"{self.path} is unreadable or damaged ({exc}); fix or remove it"
-                    ) from exc
-        return self._links
+        return self.file.get()
 
     def _save(self, links: dict[str, Link]) -> None:
         now = time.time()
         kept = sorted((link for link in links.values() if link.expires > now), key=lambda link: link.issued)
-        data = {"links": [asdict(link) for link in kept[-MOST:]]}
-        write_private(self.path, (json.dumps(data, indent=1) + "\n").encode())
-        self._stamp = None
+        kept = kept[-MOST:]
+        data = {"links": [asdict(link) for link in kept]}
+        self.file.write((json.dumps(data, indent=1) + "\n").encode(), {link.id: link for link in kept})
+
+    def refresh(self) -> None:
+        """The file and the key read again if they changed, and the last uses due written (blocking:
+        the server calls it in its registry worker)."""
+        self.file.refresh()
+        self.keys.file.refresh()
+        now = time.time()
+        due = [i for i, used in self._used.items() if used - self._written.get(i, 0.0) > USE_WRITTEN_EVERY]
+        if not due:
+            return
+        try:
+            links = dict(self.file.get(fresh=True))
+        except ConfigError:
+            return  # damaged: refused at verify, listed with its reason
+        for link_id in due:
+            self._written[link_id] = now
+            if link_id in links:
+                links[link_id] = _replace(links[link_id], last_used=self._used[link_id])
+        with contextlib.suppress(CamcastError):  # a full disk must not refuse a viewer: kept in memory
+            self._save(links)
 
     def issue(
         self,
@@ -85,7 +102,7 @@ class ShareLinks:
         token = self.keys.issue(name, seconds, scope, cameras, recording)
         share = self.keys.verify(token)
         link = Link(share.id, name, scope, cameras, recording, time.time(), share.expires)
-        links = dict(self._load())
+        links = dict(self.file.get(fresh=True))
         links[link.id] = link
         self._save(links)
         return link, token
@@ -100,17 +117,10 @@ class ShareLinks:
         link = links.get(share.id)
         if link is not None and link.revoked:
             raise TokenError("revoked")
-        now = time.time()
-        if link is not None and now - self._used.get(share.id, 0.0) > USE_WRITTEN_EVERY:
-            self._used[share.id] = now
-            links = dict(links)
-            links[share.id] = _replace(link, last_used=now)
-            try:
-                self._save(links)
-            except CamcastError:  # a full disk must not refuse a viewer; the use is kept in memory
-                self._stamp = None
-        elif link is not None:
-            self._used[share.id] = max(self._used.get(share.id, 0.0), now)
+        if link is not None:
+            self._used[share.id] = time.time()
+            if not self.cached:  # a command: write the use now (once a minute); the server's watcher
+                self.refresh()  # writes it off the event loop
         return share
 
     def list(self) -> list[Link]:
@@ -125,7 +135,7 @@ class ShareLinks:
 
     def revoke(self, link_id: str) -> Link:
         """Revoke the link ``link_id``; ConfigError when there is no such link."""
-        links = dict(self._load())
+        links = dict(self.file.get(fresh=True))
         link = links.get(link_id)
         if link is None:
             raise ConfigError(f"no share link with id {link_id!r}")
@@ -137,6 +147,15 @@ class ShareLinks:
         """A new key: every link ever issued stops working."""
         self.keys.rotate()
         self._save({})
+
+
+def _parse(data: bytes) -> dict[str, Link]:
+    links = {}
+    for raw in json.loads(data.decode("utf-8"))["links"]:
+        raw["cameras"] = tuple(raw.get("cameras", ()))
+        link = Link(**raw)
+        links[link.id] = link
+    return links
 
 
 def _replace(link: Link, **changes: object) -> Link:

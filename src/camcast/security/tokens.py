@@ -17,7 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from camcast.security.files import stamp, write_private
+from camcast.errors import ConfigError
+from camcast.security.registry import Registry
 
 #: What a link may open: ``watch`` is every viewer route (pages, snapshot, stream); the others one kind.
 #: Share-link scopes: ``watch`` (the pages and all they show), ``snapshot`` (the picture only), ``stream``
@@ -52,25 +53,18 @@ class ShareKeys:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._stamp: tuple[int, int, int] | None = None
-        self._key: bytes | None = None
+        self.file: Registry[bytes | None] = Registry(path, lambda key: key if len(key) == 32 else None, None)
 
     def _current(self, create: bool) -> bytes | None:
-        current = stamp(self.path)
-        if current is None:
-            if not create:
-                return None
+        key = self.file.get(fresh=create)
+        if key is None and create and not self.path.exists():
             self.rotate()
-            current = stamp(self.path)
-        if current != self._stamp:
-            self._stamp = current
-            key = self.path.read_bytes()
-            self._key = key if len(key) == 32 else None
-        return self._key
+            key = self.file.get()
+        return key
 
     def rotate(self) -> None:
-        write_private(self.path, os.urandom(32))
-        self._stamp = None
+        key = os.urandom(32)
+        self.file.write(key, key)
 
     def issue(
         self,
@@ -151,21 +145,26 @@ class MetricsToken:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._stamp: tuple[int, int, int] | None = None
-        self._digest: bytes | None = None
+        self.file: Registry[bytes | None] = Registry(path, _digest, None)
 
     def issue(self) -> str:
         token = _b64(os.urandom(32))
-        write_private(self.path, hashlib.sha256(token.encode()).hexdigest().encode() + b"\n")
+        digest = hashlib.sha256(token.encode()).digest()
+        self.file.write(digest.hex().encode() + b"\n", digest)
         return token
 
     def matches(self, token: str) -> bool:
-        current = stamp(self.path)
-        if current != self._stamp:
-            self._stamp = current
-            try:
-                self._digest = bytes.fromhex(self.path.read_text("ascii").strip()) if current else None
-            except (OSError, ValueError):
-                self._digest = None
-        digest = self._digest
+        try:
+            digest = self.file.get()
+        except ConfigError:
+            return False
         return digest is not None and hmac.compare_digest(hashlib.sha256(token.encode()).digest(), digest)
+
+
+def _digest(data: bytes) -> bytes | None:
+    """The token's SHA-256 as ``metrics.token`` holds it in hex; None for anything else."""
+    try:
+        digest = bytes.fromhex(data.decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return digest if len(digest) == 32 else None

@@ -13,7 +13,6 @@ once) with a QR code for a phone, and ``{"action": "revoke", "id"}`` revokes one
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 from typing import Any
@@ -60,16 +59,16 @@ async def accounts_change(request: web.Request) -> web.StreamResponse:
         if action == "add":
             if name in {a.name for a in gate.accounts.list()}:
                 raise ConfigError(f"an account named {name!r} exists: change its password instead")
-            await asyncio.to_thread(
+            await gate.files.run(
                 gate.accounts.add, name, _text(doc, "password"), _text(doc, "role") or "viewer", cameras
             )
         elif action == "password":
-            await asyncio.to_thread(gate.accounts.change_password, name, _text(doc, "password"))
+            await gate.files.run(gate.accounts.change_password, name, _text(doc, "password"))
         elif action == "remove":
             owners = [a.name for a in gate.accounts.list() if a.role == "owner" and not a.cameras]
             if owners == [name]:
                 raise ConfigError("the last owner account cannot be removed here (camcast users remove can)")
-            gate.accounts.remove(name)
+            await gate.files.run(gate.accounts.remove, name)
         else:
             raise web.HTTPBadRequest(text="action is add, password or remove\n")
     except ConfigError as exc:
@@ -113,7 +112,7 @@ async def shares_change(request: web.Request) -> web.StreamResponse:
     registry = st.gate.shares
     try:
         if action == "revoke":
-            link = registry.revoke(_text(doc, "id"))
+            link = await st.gate.files.run(registry.revoke, _text(doc, "id"))
             return web.json_response({"link": _link_document(link)})
         if action != "create":
             raise web.HTTPBadRequest(text="action is create or revoke\n")
@@ -128,7 +127,9 @@ async def shares_change(request: web.Request) -> web.StreamResponse:
         if camera and camera not in st.cameras:
             raise ConfigError(f"no camera named {camera!r}")
         name = _text(doc, "name", 64).strip() or "guest"
-        link, token = registry.issue(name, seconds, scope, (camera,) if camera else ())
+        link, token = await st.gate.files.run(
+            registry.issue, name, seconds, scope, (camera,) if camera else ()
+        )
     except ConfigError as exc:
         return web.json_response({"error": exc.message}, status=400)
     shown = camera if camera and len(st.cameras) > 1 else None

@@ -17,7 +17,7 @@ from camcast.camera import Camera
 from camcast.server.auth import Gate, same_origin
 from camcast.server.hls import HlsOutput
 from camcast.server.mjpeg import Fanout
-from camcast.server.proxy import TrustedProxies
+from camcast.server.proxy import PROXY, TrustedProxies
 from camcast.server.routes import BOUND
 from camcast.server.state import PRINCIPAL, STATE, Handler, Served, ServerState, state
 from camcast.server.urls import CAMERA_PREFIX, ROUTES, Route, path_for
@@ -105,6 +105,7 @@ async def _forwarded(request: web.Request, handler: Handler) -> web.StreamRespon
         return await handler(request)
     client, scheme, host = proxies.resolve(peer, request.headers)
     request = request.clone(remote=client, scheme=scheme or request.scheme, host=host or request.host)
+    request[PROXY] = peer
     if proxies.open[client] >= proxies.max_per_client:
         raise web.HTTPServiceUnavailable(text="too many connections; retry.\n", headers={"Retry-After": "5"})
     proxies.open[client] += 1

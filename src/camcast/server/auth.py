@@ -33,18 +33,22 @@ from typing import Literal
 from aiohttp import web
 
 from camcast.net import is_loopback_host
+from camcast.runtime.worker import Worker
 from camcast.security.accounts import Accounts
 from camcast.security.limits import FailureLimiter
 from camcast.security.links import ShareLinks
 from camcast.security.sessions import COOKIE, Session, Sessions
 from camcast.security.tokens import MetricsToken, TokenError
-from camcast.server.proxy import is_proxied
+from camcast.server.proxy import PROXY, is_proxied
 from camcast.server.urls import scope_routes
 
 log = logging.getLogger(__name__)
 
 RANK: dict[str, int] = {"public": 0, "viewer": 1, "owner": 2}
 REALM = 'Basic realm="camcast", charset="UTF-8"'
+#: Seconds between looks at the registries' files (a stat of each, in the registry worker): a change
+#: made from a terminal (an account removed, a link revoked) reaches the server within this.
+REFRESH_EVERY = 0.5
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,40 @@ class Gate:
         self.tls = tls
         self.limiter = FailureLimiter()
         self.sessions = Sessions()
+        #: Every read and write of the registries' files goes through this thread, never the loop's.
+        self.files = Worker("registries", 64, when_full="refuse")
+
+    def hold(self) -> None:
+        """Read the registries now and from then on only in :meth:`watch` (blocking: at the start)."""
+        self._refresh()
+        self.accounts.file.cached = True
+        if self.metrics is not None:
+            self.metrics.file.cached = True
+        self.shares.hold()
+
+    def _refresh(self) -> None:
+        self.accounts.file.refresh()
+        self.shares.refresh()
+        if self.metrics is not None:
+            self.metrics.file.refresh()
+
+    async def _changed_since(self, before: tuple[int, ...]) -> bool:
+        """Look at the registries now (a refusal may be of something a command made a moment ago,
+        before the next :meth:`watch`): whether any changed since ``before``."""
+        await self.files.run(self._refresh)
+        return self._generations() != before
+
+    def _generations(self) -> tuple[int, ...]:
+        metrics = self.metrics.file.generation if self.metrics is not None else 0
+        return (self.accounts.file.generation, self.shares.file.generation,
+                self.shares.keys.file.generation, metrics)  # fmt: skip
+
+    async def watch(self) -> None:
+        """Until cancelled: the registries' files looked at every REFRESH_EVERY seconds, and read
+        again when a command changed them; the share links' last uses written."""
+        while True:
+            await asyncio.sleep(REFRESH_EVERY)
+            await self.files.run(self._refresh)
 
     async def principal(self, request: web.Request) -> Principal | None:
         """Who ``request`` is, or None for nobody. Raises 401/429 for bad or locked-out credentials."""
@@ -123,7 +161,12 @@ class Gate:
                 )
         if token is not None:
             try:
-                share = self.shares.verify(token)
+                try:
+                    share = self.shares.verify(token)
+                except TokenError:
+                    if not await self._changed_since(self._generations()):
+                        raise
+                    share = self.shares.verify(token)  # a link `camcast share` made just now
             except TokenError as exc:
                 self.limiter.fail(address)
                 log.warning("refused share link from %s: %s", address, exc)
@@ -169,7 +212,7 @@ class Gate:
     def local(request: web.Request, address: str) -> bool:
         """Whether ``request`` comes from this machine's own user: a loopback client naming a loopback
         host, not relayed by a proxy that was not trusted (then the real client is unknown)."""
-        relayed_unknown = is_proxied(request) and "proxy" not in request
+        relayed_unknown = is_proxied(request) and PROXY not in request
         return (
             is_loopback_host(_host_name(request.host)) and is_loopback_host(address) and not relayed_unknown
         )
@@ -197,6 +240,8 @@ class Gate:
         """The account ``name`` if ``password`` is its (checked off the event loop), else None; each
         answer counts towards ``address``'s lockout, for HTTP Basic and the sign-in form alike."""
         account = await asyncio.to_thread(self.accounts.verify, name, password) if name else None
+        if account is None and name and await self._changed_since(self._generations()):
+            account = await asyncio.to_thread(self.accounts.verify, name, password)  # made just now
         if account is None:
             self.limiter.fail(address)
             log.warning("failed sign-in from %s", address)  # the attempted name may be a mistyped password

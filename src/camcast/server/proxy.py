@@ -121,6 +121,10 @@ def _last(value: str | None) -> str | None:
     return value.split(",")[-1].strip() or None
 
 
+#: Set on a request relayed by a trusted proxy: the proxy's own address (the request's is the client's).
+PROXY: web.RequestKey[str] = web.RequestKey("proxy")
+
+
 def is_proxied(request: web.Request) -> bool:
     """Whether ``request`` carries forwarding headers (whether or not they were believed)."""
     return any(name in request.headers for name in FORWARDING_HEADERS)

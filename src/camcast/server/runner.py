@@ -78,6 +78,7 @@ async def serving(
         accounts, links, loopback_only=access.loopback, public=settings.public, tls=access.tls is not None,
         metrics=MetricsToken(paths.metrics_token()),
     )  # fmt: skip
+    await asyncio.to_thread(gate.hold)  # from now on, requests read the registries from memory
     private_dir(paths.state_dir())
     host, port = settings.listen
     turn_password = os.environ.get(TURN_PASSWORD_ENV) or settings.turn_password
