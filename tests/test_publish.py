@@ -427,3 +427,40 @@ async def test_serve_and_publish_from_one_capture(tmp_path: Path) -> None:
         assert captured(site) == frozen  # nothing uploaded while paused
         assert run_cli("resume", "--listen", f"127.0.0.1:{server.port}").returncode == 0
         await until(lambda: captured(site) > frozen)
+
+
+async def test_put_file_streams_a_large_file_to_every_kind_of_store(tmp_path: Path) -> None:
+    """A 12 MB file (a recording's size class) copied with put_file to a folder, pyftpdlib and sshd
+    arrives byte for byte under its name, with no temporary file left (S3's multipart copy is in
+    tests/test_s3.py)."""
+    import os
+
+    from camcast.publish import open_store
+    from camcast.publish.target import parse_target
+    from tests.peers import sshd_server
+
+    local = tmp_path / "clip.mp4"
+    local.write_bytes(os.urandom(12 * 1024 * 1024))
+    expected = local.read_bytes()
+    with pyftpdlib_server(tmp_path / "ftp") as ftp, sshd_server(tmp_path) as ssh:
+        known = tmp_path / "home" / ".ssh" / "known_hosts"
+        known.parent.mkdir()
+        known.write_text(ssh.host_key_line + "\n")
+        (ssh.root / "copies").mkdir()
+        stores = {
+            tmp_path / "folder": open_store(parse_target(str(tmp_path / "folder"), None)),
+            ftp.root: open_store(parse_target(ftp.url, FTP_PASSWORD)),
+            ssh.root / "copies": open_store(
+                parse_target(f"sftp://{ssh.user}@127.0.0.1:{ssh.port}{ssh.root}/copies", None),
+                identity=str(ssh.identity),
+            ),
+        }
+        for root, store in stores.items():
+            try:
+                await store.makedirs("cam/2026-12-04")
+                await store.put_file("cam/2026-12-04/clip.mp4", local)
+            finally:
+                await store.aclose()
+            copied = root / "cam" / "2026-12-04" / "clip.mp4"
+            assert copied.read_bytes() == expected, store.describe()
+            assert not [p for p in root.rglob(".camcast-*")], store.describe()

@@ -161,3 +161,21 @@ def test_s3_credentials_from_a_profile_and_the_check(
     assert named.returncode == 0, named.stderr
     assert "works: connect" in named.stdout and "write+rename" in named.stdout
     assert list_keys(s3_peer, "x/") == []  # the check's file is gone
+
+
+async def test_put_file_uploads_a_large_file_in_parts(s3_peer: S3Peer, tmp_path: Path) -> None:
+    """A 12 MB file goes up as a multipart upload (5 MiB parts) and reads back byte for byte, with
+    the object's Content-Type."""
+    import os
+
+    s3_peer.create_bucket("copies")
+    local = tmp_path / "clip.mp4"
+    local.write_bytes(os.urandom(12 * 1024 * 1024))
+    bucket = S3Bucket(parse_target(s3_peer.url("copies", "cam/"), None), S3_KEY, S3_SECRET)
+    try:
+        await bucket.put_file("2026-12-04/clip.mp4", local)
+    finally:
+        await bucket.aclose()
+    status, headers, body = fetch(s3_peer.public("copies", "cam/2026-12-04/clip.mp4"))
+    assert status == 200 and body == local.read_bytes()
+    assert headers.get("Content-Type") == "video/mp4"

@@ -1,5 +1,7 @@
 """An event's life (:class:`Tracker`: analyses in, starts and ends out) and where events are kept
-(:class:`EventLog`: JSON lines in the state folder, bounded, surviving a restart).
+(:class:`EventLog`: JSON lines in the state folder, bounded, surviving a restart). A running server
+reads its events from memory (:meth:`EventLog.events`), the file being the index's journal: the
+watchers' threads append to it, the event loop never reads it.
 
 Times are Unix seconds inside; the JSON says ISO 8601 with the time zone.
 """
@@ -178,6 +180,9 @@ class EventLog:
         self.max_events = max_events
         self._lock = threading.Lock()
         self._lines = 0
+        #: The events by id, in the order they started: replaced whole (never changed in place) by the
+        #: writers' threads, so the event loop reads it without a lock.
+        self._index: dict[str, Event] = {}
 
     def open(self) -> None:
         """Make the folder, close events a crash left open (ended at their start, marked
@@ -189,6 +194,15 @@ class EventLog:
             fixed = {e.id: replace(e, end=e.start, interrupted=True) for e in dangling}
             events = [fixed.get(e.id, e) for e in events]
         self._rewrite(events, force=bool(dangling) or self._cut_short())
+
+    def events(self) -> list[Event]:
+        """Every event kept, oldest first, from memory (after :meth:`open`): what :meth:`read` reads
+        from the file, without reading it."""
+        return list(self._index.values())
+
+    def event(self, event_id: str) -> Event | None:
+        """The event ``event_id``, from memory."""
+        return self._index.get(event_id)
 
     def _cut_short(self) -> bool:
         """Whether the file ends in a line cut short (a crash mid-write): the next line would join it."""
@@ -213,6 +227,9 @@ class EventLog:
                     fh.write(line)
             except OSError as exc:
                 raise CamcastError(f"cannot write {self.file}: {exc.strerror}") from exc
+            index = dict(self._index)
+            index[event.id] = event  # an update keeps its place; a new event goes last
+            self._index = index
             self._lines += 1
             if self._lines > 2 * self.max_events:
                 self._rewrite(self.read(), force=True)
@@ -264,3 +281,4 @@ class EventLog:
             data = "".join(json.dumps(e.to_json(), separators=(",", ":")) + "\n" for e in kept)
             write_atomic(self.file, data.encode(), mode=0o600)
         self._lines = len(kept)
+        self._index = {e.id: e for e in kept}

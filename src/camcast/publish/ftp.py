@@ -22,7 +22,8 @@ import ssl
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, BinaryIO, TypeVar
 
 from camcast.config.parse import normalise_fingerprint
 from camcast.errors import UploadRefused
@@ -225,9 +226,16 @@ class FtpStore:
     async def put_atomic(self, path: str, data: bytes) -> None:
         await self._run(lambda ftp: self._put(ftp, path, data), f"uploading {path}")
 
-    def _put(self, ftp: ftplib.FTP, path: str, data: bytes) -> None:
+    async def put_file(self, path: str, local: Path) -> None:
+        def op(ftp: ftplib.FTP) -> None:
+            with local.open("rb") as source:  # in the FTP thread, sent as it is read
+                self._put(ftp, path, source)
+
+        await self._run(op, f"uploading {path}")
+
+    def _put(self, ftp: ftplib.FTP, path: str, data: bytes | BinaryIO) -> None:
         tmp = temp_name(path)
-        ftp.storbinary(f"STOR {tmp}", io.BytesIO(data))
+        ftp.storbinary(f"STOR {tmp}", io.BytesIO(data) if isinstance(data, bytes) else data)
         if not _refused(ftp.rename, tmp, path):
             return
         # Some servers (IIS among them) will not rename over an existing file: remove it first.

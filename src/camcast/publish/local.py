@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 from pathlib import Path
 
 from camcast.errors import UploadRefused
 from camcast.publish.errors import map_local_errors
 from camcast.publish.store import Entry, temp_name
 from camcast.security.files import write_atomic
+
+#: Bytes copied at a time by put_file.
+COPY_CHUNK = 1024 * 1024
 
 
 class LocalStore:
@@ -31,6 +35,22 @@ class LocalStore:
 
     def _put(self, path: str, data: bytes) -> None:
         write_atomic(self._path(path), data, 0o644, self._path(temp_name(path)), UploadRefused)
+
+    async def put_file(self, path: str, local: Path) -> None:
+        await asyncio.to_thread(self._put_file, path, local)
+
+    def _put_file(self, path: str, local: Path) -> None:
+        final, temp = self._path(path), self._path(temp_name(path))
+        with map_local_errors(f"copy {local} to {final}"):
+            try:
+                with local.open("rb") as source, temp.open("xb") as out:
+                    shutil.copyfileobj(source, out, COPY_CHUNK)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.chmod(temp, 0o644)
+                os.replace(temp, final)
+            finally:
+                temp.unlink(missing_ok=True)
 
     async def delete(self, path: str) -> None:
         with map_local_errors(f"delete {path}"):

@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 #: Seconds to connect, and for a whole request.
 CONNECT_TIMEOUT = 10
 REQUEST_TIMEOUT = 30
+#: Bytes per part of a file's multipart upload (S3's smallest part is 5 MiB); two parts are in
+#: flight, so a copy holds at most 10 MiB of a recording in memory.
+MULTIPART_CHUNK = 5 * 1024 * 1024
 #: What a CDN may keep, by kind of file: the playlist changes every segment; segments, parts and init
 #: segments never change under their name; the snapshot and its sidecars change every few seconds.
 PLAYLIST_CACHE = "public, max-age=1"
@@ -180,12 +183,18 @@ class S3Bucket:
         return map_s3_errors(what, self.describe(), self.target.host)
 
     async def put_atomic(self, path: str, data: bytes) -> None:
-        ext = posixpath.splitext(path)[1].lower()
-        attributes = {"Cache-Control": cache_control(path)}
-        if ext in CONTENT_TYPES:
-            attributes["Content-Type"] = CONTENT_TYPES[ext]
         with self._errors(f"uploading {path}"):
-            await obstore.put_async(self._store, path, data, attributes=attributes, use_multipart=False)
+            await obstore.put_async(
+                self._store, path, data, attributes=_attributes(path), use_multipart=False
+            )
+
+    async def put_file(self, path: str, local: Path) -> None:
+        """``local``, read by obstore a part at a time: multipart for a large file (parts of
+        MULTIPART_CHUNK bytes, two in flight), one PUT for a small one; either way the object appears
+        whole or not at all."""
+        with self._errors(f"uploading {path}"):
+            await obstore.put_async(self._store, path, local, attributes=_attributes(path),
+                                    chunk_size=MULTIPART_CHUNK, max_concurrency=2)  # fmt: skip
 
     async def delete(self, path: str) -> None:
         with contextlib.suppress(NotFoundError), self._errors(f"deleting {path}"):
@@ -213,3 +222,12 @@ class S3Bucket:
 
     async def aclose(self) -> None:
         return None
+
+
+def _attributes(path: str) -> dict[str, str]:
+    """The object's Cache-Control for a CDN, and its Content-Type when the extension says it."""
+    attributes = {"Cache-Control": cache_control(path)}
+    ext = posixpath.splitext(path)[1].lower()
+    if ext in CONTENT_TYPES:
+        attributes["Content-Type"] = CONTENT_TYPES[ext]
+    return attributes

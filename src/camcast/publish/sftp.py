@@ -24,6 +24,9 @@ T = TypeVar("T")
 #: Seconds to connect and authenticate, and for any one SFTP operation.
 CONNECT_TIMEOUT = 20.0
 OP_TIMEOUT = 20.0
+#: Bytes a second below which a file's upload is given up (its timeout grows with its size): a
+#: recording copied over a poor uplink still gets there, a dead one is noticed.
+SLOWEST_LINK = 50_000
 
 
 class SftpStore:
@@ -86,23 +89,35 @@ class SftpStore:
     def _abs(self, path: str) -> str:
         return posixpath.join(self._root, path.lstrip("/"))
 
-    async def _with_client(self, op: Callable[[asyncssh.SFTPClient], Awaitable[T]], what: str) -> T:
+    async def _with_client(
+        self, op: Callable[[asyncssh.SFTPClient], Awaitable[T]], what: str, seconds: float = OP_TIMEOUT
+    ) -> T:
         """Run ``op`` on the kept connection (one operation at a time), reconnecting once if it was lost."""
 
         async def attempt() -> T:
             sftp = await self._client()
             with map_ssh_errors(what, self.describe()):
-                return await asyncio.wait_for(op(sftp), OP_TIMEOUT)
+                return await asyncio.wait_for(op(sftp), seconds)
 
         async with self._lock:
             return await retry_once(attempt, lambda: self._sftp is None, self._drop, self.describe())
 
     async def put_atomic(self, path: str, data: bytes) -> None:
+        await self._put(path, data)
+
+    async def put_file(self, path: str, local: Path) -> None:
+        size = await asyncio.to_thread(lambda: local.stat().st_size)
+        await self._put(path, local, OP_TIMEOUT + size / SLOWEST_LINK)
+
+    async def _put(self, path: str, data: bytes | Path, seconds: float = OP_TIMEOUT) -> None:
         final, tmp = self._abs(path), self._abs(temp_name(path))
 
         async def op(sftp: asyncssh.SFTPClient) -> None:
-            async with sftp.open(tmp, "wb") as fh:
-                await fh.write(data)
+            if isinstance(data, Path):
+                await sftp.put(str(data), tmp)  # streamed, a block at a time
+            else:
+                async with sftp.open(tmp, "wb") as fh:
+                    await fh.write(data)
             try:
                 await sftp.posix_rename(tmp, final)
             except asyncssh.SFTPOpUnsupported:
@@ -113,7 +128,7 @@ class SftpStore:
                     await sftp.remove(final)
                 await sftp.rename(tmp, final)
 
-        await self._with_client(op, f"uploading {path}")
+        await self._with_client(op, f"uploading {path}", seconds)
 
     async def delete(self, path: str) -> None:
         async def op(sftp: asyncssh.SFTPClient) -> None:

@@ -1,10 +1,11 @@
 """The remote-store contract: where published files go, whatever the protocol.
 
 A :class:`RemoteStore` writes whole files atomically (``put_atomic`` uploads to a temporary name in the
-same folder and renames it over the final name, so a visitor never gets a partial file), deletes, lists
-and makes folders. Paths are ``/``-separated and relative to the store's root (the URL's folder).
-Every failure is an :class:`~camcast.errors.UploadError` with a one-line reason; each operation has a
-timeout. Local folders, FTP, FTPS and SFTP all fit behind it.
+same folder and renames it over the final name, so a visitor never gets a partial file; ``put_file``
+does the same from a file on this disk, streamed, never whole in memory: a recording may be hours of
+video), deletes, lists and makes folders. Paths are ``/``-separated and relative to the store's root
+(the URL's folder). Every failure is an :class:`~camcast.errors.UploadError` with a one-line reason;
+each operation has a timeout. Local folders, FTP, FTPS, SFTP and S3 all fit behind it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import posixpath
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, TypeVar
 
 from camcast.errors import UploadLost
@@ -43,6 +45,8 @@ class RemoteStore(Protocol):
         ...
 
     async def put_atomic(self, path: str, data: bytes) -> None: ...
+
+    async def put_file(self, path: str, local: Path) -> None: ...
 
     async def delete(self, path: str) -> None: ...
 

@@ -1,7 +1,11 @@
 """Recording over the set of cameras: a recorder per camera, fed motion's events; the limits kept
 (at start, after every file, and every minute: oldest first, by age and size per camera and by the
 disk's free space); and finished clips copied to the cameras' ``copy_to`` stores. Run
-:meth:`Recorders.start`, then its :meth:`Recorders.children` under the server's supervisor."""
+:meth:`Recorders.start`, then its :meth:`Recorders.children` under the server's supervisor.
+
+What is on disk is also held in memory (:attr:`Recorders.index`: listed at the start, added to as each
+file is finished, pruned by each sweep), so the server lists and finds recordings without reading the
+disk on the event loop; the files and their sidecars are the index's journal."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import logging
 import math
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from camcast.camera import Camera
@@ -53,6 +57,10 @@ class Recorders:
         self.folder = folder
         self.pictures = pictures  # motion's event pictures, copied with their clips
         self.recorders: dict[str, Recorder] = {}
+        #: Every finished recording on disk by file name, oldest first; replaced whole, never changed
+        #: in place (a sweep's thread makes the next one).
+        self.index: dict[str, Recording] = {}
+        self._since_listing: list[Recording] | None = None  # finished while a sweep lists the disk
         self._sweep_now = asyncio.Event()
         self._copies: dict[str, Outbox[Recording]] = {}
         self._stores: dict[str, RemoteStore] = {}
@@ -109,6 +117,7 @@ class Recorders:
     async def start(self, stack: contextlib.AsyncExitStack) -> None:
         """Recover what a crash cut off, then start recording; everything is closed with ``stack``."""
         await asyncio.to_thread(self._recover)
+        self.index = {r.name: r for r in await asyncio.to_thread(catalog.recordings, self.folder)}
         for store in self._stores.values():
             stack.push_async_callback(store.aclose)
         for recorder in self.recorders.values():
@@ -121,7 +130,18 @@ class Recorders:
         return found + [(f"{name}: copy_to", functools.partial(self._copier, name)) for name in self._copies]
 
     # --- limits ----------------------------------------------------------------------------------------
+    def recordings(self, cameras: Collection[str]) -> list[Recording]:
+        """The finished recordings of ``cameras``, oldest first (from memory)."""
+        return [r for r in self.index.values() if r.camera in cameras]
+
+    def forget(self, recording: Recording) -> None:
+        """``recording`` was deleted (the owner's page)."""
+        self.index = {name: r for name, r in self.index.items() if name != recording.name}
+
     def _finished(self, recording: Recording) -> None:
+        self.index = {**self.index, recording.name: recording}
+        if self._since_listing is not None:
+            self._since_listing.append(recording)
         log.info("%s: recorded %s (%.1f s, %.1f MB)", recording.camera, recording.path, recording.seconds,
                  recording.bytes / 1e6)  # fmt: skip
         self._sweep_now.set()
@@ -131,19 +151,23 @@ class Recorders:
 
     async def _sweeps(self) -> None:
         while True:
+            self._since_listing = []
             try:
-                short = await asyncio.to_thread(self.sweep)
+                short, kept = await asyncio.to_thread(self.sweep)
             except (CamcastError, OSError) as exc:
                 log.warning("recordings: %s", exc)
             else:
+                self.index = {r.name: r for r in (*kept, *self._since_listing)}
                 self._apply(short)
+            finally:
+                self._since_listing = None
             self._sweep_now.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._sweep_now.wait(), SWEEP_EVERY)
 
-    def sweep(self) -> bool:
+    def sweep(self) -> tuple[bool, list[Recording]]:
         """Delete what is past the limits, oldest first (in a worker thread); returns whether the disk
-        is still short of the free space asked for."""
+        is still short of the free space asked for, and the recordings kept (finished ones)."""
         limits = {name: limits_of(r.settings) for name, r in self.recorders.items()}
         writing = frozenset(r.clip.path.name for r in self.recorders.values() if r.clip is not None)
         found = catalog.recordings(self.folder)
@@ -154,7 +178,8 @@ class Recorders:
             catalog.delete(recording)
         if gone:
             log.info("recordings: deleted %d, oldest first, to stay within the limits", len(gone))
-        return short
+        deleted = {r.name for r in gone}
+        return short, [r for r in found if r.name not in deleted and r.name not in writing]
 
     def _apply(self, short: bool) -> None:
         """Stop recording while the disk is short (one warning), resume when it is not."""
@@ -220,17 +245,16 @@ class Recorders:
                          store.describe(), days)  # fmt: skip
 
     async def _copy(self, store: RemoteStore, recording: Recording) -> None:
-        """The clip, its sidecar and its events' pictures, each uploaded atomically."""
+        """The clip, its sidecar and its events' pictures, each uploaded atomically, streamed from the
+        disk (a clip may be hours of video: it is never read whole into memory)."""
         day = recording.path.parent.name
         folder = f"{recording.camera}/{day}"
         await store.makedirs(folder)
         for path in (recording.path, sidecar(recording.path),
                      *(self.pictures / f"{event}.jpg" for event in recording.events)):  # fmt: skip
-            try:
-                data = await asyncio.to_thread(path.read_bytes)
-            except FileNotFoundError:
+            if not await asyncio.to_thread(path.is_file):
                 continue  # deleted meanwhile, or an event without a picture
-            await store.put_atomic(f"{folder}/{path.name}", data)
+            await store.put_file(f"{folder}/{path.name}", path)
 
 
 def _store(settings: CameraSettings) -> RemoteStore:

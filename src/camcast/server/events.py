@@ -50,7 +50,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         except ValueError as exc:
             raise web.HTTPBadRequest(text=f"since: {exc}\n") from None
     limit = int(optional_number(request, "limit", 1, MAX_EVENTS) or 100)
-    found = await asyncio.to_thread(_motion(request).events.read)
+    found = _motion(request).events.events()  # memory: the file is its journal
     chosen = [e for e in found if e.camera in names and (since is None or (e.end or e.start) >= since)]
     touch(request, "events", 0)
     return web.json_response(
@@ -63,8 +63,8 @@ async def event_picture(request: web.Request) -> web.StreamResponse:
     if not _PICTURE.fullmatch(name):
         raise web.HTTPNotFound()
     motion = _motion(request)
-    found = await asyncio.to_thread(motion.events.read)
-    event = next((e for e in found if e.picture == name), None)
+    event = motion.events.event(name.removesuffix(".jpg"))
+    event = event if event is not None and event.picture == name else None
     p = principal(request)
     if event is None or (p is not None and not p.may("event_picture", "owner", event.camera)):
         raise web.HTTPNotFound()

@@ -38,7 +38,7 @@ async def recordings(request: web.Request) -> web.StreamResponse:
         names = [camera_name(request)]
     else:
         names = [name for name in st.cameras if p is None or p.may("recordings", "owner", name)]
-    found = await asyncio.to_thread(catalog.recordings, _recorders(request).folder, names)
+    found = _recorders(request).recordings(names)  # memory: the files are its journal
     if p is not None and p.recording:  # a link to one recording lists that one only
         found = [r for r in found if r.name == p.recording]
     recorders = _recorders(request).recorders
@@ -54,7 +54,7 @@ async def recordings(request: web.Request) -> web.StreamResponse:
 async def _find(request: web.Request, route: str) -> Recording:
     """The recording the URL names, if this principal may have it (else 404: its name says nothing)."""
     name = request.match_info["name"]
-    found = await asyncio.to_thread(catalog.find, _recorders(request).folder, name)
+    found = _recorders(request).index.get(name)
     p = principal(request)
     if found is None or (p is not None and not p.may(route, "owner", found.camera)):
         raise web.HTTPNotFound(text="no such recording\n")
@@ -79,6 +79,7 @@ async def recording_file(request: web.Request) -> web.StreamResponse:
 async def recording_delete(request: web.Request) -> web.StreamResponse:
     found = await _find(request, "recording_delete")
     await asyncio.to_thread(catalog.delete, found)
+    _recorders(request).forget(found)
     touch(request, f"delete recording {found.name}", 0, found.camera, own=True)
     return web.Response(status=204)
 
