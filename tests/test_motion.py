@@ -23,7 +23,7 @@ from camcast.frames import Encoded, Frame
 from camcast.motion.detector import Detector
 from camcast.motion.events import Event, EventLog, Tracker
 from camcast.motion.grey import small_grey
-from camcast.motion.regions import parse_region, watched
+from camcast.picture.regions import parse_region, watched
 from tests.conftest import camcast_server, run_cli, web_site
 from tests.media import make_video
 from tests.peers import webhook_receiver

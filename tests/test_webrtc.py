@@ -28,7 +28,7 @@ from camcast.frames import Encoded, Frame, Yuv420
 from camcast.paths import config_dir, viewer_log
 from camcast.picture.jpeg import decode_rgb
 from camcast.security.tokens import ShareKeys
-from camcast.server.viewers import read_history
+from camcast.security.viewers import read_history
 from camcast.server.webrtc import ice
 from camcast.server.webrtc.ice import reachable
 from camcast.server.webrtc.offer import OfferError, check_offer

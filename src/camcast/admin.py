@@ -28,8 +28,8 @@ from camcast.net import WILDCARDS, host_port
 from camcast.security.accounts import MIN_PASSWORD, Accounts
 from camcast.security.files import write_private
 from camcast.security.tokens import MetricsToken
+from camcast.security.viewers import read_history
 from camcast.server.urls import path_for
-from camcast.server.viewers import read_history
 from camcast.sources.controls import Control, list_controls, set_controls
 
 

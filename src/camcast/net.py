@@ -33,3 +33,10 @@ def shown_host(host: str) -> str:
     """The host to print in URLs for a server listening on ``host``: this machine's name for a wildcard
     address (``0.0.0.0`` opens nowhere in a browser), else ``host`` itself. May ask the resolver."""
     return socket.getfqdn() if host in WILDCARDS else host
+
+
+def host_of(header: str) -> str:
+    """The host part of a Host header or a URL's authority (``[::1]:8080`` -> ``::1``)."""
+    if header.startswith("["):
+        return header[1 : header.find("]")] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header

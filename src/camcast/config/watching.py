@@ -22,7 +22,7 @@ from camcast.config.parse import (
     parse_sensitivity,
     parse_webhook,
 )
-from camcast.motion.regions import Region, parse_region
+from camcast.picture.regions import Region, parse_region
 
 #: The table of a camera's motion settings (``motion_fps`` is its ``fps``, ``motion`` its ``enabled``).
 MOTION_TABLE = "motion"

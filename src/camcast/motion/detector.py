@@ -28,8 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from camcast.picture.regions import Mask
+
 Grey = npt.NDArray[np.uint8]
-Mask = npt.NDArray[np.bool_]
 Floats = npt.NDArray[np.float32]
 
 #: Noise (mean absolute luma difference) assumed at a pixel before any is learned. The 1/8 picture

@@ -28,8 +28,8 @@ from camcast.hub import Hub
 from camcast.motion.detector import Analysis, Detector
 from camcast.motion.events import Change, Event, EventLog, Tracker
 from camcast.motion.grey import small_grey
-from camcast.motion.regions import watched
 from camcast.picture.jpeg import pixels
+from camcast.picture.regions import watched
 from camcast.runtime.worker import Worker
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """The RTSP server: each camera at ``rtsp://HOST:PORT/NAME`` (the first also at ``/``), H.264 over
 RTP, to clients that take it over TCP (interleaved in the RTSP connection) or UDP (their ports).
 
-Access is the HTTP server's (:class:`~camcast.server.auth.Gate`): without accounts a loopback
+Access is the HTTP server's gate (:class:`~camcast.security.gate.Gate`): without accounts a loopback
 client is the local user; otherwise a share link's ``?token=`` with the stream scope, or an account
 by Basic authentication, which is taken only over RTSPS (TLS, when the server has a certificate) or
 from this computer. Every playing session is in the viewer log. A session's client that stops reading
@@ -20,11 +20,9 @@ import secrets
 import ssl
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import Any
 
-from aiohttp import web
-from multidict import CIMultiDict
-
+from camcast.net import host_of
 from camcast.rtsp.protocol import (
     METHODS,
     Interleaved,
@@ -36,8 +34,9 @@ from camcast.rtsp.protocol import (
 )
 from camcast.rtsp.session import RtspSession
 from camcast.rtsp.stream import RtpStream
-from camcast.server.auth import REALM, Gate, Principal
-from camcast.server.viewers import ViewerLog
+from camcast.security.gate import REALM, Asking, Gate, Principal
+from camcast.security.gate import Refused as NotLetIn
+from camcast.security.viewers import ViewerLog
 
 log = logging.getLogger(__name__)
 
@@ -309,13 +308,19 @@ class Connection:
         credentials = "token" in request.query or "authorization" in request.headers
         if not credentials and camera in self.allowed:
             return self.allowed[camera]
-        ask = _Ask(request, self)
+        host = request.uri.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]
+        # RTSP has no cookies: a browser's session never opens a stream here.
+        asking = Asking(
+            address=self.address, transport="rtsp", token=request.query.get("token"),
+            authorization=request.headers.get("authorization"), host=host_of(host or self.local),
+            secure=self.secure,
+        )  # fmt: skip
         try:
-            who = await self.server.gate.principal(cast(web.Request, ask))
-        except web.HTTPException as exc:
-            status = 401 if exc.status == 401 else 403
+            who = await self.server.gate.principal(asking)
+        except NotLetIn as refused:
+            status = 401 if refused.status == 401 else 403
             raise Refused(
-                status, exc.text or exc.reason, {"WWW-Authenticate": REALM} if status == 401 else {}
+                status, refused.reason, {"WWW-Authenticate": REALM} if status == 401 else {}
             ) from None
         if who is None:
             raise Refused(401, "sign in to watch this camera", {"WWW-Authenticate": REALM})
@@ -323,20 +328,3 @@ class Connection:
             raise Refused(403, "not allowed for this account or link")
         self.allowed[camera] = who
         return who
-
-
-class _Ask:
-    """An RTSP request as the HTTP gate reads a request: its address, query, headers and host."""
-
-    def __init__(self, request: Request, connection: Connection) -> None:
-        self.remote = connection.address
-        self.query = request.query
-        self.headers = CIMultiDict(request.headers)
-        host = request.uri.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]
-        self.host = host or connection.local
-        self.secure = connection.secure
-        self.transport = connection.writer.transport
-        self.cookies: dict[str, str] = {}  # RTSP has none: a browser's session never opens a stream here
-
-    def __contains__(self, key: object) -> bool:
-        return False

@@ -13,9 +13,9 @@ from typing import Any, Protocol
 from camcast.rtsp.protocol import Transport
 from camcast.rtsp.rtp import RtpFrame, header, sender_report
 from camcast.rtsp.stream import RtpStream
-from camcast.server.auth import Principal
-from camcast.server.viewers import Session as Viewing
-from camcast.server.viewers import ViewerLog
+from camcast.security.gate import Principal
+from camcast.security.viewers import Session as Viewing
+from camcast.security.viewers import ViewerLog
 
 log = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@ key, the scraper's token), held in memory.
 
 A command reads it afresh at each use: a ``stat``, and the file again only when it changed. The server
 marks its registries ``cached``: then a request reads memory only, never the disk, and the server's
-watcher (:meth:`camcast.server.auth.Gate.watch`) calls :meth:`Registry.refresh` every
-:data:`~camcast.server.auth.REFRESH_EVERY` seconds in its worker thread, so a change made from a
+watcher (:meth:`camcast.security.gate.Gate.watch`) calls :meth:`Registry.refresh` every
+:data:`~camcast.security.gate.REFRESH_EVERY` seconds in its worker thread, so a change made from a
 terminal (``camcast users remove``, ``camcast share --revoke``) reaches the server within a second.
 """
 

@@ -22,6 +22,7 @@ from aiohttp import web
 from camcast.errors import ConfigError
 from camcast.security.links import Link
 from camcast.security.tokens import SCOPES, parse_duration
+from camcast.server.auth import asking
 from camcast.server.settings import body_json, owner_of_all
 from camcast.server.signin import set_session_cookie
 from camcast.server.state import state
@@ -79,7 +80,7 @@ async def accounts_change(request: web.Request) -> web.StreamResponse:
         # The change ended this owner's own session with the others: a new one keeps them signed in.
         token, session = gate.open_session(dataclasses.replace(p, via="account"))
         body["csrf"] = session.csrf
-    elif p.via == "session" and gate.session(request) is None:
+    elif p.via == "session" and gate.session(asking(request)) is None:
         body["signed_out"] = True  # the local user's session ends with the first account
     response = web.json_response(body)
     if token:

@@ -14,14 +14,14 @@ from pathlib import Path
 from aiohttp import web, web_response
 
 from camcast.camera import Camera
-from camcast.server.auth import Gate, same_origin
+from camcast.security.viewers import ViewerLog
+from camcast.server.auth import Gate, check, same_origin
 from camcast.server.hls import HlsOutput
 from camcast.server.mjpeg import Fanout
 from camcast.server.proxy import PROXY, TrustedProxies
 from camcast.server.routes import BOUND
 from camcast.server.state import PRINCIPAL, STATE, Handler, Served, ServerState, state
 from camcast.server.urls import CAMERA_PREFIX, ROUTES, Route, path_for
-from camcast.server.viewers import ViewerLog
 from camcast.server.webrtc import ice as webrtc_ice
 from camcast.server.webrtc.ice import IceSettings
 from camcast.server.webrtc.sessions import WebRtc
@@ -66,8 +66,8 @@ async def _policy(request: web.Request, handler: Handler) -> web.StreamResponse:
     route = _BY_RESOURCE[name]
     st = state(request)
     try:
-        request[PRINCIPAL] = await st.gate.check(
-            request, _effective_name(route, request), route.role, _route_camera(request, route)
+        request[PRINCIPAL] = await check(
+            st.gate, request, _effective_name(route, request), route.role, _route_camera(request, route)
         )
     except web.HTTPUnauthorized:
         if route.name != "settings_page" or "text/html" not in request.headers.get("Accept", ""):

@@ -1,278 +1,51 @@
-"""Who is asking, and may they: one policy for every route, deny by default.
-
-Every route in :data:`camcast.server.urls.ROUTES` names the least role it needs: ``public`` (health
-check, static assets), ``viewer`` (pages, snapshot, stream, status) or ``owner`` (control). A route
-without an entry cannot be registered. A request's principal comes from, in order:
-
-- the control socket (a Unix socket only the owner's user can open): the owner;
-- ``?token=`` (a share link), or the same token as ``Authorization: Bearer`` (how WHEP clients send
-  it): a viewer limited to the link's scope;
-- ``Authorization: Bearer`` with the scraper's metrics token (``camcast metrics-token``): ``/metrics``
-  and nothing else;
-- a session cookie (:mod:`camcast.security.sessions`), from ``/login`` or from opening ``/settings``;
-  its changes must carry the session's CSRF token;
-- ``Authorization: Basic`` checked against the accounts, accepted only over TLS or from loopback;
-- nobody: an anonymous viewer when the server is ``--public`` with no accounts; an anonymous owner
-  when no account exists and the server listens on loopback only (the local user); otherwise refused.
-
-Anonymous loopback access also requires a loopback ``Host`` header, so a web page cannot rebind its own
-domain name to 127.0.0.1 and read the camera from the visitor's browser (DNS rebinding), and a
-loopback client that is not a relay for someone else: a request carrying forwarding headers from a
-proxy that is not trusted (``--trusted-proxy``) is never the local user.
-"""
+"""The HTTP side of the gate (:mod:`camcast.security.gate`): a request described as an
+:class:`~camcast.security.gate.Asking`, a refusal answered as its HTTP status, and the same-origin rule
+for changes."""
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import binascii
-import logging
-from dataclasses import dataclass
-from typing import Literal
-
 from aiohttp import web
 
-from camcast.net import is_loopback_host
-from camcast.runtime.worker import Worker
-from camcast.security.accounts import Accounts
-from camcast.security.limits import FailureLimiter
-from camcast.security.links import ShareLinks
-from camcast.security.sessions import COOKIE, Session, Sessions
-from camcast.security.tokens import MetricsToken, TokenError
+from camcast.net import host_of
+from camcast.security.gate import REALM, Asking, Gate, Principal, Refused
+from camcast.security.sessions import COOKIE
 from camcast.server.proxy import PROXY, is_proxied
-from camcast.server.urls import scope_routes
 
-log = logging.getLogger(__name__)
-
-RANK: dict[str, int] = {"public": 0, "viewer": 1, "owner": 2}
-REALM = 'Basic realm="camcast", charset="UTF-8"'
-#: Seconds between looks at the registries' files (a stat of each, in the registry worker): a change
-#: made from a terminal (an account removed, a link revoked) reaches the server within this.
-REFRESH_EVERY = 0.5
+__all__ = ["REALM", "Gate", "Principal", "Refused", "asking", "check", "refusal", "same_origin"]
 
 
-@dataclass(frozen=True)
-class Principal:
-    """Who a request is: ``name`` for the viewer log (never a secret), ``role``, and how they came."""
-
-    name: str
-    role: str
-    via: Literal["account", "share", "anonymous", "local", "metrics", "session"]
-    scope: str = ""
-    token: str = ""
-    cameras: tuple[str, ...] = ()  # the cameras this principal may watch; empty: all
-    recording: str = ""  # a link to one recording: its file name (nothing else of the scope)
-    csrf: str = ""  # a session's: what its changes must carry
-
-    def may(self, route: str, needed: str, camera: str | None = None) -> bool:
-        """Whether this principal may use ``route`` (which needs role ``needed``), on ``camera`` when
-        the route is a camera's."""
-        if self.via == "metrics":  # the scraper's token opens /metrics and nothing else
-            return route == "metrics"
-        if camera is not None and self.cameras and camera not in self.cameras and needed != "public":
-            return False
-        if self.via == "share":  # a link opens exactly what its scope declares (events: an owner's route)
-            return needed == "public" or route in scope_routes(self.scope)
-        return RANK[self.role] >= RANK[needed]
+def asking(request: web.Request) -> Asking:
+    """Who sends ``request``, as the gate reads it."""
+    return Asking(
+        address=request.remote or "?",
+        transport="unix" if _is_unix(request) else "http",
+        token=request.query.get("token"),
+        authorization=request.headers.get("Authorization"),
+        cookie=request.cookies.get(COOKIE),
+        host=host_of(request.host),
+        secure=request.secure,
+        relayed_unknown=is_proxied(request) and PROXY not in request,
+    )
 
 
-def _host_name(header: str) -> str:
-    """The host part of a Host header (``[::1]:8080`` -> ``::1``)."""
-    if header.startswith("["):
-        return header[1 : header.find("]")] if "]" in header else header
-    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+def refusal(refused: Refused) -> web.HTTPException:
+    """The HTTP answer to ``refused``: 401 with the realm, 403, or 429 with Retry-After."""
+    text = f"{refused.reason}\n"
+    if refused.status == 401:
+        return web.HTTPUnauthorized(text=text, headers={"WWW-Authenticate": REALM})
+    if refused.status == 429:
+        return web.HTTPTooManyRequests(text=text, headers={"Retry-After": str(int(refused.retry_after) + 1)})
+    return web.HTTPForbidden(text=text)
 
 
-class Gate:
-    """Authenticates requests and applies the role policy; one per server."""
-
-    def __init__(
-        self,
-        accounts: Accounts,
-        shares: ShareLinks,
-        *,
-        loopback_only: bool,
-        public: bool,
-        tls: bool,
-        metrics: MetricsToken | None = None,
-    ) -> None:
-        self.accounts = accounts
-        self.shares = shares
-        self.metrics = metrics
-        self.loopback_only = loopback_only
-        self.public = public
-        self.tls = tls
-        self.limiter = FailureLimiter()
-        self.sessions = Sessions()
-        #: Every read and write of the registries' files goes through this thread, never the loop's.
-        self.files = Worker("registries", 64, when_full="refuse")
-
-    def hold(self) -> None:
-        """Read the registries now and from then on only in :meth:`watch` (blocking: at the start)."""
-        self._refresh()
-        self.accounts.file.cached = True
-        if self.metrics is not None:
-            self.metrics.file.cached = True
-        self.shares.hold()
-
-    def _refresh(self) -> None:
-        self.accounts.file.refresh()
-        self.shares.refresh()
-        if self.metrics is not None:
-            self.metrics.file.refresh()
-
-    async def _changed_since(self, before: tuple[int, ...]) -> bool:
-        """Look at the registries now (a refusal may be of something a command made a moment ago,
-        before the next :meth:`watch`): whether any changed since ``before``."""
-        await self.files.run(self._refresh)
-        return self._generations() != before
-
-    def _generations(self) -> tuple[int, ...]:
-        metrics = self.metrics.file.generation if self.metrics is not None else 0
-        return (self.accounts.file.generation, self.shares.file.generation,
-                self.shares.keys.file.generation, metrics)  # fmt: skip
-
-    async def watch(self) -> None:
-        """Until cancelled: the registries' files looked at every REFRESH_EVERY seconds, and read
-        again when a command changed them; the share links' last uses written."""
-        while True:
-            await asyncio.sleep(REFRESH_EVERY)
-            await self.files.run(self._refresh)
-
-    async def principal(self, request: web.Request) -> Principal | None:
-        """Who ``request`` is, or None for nobody. Raises 401/429 for bad or locked-out credentials."""
-        if _is_unix(request):
-            return Principal("local owner", "owner", "local")
-        address = request.remote or "?"
-        token = request.query.get("token")
-        header = request.headers.get("Authorization")
-        if header is not None and header[:7].lower() == "bearer ":
-            bearer = header[7:].strip()
-            if self.metrics is not None and self.metrics.matches(bearer):
-                return Principal("metrics scraper", "owner", "metrics")
-            # Else a share link's token, sent the way WHEP clients send credentials (RFC 9725, 4.5).
-            token, header = bearer, None
-        if token is not None or header is not None:
-            wait = self.limiter.retry_after(address)
-            if wait:
-                raise web.HTTPTooManyRequests(
-                    text="too many failed attempts; try again later\n",
-                    headers={"Retry-After": str(int(wait) + 1)},
-                )
-        if token is not None:
-            try:
-                try:
-                    share = self.shares.verify(token)
-                except TokenError:
-                    if not await self._changed_since(self._generations()):
-                        raise
-                    share = self.shares.verify(token)  # a link `camcast share` made just now
-            except TokenError as exc:
-                self.limiter.fail(address)
-                log.warning("refused share link from %s: %s", address, exc)
-                raise self.unauthorized("this link is invalid, expired or revoked") from None
-            return Principal(
-                share.name, "viewer", "share", share.scope, token, share.cameras, share.recording
-            )
-        session = self.session(request)
-        if session is not None:
-            return Principal(
-                session.name, session.role, "session", cameras=session.cameras, csrf=session.csrf
-            )
-        if header is not None:
-            return await self._basic(request, header, address)
-        if not self.accounts:
-            if self.public:
-                return Principal("anonymous", "viewer", "anonymous")
-            if self.loopback_only and self.local(request, address):
-                return Principal("local user", "owner", "anonymous")
-        return None
-
-    def session(self, request: web.Request) -> Session | None:
-        """The request's session, while it holds: its account unchanged (or, for the local user's, no
-        account made since and the request still local)."""
-        cookie = request.cookies.get(COOKIE)
-        session = self.sessions.get(cookie) if cookie else None
-        if session is None:
-            return None
-        if session.via == "local":
-            holds = not self.accounts and self.loopback_only and self.local(request, request.remote or "?")
-        else:
-            holds = self.accounts.proof(session.name) == session.proof
-        return session if holds else None
-
-    def open_session(self, principal: Principal) -> tuple[str, Session]:
-        """A session for an owner or viewer already known (an account, or the local user)."""
-        if principal.via == "account":
-            proof = self.accounts.proof(principal.name) or ""
-            return self.sessions.open(principal.name, principal.role, "account", principal.cameras, proof)
-        return self.sessions.open(principal.name, principal.role, "local", (), "")
-
-    @staticmethod
-    def local(request: web.Request, address: str) -> bool:
-        """Whether ``request`` comes from this machine's own user: a loopback client naming a loopback
-        host, not relayed by a proxy that was not trusted (then the real client is unknown)."""
-        relayed_unknown = is_proxied(request) and PROXY not in request
-        return (
-            is_loopback_host(_host_name(request.host)) and is_loopback_host(address) and not relayed_unknown
-        )
-
-    async def _basic(self, request: web.Request, header: str, address: str) -> Principal:
-        scheme, _, encoded = header.partition(" ")
-        if scheme.lower() != "basic":
-            raise self.unauthorized("use HTTP Basic authentication")
-        if not self.passwords_allowed(request, address):
-            raise web.HTTPForbidden(text="passwords are accepted only over HTTPS\n")
-        try:
-            name, sep, password = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            name, sep, password = "", "", ""
-        account = await self.password(address, name, password) if sep else None
-        if account is None:
-            raise self.unauthorized("wrong name or password")
-        return account
-
-    def passwords_allowed(self, request: web.Request, address: str) -> bool:
-        """Passwords are taken over TLS, or from this computer, never in the clear over a network."""
-        return self.tls or request.secure or is_loopback_host(address)
-
-    async def password(self, address: str, name: str, password: str) -> Principal | None:
-        """The account ``name`` if ``password`` is its (checked off the event loop), else None; each
-        answer counts towards ``address``'s lockout, for HTTP Basic and the sign-in form alike."""
-        account = await asyncio.to_thread(self.accounts.verify, name, password) if name else None
-        if account is None and name and await self._changed_since(self._generations()):
-            account = await asyncio.to_thread(self.accounts.verify, name, password)  # made just now
-        if account is None:
-            self.limiter.fail(address)
-            log.warning("failed sign-in from %s", address)  # the attempted name may be a mistyped password
-            return None
-        self.limiter.succeed(address)
-        return Principal(account.name, account.role, "account", cameras=account.cameras)
-
-    @staticmethod
-    def unauthorized(reason: str) -> web.HTTPUnauthorized:
-        return web.HTTPUnauthorized(text=f"{reason}\n", headers={"WWW-Authenticate": REALM})
-
-    async def check(
-        self, request: web.Request, route: str, needed: str, camera: str | None = None
-    ) -> Principal | None:
-        """The principal allowed to use ``route`` (on ``camera``); raises 401, 403 or 429 otherwise."""
-        if needed == "public":
-            return None
-        principal = await self.principal(request)
-        if principal is None:
-            if self.accounts and is_loopback_host(request.remote or ""):
-                # Where the rule bites: a program on this computer that fetched without a password.
-                raise self.unauthorized(
-                    "sign in to watch this camera: accounts exist, so this computer signs in too (an "
-                    "account's name and password, or a share link from `camcast share`)"
-                )
-            raise self.unauthorized("sign in to watch this camera")
-        if not principal.may(route, needed, camera):
-            if principal.via == "anonymous" and principal.role == "viewer":
-                raise self.unauthorized("this needs the owner's account")
-            raise web.HTTPForbidden(text="not allowed for this account or link\n")
-        return principal
+async def check(
+    gate: Gate, request: web.Request, route: str, needed: str, camera: str | None = None
+) -> Principal | None:
+    """:meth:`Gate.check` for an HTTP request: its principal, or the refusal as an HTTP error."""
+    try:
+        return await gate.check(asking(request), route, needed, camera)
+    except Refused as refused:
+        raise refusal(refused) from None
 
 
 def _is_unix(request: web.Request) -> bool:

@@ -24,14 +24,14 @@ from camcast.security.accounts import Accounts
 from camcast.security.files import private_dir
 from camcast.security.links import ShareLinks
 from camcast.security.tokens import MetricsToken, ShareKeys
+from camcast.security.viewers import ViewerLog
 from camcast.server.app import build_app
 from camcast.server.auth import Gate
 from camcast.server.guard import Limits
 from camcast.server.listen import Access, listen
 from camcast.server.proxy import TrustedProxies
 from camcast.server.state import STATE, ServerState
-from camcast.server.urls import path_for
-from camcast.server.viewers import ViewerLog
+from camcast.server.urls import path_for, scope_routes
 from camcast.server.webrtc.ice import IceSettings, host_addresses, ice_servers
 
 #: Where the TURN password may come from instead of the config file.
@@ -76,7 +76,7 @@ async def serving(
     links = ShareLinks(ShareKeys(paths.share_key()), paths.share_links())
     gate = Gate(
         accounts, links, loopback_only=access.loopback, public=settings.public, tls=access.tls is not None,
-        metrics=MetricsToken(paths.metrics_token()),
+        scopes=scope_routes, metrics=MetricsToken(paths.metrics_token()),
     )  # fmt: skip
     await asyncio.to_thread(gate.hold)  # from now on, requests read the registries from memory
     private_dir(paths.state_dir())

@@ -28,11 +28,11 @@ from camcast.errors import CamcastError, SourceError
 from camcast.pages import forms
 from camcast.security.certificate import tls_status
 from camcast.security.tokens import SCOPES
-from camcast.server.auth import Gate, Principal
+from camcast.security.viewers import read_history
+from camcast.server.auth import Gate, Principal, asking
 from camcast.server.signin import set_session_cookie
 from camcast.server.state import ServerState, principal, state
 from camcast.server.urls import path_for
-from camcast.server.viewers import read_history
 from camcast.sources.controls import Control, list_controls
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ LOCAL_ONLY = {
 
 def is_local(request: web.Request) -> bool:
     """Whether the browser is on this computer (loopback, not relayed for someone else)."""
-    return Gate.local(request, request.remote or "?")
+    return Gate.local(asking(request))
 
 
 def locked(request: web.Request, flagged: frozenset[str]) -> dict[str, str]:

@@ -16,6 +16,7 @@ from aiohttp import web
 from camcast.net import is_loopback_host
 from camcast.pages import forms
 from camcast.security.sessions import COOKIE, LIFETIME
+from camcast.server.auth import asking
 from camcast.server.state import principal, state
 from camcast.server.urls import path_for
 
@@ -74,7 +75,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         response = _page(request, "Too many failed attempts: try again later.", next_url, 429)
         response.headers["Retry-After"] = str(int(wait) + 1)
         return response
-    if not gate.passwords_allowed(request, address):
+    if not gate.passwords_allowed(asking(request)):
         return _page(request, "Passwords are accepted only over HTTPS.", next_url, 403)
     account = await gate.password(address, name, password)
     if account is None:

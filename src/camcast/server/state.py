@@ -24,11 +24,11 @@ from camcast.publish.publisher import Publisher
 from camcast.record.runner import Recorders
 from camcast.rtsp.server import RtspServer
 from camcast.runtime.supervisor import Supervisor
+from camcast.security.viewers import ViewerLog
 from camcast.server.auth import Gate, Principal
 from camcast.server.hls import HlsOutput
 from camcast.server.mjpeg import Fanout
 from camcast.server.proxy import TrustedProxies
-from camcast.server.viewers import ViewerLog
 from camcast.server.webrtc.sessions import WebRtc
 from camcast.server.webrtc.track import WebRtcOutput
 
@@ -146,7 +146,7 @@ def touch(
 ) -> None:
     """Log a visit that is not a stream (a picture, a page, an HLS file, a recording) in the viewer
     log, as one of ``camera`` (by default the request's); ``own``: a session of its own (see
-    :meth:`~camcast.server.viewers.ViewerLog.touch`)."""
+    :meth:`~camcast.security.viewers.ViewerLog.touch`)."""
     who, via = watcher(request)
     where = camera or camera_name(request)
     state(request).viewers.touch(request.remote or "?", who, via, route, frames, where, own)

@@ -1,5 +1,6 @@
 """Zones: where motion counts (and where it never does), as fractions of the picture so that they hold
-at any size. A zone is a rectangle ``[left, top, right, bottom]`` or a polygon ``[[x, y], ...]``."""
+at any size (picture geometry, below both the settings that parse them and the detector that uses
+them). A zone is a rectangle ``[left, top, right, bottom]`` or a polygon ``[[x, y], ...]``."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image, ImageDraw
 
-from camcast.motion.detector import Mask
+#: A picture-sized boolean mask: True where a region covers.
+Mask = npt.NDArray[np.bool_]
 
 _FORMS = (
     "a rectangle [left, top, right, bottom] or a polygon [[x, y], [x, y], [x, y], ...] in fractions "

@@ -1,0 +1,299 @@
+"""Who is asking, and may they: one policy for every way in (HTTP, RTSP, the control socket), deny by
+default.
+
+Every route names the least role it needs: ``public`` (health check, static assets), ``viewer``
+(pages, snapshot, stream, status) or ``owner`` (control). Whoever asks is described by an
+:class:`Asking` (made by the transport: :func:`camcast.server.auth.asking` for HTTP, the RTSP server
+for RTSP), and their principal comes from, in order:
+
+- the control socket (a Unix socket only the owner's user can open): the owner;
+- ``?token=`` (a share link), or the same token as ``Authorization: Bearer`` (how WHEP clients send
+  it): a viewer limited to the link's scope;
+- ``Authorization: Bearer`` with the scraper's metrics token (``camcast metrics-token``): ``/metrics``
+  and nothing else;
+- a session cookie (:mod:`camcast.security.sessions`), from ``/login`` or from opening ``/settings``;
+  its changes must carry the session's CSRF token;
+- ``Authorization: Basic`` checked against the accounts, accepted only over TLS or from loopback;
+- nobody: an anonymous viewer when the server is ``--public`` with no accounts; an anonymous owner
+  when no account exists and the server listens on loopback only (the local user); otherwise refused.
+
+Anonymous loopback access also requires a loopback host name, so a web page cannot rebind its own
+domain name to 127.0.0.1 and read the camera from the visitor's browser (DNS rebinding), and a
+loopback client that is not a relay for someone else: a request carrying forwarding headers from a
+proxy that is not trusted (``--trusted-proxy``) is never the local user.
+
+A refusal is a :class:`Refused` with the status each transport answers (401, 403, 429) and one line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from camcast.net import is_loopback_host
+from camcast.runtime.worker import Worker
+from camcast.security.accounts import Accounts
+from camcast.security.limits import FailureLimiter
+from camcast.security.links import ShareLinks
+from camcast.security.sessions import Session, Sessions
+from camcast.security.tokens import MetricsToken, TokenError
+
+log = logging.getLogger(__name__)
+
+RANK: dict[str, int] = {"public": 0, "viewer": 1, "owner": 2}
+REALM = 'Basic realm="camcast", charset="UTF-8"'
+#: Seconds between looks at the registries' files (a stat of each, in the registry worker): a change
+#: made from a terminal (an account removed, a link revoked) reaches the server within this.
+REFRESH_EVERY = 0.5
+#: Why a program on this computer is refused once accounts exist.
+NO_LOCAL_ANONYMOUS = (
+    "sign in to watch this camera: accounts exist, so this computer signs in too (an account's name "
+    "and password, or a share link from `camcast share`)"
+)
+
+
+@dataclass(frozen=True)
+class Asking:
+    """Who asks, as any transport tells it: the client's ``address`` (the real client's behind a
+    trusted proxy), how they came (``unix``: the owner's control socket), what they sent (a share
+    link's ``token``, an ``Authorization`` header, a session cookie), the host name they asked for,
+    whether the connection is encrypted, and whether it was relayed by a proxy that is not trusted."""
+
+    address: str
+    transport: Literal["http", "rtsp", "unix"]
+    token: str | None = None
+    authorization: str | None = None
+    cookie: str | None = None
+    host: str = ""
+    secure: bool = False
+    relayed_unknown: bool = False
+
+
+class Refused(Exception):
+    """Not let in: ``status`` 401 (credentials needed or wrong), 403 (not allowed, or passwords over
+    plain text), 429 (locked out for ``retry_after`` seconds); ``reason`` is one line."""
+
+    def __init__(self, status: int, reason: str, retry_after: float = 0.0) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request is: ``name`` for the viewer log (never a secret), ``role``, and how they came. A
+    share link's principal ``opens`` exactly the routes its scope opens."""
+
+    name: str
+    role: str
+    via: Literal["account", "share", "anonymous", "local", "metrics", "session"]
+    scope: str = ""
+    token: str = ""
+    cameras: tuple[str, ...] = ()  # the cameras this principal may watch; empty: all
+    recording: str = ""  # a link to one recording: its file name (nothing else of the scope)
+    csrf: str = ""  # a session's: what its changes must carry
+    opens: frozenset[str] = frozenset()  # a share link's routes
+
+    def may(self, route: str, needed: str, camera: str | None = None) -> bool:
+        """Whether this principal may use ``route`` (which needs role ``needed``), on ``camera`` when
+        the route is a camera's."""
+        if self.via == "metrics":  # the scraper's token opens /metrics and nothing else
+            return route == "metrics"
+        if camera is not None and self.cameras and camera not in self.cameras and needed != "public":
+            return False
+        if self.via == "share":  # a link opens exactly what its scope declares (events: an owner's route)
+            return needed == "public" or route in self.opens
+        return RANK[self.role] >= RANK[needed]
+
+
+class Gate:
+    """Authenticates whoever asks and applies the role policy; one per server. ``scopes`` names the
+    routes a share link's scope opens (the route table's, :func:`camcast.server.urls.scope_routes`)."""
+
+    def __init__(
+        self,
+        accounts: Accounts,
+        shares: ShareLinks,
+        *,
+        loopback_only: bool,
+        public: bool,
+        tls: bool,
+        scopes: Callable[[str], frozenset[str]],
+        metrics: MetricsToken | None = None,
+    ) -> None:
+        self.accounts = accounts
+        self.shares = shares
+        self.metrics = metrics
+        self.loopback_only = loopback_only
+        self.public = public
+        self.tls = tls
+        self.scopes = scopes
+        self.limiter = FailureLimiter()
+        self.sessions = Sessions()
+        #: Every read and write of the registries' files goes through this thread, never the loop's.
+        self.files = Worker("registries", 64, when_full="refuse")
+
+    # --- the registries, off the event loop ----------------------------------------------------------
+    def hold(self) -> None:
+        """Read the registries now and from then on only in :meth:`watch` (blocking: at the start)."""
+        self._refresh()
+        self.accounts.file.cached = True
+        if self.metrics is not None:
+            self.metrics.file.cached = True
+        self.shares.hold()
+
+    def _refresh(self) -> None:
+        self.accounts.file.refresh()
+        self.shares.refresh()
+        if self.metrics is not None:
+            self.metrics.file.refresh()
+
+    async def watch(self) -> None:
+        """Until cancelled: the registries' files looked at every REFRESH_EVERY seconds, and read
+        again when a command changed them; the share links' last uses written."""
+        while True:
+            await asyncio.sleep(REFRESH_EVERY)
+            await self.files.run(self._refresh)
+
+    async def _changed_since(self, before: tuple[int, ...]) -> bool:
+        """Look at the registries now (a refusal may be of something a command made a moment ago,
+        before the next :meth:`watch`): whether any changed since ``before``."""
+        await self.files.run(self._refresh)
+        return self._generations() != before
+
+    def _generations(self) -> tuple[int, ...]:
+        metrics = self.metrics.file.generation if self.metrics is not None else 0
+        return (self.accounts.file.generation, self.shares.file.generation,
+                self.shares.keys.file.generation, metrics)  # fmt: skip
+
+    # --- who asks --------------------------------------------------------------------------------------
+    async def principal(self, asking: Asking) -> Principal | None:
+        """Who ``asking`` is, or None for nobody. Raises :class:`Refused` for bad or locked-out
+        credentials."""
+        if asking.transport == "unix":
+            return Principal("local owner", "owner", "local")
+        address = asking.address
+        token, header = asking.token, asking.authorization
+        if header is not None and header[:7].lower() == "bearer ":
+            bearer = header[7:].strip()
+            if self.metrics is not None and self.metrics.matches(bearer):
+                return Principal("metrics scraper", "owner", "metrics")
+            # Else a share link's token, sent the way WHEP clients send credentials (RFC 9725, 4.5).
+            token, header = bearer, None
+        if token is not None or header is not None:
+            wait = self.limiter.retry_after(address)
+            if wait:
+                raise Refused(429, "too many failed attempts; try again later", wait)
+        if token is not None:
+            return await self._share(token, address)
+        session = self.session(asking)
+        if session is not None:
+            return Principal(
+                session.name, session.role, "session", cameras=session.cameras, csrf=session.csrf
+            )
+        if header is not None:
+            return await self._basic(asking, header)
+        if not self.accounts:
+            if self.public:
+                return Principal("anonymous", "viewer", "anonymous")
+            if self.loopback_only and self.local(asking):
+                return Principal("local user", "owner", "anonymous")
+        return None
+
+    async def _share(self, token: str, address: str) -> Principal:
+        try:
+            try:
+                share = self.shares.verify(token)
+            except TokenError:
+                if not await self._changed_since(self._generations()):
+                    raise
+                share = self.shares.verify(token)  # a link `camcast share` made just now
+        except TokenError as exc:
+            self.limiter.fail(address)
+            log.warning("refused share link from %s: %s", address, exc)
+            raise Refused(401, "this link is invalid, expired or revoked") from None
+        return Principal(share.name, "viewer", "share", share.scope, token, share.cameras, share.recording,
+                         opens=self.scopes(share.scope))  # fmt: skip
+
+    def session(self, asking: Asking) -> Session | None:
+        """The session of ``asking``'s cookie, while it holds: its account unchanged (or, for the local
+        user's, no account made since and the request still local)."""
+        session = self.sessions.get(asking.cookie) if asking.cookie else None
+        if session is None:
+            return None
+        if session.via == "local":
+            holds = not self.accounts and self.loopback_only and self.local(asking)
+        else:
+            holds = self.accounts.proof(session.name) == session.proof
+        return session if holds else None
+
+    def open_session(self, principal: Principal) -> tuple[str, Session]:
+        """A session for an owner or viewer already known (an account, or the local user)."""
+        if principal.via == "account":
+            proof = self.accounts.proof(principal.name) or ""
+            return self.sessions.open(principal.name, principal.role, "account", principal.cameras, proof)
+        return self.sessions.open(principal.name, principal.role, "local", (), "")
+
+    @staticmethod
+    def local(asking: Asking) -> bool:
+        """Whether ``asking`` is this machine's own user: a loopback client naming a loopback host, not
+        relayed by a proxy that was not trusted (then the real client is unknown)."""
+        return (
+            is_loopback_host(asking.host) and is_loopback_host(asking.address) and not asking.relayed_unknown
+        )
+
+    async def _basic(self, asking: Asking, header: str) -> Principal:
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() != "basic":
+            raise Refused(401, "use HTTP Basic authentication")
+        if not self.passwords_allowed(asking):
+            raise Refused(403, "passwords are accepted only over HTTPS")
+        try:
+            name, sep, password = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError, ValueError):  # ValueError: non-ASCII in the header
+            name, sep, password = "", "", ""
+        account = await self.password(asking.address, name, password) if sep else None
+        if account is None:
+            raise Refused(401, "wrong name or password")
+        return account
+
+    def passwords_allowed(self, asking: Asking) -> bool:
+        """Passwords are taken over TLS, or from this computer, never in the clear over a network."""
+        return self.tls or asking.secure or is_loopback_host(asking.address)
+
+    async def password(self, address: str, name: str, password: str) -> Principal | None:
+        """The account ``name`` if ``password`` is its (checked off the event loop), else None; each
+        answer counts towards ``address``'s lockout, for HTTP Basic and the sign-in form alike."""
+        account = await asyncio.to_thread(self.accounts.verify, name, password) if name else None
+        if account is None and name and await self._changed_since(self._generations()):
+            account = await asyncio.to_thread(self.accounts.verify, name, password)  # made just now
+        if account is None:
+            self.limiter.fail(address)
+            log.warning("failed sign-in from %s", address)  # the attempted name may be a mistyped password
+            return None
+        self.limiter.succeed(address)
+        return Principal(account.name, account.role, "account", cameras=account.cameras)
+
+    async def check(
+        self, asking: Asking, route: str, needed: str, camera: str | None = None
+    ) -> Principal | None:
+        """The principal allowed to use ``route`` (on ``camera``); raises :class:`Refused` otherwise."""
+        if needed == "public":
+            return None
+        principal = await self.principal(asking)
+        if principal is None:
+            if self.accounts and is_loopback_host(asking.address):
+                # Where the rule bites: a program on this computer that fetched without a password.
+                raise Refused(401, NO_LOCAL_ANONYMOUS)
+            raise Refused(401, "sign in to watch this camera")
+        if not principal.may(route, needed, camera):
+            if principal.via == "anonymous" and principal.role == "viewer":
+                raise Refused(401, "this needs the owner's account")
+            raise Refused(403, "not allowed for this account or link")
+        return principal
