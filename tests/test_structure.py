@@ -104,6 +104,23 @@ def test_no_import_cycle_in_the_package() -> None:
     assert cycles(graph) == []
 
 
+def test_no_import_cycle_between_packages() -> None:
+    """Nor does a package (camcast.server, camcast.rtsp, ...) or top-level module import, through its
+    modules, a package that imports it back: each capability has one door, and nothing borrows the
+    internals of another that depends on it."""
+    known = modules()
+
+    def unit(name: str) -> str:
+        return ".".join(name.split(".")[:2])
+
+    graph: dict[str, set[str]] = {}
+    for name, path in known.items():
+        graph.setdefault(unit(name), set()).update(
+            unit(dep) for dep in imports_of(name, path, known) if unit(dep) != unit(name)
+        )
+    assert cycles(graph) == []
+
+
 def test_the_hub_depends_on_neither_encoders_nor_sources() -> None:
     """Frames flow source -> hub -> renditions: the hub imports no encoder and no source module."""
     known = modules()
