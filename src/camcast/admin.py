@@ -13,7 +13,6 @@ import hashlib
 import ipaddress
 import socket
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import aiohttp
 
 from camcast import paths
+from camcast.clock import shown
 from camcast.config import CameraSettings, Config, ServerSettings
 from camcast.config.parse import device_path
 from camcast.errors import CamcastError, ConfigError, SourceError
@@ -206,7 +206,7 @@ def shutter(config: Config, action: str, camera: str | None) -> None:
             print(
                 f"camcast: {cam['name']} paused: the camera is closed and every output shows the paused card"
                 if moved
-                else f"camcast: {cam['name']} was paused already (since {_when(cam['paused_since'])})"
+                else f"camcast: {cam['name']} was paused already (since {shown(cam['paused_since'], '?')})"
             )
         else:
             state = cam["state"]  # live, or offline: the camera opens again when it can
@@ -226,20 +226,16 @@ def viewers(config: Config, history: int) -> None:
         now = []
     print(f"watching now: {len(now)}")
     for s in now:
-        print(f"  {_when(s['start'])}  {_who(s)}")
+        print(f"  {shown(s['start'], '?')}  {_who(s)}")
     past = read_history(paths.viewer_log(), history)
     print(f"watched before (last {len(past)}):")
     for s in past:
-        print(f"  {_when(s['start'])} – {_when(s['end'])}  {_who(s)}")
+        print(f"  {shown(s['start'], '?')} – {shown(s['end'], '?')}  {_who(s)}")
 
 
 def _who(s: dict[str, Any]) -> str:
     camera = f"{s.get('camera') or '-':<10} "
     return f"{s['who']:<16} {s['via']:<9} {s['address']:<15} {camera}{s['route']} ({s['frames']} frames)"
-
-
-def _when(stamp: object) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(stamp))) if stamp else "?"  # type: ignore[arg-type]
 
 
 def controls(config: Config, assignments: Sequence[str]) -> None:

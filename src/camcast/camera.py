@@ -156,14 +156,17 @@ class Camera:
             values = dict(self.controls if values is None else values)
             if device is None:
                 if values:
-                    raise ConfigError(
-                        f"{self.describe()} has no [controls]: they are a V4L2 camera's (set them in that "
-                        "camera's own [cameras.NAME.controls] table)"
-                    )
+                    raise self._no_controls()
                 return []
             found = set_controls(device, values)
             self.controls.update(values)
             return found
+
+    def _no_controls(self) -> ConfigError:
+        return ConfigError(
+            f"{self.describe()} has no [controls]: they are a V4L2 camera's (set them in that camera's "
+            "own [cameras.NAME.controls] table)"
+        )
 
     def _reapply_controls(self, source: Source) -> None:
         """Set the kept controls again on ``source``, opened anew; a failure is one warning."""
@@ -279,10 +282,9 @@ class Camera:
         if wanted == dict(self.settings.controls):
             return None, lambda: False
         if wanted and self.device is None:
-            raise ConfigError(
-                f"{self.describe()} has no [controls]: they are a V4L2 camera's (set them in that camera's "
-                "own [cameras.NAME.controls] table)", camera=self.name,
-            )  # fmt: skip
+            error = self._no_controls()
+            error.camera = self.name
+            raise error
         kept = dict(self.controls)
         before: dict[str, ControlValue] = {}
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from camcast.clock import iso, parse_time, stamp
 from camcast.errors import CamcastError
 from camcast.motion.detector import Analysis
 from camcast.security.files import private_dir, write_atomic
@@ -70,28 +71,6 @@ class Event:
             zones=tuple(int(z) for z in doc.get("zones", ())), picture=doc.get("picture"),
             interrupted=bool(doc.get("interrupted", False)),
         )  # fmt: skip
-
-
-def iso(when: float) -> str:
-    """``when`` in local time, ISO 8601 with the zone's offset, to the millisecond."""
-    return datetime.datetime.fromtimestamp(when).astimezone().isoformat(timespec="milliseconds")
-
-
-def parse_time(text: str | float) -> float:
-    """Unix seconds from ISO 8601 (a time without a zone is local) or from a number."""
-    if isinstance(text, int | float):
-        return float(text)
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(
-            f"{text!r} is not a time: use ISO 8601 (2026-12-01T13:30:00+01:00) or Unix seconds"
-        ) from None
-    return (moment if moment.tzinfo else moment.astimezone()).timestamp()
 
 
 Change = tuple[Literal["start", "end", "peak"], Event]
@@ -157,8 +136,7 @@ class Tracker:
         return ended
 
     def _id(self, start: float) -> str:
-        moment = datetime.datetime.fromtimestamp(start)
-        return f"{self.camera}-{moment:%Y%m%d-%H%M%S}-{moment.microsecond // 1000:03d}"
+        return f"{self.camera}-{stamp(start)}"
 
     def _touched(self, analysis: Analysis) -> set[int]:
         if analysis.mask is None:

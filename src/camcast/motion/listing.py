@@ -9,8 +9,9 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from camcast.clock import parse_time
 from camcast.errors import ConfigError
-from camcast.motion.events import Event, EventLog, parse_time
+from camcast.motion.events import Event, EventLog
 
 #: Seconds between looks at the log while following it.
 FOLLOW_EVERY = 0.25

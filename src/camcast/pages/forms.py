@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from camcast.clock import shown
 from camcast.config import CAMERA_FIELDS, SERVER_FIELDS, CameraSettings
 from camcast.config.edit import form_value
 from camcast.pages import template
@@ -98,7 +98,7 @@ def field_html(
         attrs += " disabled"
     note = f' <span class="flag">{esc(locked)}</span>' if locked else ""
     if f.metadata["restart"]:
-        running = "" if now is None or now == value else f" (running now: {_shown(form_value(f, now))})"
+        running = "" if now is None or now == value else f" (running now: {_as_text(form_value(f, now))})"
         note += f' <span class="restart">changes at the next start{esc(running)}</span>'
     if f.metadata["secret"]:
         state = "set: type to replace" if value else "not set"
@@ -132,7 +132,7 @@ def field_html(
     )
 
 
-def _shown(value: object) -> str:
+def _as_text(value: object) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, list):
@@ -317,14 +317,6 @@ def _tls_html(tls: Tls | None) -> str:
     )
 
 
-def _when(stamp: object) -> str:
-    return (
-        time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(stamp)))
-        if isinstance(stamp, int | float)
-        else ""
-    )
-
-
 def settings_page(
     *,
     asset_base: str,
@@ -355,7 +347,7 @@ def settings_page(
         + "".join(
             f"<td>{esc(value)}</td>"
             for value in (
-                _when(r.get("start")),
+                shown(r.get("start")),
                 f"{r.get('who', '')} ({r.get('via', '')})",
                 str(r.get("address", "")),
                 str(r.get("camera", "")),

@@ -7,20 +7,18 @@ import contextlib
 import datetime
 import json
 import os
-import re
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
 import av
 
-from camcast.record.clip import RecordError, Recording, sidecar, write_sidecar
+from camcast.record.clip import RecordError, Recording, write_sidecar
+from camcast.record.names import NAME, path_of, sidecar
 
 #: A file without its sidecar that changed this recently is being written (seconds); an older one was
 #: cut off by a crash, and is listed as such.
 WRITING = 30.0
-#: A recording's file name: the camera, then its start to the millisecond.
-NAME = re.compile(r"(?P<camera>[A-Za-z0-9_-]+)-(?P<day>\d{8})-(?P<time>\d{6})-\d{3}\.mp4")
 
 
 def recordings(folder: Path, cameras: Iterable[str] = ()) -> list[Recording]:
@@ -98,12 +96,8 @@ def duration(path: Path) -> float:
 
 def find(folder: Path, name: str) -> Recording | None:
     """The recording named ``name`` (a file name as listed), or None."""
-    match = NAME.fullmatch(name)
-    if match is None:
-        return None
-    day = f"{match['day'][:4]}-{match['day'][4:6]}-{match['day'][6:]}"
-    path = folder / match["camera"] / day / name
-    return read(path) if path.is_file() else None
+    path = path_of(folder, name)
+    return read(path) if path is not None and path.is_file() else None
 
 
 def delete(recording: Recording) -> None:

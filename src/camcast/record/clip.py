@@ -11,7 +11,6 @@ calls it from its own worker thread, never from the event loop.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import json
 import os
 from dataclasses import dataclass
@@ -20,9 +19,11 @@ from typing import Any
 
 import av
 
+from camcast.clock import iso
 from camcast.errors import CamcastError
 from camcast.hls import fmp4
 from camcast.record.gops import Gop, Params
+from camcast.record.names import sidecar
 from camcast.security.files import private_dir, write_atomic
 
 
@@ -53,29 +54,14 @@ class Recording:
             "camera": self.camera,
             "name": self.name,
             "path": str(self.path),
-            "start": _iso(self.start),
-            "end": _iso(self.end),
+            "start": iso(self.start),
+            "end": iso(self.end),
             "seconds": round(self.seconds, 2),
             "bytes": self.bytes,
             "events": list(self.events),
             "complete": self.complete,
             "cut": self.cut or None,
         }
-
-
-def _iso(when: float) -> str:
-    return datetime.datetime.fromtimestamp(when).astimezone().isoformat(timespec="milliseconds")
-
-
-def clip_path(folder: Path, camera: str, start: float) -> Path:
-    """``folder/CAMERA/YYYY-MM-DD/CAMERA-YYYYMMDD-HHMMSS-mmm.mp4``."""
-    moment = datetime.datetime.fromtimestamp(start)
-    name = f"{camera}-{moment:%Y%m%d-%H%M%S}-{moment.microsecond // 1000:03d}.mp4"
-    return folder / camera / f"{moment:%Y-%m-%d}" / name
-
-
-def sidecar(path: Path) -> Path:
-    return path.with_suffix(".json")
 
 
 class Clip:

@@ -33,8 +33,9 @@ from camcast.encode.rendition import Rendition
 from camcast.frames import EncodedFrame
 from camcast.hub import Hub
 from camcast.motion.events import Event
-from camcast.record.clip import Clip, RecordError, Recording, clip_path
+from camcast.record.clip import Clip, RecordError, Recording
 from camcast.record.gops import Gop, GopBuilder, Params
+from camcast.record.names import clip_path
 from camcast.runtime.worker import Worker
 
 log = logging.getLogger(__name__)

@@ -3,9 +3,9 @@
 disk's free space); and finished clips copied to the cameras' ``copy_to`` stores. Run
 :meth:`Recorders.start`, then its :meth:`Recorders.children` under the server's supervisor.
 
-What is on disk is also held in memory (:attr:`Recorders.index`: listed at the start, added to as each
-file is finished, pruned by each sweep), so the server lists and finds recordings without reading the
-disk on the event loop; the files and their sidecars are the index's journal."""
+What is on disk is also held in memory (:attr:`Recorders.index`: listed once at the start, added to as
+each file is finished, pruned by each sweep), so the server lists, finds and sweeps recordings without
+reading the sidecars again; the files and their sidecars are the index's journal."""
 
 from __future__ import annotations
 
@@ -24,14 +24,15 @@ from camcast.camera import Camera
 from camcast.config import CameraSettings
 from camcast.errors import CamcastError, ConfigError
 from camcast.motion.events import Event
-from camcast.motion.notify.outbox import Outbox
 from camcast.publish import open_store
 from camcast.publish.store import RemoteStore
 from camcast.publish.target import parse_target
 from camcast.record import catalog
-from camcast.record.clip import Recording, sidecar
+from camcast.record.clip import Recording
+from camcast.record.names import sidecar
 from camcast.record.recorder import Recorder
 from camcast.record.retention import Limits, to_delete
+from camcast.runtime.outbox import Outbox
 from camcast.runtime.plan import Plan
 from camcast.runtime.supervisor import Factory
 from camcast.security.files import private_dir
@@ -60,7 +61,6 @@ class Recorders:
         #: Every finished recording on disk by file name, oldest first; replaced whole, never changed
         #: in place (a sweep's thread makes the next one).
         self.index: dict[str, Recording] = {}
-        self._since_listing: list[Recording] | None = None  # finished while a sweep lists the disk
         self._sweep_now = asyncio.Event()
         self._copies: dict[str, Outbox[Recording]] = {}
         self._stores: dict[str, RemoteStore] = {}
@@ -140,8 +140,6 @@ class Recorders:
 
     def _finished(self, recording: Recording) -> None:
         self.index = {**self.index, recording.name: recording}
-        if self._since_listing is not None:
-            self._since_listing.append(recording)
         log.info("%s: recorded %s (%.1f s, %.1f MB)", recording.camera, recording.path, recording.seconds,
                  recording.bytes / 1e6)  # fmt: skip
         self._sweep_now.set()
@@ -151,26 +149,22 @@ class Recorders:
 
     async def _sweeps(self) -> None:
         while True:
-            self._since_listing = []
             try:
-                short, kept = await asyncio.to_thread(self.sweep)
+                short, gone = await asyncio.to_thread(self.sweep, list(self.index.values()))
             except (CamcastError, OSError) as exc:
                 log.warning("recordings: %s", exc)
             else:
-                self.index = {r.name: r for r in (*kept, *self._since_listing)}
+                self.index = {name: r for name, r in self.index.items() if name not in gone}
                 self._apply(short)
-            finally:
-                self._since_listing = None
             self._sweep_now.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._sweep_now.wait(), SWEEP_EVERY)
 
-    def sweep(self) -> tuple[bool, list[Recording]]:
-        """Delete what is past the limits, oldest first (in a worker thread); returns whether the disk
-        is still short of the free space asked for, and the recordings kept (finished ones)."""
+    def sweep(self, found: list[Recording]) -> tuple[bool, set[str]]:
+        """Delete what of ``found`` (the index) is past the limits, oldest first (in a worker thread);
+        returns whether the disk is still short of the free space asked for, and the names deleted."""
         limits = {name: limits_of(r.settings) for name, r in self.recorders.items()}
         writing = frozenset(r.clip.path.name for r in self.recorders.values() if r.clip is not None)
-        found = catalog.recordings(self.folder)
         private_dir(self.folder)
         free = shutil.disk_usage(self.folder).free
         gone, short = to_delete(found, limits, time.time(), free, writing)
@@ -178,8 +172,7 @@ class Recorders:
             catalog.delete(recording)
         if gone:
             log.info("recordings: deleted %d, oldest first, to stay within the limits", len(gone))
-        deleted = {r.name for r in gone}
-        return short, [r for r in found if r.name not in deleted and r.name not in writing]
+        return short, {r.name for r in gone}
 
     def _apply(self, short: bool) -> None:
         """Stop recording while the disk is short (one warning), resume when it is not."""

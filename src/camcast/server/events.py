@@ -10,7 +10,8 @@ import re
 from aiohttp import web
 from PIL import Image
 
-from camcast.motion.events import Event, parse_time
+from camcast.clock import parse_time
+from camcast.motion.events import Event
 from camcast.motion.runner import Motion
 from camcast.motion.watcher import detector_view
 from camcast.server.state import camera_name, optional_number, principal, state, touch

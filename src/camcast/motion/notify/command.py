@@ -1,6 +1,7 @@
 """A command run at each event's start and end: an argv list (no shell), with the event in
-``CAMCAST_*`` environment variables, a time limit, and its output in camcast's log. One runs at a
-time per camera; events waiting meanwhile stay in a bounded outbox."""
+``CAMCAST_*`` environment variables and nothing of camcast's secrets, a time limit, and its output in
+camcast's log. One runs at a time per camera; events waiting meanwhile stay in a bounded outbox. The
+settings page's Test button runs it through the same :func:`run_command`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from camcast.motion.events import Event
-from camcast.motion.notify.outbox import Outbox
+from camcast.motion.notify import NotifyFailed
+from camcast.runtime.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -22,10 +24,18 @@ TIME_LIMIT = 30.0
 OUTPUT_LINES = 20
 
 
+#: The only variables of camcast's own environment a command is given (besides the event's): never
+#: the passwords and keys camcast may have been started with (CAMCAST_*_PASSWORD, AWS_*).
+KEPT_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "USER", "LOGNAME")
+
+
 def environment(kind: str, event: Event, pictures: Path) -> dict[str, str]:
-    """The variables a command gets (besides camcast's own environment)."""
+    """The whole environment a command runs with: a few of camcast's own (:data:`KEPT_VARIABLES`),
+    and the event's ``CAMCAST_*`` variables."""
     doc = event.to_json()
+    kept = {name: os.environ[name] for name in KEPT_VARIABLES if name in os.environ}
     return {
+        **kept,
         "CAMCAST_EVENT": kind,
         "CAMCAST_CAMERA": event.camera,
         "CAMCAST_EVENT_ID": event.id,
@@ -34,6 +44,38 @@ def environment(kind: str, event: Event, pictures: Path) -> dict[str, str]:
         "CAMCAST_PEAK": str(doc["peak"]),
         "CAMCAST_PICTURE": str(pictures / event.picture) if event.picture else "",
     }
+
+
+async def run_command(
+    argv: Sequence[str], env: dict[str, str], time_limit: float, said: Callable[[str], None] | None = None
+) -> None:
+    """Run ``argv`` (no shell) with ``env`` only, for at most ``time_limit`` seconds, each line of its
+    output (stdout and stderr together) handed to ``said``. Raises :class:`NotifyFailed` naming what
+    went wrong: not found, not executable, an argument the system refuses (a NUL byte), a time-out
+    (the whole process group is killed), or a non-zero status (with its last line of output)."""
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    except (OSError, ValueError) as exc:
+        raise NotifyFailed(f"cannot run {argv[0]}: {getattr(exc, 'strerror', None) or exc}") from None
+    assert process.stdout is not None
+    last = ""
+    try:
+        async with asyncio.timeout(time_limit):
+            async for raw in process.stdout:
+                last = raw.decode(errors="replace").rstrip()[:300] or last
+                if said is not None:
+                    said(last)
+            code = await process.wait()
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, 9)
+        await process.wait()
+        raise NotifyFailed(f"{argv[0]} ran past {time_limit:g} s and was stopped") from None
+    if code != 0:
+        raise NotifyFailed(f"{argv[0]} exited with status {code}" + (f": {last[:200]}" if last else ""))
 
 
 class Command:
@@ -62,33 +104,17 @@ class Command:
                 await self._run(argv, environment(kind, event, self.pictures))
 
     async def _run(self, argv: list[str], env: dict[str, str]) -> None:
-        try:
-            process = await asyncio.create_subprocess_exec(
-                *argv, env={**os.environ, **env}, stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        except (OSError, ValueError) as exc:  # not found, not executable, a NUL in an argument
-            log.warning("%s: cannot run %s: %s", self.name, argv[0], getattr(exc, "strerror", None) or exc)
-            return
-        assert process.stdout is not None
-        try:
-            async with asyncio.timeout(self.time_limit):
-                await self._copy_output(process.stdout, argv[0])
-                code = await process.wait()
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, 9)
-            await process.wait()
-            log.warning("%s: %s ran past %g s and was stopped", self.name, argv[0], self.time_limit)
-            return
-        if code != 0:
-            log.warning("%s: %s exited with status %d", self.name, argv[0], code)
-
-    async def _copy_output(self, stream: asyncio.StreamReader, program: str) -> None:
         lines = 0
-        async for raw in stream:
+
+        def said(line: str) -> None:
+            nonlocal lines
             lines += 1
             if lines <= OUTPUT_LINES:
-                log.info("%s: %s: %s", self.name, program, raw.decode(errors="replace").rstrip()[:300])
+                log.info("%s: %s: %s", self.name, argv[0], line)
+
+        try:
+            await run_command(argv, env, self.time_limit, said)
+        except NotifyFailed as exc:
+            log.warning("%s: %s", self.name, exc)
         if lines > OUTPUT_LINES:
-            log.info("%s: %s: (%d more lines)", self.name, program, lines - OUTPUT_LINES)
+            log.info("%s: %s: (%d more lines)", self.name, argv[0], lines - OUTPUT_LINES)

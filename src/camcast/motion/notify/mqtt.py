@@ -18,6 +18,7 @@ import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
@@ -52,6 +53,14 @@ class Broker:
     def describe(self) -> str:
         user = f"{self.user}@" if self.user else ""
         return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
+
+    def client(self, password: str | None, identifier: str, **options: Any) -> aiomqtt.Client:
+        """A client of this broker (the password from CAMCAST_MQTT_PASSWORD first; TLS for mqtts://),
+        for the link and the settings page's Test button alike."""
+        return aiomqtt.Client(
+            self.host, self.port, username=self.user, password=os.environ.get(PASSWORD_ENV) or password,
+            identifier=identifier, tls_context=ssl.create_default_context() if self.tls else None, **options,
+        )  # fmt: skip
 
 
 def node_id() -> str:
@@ -108,11 +117,9 @@ class Mqtt:
             delay = min(delay * 2, RETRY[1])
 
     def _client(self) -> aiomqtt.Client:
-        return aiomqtt.Client(
-            self.broker.host, self.broker.port, username=self.broker.user, password=self.password,
-            identifier=f"{self.node}-{os.getpid()}", keepalive=30, timeout=10,
+        return self.broker.client(
+            self.password, f"{self.node}-{os.getpid()}", keepalive=30, timeout=10,
             will=aiomqtt.Will(self.availability, b"offline", qos=1, retain=True),
-            tls_context=ssl.create_default_context() if self.broker.tls else None,
         )  # fmt: skip
 
     async def _announce(self, client: aiomqtt.Client) -> None:

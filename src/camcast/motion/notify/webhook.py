@@ -12,7 +12,8 @@ import aiohttp
 
 from camcast import __version__
 from camcast.motion.events import Event
-from camcast.motion.notify.outbox import Outbox
+from camcast.motion.notify import NotifyFailed
+from camcast.runtime.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -41,35 +42,49 @@ class Webhook:
             self.outbox.put({"type": kind, "event": event.to_json()})
 
     async def run(self) -> None:
-        headers = {"User-Agent": f"camcast/{__version__}"}
-        async with aiohttp.ClientSession(
-            headers=headers, timeout=aiohttp.ClientTimeout(total=TIMEOUT)
-        ) as http:
+        async with session() as http:
             while True:
                 body = await self.outbox.get()
                 await self._send(http, body)
 
     async def _send(self, http: aiohttp.ClientSession, body: dict[str, object]) -> None:
-        url, why = "", ""
+        why = ""
         for attempt in range(ATTEMPTS):
             url = self.url() or ""
             if not url:
                 return
             try:
-                async with http.post(url, json=body) as response:
-                    if response.status < 300:
-                        return
-                    why = f"HTTP {response.status}"
-                    if 400 <= response.status < 500 and response.status not in (408, 429):
-                        break  # the receiver refuses this message: retrying will not help
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                why = str(exc) or type(exc).__name__
+                await deliver(http, url, body)
+                return
+            except NotifyFailed as exc:
+                why = str(exc)
+                if exc.final:
+                    break  # the receiver refuses this message: retrying will not help
             if attempt < ATTEMPTS - 1:
-                log.info("%s: webhook %s: %s; retrying", self.name, shown_url(url), why)
+                log.info("%s: %s; retrying", self.name, why)
                 await asyncio.sleep(self.backoff[min(attempt, len(self.backoff) - 1)])
-        log.warning(
-            "%s: webhook %s: %s; the %s message is dropped", self.name, shown_url(url), why, body["type"]
-        )
+        log.warning("%s: %s; the %s message is dropped", self.name, why, body["type"])
+
+
+async def deliver(http: aiohttp.ClientSession, url: str, body: dict[str, object]) -> int:
+    """POST ``body`` as JSON to ``url`` once; returns the answer's status. :class:`NotifyFailed` for
+    no answer or an answer of 300 and above (``final`` for a 4xx other than 408 and 429)."""
+    try:
+        async with http.post(url, json=body) as response:
+            status = response.status
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        raise NotifyFailed(f"webhook {shown_url(url)}: {exc or type(exc).__name__}") from None
+    if status >= 300:
+        final = 400 <= status < 500 and status not in (408, 429)
+        raise NotifyFailed(f"webhook {shown_url(url)} answered HTTP {status}", final)
+    return status
+
+
+def session() -> aiohttp.ClientSession:
+    """The HTTP client webhooks are sent with (its User-Agent, and TIMEOUT for each message)."""
+    return aiohttp.ClientSession(
+        headers={"User-Agent": f"camcast/{__version__}"}, timeout=aiohttp.ClientTimeout(total=TIMEOUT)
+    )
 
 
 def shown_url(url: str) -> str:

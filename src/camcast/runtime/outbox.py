@@ -1,4 +1,6 @@
-"""A bounded outbox drained by one task: the shape every notifier shares."""
+"""A bounded outbox drained by one task (a notifier, the recordings' copier): put never waits, and past
+its size the oldest message goes. Between two tasks on the loop; :mod:`camcast.runtime.worker` is the
+one from the loop to a thread."""
 
 from __future__ import annotations
 
