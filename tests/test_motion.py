@@ -401,3 +401,26 @@ def test_events_follow_prints_each_start_and_end(tmp_path: Path) -> None:
         ("start", "door-1", True),
         ("end", "door-1", False),
     ]
+
+
+async def test_a_command_gets_the_event_and_none_of_camcasts_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The program a command notifier runs (here env(1)) sees the CAMCAST_EVENT* variables and PATH,
+    never the passwords and keys camcast was started with; a failing program is one line naming its
+    status and its last output."""
+    from camcast.motion.events import Event
+    from camcast.motion.notify import NotifyFailed
+    from camcast.motion.notify.command import environment, run_command
+
+    monkeypatch.setenv("CAMCAST_UPLOAD_PASSWORD", "hunter2-upload")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "hunter2-aws")
+    monkeypatch.setenv("CAMCAST_TURN_PASSWORD", "hunter2-turn")
+    lines: list[str] = []
+    event = Event("door-1", "door", time.time(), None, 0.2)
+    await run_command(["env"], environment("start", event, tmp_path), 10, lines.append)
+    seen = dict(line.split("=", 1) for line in lines if "=" in line)
+    assert seen["CAMCAST_EVENT"] == "start" and seen["CAMCAST_CAMERA"] == "door" and "PATH" in seen
+    assert not [line for line in lines if "hunter2" in line], lines
+    with pytest.raises(NotifyFailed, match=r"sh exited with status 3: nope"):
+        await run_command(["sh", "-c", "echo nope; exit 3"], environment("end", event, tmp_path), 10)

@@ -1,18 +1,19 @@
 """The viewer pages, one template set shared by the server and the uploader.
 
-Every value placed into a page is HTML-escaped here; templates hold no script (it lives in
-``viewer.js``), so pages can be served with a Content-Security-Policy that forbids inline script.
+The pages are Jinja2 templates (this folder's ``*.html``, all extending ``layout.html``), which
+escape every value where it lands; templates hold no script (it lives in ``viewer.js``), so pages can
+be served with a Content-Security-Policy that forbids inline script.
 """
 
 from __future__ import annotations
 
 import functools
-import html
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
-from string import Template
+
+import jinja2
 
 PAGES = ("index", "home", "refresh", "script", "stream", "live", "cameras", "recordings")
 #: The three ways to watch, as the index lists them: (link text, what it does).
@@ -51,8 +52,18 @@ class Tile:
 
 
 @functools.cache
-def template(name: str) -> Template:
-    return Template(resources.files(__package__).joinpath(name).read_text("utf-8"))
+def environment() -> jinja2.Environment:
+    """The pages' templates (this folder's ``*.html``), every value autoescaped; a name a template uses
+    and the code does not give is an error, not an empty string."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("camcast", "pages"), autoescape=True, undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )  # fmt: skip
+
+
+def fill(name: str, **values: object) -> str:
+    """The page ``name``.html made with ``values`` (each escaped where it lands)."""
+    return environment().get_template(f"{name}.html").render(**values)
 
 
 @functools.cache
@@ -112,65 +123,22 @@ def render(
     """
     if page not in PAGES:
         raise KeyError(page)
-    esc = html.escape
     every_text = f"{every:g}"
-    values = {
-        "every": esc(every_text),
-        "snapshot": esc(snapshot),
-        "stream": esc(stream),
-        "meta": esc(meta),
-        "ring": esc(ring),
-        "hls": esc(hls),
-        "whep": esc(whep),
-        "ice": esc(json.dumps(list(ice))),
-        "hlsjs": esc(f"{asset_base}/hls.light.min.js"),
-        "items": "".join(
-            f'<li><a href="{esc(links[name])}">{label}</a>: {what.format(every=every_text)}</li>\n'
-            for name, (label, what) in VIEWS.items()
-            if name in links
-        ),
-        "tiles": "".join(
-            f'<li><a class="tile" href="{esc(t.link)}"><img class="tile" src="{esc(t.snapshot)}" '
-            f'data-src="{esc(t.snapshot)}" data-every="{esc(every_text)}" alt="{esc(t.title)}">'
-            f'<span>{esc(t.title)}</span><span class="state {esc(t.state)}">{esc(t.state)}</span> '
-            f'<span class="viewers">{t.viewers} watching</span></a></li>\n'
-            for t in tiles
-        ),
-        "state": esc(state),
-        "viewers": str(int(viewers)),
-        "status": esc(status),
-        "camera": esc(camera),
-        "motion_hidden": "" if motion else " hidden",
-        "events": esc(events),
-        "events_hidden": "" if events else " hidden",
-        "motion_view": esc(motion_view),
-        "recordings": esc(recordings),
-        "may_delete": "yes" if may_delete else "",
-        "rec_hidden": "" if rec else " hidden",
-        "urls": "".join(
-            f'<dt>{esc(what)}</dt><dd><a href="{esc(url)}"><code>{esc(url)}</code></a></dd>\n'
-            for what, url in urls
-        ),
-        "direct": (
-            f'<p class="links">Direct links: <a href="{esc(snapshot)}">snapshot</a>'
-            + (f' · <a href="{esc(stream)}">MJPEG stream</a>' if stream else "")
-            + "</p>"
-        ),
-    }
-    chosen = "ring.html" if page == "stream" and ring else f"{page}.html"
-    body = template(chosen).substitute(values)
     labels = {
         "cameras": "All cameras", "index": "Home", "refresh": "Page refresh", "script": "Image refresh",
         "stream": "Live", "live": "WebRTC", "recordings": "Recordings", "settings": "⚙ Settings",
     }  # fmt: skip
-    nav = " ".join(
-        f'<a href="{esc(links[name])}">{label}</a>' for name, label in labels.items() if name in links
-    )
-    head = f'<meta http-equiv="refresh" content="{esc(every_text)}">\n' if page == "refresh" else ""
-    if csrf:
-        head += f'<meta name="csrf-token" content="{esc(csrf)}">\n'
     scripted = page in ("script", "stream", "live", "home", "cameras", "recordings")
-    scripts = f'<script src="{esc(asset_base)}/viewer.js"></script>\n' if scripted else ""
-    return template("layout.html").substitute(
-        title=esc(title), nav=nav, body=body, head=head, scripts=scripts, asset_base=esc(asset_base)
-    )
+    return fill(
+        "ring" if page == "stream" and ring else page,
+        title=title, asset_base=asset_base, csrf=csrf, refresh=every_text if page == "refresh" else "",
+        nav=[(links[name], label) for name, label in labels.items() if name in links],
+        script="viewer.js" if scripted else "",
+        every=every_text, snapshot=snapshot, stream=stream, meta=meta, ring=ring, hls=hls, whep=whep,
+        ice=json.dumps(list(ice)), hlsjs=f"{asset_base}/hls.light.min.js",
+        items=[(links[name], label, what.format(every=every_text))
+               for name, (label, what) in VIEWS.items() if name in links],
+        tiles=tiles, state=state, viewers=int(viewers), status=status, camera=camera, urls=urls,
+        motion=motion, events=events, motion_view=motion_view, recordings=recordings,
+        may_delete=may_delete, rec=rec,
+    )  # fmt: skip

@@ -3,21 +3,25 @@
 Every setting of :mod:`camcast.config.settings` appears, grouped in sections (a setting no section
 names lands in "Other", so a new one is never missing), labelled with its TOML key and its help, its
 value as a person would type it back (:func:`camcast.config.edit.form_value`). A setting given as a
-flag says so and cannot be changed here: the flag would win over the file. Every value is
-HTML-escaped here; the page's behaviour is in ``settings.js``.
+flag says so and cannot be changed here: the flag would win over the file. A restart-only setting
+says so, with the value that runs when the saved one differs. Here each field becomes a small view;
+the templates (``forms.html``, ``settings.html``) escape every value where it lands; the page's
+behaviour is in ``settings.js``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import html
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+from markupsafe import Markup
 
 from camcast.clock import shown
 from camcast.config import CAMERA_FIELDS, SERVER_FIELDS, CameraSettings
 from camcast.config.edit import form_value
-from camcast.pages import template
+from camcast.pages import environment, fill
 from camcast.picture.overlay import POSITIONS
 from camcast.security.certificate import Tls
 from camcast.sources.controls import Control
@@ -78,7 +82,29 @@ def _id(camera: str, key: str) -> str:
     return f"c-{camera}-{key}" if camera else f"s-{key}"
 
 
-def field_html(
+def _macro(name: str, *args: object) -> Markup:
+    """A macro of ``forms.html``, its HTML made."""
+    return Markup(getattr(environment().get_template("forms.html").module, name)(*args))
+
+
+@dataclass(frozen=True)
+class Field:
+    """One setting's row as ``forms.html`` draws it: ``kind`` is secret, checkbox, lines (a list, one
+    a line), slider or text (with ``offered`` values); ``value`` is as a person types it back
+    (for a secret: whether one is set); ``locked`` why it cannot change here; ``restart`` the note of a
+    setting that changes only with a restart."""
+
+    fid: str
+    key: str
+    kind: str
+    value: Any
+    help: str
+    locked: str = ""
+    restart: str = ""
+    offered: tuple[str, ...] = ()
+
+
+def field(
     camera: str,
     key: str,
     f: dataclasses.Field[Any],
@@ -86,50 +112,26 @@ def field_html(
     locked: str = "",
     choices: Iterable[str] = (),
     now: Any = None,
-) -> str:
-    """One setting's row: label, input, help, and the place its error shows; a ``locked`` setting is
-    shown with why it cannot be changed here; a restart-only one says so, and what runs (``now``) when
-    the saved value differs."""
-    esc = html.escape
-    fid = _id(camera, key)
+) -> Field:
+    """One setting's view: label, input, help, and the place its error shows; a ``locked`` setting says
+    why it cannot be changed here; a restart-only one says so, and what runs (``now``) when the saved
+    value differs."""
     shown = form_value(f, value)
-    attrs = f'id="{fid}" name="{esc(key)}" aria-describedby="{fid}-help {fid}-error"'
-    if locked:
-        attrs += " disabled"
-    note = f' <span class="flag">{esc(locked)}</span>' if locked else ""
+    restart = ""
     if f.metadata["restart"]:
         running = "" if now is None or now == value else f" (running now: {_as_text(form_value(f, now))})"
-        note += f' <span class="restart">changes at the next start{esc(running)}</span>'
+        restart = f"changes at the next start{running}"
+    view = Field(_id(camera, key), key, "text", shown, f.metadata["help"], locked, restart)
     if f.metadata["secret"]:
-        state = "set: type to replace" if value else "not set"
-        control = f'<input type="password" autocomplete="new-password" placeholder="{state}" {attrs}>'
-        if value:
-            control += (
-                f' <label class="inline"><input type="checkbox" data-clear="{esc(key)}"> remove</label>'
-            )
-    elif isinstance(shown, bool):
-        control = f'<input type="checkbox" {attrs}{" checked" if shown else ""}>'
-    elif isinstance(shown, list):
-        rows = max(2, len(shown) + 1)
-        control = f'<textarea rows="{rows}" spellcheck="false" {attrs}>{esc(chr(10).join(shown))}</textarea>'
-    elif key == "motion_sensitivity":
-        control = (
-            f'<input type="range" min="0" max="1" step="0.05" value="{esc(str(shown))}" {attrs}>'
-            f' <output for="{fid}">{esc(str(shown))}</output>'
-        )
-    else:
-        offered = list(dict.fromkeys([*CHOICES.get(key, ()), *choices]))
-        listed = f' list="{fid}-list"' if offered else ""
-        control = f'<input type="text" spellcheck="false" value="{esc(str(shown))}"{listed} {attrs}>'
-        if offered:
-            options = "".join(f'<option value="{esc(o)}">' for o in offered)
-            control += f'<datalist id="{fid}-list">{options}</datalist>'
-    return (
-        f'<div class="field" data-key="{esc(key)}"><label for="{fid}"><code>{esc(key)}</code></label>'
-        f"{control}"
-        f'<small id="{fid}-help" class="help">{esc(f.metadata["help"])}{note}</small>'
-        f'<output id="{fid}-error" class="error" role="alert"></output></div>\n'
-    )
+        return dataclasses.replace(view, kind="secret", value=bool(value))
+    if isinstance(shown, bool):
+        return dataclasses.replace(view, kind="checkbox")
+    if isinstance(shown, list):
+        return dataclasses.replace(view, kind="lines")
+    if key == "motion_sensitivity":
+        return dataclasses.replace(view, kind="slider", value=str(shown))
+    offered = tuple(dict.fromkeys([*CHOICES.get(key, ()), *choices]))
+    return dataclasses.replace(view, value=str(shown), offered=offered)
 
 
 def _as_text(value: object) -> str:
@@ -140,32 +142,9 @@ def _as_text(value: object) -> str:
     return str(value) or "none"
 
 
-def drawing_html(camera: str, snapshot: str, motion_view: str) -> str:
+def drawing_html(camera: str, snapshot: str, motion_view: str) -> Markup:
     """The live picture to draw masks and zones on, with its tools."""
-    esc = html.escape
-    layers = "".join(
-        f'<label class="inline"><input type="radio" name="layer-{esc(camera)}" value="{key}"'
-        f"{' checked' if key == 'mask' else ''}> {label}</label> "
-        for key, label, _ in DRAWN
-    )
-    return (
-        f'<div class="draw" data-snapshot="{esc(snapshot)}" data-motion="{esc(motion_view)}">'
-        f'<div class="tools" role="group" aria-label="drawing tools">{layers}'
-        '<label class="inline"><input type="radio" name="shape" value="rect" checked> rectangle</label> '
-        '<label class="inline"><input type="radio" name="shape" value="poly"> polygon</label> '
-        '<button type="button" class="delete-shape" disabled>Delete selected</button> '
-        '<label class="inline"><input type="checkbox" class="show-motion"> '
-        "show what the detector sees</label>"
-        "</div>"
-        '<div class="canvas"><img class="live" alt="the live picture" src="">'
-        '<img class="motion-view" alt="what the motion detector sees" hidden src="">'
-        '<svg class="shapes" viewBox="0 0 1000 1000" preserveAspectRatio="none" tabindex="0" '
-        'aria-label="draw here: drag for a rectangle; for a polygon click its corners, then Enter"></svg>'
-        "</div>"
-        '<p class="hint">Drag on the picture to draw a rectangle; for a polygon click its corners and press '
-        "Enter (or click the first corner). Click a shape to select it, drag to move it; arrows move it, "
-        "Delete removes it. Save to apply.</p></div>\n"
-    )
+    return _macro("drawing", camera, snapshot, motion_view, [(key, label) for key, label, _ in DRAWN])
 
 
 def form_html(
@@ -178,70 +157,44 @@ def form_html(
     drawing: str = "",
     controls: str = "",
     running: object | None = None,
-) -> str:
+) -> Markup:
     """A form of every setting in ``fields`` of ``settings`` (a camera's, or the server's when
     ``camera`` is empty), in ``declared`` sections; ``locked`` settings say why they cannot change.
     ``drawing`` goes with the masks and zones, a V4L2 camera's ``controls`` after the source;
     ``running``: the settings that run, for the restart-only ones saved but not yet in force."""
-    esc = html.escape
-    parts = [f'<form class="settings" data-camera="{esc(camera)}" novalidate>\n']
-    for title, keys in sections(declared, fields):
-        parts.append(f"<details><summary>{esc(title)}</summary>\n")
-        if title.startswith("Privacy") and drawing:
-            parts.append(drawing)
-        for key in keys:
-            parts.append(
-                field_html(
-                    camera,
-                    key,
-                    fields[key],
-                    getattr(settings, key),
-                    locked.get(key, ""),
-                    offers.get(key, ()),
-                    getattr(running, key, None),
-                )
-            )
-        if title in TESTS:
-            parts.append(
-                f'<p><button type="button" class="test" data-test="{TESTS[title]}">Test</button> '
-                '<output class="test-result" role="status"></output></p>\n'
-            )
-        parts.append("</details>\n")
-        if title == "Source" and controls:
-            parts.append(f"<details><summary>Camera controls</summary>\n{controls}</details>\n")
-    parts.append(
-        '<p class="save"><button type="submit">Save</button> <output class="saved" role="status"></output>'
-        f'<output id="{_id(camera, "")}-error" class="error" role="alert"></output></p></form>\n'
-    )
-    return "".join(parts)
+    views = [
+        (title, [field(camera, key, fields[key], getattr(settings, key), locked.get(key, ""),
+                       offers.get(key, ()), getattr(running, key, None)) for key in keys],
+         TESTS.get(title, ""))
+        for title, keys in sections(declared, fields)
+    ]  # fmt: skip
+    return _macro("form", camera, views, _id(camera, ""), drawing, controls)
 
 
-def controls_html(camera: str, found: Sequence[Control] | str, kept: Mapping[str, object]) -> str:
+@dataclass(frozen=True)
+class ControlField:
+    """A V4L2 control's row: its value now (the default for a write-only one), range or menu, notes."""
+
+    fid: str
+    key: str
+    name: str
+    kind: str
+    value: int
+    minimum: int
+    maximum: int
+    step: int
+    menu: tuple[tuple[int, str], ...]
+    read_only: bool
+    notes: str
+
+
+def controls_html(camera: str, found: Sequence[Control] | str, kept: Mapping[str, object]) -> Markup:
     """A V4L2 camera's controls as fields (``controls.NAME``) showing the device's values now; those
     the config file sets say so. ``found`` is the controls, or why they could not be read."""
-    esc = html.escape
     if isinstance(found, str):
-        return f'<p class="error">{esc(found)}</p>\n'
+        return _macro("controls", [], found)
     rows = []
     for c in found:
-        key = f"controls.{c.name}"
-        fid = _id(camera, key)
-        value = c.default if c.value is None else c.value
-        attrs = f'id="{fid}" name="{esc(key)}" aria-describedby="{fid}-help {fid}-error"'
-        attrs += " disabled" if c.read_only else ""
-        if c.kind == "bool":
-            control = f'<input type="checkbox" {attrs}{" checked" if value else ""}>'
-        elif c.kind == "menu":
-            options = "".join(
-                f'<option value="{number}"{" selected" if number == value else ""}>{esc(label)}</option>'
-                for number, label in c.menu.items()
-            )
-            control = f"<select {attrs}>{options}</select>"
-        else:
-            control = (
-                f'<input type="range" min="{c.minimum}" max="{c.maximum}" step="{max(c.step, 1)}" '
-                f'value="{value}" {attrs}> <output for="{fid}">{value}</output>'
-            )
         notes = [f"default {c.default}"]
         if c.name in kept:
             notes.append(f"the config file sets {kept[c.name]}")
@@ -249,12 +202,12 @@ def controls_html(camera: str, found: Sequence[Control] | str, kept: Mapping[str
             notes.append("inactive while an automatic mode is on")
         if c.read_only:
             notes.append("read-only")
-        rows.append(
-            f'<div class="field" data-key="{esc(key)}"><label for="{fid}"><code>{esc(c.name)}</code></label>'
-            f'{control}<small id="{fid}-help" class="help">{esc("; ".join(notes))}</small>'
-            f'<output id="{fid}-error" class="error" role="alert"></output></div>\n'
-        )
-    return "".join(rows) or "<p>This camera offers no control camcast can set.</p>\n"
+        key = f"controls.{c.name}"
+        rows.append(ControlField(
+            _id(camera, key), key, c.name, c.kind, c.default if c.value is None else c.value, c.minimum,
+            c.maximum, max(c.step, 1), tuple(c.menu.items()), c.read_only, "; ".join(notes),
+        ))  # fmt: skip
+    return _macro("controls", rows, "")
 
 
 def camera_form(
@@ -265,13 +218,13 @@ def camera_form(
     drawing: str,
     controls: str = "",
     running: object | None = None,
-) -> str:
+) -> Markup:
     return form_html(
         camera, settings, CAMERA_FIELDS, CAMERA_SECTIONS, locked, offers, drawing, controls, running
     )
 
 
-def server_form(settings: object, locked: Mapping[str, str], running: object | None = None) -> str:
+def server_form(settings: object, locked: Mapping[str, str], running: object | None = None) -> Markup:
     return form_html("", settings, SERVER_FIELDS, SERVER_SECTIONS, locked, {}, running=running)
 
 
@@ -280,41 +233,10 @@ SETTINGS_API = ("settings_save", "settings_test", "accounts", "accounts_change",
                 "viewers", "logout")  # fmt: skip
 
 
-def _layout(title: str, asset_base: str, nav: str, body: str, head: str = "", script: str = "") -> str:
-    esc = html.escape
-    scripts = f'<script src="{esc(asset_base)}/{script}"></script>\n' if script else ""
-    return template("layout.html").substitute(
-        title=esc(title), nav=nav, body=body, head=head, scripts=scripts, asset_base=esc(asset_base)
-    )
-
-
 def login_page(asset_base: str, action: str, next_url: str, message: str) -> str:
     """The sign-in form, with ``message`` (why the last attempt failed) above it."""
-    esc = html.escape
-    body = template("login.html").substitute(
-        action=esc(action),
-        next=esc(next_url),
-        message=esc(message),
-        message_hidden="" if message else " hidden",
-    )
-    return _layout("camcast · sign in", asset_base, "", body)
-
-
-def _tls_html(tls: Tls | None) -> str:
-    esc = html.escape
-    if tls is None:
-        return (
-            "<p>Not serving HTTPS: the server listens on plain HTTP (fine on loopback; "
-            "<code>camcast tls</code> makes a certificate).</p>"
-        )
-    if tls.problem:
-        return f"<p>Certificate <code>{esc(tls.cert)}</code>: {esc(tls.problem)}</p>"
-    return (
-        f'<dl class="urls"><dt>certificate</dt><dd><code>{esc(tls.cert)}</code></dd>'
-        f"<dt>names</dt><dd>{esc(tls.subject)}</dd><dt>valid until</dt><dd>{esc(tls.until)}</dd>"
-        "<dt>SHA-256 fingerprint (compare it with what the browser shows)</dt>"
-        f'<dd><code class="fingerprint">{esc(tls.sha256)}</code></dd></dl>'
-    )
+    return fill("login", title="camcast · sign in", asset_base=asset_base, nav=[], csrf="", refresh="",
+                script="", action=action, next=next_url, message=message)  # fmt: skip
 
 
 def settings_page(
@@ -332,43 +254,14 @@ def settings_page(
 ) -> str:
     """The settings page: a form per camera (``cameras``: (settings, form HTML)), the ``server``'s form,
     accounts, share links, the viewer log's ``history``, and ``tls``."""
-    esc = html.escape
-    jump = " ".join(
-        [f'<a href="#camera-{esc(c.id)}">{esc(c.title)}</a>' for c, _ in cameras]
-        + ['<a href="#server">Server</a>', '<a href="#accounts">Accounts</a>',
-           '<a href="#links">Share links</a>', '<a href="#viewers">Viewers</a>', '<a href="#tls">TLS</a>']
-    )  # fmt: skip
-    camera_html = "".join(
-        f'<section id="camera-{esc(c.id)}"><h2>Camera {esc(c.title)}</h2>\n{form}</section>\n'
-        for c, form in cameras
-    )
-    rows = "".join(
-        "<tr>"
-        + "".join(
-            f"<td>{esc(value)}</td>"
-            for value in (
-                shown(r.get("start")),
-                f"{r.get('who', '')} ({r.get('via', '')})",
-                str(r.get("address", "")),
-                str(r.get("camera", "")),
-                str(r.get("route", "")),
-            )
-        )
-        + "</tr>\n"
+    rows = [
+        (shown(r.get("start")), f"{r.get('who', '')} ({r.get('via', '')})", str(r.get("address", "")),
+         str(r.get("camera", "")), str(r.get("route", "")))
         for r in history
-    )
-    body = template("settings.html").substitute(
-        jump=jump,
-        cameras=camera_html,
-        server=server,
-        file=esc(file),
-        tls=_tls_html(tls),
-        history=rows or '<tr><td colspan="5">nobody yet</td></tr>',
-        scopes="".join(f'<option value="{esc(s)}">{esc(s)}</option>' for s in scopes if s != "recordings"),
-        camera_options="".join(f'<option value="{esc(c.id)}">{esc(c.title)}</option>' for c, _ in cameras),
-        csrf=esc(csrf),
-        **{f"api_{name}": esc(url) for name, url in api.items()},
-    )
-    head = f'<meta name="csrf-token" content="{esc(csrf)}">\n'
-    nav = f'<a href="{esc(home)}">Home</a> <a href="#server">Server</a> <a href="#accounts">Accounts</a>'
-    return _layout("camcast · settings", asset_base, nav, body, head, "settings.js")
+    ]  # fmt: skip
+    return fill(
+        "settings", title="camcast · settings", asset_base=asset_base, csrf=csrf, refresh="",
+        nav=[(home, "Home"), ("#server", "Server"), ("#accounts", "Accounts")], script="settings.js",
+        api=api, cameras=cameras, server=server, file=file, tls=tls, history=rows,
+        scopes=[s for s in scopes if s != "recordings"],
+    )  # fmt: skip
