@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 import signal
 import sys
@@ -180,8 +181,18 @@ async def serve(
 
             state.reloader = Reloader(file, config, apply_config)
             supervisor.add("reload on SIGHUP", functools.partial(reloading.on_sighup, state.reloader))
+        settled()
         await run_until_signalled(cameras, supervisor)
     log.info("stopped")
+
+
+def settled() -> None:
+    """What start-up made (the modules, the configuration, the event and recording indexes) stays for
+    the process's life: moved out of the garbage collector's sight, so that its full collections walk
+    only what changes (a full collection over a month's events held the event loop for tens of ms:
+    docs/benchmarks.md)."""
+    gc.collect()
+    gc.freeze()
 
 
 async def publish(config: Config, quiet: bool = False, wait: bool = False) -> None:
