@@ -527,3 +527,30 @@ async def test_several_cameras_each_have_their_form_and_picture(tmp_path: Path) 
         back["mask"] == ["0,0,50%,50%"]
         and "mask" not in tomllib.loads(config.read_text())["cameras"]["front"]
     )
+
+
+async def test_shapes_typed_into_a_field_are_read_by_the_server_and_drawn(config: Path) -> None:
+    """A mask in pixels and a polygon zone typed into their fields are drawn on the picture as the
+    server's parsers read them (the page parses no setting's text); a line that does not parse is a
+    400 naming the field, and the drawing keeps what it had."""
+    async with signed_in(config) as (server, _, page):
+        await open_section(page, "Privacy masks")
+        await page.fill("#c-camera-mask", "0,0,160,60")  # pixels of the 320x240 picture
+        await page.fill("#c-camera-motion_zones", "0.1,0.1 0.9,0.1 0.5,0.9")
+        await page.wait_for_function("() => document.querySelectorAll('svg.shapes polygon').length >= 2")
+        cookies = {c["name"]: c["value"] for c in await page.context.cookies()}
+        async with aiohttp.ClientSession(cookies=cookies) as http:
+            url = server.url + "/api/settings/shapes"
+            async with http.get(url, params={"mask": "0,0,160,60\n10%,0 20%,0 20%,10%"}) as resp:
+                drawn = (await resp.json())["shapes"]
+            assert drawn[0] == {"layer": "mask", "kind": "rect",
+                                "pts": [[0, 0], [0.5, 0], [0.5, 0.25], [0, 0.25]]}  # fmt: skip
+            assert drawn[1]["kind"] == "poly" and drawn[1]["pts"][1] == [0.2, 0]
+            async with http.get(url, params={"motion_ignore": "1,2"}) as resp:
+                assert resp.status == 400 and "motion_ignore" in (await resp.json())["errors"]
+        first = "document.querySelector('svg.shapes polygon.mask').getAttribute('points')"
+        await page.wait_for_function(f"() => {first} === '0,0 500,0 500,250 0,250'")
+        await page.fill("#c-camera-mask", "0,0,160")  # half typed: the drawing stays as it was
+        await page.fill("#c-camera-mask", "0,0,160,6")
+        await page.wait_for_function(f"() => {first} === '0,0 500,0 500,25 0,25'")
+        assert await page.locator("svg.shapes polygon").count() == 2

@@ -12,6 +12,7 @@ behaviour is in ``settings.js``.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,9 @@ from camcast.clock import shown
 from camcast.config import CAMERA_FIELDS, SERVER_FIELDS, CameraSettings
 from camcast.config.edit import form_value
 from camcast.pages import environment, fill
+from camcast.picture.masks import Mask, PolygonMask
 from camcast.picture.overlay import POSITIONS
+from camcast.picture.regions import Region
 from camcast.security.certificate import Tls
 from camcast.sources.controls import Control
 
@@ -142,9 +145,33 @@ def _as_text(value: object) -> str:
     return str(value) or "none"
 
 
-def drawing_html(camera: str, snapshot: str, motion_view: str) -> Markup:
-    """The live picture to draw masks and zones on, with its tools."""
-    return _macro("drawing", camera, snapshot, motion_view, [(key, label) for key, label, _ in DRAWN])
+def drawing_html(
+    camera: str, snapshot: str, motion_view: str, shapes_url: str, drawn: list[dict[str, object]]
+) -> Markup:
+    """The live picture to draw masks and zones on, with its tools; ``drawn`` the shapes now (see
+    :func:`shapes`), which ``shapes_url`` makes again of the fields' text as the owner types."""
+    layers = [(key, label) for key, label, _ in DRAWN]
+    return _macro("drawing", camera, snapshot, motion_view, layers, shapes_url, json.dumps(drawn))
+
+
+def shapes(
+    masks: Sequence[Mask | PolygonMask],
+    zones: Sequence[Region],
+    ignore: Sequence[Region],
+    size: tuple[int, int],
+) -> list[dict[str, object]]:
+    """Masks and zones as the page draws them: each a layer (the setting), a kind (rect, poly) and its
+    corners as fractions of the picture (masks in pixels measured on a ``size`` picture). The settings'
+    own parsers read the text; the page never does."""
+    found: list[dict[str, object]] = []
+    for mask in masks:
+        kind = "rect" if isinstance(mask, Mask) else "poly"
+        found.append({"layer": "mask", "kind": kind, "pts": [list(p) for p in mask.outline(*size)]})
+    for layer, regions in (("motion_zones", zones), ("motion_ignore", ignore)):
+        for region in regions:
+            kind = "rect" if region.rectangle else "poly"
+            found.append({"layer": layer, "kind": kind, "pts": [list(p) for p in region.points]})
+    return found
 
 
 def form_html(
@@ -231,6 +258,8 @@ def server_form(settings: object, locked: Mapping[str, str], running: object | N
 #: The API routes the settings page's script calls, by name.
 SETTINGS_API = ("settings_save", "settings_test", "accounts", "accounts_change", "shares", "shares_change",
                 "viewers", "logout")  # fmt: skip
+#: The settings drawn on the picture, whose text the page sends to the shapes route as it changes.
+DRAWN_KEYS = tuple(key for key, _, _ in DRAWN)
 
 
 def login_page(asset_base: str, action: str, next_url: str, message: str) -> str:

@@ -129,42 +129,19 @@
 
     function layer() { return box.querySelector('input[name^="layer-"]:checked').value; }
     function tool() { return box.querySelector('input[name="shape"]:checked').value; }
-    function number(part, full) {
-      var pct = part.slice(-1) === "%";
-      var v = parseFloat(pct ? part.slice(0, -1) : part);
-      return pct ? v / 100 : v / (full || 1);
-    }
+    function show(list) { shapes = list; selected = -1; render(); }
+    var asked = 0;
     function read() {
-      shapes = [];
-      var w = img.naturalWidth, h = img.naturalHeight;
-      (fields.mask ? valueOf(fields.mask) : []).forEach(function (line) {
-        var groups = line.replace(/;/g, " ").split(/\s+/).filter(Boolean);
-        if (groups.length >= 3) {
-          shapes.push({ layer: "mask", kind: "poly", pts: groups.map(function (g) {
-            var xy = g.split(",");
-            return [number(xy[0], w), number(xy[1], h)];
-          }) });
-          return;
-        }
-        var p = groups.join("").split(",");
-        if (p.length !== 4) return;
-        var x = number(p[0], w), y = number(p[1], h), x2 = x + number(p[2], w), y2 = y + number(p[3], h);
-        shapes.push({ layer: "mask", kind: "rect", pts: [[x, y], [x2, y], [x2, y2], [x, y2]] });
+      // The fields' text, read by the server with each setting's own parser (the page never parses it).
+      var mine = ++asked, query = [], url = box.dataset.shapesUrl;
+      Object.keys(fields).forEach(function (name) {
+        if (fields[name]) query.push(encodeURIComponent(name) + "=" + encodeURIComponent(fields[name].value));
       });
-      ["motion_zones", "motion_ignore"].forEach(function (name) {
-        if (!fields[name]) return;
-        valueOf(fields[name]).forEach(function (line) {
-          var parts = line.replace(/;/g, " ").split(/\s+/).filter(Boolean);
-          if (parts.length === 1) {
-            var n = parts[0].split(",").map(parseFloat);
-            if (n.length === 4) shapes.push({ layer: name, kind: "rect", pts: [[n[0], n[1]], [n[2], n[1]], [n[2], n[3]], [n[0], n[3]]] });
-          } else if (parts.length >= 3) {
-            shapes.push({ layer: name, kind: "poly", pts: parts.map(function (p) { return p.split(",").map(parseFloat); }) });
-          }
-        });
-      });
-      selected = -1;
-      render();
+      fetch(url + (url.indexOf("?") < 0 ? "?" : "&") + query.join("&"), { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        // a line still being typed does not read yet: the last drawing stays
+        .then(function (doc) { if (doc && mine === asked) show(doc.shapes); })
+        .catch(function () {});
     }
     function fixed(v, digits) { return String(Math.round(v * Math.pow(10, digits)) / Math.pow(10, digits)); }
     function write(name) {
@@ -309,8 +286,7 @@
     Object.keys(fields).forEach(function (name) {
       if (fields[name]) fields[name].addEventListener("input", read);
     });
-    img.addEventListener("load", function first() { img.removeEventListener("load", first); read(); });
-    read();
+    show(JSON.parse(box.dataset.shapes || "[]"));
   }
 
   // --- accounts ------------------------------------------------------------------------------------

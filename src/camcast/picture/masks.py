@@ -31,6 +31,12 @@ class Mask:
     def __str__(self) -> str:
         return ",".join(f"{v:g}{'%' if pct else ''}" for v, pct in (self.x, self.y, self.w, self.h))
 
+    def outline(self, width: int, height: int) -> list[tuple[float, float]]:
+        """The corners as fractions of a ``width`` x ``height`` picture (for the settings page)."""
+        x, y = _fraction(self.x, width), _fraction(self.y, height)
+        x2, y2 = x + _fraction(self.w, width), y + _fraction(self.h, height)
+        return [(x, y), (x2, y), (x2, y2), (x, y2)]
+
     def pixels(self, width: int, height: int) -> tuple[int, int, int, int]:
         """(x0, y0, x1, y1) in pixels, clamped to the picture and widened to even edges (so the
         half-size chroma planes are covered entirely too)."""
@@ -59,10 +65,19 @@ class PolygonMask:
             ",".join(f"{v:g}{'%' if pct else ''}" for v, pct in corner) for corner in self.corners
         )
 
+    def outline(self, width: int, height: int) -> list[tuple[float, float]]:
+        """The corners as fractions of a ``width`` x ``height`` picture (for the settings page)."""
+        return [(_fraction(x, width), _fraction(y, height)) for x, y in self.corners]
+
     def area(self, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
         """The polygon as boolean pictures, made once per size: ``width`` x ``height`` for luma, and
         half that for chroma, true wherever any of the four pixels a chroma sample covers is."""
         return _raster(self, width, height)
+
+
+def _fraction(value: tuple[float, bool], full: int) -> float:
+    number, percent = value
+    return number / 100 if percent else number / max(full, 1)
 
 
 @functools.lru_cache(maxsize=64)

@@ -43,6 +43,7 @@ HANDLERS: dict[str, Handler] = {
     "settings_page": settings.settings_page,
     "settings_save": settings.settings_save,
     "settings_test": settings.settings_test,
+    "settings_shapes": settings.settings_shapes,
     "accounts": access.accounts,
     "accounts_change": access.accounts_change,
     "shares": access.shares,

@@ -21,17 +21,18 @@ from aiohttp import web
 
 from camcast import paths
 from camcast.camera import Camera
-from camcast.config import CameraSettings, Config
+from camcast.config import CAMERA_FIELDS, CameraSettings, Config
 from camcast.config.edit import Edit, FieldErrors, apply_edits, checked, describe_path
 from camcast.config.reloader import Reloader
-from camcast.errors import CamcastError, SourceError
+from camcast.errors import CamcastError, ConfigError, SourceError
+from camcast.frames import DEFAULT_SIZE
 from camcast.pages import forms
 from camcast.security.certificate import tls_status
 from camcast.security.tokens import SCOPES
 from camcast.security.viewers import read_history
 from camcast.server.auth import Gate, Principal, asking
 from camcast.server.signin import set_session_cookie
-from camcast.server.state import ServerState, principal, state
+from camcast.server.state import ServerState, camera_name, principal, state
 from camcast.server.urls import path_for
 from camcast.sources.controls import Control, list_controls
 
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 
 #: Most settings one save may change.
 MOST_EDITS = 200
+#: Most shapes of one kind the page's shapes route reads (a mask or zone is a line).
+MOST_SHAPES = 100
 #: Settings that run a program on this computer: changed (and tested) only from a browser on it, so
 #: that a stolen owner password or session opened elsewhere cannot run code here. The file still may.
 LOCAL_ONLY = {
@@ -132,8 +135,10 @@ async def settings_page(request: web.Request) -> web.StreamResponse:
         if camera.id in st.cameras:
             served = camera.id if len(st.cameras) > 1 else None
             drawing = forms.drawing_html(
-                camera.id, base + path_for("snapshot", served), base + path_for("motion_view", served)
-            )
+                camera.id, base + path_for("snapshot", served), base + path_for("motion_view", served),
+                base + path_for("settings_shapes", served),
+                forms.shapes(camera.mask, camera.motion_zones, camera.motion_ignore, _size(st, camera.id)),
+            )  # fmt: skip
             controls = await _controls(st.cameras[camera.id].camera, dict(camera.controls))
         running = next((c for c in reloader.config.cameras if c.id == camera.id), None)
         form = forms.camera_form(camera.id, camera, lock, offers, drawing, controls, running)
@@ -267,3 +272,28 @@ async def _try_publish(settings: CameraSettings) -> dict[str, object]:
         return {"ok": True, "message": await check_store(store_for(settings))}
     except CamcastError as exc:
         return {"ok": False, "message": exc.render(lambda key: key)}
+
+
+def _size(st: ServerState, camera: str) -> tuple[int, int]:
+    """The size of the camera's pictures as masks apply to them (after the geometry)."""
+    latest = st.cameras[camera].camera.hub.latest
+    return (latest.width, latest.height) if latest is not None else DEFAULT_SIZE
+
+
+async def settings_shapes(request: web.Request) -> web.StreamResponse:
+    """``?mask=…&motion_zones=…&motion_ignore=…`` (each the field's text, a shape a line): the shapes
+    as the page draws them, read by each setting's own parser; a 400 naming the field whose line is
+    refused. The page asks as the owner types, and never parses the text itself."""
+    owner_of_all(request)
+    st = state(request)
+    name = camera_name(request)
+    parsed: dict[str, list[Any]] = {}
+    for key in forms.DRAWN_KEYS:
+        parse = CAMERA_FIELDS[key].metadata["parse"]
+        lines = [line.strip() for line in request.query.get(key, "").splitlines() if line.strip()]
+        try:
+            parsed[key] = [parse(line) for line in lines[:MOST_SHAPES]]
+        except (ValueError, ConfigError) as exc:
+            return web.json_response({"errors": {key: str(exc)}}, status=400)
+    drawn = forms.shapes(parsed["mask"], parsed["motion_zones"], parsed["motion_ignore"], _size(st, name))
+    return web.json_response({"shapes": drawn}, headers={"Cache-Control": "no-store"})

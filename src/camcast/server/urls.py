@@ -79,6 +79,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/settings", "settings_page", "owner"),
     Route("POST", "/api/settings", "settings_save", "owner", changes="session"),
     Route("POST", "/api/settings/test", "settings_test", "owner", changes="session"),
+    Route("GET", "/api/settings/shapes", "settings_shapes", "owner", camera=True),
     Route("GET", "/api/accounts", "accounts", "owner"),
     Route("POST", "/api/accounts", "accounts_change", "owner", changes="session"),
     Route("GET", "/api/shares", "shares", "owner"),
