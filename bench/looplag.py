@@ -20,14 +20,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime
 import json
 import os
 import platform
 import re
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,34 +34,13 @@ from pathlib import Path
 
 import aiohttp
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fanout import free_port, proc_stat, stop, wait_healthy
+
 CAMERAS = ("a", "b", "c", "d")
 CONFIG = 'size = "640x360"\nfps = 15\n[motion]\nenabled = true\n[record]\nmode = "continuous"\n' + "".join(
     f'[cameras.{name}]\nsource = "pattern"\n' for name in CAMERAS
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-async def wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(300):
-            if proc.poll() is not None:
-                raise SystemExit(f"camcast exited {proc.returncode}")
-            with contextlib.suppress(aiohttp.ClientError):
-                async with http.get(url + "/healthz") as resp:
-                    if resp.status == 200:
-                        return
-            await asyncio.sleep(0.1)
-    raise SystemExit("camcast did not start")
 
 
 async def viewer(http: aiohttp.ClientSession, url: str) -> None:
@@ -153,17 +129,16 @@ def run_tree(name: str, tree: Path, args: argparse.Namespace) -> dict[str, objec
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:
-            asyncio.run(wait_healthy(url, proc))
+            wait_healthy(port, proc)
             share = ["share", "--scope", "snapshot", "--expires", "1h", "--listen", f"127.0.0.1:{port}"]
             shared = subprocess.run([*camcast, *share], env=env, capture_output=True, text=True, check=True)
             token = re.search(r"token=([^\s&]+)", shared.stdout)
             assert token is not None, shared.stdout
-            cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
+            cpu0, t0 = proc_stat(proc.pid)[0], time.monotonic()
             latencies = asyncio.run(measure(url, seconds, viewers, token[1]))
-            cpu = (cpu_seconds(proc.pid) - cpu0) / (time.monotonic() - t0) * 100
+            cpu = (proc_stat(proc.pid)[0] - cpu0) / (time.monotonic() - t0) * 100
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(30)
+            stop(proc)
     latencies.sort()
     return {
         "tree": name, "n": len(latencies), "p50": statistics.median(latencies),
