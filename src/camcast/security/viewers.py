@@ -15,6 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from camcast.runtime.worker import Worker
 from camcast.security.files import private_dir
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,9 @@ log = logging.getLogger(__name__)
 #: Seconds without a request after which a snapshot/page session counts as ended: longer than any
 #: sensible page refresh interval, short enough that "watching now" is true.
 IDLE_END = 60.0
+#: Lines waiting for a slow disk (a few MB at most); past it the disk is taken as stalled and lines are
+#: lost, said in the log, rather than held without bound.
+PENDING_LINES = 10_000
 
 
 @dataclass
@@ -45,13 +49,16 @@ class Session:
 
 
 class ViewerLog:
-    """Open sessions in memory; start and end events appended to ``path`` (mode 0600)."""
+    """Open sessions in memory; start and end events appended to ``path`` (mode 0600) by the log's
+    own worker, so that a slow disk never holds up a viewer (the event loop never writes the file)."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.open: dict[int, Session] = {}
         self._by_key: dict[tuple[str, str, str, str], Session] = {}
         self._next = 1
+        self._files = Worker("viewer-log", PENDING_LINES, when_full="refuse")
+        self._lost = 0
         if path is not None:
             private_dir(path.parent)
 
@@ -59,14 +66,23 @@ class ViewerLog:
         if self.path is None:
             return
         line = json.dumps(session.record(event), separators=(",", ":")) + "\n"
+        if self._files.submit(self._append, self.path, line.encode()) is None:
+            self._lost += 1
+            if self._lost in (1, 100) or self._lost % 10_000 == 0:
+                log.error("the viewer log %s is not being written (the disk is not answering): %d lines "
+                          "lost", self.path, self._lost)  # fmt: skip
+
+    @staticmethod
+    def _append(path: Path, data: bytes) -> None:
+        """In the log's worker: one line appended."""
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
-                os.write(fd, line.encode())
+                os.write(fd, data)
             finally:
                 os.close(fd)
         except OSError as exc:  # a full disk must not stop the camera, but the owner is told
-            log.error("cannot write the viewer log %s: %s", self.path, exc.strerror)
+            log.error("cannot write the viewer log %s: %s", path, exc.strerror)
 
     def start(self, address: str, who: str, via: str, route: str, camera: str = "") -> Session:
         now = time.time()
@@ -103,9 +119,11 @@ class ViewerLog:
         for session in [s for s in self._by_key.values() if now - s.last_seen > IDLE_END]:
             self.end(session)
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
+        """End every open session, and wait for the lines to be written."""
         for session in list(self.open.values()):
             self.end(session)
+        await self._files.aclose()
 
     def watching(self, camera: str) -> int:
         """How many sessions are open on ``camera``."""

@@ -222,7 +222,7 @@ async def _sweeper(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-    app[STATE].viewers.close()
+    await app[STATE].viewers.aclose()
 
 
 async def _close_streams(app: web.Application) -> None:
