@@ -182,7 +182,7 @@ async def test_a_save_that_fails_leaves_the_file_byte_for_byte(tmp_path: Path) -
         await reloader.save([Edit("camera", "quality", "0"), Edit("camera", "fps", "5")])
     assert file.path.read_bytes() == original.encode() and applied == []
     saved = [Edit("camera", "quality", "60"), Edit("camera", "text", "b")]
-    assert await reloader.save(saved) == ["camera: quality"]
+    assert (await reloader.save(saved)).restart == ["camera: quality"]
     assert file.path.read_text() == '# mine\nquality = 60\ntext = "b"\n'
     running = applied[0].cameras[0]
     assert running.quality == 80 and running.text == "b" and reloader.config is applied[0]
@@ -260,3 +260,26 @@ def test_camera_controls_go_to_the_controls_table(tmp_path: Path) -> None:
     with pytest.raises(FieldErrors) as caught:
         apply_edits(original, file.load(), [Edit("desk", "controls.Bright Ness", "1")])
     assert "control name" in caught.value.errors[("desk", "controls.Bright Ness")]
+
+
+async def test_a_save_that_adds_a_password_makes_the_file_private_and_keeps_a_link(tmp_path: Path) -> None:
+    """The owner's config is a 0644 file behind a symbolic link: a save that adds a password writes
+    the link's target (the link stays a link) as 0600, and says so; a save without one keeps 0644."""
+    target = tmp_path / "dotfiles" / "camcast.toml"
+    target.parent.mkdir()
+    target.write_text("# mine\nquality = 80\n")
+    target.chmod(0o644)
+    link = tmp_path / "camcast.toml"
+    link.symlink_to(target)
+    file = ConfigFile(link, explicit=True)
+
+    async def apply(config: Config) -> list[str]:
+        return []
+
+    reloader = Reloader(file, file.load(), apply)
+    plain = await reloader.save([Edit("camera", "text", "porch")])
+    assert not plain.private and oct(target.stat().st_mode & 0o777) == "0o644" and link.is_symlink()
+    secret = await reloader.save([Edit("camera", "upload_password", "hunter2hunter2")])
+    assert secret.private and oct(target.stat().st_mode & 0o777) == "0o600"
+    assert link.is_symlink() and 'upload_password = "hunter2hunter2"' in target.read_text()
+    assert target.read_text().startswith("# mine\n")

@@ -363,3 +363,31 @@ def test_clients_that_leave_early_leave_no_traceback() -> None:
         assert status == 200
     assert "Traceback" not in server.stderr, server.stderr[-3000:]
     assert " ERROR " not in server.stderr, server.stderr[-3000:]
+
+
+async def test_a_control_socket_that_cannot_be_made_is_one_warning(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a state folder whose path is too long for a Unix socket (and no XDG_RUNTIME_DIR), the
+    server serves anyway, says in one warning why `camcast pause` cannot reach it, and the pause
+    command says where to look; a Basic header with non-ASCII bytes is a 401, not an internal error."""
+    from tests.conftest import camcast_server, run_cli
+
+    deep = isolated_home / ("s" * 60) / ("t" * 60)
+    monkeypatch.setenv("XDG_STATE_HOME", str(deep))
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    async with camcast_server("--source", "pattern", "--size", "160x120") as server:
+        status, _ = await asyncio.to_thread(raw_request, server.port, b"GET /snapshot.jpg HTTP/1.1\r\n"
+                                            b"Host: 127.0.0.1\r\nConnection: close\r\n\r\n")  # fmt: skip
+        assert status == 200
+        status, _ = await asyncio.to_thread(
+            raw_request, server.port,
+            "GET /status.json HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic é\r\n"
+            "Connection: close\r\n\r\n".encode(),
+        )  # fmt: skip
+        assert status == 401
+        paused = await asyncio.to_thread(run_cli, "pause", "--listen", f"127.0.0.1:{server.port}")
+        assert paused.returncode == 1 and "could not make its control socket" in paused.stderr
+    warnings = [line for line in server.stderr.splitlines() if "no control socket" in line]
+    assert len(warnings) == 1 and "over 107 bytes" in warnings[0], server.stderr
+    assert "Traceback" not in server.stderr and "internal error" not in server.stderr

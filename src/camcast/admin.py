@@ -178,7 +178,10 @@ async def _control(port: int, method: str, path: str, body: object = None) -> di
     400 is the server's verdict on what was asked: a ConfigError with its one line."""
     sock = paths.control_socket(port)
     if not sock.exists():
-        raise NotRunning(f"no camcast server is running on port {port} for this user (no {sock})")
+        raise NotRunning(
+            f"no camcast server is running on port {port} for this user (no {sock}; a server that could "
+            "not make its control socket says so in its log, and its settings page has the shutter)"
+        )
     try:
         async with (
             aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=str(sock))) as session,

@@ -67,8 +67,12 @@ def viewer_log() -> Path:
 
 
 def control_socket(port: int) -> Path:
-    """The owner's control socket of the server listening on ``port`` (only this user can open it)."""
-    return state_dir() / f"control-{port}.sock"
+    """The owner's control socket of the server listening on ``port`` (only this user can open it):
+    in ``$XDG_RUNTIME_DIR/camcast`` (a tmpfs that holds sockets, and is this user's alone) when the
+    session has one, else in the state folder."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    folder = Path(runtime) / "camcast" if runtime and Path(runtime).is_dir() else state_dir()
+    return folder / f"control-{port}.sock"
 
 
 def log_file() -> Path:

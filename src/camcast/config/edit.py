@@ -73,15 +73,19 @@ class ConfigFile:
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read config file {self.path}: {exc}") from exc
 
-    def write(self, text: str) -> None:
-        """Replace the file with ``text`` atomically, keeping its mode (0600 for a new file: it may come
-        to hold passwords)."""
+    def write(self, text: str, private: bool = False) -> bool:
+        """Replace the file with ``text`` atomically (a symbolic link's target, so the link stays),
+        keeping its mode, or 0600 when ``private`` (it holds a password) or new; returns whether the
+        mode was made private."""
+        target = self.path.resolve()
         try:
-            mode = self.path.stat().st_mode & 0o777
+            mode = target.stat().st_mode & 0o777
         except FileNotFoundError:
             mode = 0o600
-            private_dir(self.path.parent)
-        write_atomic(self.path, text.encode("utf-8"), mode=mode, error=ConfigError)
+            private_dir(target.parent)
+        tightened = private and mode & 0o077 != 0
+        write_atomic(target, text.encode("utf-8"), mode=0o600 if tightened else mode, error=ConfigError)
+        return tightened
 
 
 class FieldErrors(CamcastError):

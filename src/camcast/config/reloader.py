@@ -12,10 +12,11 @@ import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from camcast.config import Config
 from camcast.config.edit import SERVER, ConfigFile, Edit, FieldErrors, apply_edits, checked
-from camcast.config.fields import running, waiting
+from camcast.config.fields import fields_of, running, waiting
 from camcast.errors import CamcastError, ConfigError
 
 log = logging.getLogger("camcast")
@@ -52,15 +53,16 @@ class Reloader:
                 self.refused = (time.time(), str(exc))
                 raise
 
-    async def save(self, edits: Sequence[Edit]) -> list[str]:
-        """Make ``edits`` to the file, check the result as a start-up would, write it atomically and
-        apply it; returns the settings that wait for a restart. Raises :class:`FieldErrors` and leaves
-        the file as it was when a value is refused (or the camera refuses the new controls)."""
+    async def save(self, edits: Sequence[Edit]) -> Saved:
+        """Make ``edits`` to the file, check the result as a start-up would, write it atomically (mode
+        0600 once it holds a password) and apply it; returns what waits for a restart. Raises
+        :class:`FieldErrors` and leaves the file as it was when a value is refused (or the camera
+        refuses the new controls)."""
         async with self._lock:
             before = await asyncio.to_thread(self.file.text)
             text = apply_edits(before, self.loaded, edits)
             config = await asyncio.to_thread(checked, self.file, text)
-            await asyncio.to_thread(self.file.write, text)
+            private = await asyncio.to_thread(self.file.write, text, holds_secret(config))
             try:
                 restart = await self._applied(config)
             except ConfigError as exc:  # a part refused, or a camera refused its new controls
@@ -72,7 +74,11 @@ class Reloader:
                 self.refused = (time.time(), str(exc))
                 raise FieldErrors({(SERVER, ""): str(exc)}) from None
             log.warning("configuration changed on the settings page")
-            return restart
+            if private:
+                log.warning(
+                    "%s holds a password now: made readable by this user alone (0600)", self.file.path
+                )
+            return Saved(restart, private)
 
     async def _applied(self, config: Config) -> list[str]:
         effective, restart = settle(self.config, config)
@@ -86,6 +92,25 @@ class Reloader:
         restart, and the last reload refused since (when, why)."""
         refused = None if self.refused is None else {"at": self.refused[0], "why": self.refused[1]}
         return {"applied": self.applied_at, "waiting": self.waiting, "refused": refused}
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A save from the settings page: what waits for a restart, and whether the file was made private
+    (0600) because it now holds a password."""
+
+    restart: list[str]
+    private: bool = False
+
+
+def holds_secret(config: Config) -> bool:
+    """Whether any secret setting (a password, a key) has a value in ``config``."""
+    return any(
+        getattr(part, key)
+        for part in (config.server, *config.cameras)
+        for key, f in fields_of(type(part)).items()
+        if f.metadata["secret"]
+    )
 
 
 def settle(now: Config, new: Config) -> tuple[Config, list[str]]:

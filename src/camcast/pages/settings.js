@@ -79,8 +79,8 @@
         showErrors(form, {});
         form.querySelectorAll("[data-dirty]").forEach(function (i) { i.removeAttribute("data-dirty"); });
         form.querySelectorAll('input[type="password"]').forEach(function (i) { i.value = ""; });
-        text(saved, r.doc.restart.length ? "Saved. Restart camcast to apply: " + r.doc.restart.join(", ") :
-          "Saved and applied.");
+        text(saved, (r.doc.restart.length ? "Saved. Restart camcast to apply: " + r.doc.restart.join(", ") :
+          "Saved and applied.") + (r.doc.private ? " The file holds a password now: only you can read it." : ""));
       }).catch(function () { text(saved, "The server did not answer."); });
     });
     form.querySelectorAll("button.test").forEach(function (button) {

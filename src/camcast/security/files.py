@@ -42,7 +42,8 @@ def write_atomic(
 ) -> None:
     """Write ``data`` to a temporary file beside ``path`` (``temp``, or a fresh unique name), fsync
     it, and rename it over ``path``, so a reader sees the old file or the new one, never half of one.
-    The file has ``mode`` from its first byte. Failures raise ``error`` naming the file."""
+    The file has ``mode`` from its first byte, and the folder is synced after the rename. Failures raise
+    ``error`` naming the file."""
     try:
         if temp is None:
             fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -63,6 +64,18 @@ def write_atomic(
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise error(f"cannot write {path}: {exc.strerror}") from exc
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (a power cut after it keeps the new file); a filesystem that
+    cannot sync a folder is left as it is."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def stamp(path: Path) -> tuple[int, int, int] | None:

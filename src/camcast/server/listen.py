@@ -13,7 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from camcast.config import ServerSettings
-from camcast.errors import ConfigError, ServeError
+from camcast.errors import ConfigError, ServeError, mention
 from camcast.net import bracket, is_loopback_host
 from camcast.security.accounts import Accounts
 from camcast.server.guard import Limits, guarded
@@ -34,7 +34,10 @@ def tls_context(settings: ServerSettings) -> ssl.SSLContext | None:
     if not cert and not key:
         return None
     if not (cert and key):
-        raise ConfigError("--tls-cert and --tls-key go together; `camcast tls self-signed` makes a pair")
+        raise ConfigError(
+            f"{mention('tls_cert')} and {mention('tls_key')} go together; "
+            "`camcast tls self-signed` makes a pair"
+        )
     for name, path in (("tls_cert", cert), ("tls_key", key)):
         if not os.access(path, os.R_OK):
             raise ConfigError(
@@ -59,7 +62,7 @@ def access_policy(settings: ServerSettings, accounts: Accounts) -> Access:
     loopback = is_loopback_host(host)
     access = Access(loopback, tls)
     if settings.public and accounts:
-        access.notes.append("--public has no effect while accounts exist: everyone must sign in")
+        access.notes.append("public (anyone may watch) has no effect while accounts exist: everyone signs in")
     elif settings.public:
         access.notes.append("PUBLIC: anyone who can reach this server may watch, without an account")
     elif accounts:

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import ssl
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 
 from aiohttp import web
 
 from camcast import paths
 from camcast.camera import Camera
 from camcast.config import ServerSettings
-from camcast.errors import ServeError
+from camcast.errors import CamcastError, ServeError
 from camcast.motion.runner import Motion
 from camcast.net import bracket, shown_host
 from camcast.record.runner import Recorders
@@ -34,9 +36,13 @@ from camcast.server.state import STATE, ServerState
 from camcast.server.urls import path_for, scope_routes
 from camcast.server.webrtc.ice import IceSettings, host_addresses, ice_servers
 
+log = logging.getLogger("camcast")
+
 #: Where the TURN password may come from instead of the config file.
 TURN_PASSWORD_ENV = "CAMCAST_TURN_PASSWORD"
 
+#: The longest path a Unix socket may have (sun_path is 108 bytes with its terminating NUL).
+MAX_SOCKET_PATH = 107
 #: Seconds streams get to end when the server stops, before their connections are closed.
 SHUTDOWN_TIMEOUT = 2.0
 
@@ -100,22 +106,13 @@ async def serving(
         settings.max_connections, settings.max_connections_per_address, settings.header_timeout,
         exempt=proxies.trusts,
     )  # fmt: skip
-    control = paths.control_socket(port)
+    socket = paths.control_socket(port)
+    control: Path | None = None  # the socket, once it listens
     server = None
     try:
         server = await listen(runner, host, port, access.tls, limits)
-        try:
-            await web.UnixSite(runner, str(control)).start()
-        except OSError as exc:
-            raise ServeError(
-                f"cannot open the owner's control socket {control}: {exc.strerror or exc}"
-                + (
-                    " (a Unix socket's path must be under 108 bytes: set XDG_STATE_HOME to a shorter folder)"
-                    if len(os.fsencode(control)) > 107
-                    else ""
-                )
-            ) from None
-        os.chmod(control, 0o600)
+        if await open_control(runner, socket):
+            control = socket
         shown = await asyncio.to_thread(shown_host, host)  # may ask the resolver
         base = f"{'https' if access.tls else 'http'}://{bracket(shown)}:{port}{settings.base_path}"
         urls = served_urls(base, [c.name for c in cameras])
@@ -135,8 +132,9 @@ async def serving(
         if server is not None:
             server.close()
         await runner.cleanup()
-        with contextlib.suppress(OSError):
-            control.unlink()
+        if control is not None:
+            with contextlib.suppress(OSError):
+                control.unlink()
 
 
 async def start_rtsp(
@@ -169,3 +167,23 @@ def rtsp_urls(rtsp: RtspServer, listen_on: tuple[str, int], shown: str) -> list[
     if len(names) == 1:
         return [(f"{base}/{names[0]}", "RTSP (H.264): NVRs, Home Assistant, Frigate, VLC")]
     return [(f"{base}/{name}", f"{name}: RTSP (H.264)") for name in names]
+
+
+async def open_control(runner: web.AppRunner, control: Path) -> bool:
+    """Listen on the owner's control socket too (mode 0600, in a private folder); whether it could be
+    made. A folder that holds no sockets (9p, some NFS or SMB homes) or a path too long for one is one
+    warning, never a stop: the server serves, and the shutter is on the page and the owner's API."""
+    if len(os.fsencode(control)) > MAX_SOCKET_PATH:
+        why = f"its path is over {MAX_SOCKET_PATH} bytes (set XDG_RUNTIME_DIR or XDG_STATE_HOME shorter)"
+    else:
+        try:
+            await asyncio.to_thread(private_dir, control.parent)
+            await asyncio.to_thread(control.unlink, missing_ok=True)  # a crashed server's
+            await web.UnixSite(runner, str(control)).start()
+            await asyncio.to_thread(os.chmod, control, 0o600)
+            return True
+        except (OSError, CamcastError) as exc:
+            why = getattr(exc, "strerror", None) or str(exc)
+    log.warning("no control socket %s: %s; `camcast pause`, `resume`, `viewers` and `controls` cannot "
+                "reach this server (the settings page and the owner's API can)", control, why)  # fmt: skip
+    return False

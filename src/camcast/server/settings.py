@@ -202,14 +202,16 @@ async def settings_save(request: web.Request) -> web.StreamResponse:
     edits = _edits(await body_json(request))
     _refuse_locked(request, edits)
     try:
-        restart = await reloader.save(edits)
+        saved = await reloader.save(edits)
     except FieldErrors as exc:
         return _refused(exc)
     except CamcastError as exc:  # the file could not be read or written
         return web.json_response({"errors": {}, "error": str(exc)}, status=409)
     p = principal(request)
     log.info("%s changed %s", p.name if p else "?", ", ".join(e.key for e in edits) or "nothing")
-    return web.json_response({"saved": [e.key for e in edits], "restart": restart})
+    return web.json_response(
+        {"saved": [e.key for e in edits], "restart": saved.restart, "private": saved.private}
+    )
 
 
 def _refuse_locked(request: web.Request, edits: list[Edit]) -> None:
