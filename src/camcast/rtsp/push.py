@@ -98,7 +98,9 @@ class Pusher:
             packet.is_keyframe = frame.payload.keyframe
             packet.stream = self._stream
             self._container.mux(packet)
-        except (av.FFmpegError, OSError, ValueError) as exc:
+        except Exception as exc:  # the thread's edge: FFmpeg's, the network's, or a bug (logged whole)
+            if not isinstance(exc, av.FFmpegError | OSError | ValueError):
+                log.exception("%s: push to %s failed", self.camera, shown(self.url))
             self._t_close()
             if time.monotonic() - self._connected_at > 30:
                 self._delay = RETRY[0]  # it worked for a while: the next attempt comes soon
