@@ -73,7 +73,10 @@ def _check_server(state: ServerState, settings: ServerSettings) -> Plan:
     networks = [parse_network(n) for n in settings.trusted_proxy]
 
     def commit() -> None:
+        public_before = state.gate.public
         state.gate.public = settings.public
+        if public_before and not settings.public:
+            state.gate.changed()  # anonymous viewers let in while it was public are let go
         state.frame_ancestors = settings.frame_ancestors
         state.proxies.networks = networks
         state.settings = settings

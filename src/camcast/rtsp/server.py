@@ -34,6 +34,7 @@ from camcast.rtsp.protocol import (
 )
 from camcast.rtsp.session import RtspSession
 from camcast.rtsp.stream import RtpStream
+from camcast.security.deliveries import Delivery
 from camcast.security.gate import REALM, Asking, Gate, Principal
 from camcast.security.gate import Refused as NotLetIn
 from camcast.security.viewers import ViewerLog
@@ -124,6 +125,8 @@ class Connection:
         self.secure = writer.get_extra_info("sslcontext") is not None
         self.sessions: dict[str, RtspSession] = {}
         self.allowed: dict[str, Principal | None] = {}  # by camera: who proved they may watch it
+        self.held: dict[str, Delivery[Principal]] = {}  # by camera: this connection as who watches it
+        self.why = ""  # why camcast ended the connection (its principal no longer holds), if it did
         self.closing = False
         self.parser = Parser()
 
@@ -167,9 +170,17 @@ class Connection:
             pass
         finally:
             for session in list(self.sessions.values()):
-                session.end()
+                session.end(self.why)
+            for delivery in self.held.values():
+                self.server.gate.deliveries.remove(delivery)
             self.closing = True
             self.writer.close()
+
+    def _cut(self, why: str) -> None:
+        """Who watches no longer may (a link revoked, an account removed): every session of this
+        connection is torn down with the connection."""
+        self.why = why
+        self.close()
 
     def _alive(self) -> bool:
         """Whether the connection's quiet spell is fine: a TCP session playing (its data flows), or a
@@ -327,4 +338,7 @@ class Connection:
         if not who.may("stream", "viewer", camera):
             raise Refused(403, "not allowed for this account or link")
         self.allowed[camera] = who
+        if camera not in self.held:
+            what = f"RTSP {camera} for {self.address}"
+            self.held[camera] = self.server.gate.deliveries.add(who, self._cut, what)
         return who

@@ -33,6 +33,7 @@ class Link(Protocol):
     address: str
     writer: asyncio.StreamWriter
     closing: bool
+    why: str  # why camcast ended the connection, if it did
 
     @property
     def viewers(self) -> ViewerLog: ...
@@ -92,10 +93,11 @@ class RtspSession:
         self.playing = False
         self.stream.remove(self.receive)
 
-    def end(self) -> None:
+    def end(self, why: str = "") -> None:
+        """The session ends (torn down, its connection gone, or ended by camcast for ``why``)."""
         self.pause()
         if self._viewing is not None:
-            self.connection.viewers.end(self._viewing)
+            self.connection.viewers.end(self._viewing, why or self.connection.why)
             self._viewing = None
         if self.udp is not None:
             for transport in self.udp:

@@ -31,13 +31,15 @@ import asyncio
 import base64
 import binascii
 import logging
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from camcast.net import is_loopback_host
 from camcast.runtime.worker import Worker
 from camcast.security.accounts import Accounts
+from camcast.security.deliveries import Deliveries
 from camcast.security.limits import FailureLimiter
 from camcast.security.links import ShareLinks
 from camcast.security.sessions import Session, Sessions
@@ -99,6 +101,9 @@ class Principal:
     recording: str = ""  # a link to one recording: its file name (nothing else of the scope)
     csrf: str = ""  # a session's: what its changes must carry
     opens: frozenset[str] = frozenset()  # a share link's routes
+    proof: str = ""  # an account's (or an account's session's) state when it was let in
+    session: str = field(default="", repr=False)  # a sign-in session's cookie, to tell if it still holds
+    expires: float = 0.0  # Unix time its access ends by itself (a link's, a session's), 0: never
 
     def may(self, route: str, needed: str, camera: str | None = None) -> bool:
         """Whether this principal may use ``route`` (which needs role ``needed``), on ``camera`` when
@@ -138,6 +143,8 @@ class Gate:
         self.sessions = Sessions()
         #: Every read and write of the registries' files goes through this thread, never the loop's.
         self.files = Worker("registries", 64, when_full="refuse")
+        #: What is open (streams, peers, sessions), each under who it was opened for.
+        self.deliveries: Deliveries[Principal] = Deliveries(self.still)
 
     # --- the registries, off the event loop ----------------------------------------------------------
     def hold(self) -> None:
@@ -159,7 +166,10 @@ class Gate:
         again when a command changed them; the share links' last uses written."""
         while True:
             await asyncio.sleep(REFRESH_EVERY)
+            before = self._generations()
             await self.files.run(self._refresh)
+            if self._generations() != before:
+                self.deliveries.recheck()  # a command revoked a link or changed an account
 
     async def _changed_since(self, before: tuple[int, ...]) -> bool:
         """Look at the registries now (a refusal may be of something a command made a moment ago,
@@ -171,6 +181,43 @@ class Gate:
         metrics = self.metrics.file.generation if self.metrics is not None else 0
         return (self.accounts.file.generation, self.shares.file.generation,
                 self.shares.keys.file.generation, metrics)  # fmt: skip
+
+    # --- whether what was let in still holds ----------------------------------------------------------
+    def still(self, p: Principal) -> str | None:
+        """Why ``p``'s access no longer holds (a link revoked or expired, an account removed or
+        changed, a session ended, accounts made since an anonymous viewer came), or None."""
+        if p.via == "share":
+            try:
+                self.shares.verify(p.token, note_use=False)
+            except TokenError as exc:
+                return (
+                    f"the share link is {exc}"
+                    if str(exc) in ("revoked", "expired")
+                    else "the share link is void"
+                )
+            return None
+        if p.via == "account":
+            return None if self.accounts.proof(p.name) == p.proof else "the account was removed or changed"
+        if p.via == "session":
+            session = self.sessions.get(p.session)
+            if session is None:
+                return "the sign-in session ended"
+            if session.via == "account" and self.accounts.proof(p.name) != session.proof:
+                return "the account was removed or changed"
+            if session.via == "local" and self.accounts:
+                return "accounts exist now: everyone signs in"
+            return None
+        if p.via == "anonymous":
+            if self.accounts:
+                return "accounts exist now: everyone signs in"
+            if p.role == "viewer" and not self.public:
+                return "the server no longer lets anyone watch"
+        return None
+
+    def changed(self) -> None:
+        """Something that decides who may watch changed here (an account or link from the page, a
+        sign-out, a reload): every open delivery is checked again now."""
+        self.deliveries.recheck()
 
     # --- who asks --------------------------------------------------------------------------------------
     async def principal(self, asking: Asking) -> Principal | None:
@@ -195,8 +242,10 @@ class Gate:
         session = self.session(asking)
         if session is not None:
             return Principal(
-                session.name, session.role, "session", cameras=session.cameras, csrf=session.csrf
-            )
+                session.name, session.role, "session", cameras=session.cameras, csrf=session.csrf,
+                proof=session.proof, session=asking.cookie or "",
+                expires=time.time() + session.expires - time.monotonic(),
+            )  # fmt: skip
         if header is not None:
             return await self._basic(asking, header)
         if not self.accounts:
@@ -219,7 +268,7 @@ class Gate:
             log.warning("refused share link from %s: %s", address, exc)
             raise Refused(401, "this link is invalid, expired or revoked") from None
         return Principal(share.name, "viewer", "share", share.scope, token, share.cameras, share.recording,
-                         opens=self.scopes(share.scope))  # fmt: skip
+                         opens=self.scopes(share.scope), expires=share.expires)  # fmt: skip
 
     def session(self, asking: Asking) -> Session | None:
         """The session of ``asking``'s cookie, while it holds: its account unchanged (or, for the local
@@ -278,7 +327,8 @@ class Gate:
             log.warning("failed sign-in from %s", address)  # the attempted name may be a mistyped password
             return None
         self.limiter.succeed(address)
-        return Principal(account.name, account.role, "account", cameras=account.cameras)
+        proof = self.accounts.proof(account.name) or ""
+        return Principal(account.name, account.role, "account", cameras=account.cameras, proof=proof)
 
     async def check(
         self, asking: Asking, route: str, needed: str, camera: str | None = None

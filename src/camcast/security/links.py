@@ -107,8 +107,9 @@ class ShareLinks:
         self._save(links)
         return link, token
 
-    def verify(self, token: str) -> Share:
-        """The share of a valid token (:meth:`ShareKeys.verify`), refused when revoked; notes its use."""
+    def verify(self, token: str, note_use: bool = True) -> Share:
+        """The share of a valid token (:meth:`ShareKeys.verify`), refused when revoked; notes its use
+        (unless only checking whether an open stream's link still holds)."""
         share = self.keys.verify(token)
         try:
             links = self._load()
@@ -117,7 +118,7 @@ class ShareLinks:
         link = links.get(share.id)
         if link is not None and link.revoked:
             raise TokenError("revoked")
-        if link is not None:
+        if link is not None and note_use:
             self._used[share.id] = time.time()
             if not self.cached:  # a command: write the use now (once a minute); the server's watcher
                 self.refresh()  # writes it off the event loop

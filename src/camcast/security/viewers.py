@@ -40,6 +40,7 @@ class Session:
     frames: int = 0
     camera: str = ""
     last_seen: float = field(default=0.0, repr=False)
+    why: str = ""  # why it was ended by camcast (a link revoked, an account removed), if it was
 
     def record(self, event: str) -> dict[str, object]:
         data = asdict(self)
@@ -93,10 +94,12 @@ class ViewerLog:
         log.info("viewer %s (%s) from %s started watching %s %s", who, via, address, camera, route)
         return session
 
-    def end(self, session: Session) -> None:
+    def end(self, session: Session, why: str = "") -> None:
+        """``session`` ended: by the viewer, or by camcast for ``why``."""
         if self.open.pop(session.id, None) is None:
             return
         session.end = time.time()
+        session.why = why
         self._by_key = {k: s for k, s in self._by_key.items() if s is not session}
         self._write(session, "end")
         log.info("viewer %s from %s stopped (%d frames)", session.who, session.address, session.frames)

@@ -13,6 +13,7 @@ once) with a QR code for a phone, and ``{"action": "revoke", "id"}`` revokes one
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from typing import Any
@@ -74,6 +75,8 @@ async def accounts_change(request: web.Request) -> web.StreamResponse:
             raise web.HTTPBadRequest(text="action is add, password or remove\n")
     except ConfigError as exc:
         return web.json_response({"error": exc.render(lambda key: key)}, status=400)
+    # What the account's holders have open ends, once this answer (a delivery itself) is on its way.
+    asyncio.get_running_loop().call_soon(gate.changed)
     body = _accounts_document(request)
     token = ""
     if action == "password" and name == p.name and p.via == "session":
@@ -114,6 +117,7 @@ async def shares_change(request: web.Request) -> web.StreamResponse:
     try:
         if action == "revoke":
             link = await st.gate.files.run(registry.revoke, _text(doc, "id"))
+            st.gate.changed()  # what the link has open ends now
             return web.json_response({"link": _link_document(link)})
         if action != "create":
             raise web.HTTPBadRequest(text="action is create or revoke\n")

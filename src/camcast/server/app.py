@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hmac
 import logging
 import time
@@ -20,7 +21,7 @@ from camcast.server.hls import HlsOutput
 from camcast.server.mjpeg import Fanout
 from camcast.server.proxy import PROXY, TrustedProxies
 from camcast.server.routes import BOUND
-from camcast.server.state import PRINCIPAL, STATE, Handler, Served, ServerState, state
+from camcast.server.state import ENDED, PRINCIPAL, STATE, Handler, Served, ServerState, state
 from camcast.server.urls import CAMERA_PREFIX, ROUTES, Route, path_for
 from camcast.server.webrtc import ice as webrtc_ice
 from camcast.server.webrtc.ice import IceSettings
@@ -78,7 +79,18 @@ async def _policy(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not same_origin(request):
             raise web.HTTPForbidden(text="cross-origin requests may not change anything\n")
         await _check_changes(request, route)
-    return await handler(request)
+    # Until it is answered (a stream: until it ends), the request is a delivery of its principal's.
+    what = f"{route.name} for {request.remote}"
+    with st.gate.deliveries.holding(request[PRINCIPAL], functools.partial(_cut, request), what):
+        return await handler(request)
+
+
+def _cut(request: web.Request, why: str) -> None:
+    """End ``request`` now (its principal no longer holds): its connection is closed, whatever it was
+    sending; the handler's viewer log line says ``why``."""
+    request[ENDED] = why
+    if request.transport is not None:
+        request.transport.close()
 
 
 async def _check_changes(request: web.Request, route: Route) -> None:

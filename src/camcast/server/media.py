@@ -7,7 +7,7 @@ from aiohttp import web
 
 from camcast.errors import CamcastError
 from camcast.server.mjpeg import VIEWER, stream
-from camcast.server.state import camera_name, optional_number, served, state, touch, watcher
+from camcast.server.state import ENDED, camera_name, optional_number, served, state, touch, watcher
 
 
 async def snapshot(request: web.Request) -> web.StreamResponse:
@@ -35,7 +35,7 @@ async def mjpeg(request: web.Request) -> web.StreamResponse:
     finally:
         viewer_ = request.get(VIEWER)
         session.frames = viewer_.frames_sent if viewer_ is not None else 0
-        st.viewers.end(session)
+        st.viewers.end(session, request.get(ENDED, ""))
 
 
 async def hls_playlist(request: web.Request) -> web.StreamResponse:

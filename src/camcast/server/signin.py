@@ -8,6 +8,7 @@ refused otherwise), limited to the server's base path.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from urllib.parse import urlsplit
 
@@ -91,7 +92,9 @@ async def logout(request: web.Request) -> web.StreamResponse:
     """End this browser's session (the CSRF token was checked on the way in)."""
     cookie = request.cookies.get(COOKIE)
     if cookie:
-        state(request).gate.sessions.close(cookie)
+        gate = state(request).gate
+        gate.sessions.close(cookie)
+        asyncio.get_running_loop().call_soon(gate.changed)  # what the session has open ends
     p = principal(request)
     log.info("%s signed out", p.name if p else "someone")
     response = web.HTTPSeeOther(state(request).base_path + path_for("login"))

@@ -80,6 +80,8 @@ class ServerState:
 
 
 STATE: web.AppKey[ServerState] = web.AppKey("camcast", ServerState)
+#: Why camcast ended a request in progress (its principal no longer holds), for the viewer log.
+ENDED: web.RequestKey[str] = web.RequestKey("ended")
 #: Who a request is, once the policy has let it through (None: the local user of a server without accounts).
 PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal")
 

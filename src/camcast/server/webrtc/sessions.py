@@ -63,6 +63,7 @@ class WebRtc:
     def __init__(self, ice: IceSettings) -> None:
         self.ice = ice
         self.sessions: dict[str, Session] = {}
+        self._closing: set[asyncio.Task[bool]] = set()
 
     async def answer(self, offer: str, camera: str, output: WebRtcOutput, who: str) -> tuple[Session, str]:
         """Make a session sending ``output``'s video for ``offer`` (checked by :func:`check_offer`);
@@ -125,6 +126,12 @@ class WebRtc:
         with contextlib.suppress(Exception):  # a connection already torn down by the peer
             await session.pc.close()
         return True
+
+    def close_soon(self, session_id: str) -> None:
+        """End a session, from code that cannot wait (its viewer's access just ended)."""
+        task = asyncio.get_running_loop().create_task(self.close(session_id))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def close_all(self) -> None:
         await asyncio.gather(*(self.close(sid) for sid in list(self.sessions)))

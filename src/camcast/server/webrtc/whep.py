@@ -31,10 +31,21 @@ async def offer(request: web.Request) -> web.StreamResponse:
             headers={"Retry-After": str(RETRY_FULL)},
         ) from None
     viewing = st.viewers.start(request.remote or "?", who, via, "webrtc", name)
+    why = ""
+
+    def cut(reason: str) -> None:  # who opened the peer no longer may watch: it is closed
+        nonlocal why
+        why = reason
+        st.webrtc.close_soon(session.id)
+
+    p = principal(request)
+    held = st.gate.deliveries.add(p, cut, f"WebRTC {name} for {request.remote}") if p is not None else None
 
     def ended(_: object) -> None:
+        if held is not None:
+            st.gate.deliveries.remove(held)
         viewing.frames = session.track.frames_sent
-        st.viewers.end(viewing)
+        st.viewers.end(viewing, why)
 
     session.on_end.append(ended)
     headers = {"Location": st.base_path + path_for("whep_session", name=session.id, **share_query(request))}

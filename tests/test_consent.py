@@ -1,0 +1,159 @@
+"""Consent at once: when who opened a stream no longer may watch (a link revoked or expired, an account
+removed), what they have open ends within a second, in every protocol, and the viewer log says why."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from camcast.paths import config_dir, viewer_log
+from camcast.security.accounts import Accounts
+from camcast.security.links import ShareLinks
+from camcast.security.tokens import ShareKeys
+from tests.conftest import camcast_server, free_port, run_cli
+from tests.waiting import until
+
+pytestmark = pytest.mark.timeout(120)
+
+PATTERN = ("--source", "pattern", "--size", "160x120", "--fps", "10")
+OWNER, PASSWORD = "olive", "owner-password-1"
+
+
+@pytest.fixture
+def links() -> ShareLinks:
+    Accounts(config_dir() / "users.json").add(OWNER, PASSWORD, "owner")  # everyone signs in
+    return ShareLinks(ShareKeys(config_dir() / "share.key"), config_dir() / "links.json")
+
+
+async def until_closed(stream: aiohttp.StreamReader | asyncio.StreamReader, seconds: float) -> float:
+    """Read ``stream`` until it ends; the seconds that took (TimeoutError past ``seconds``)."""
+    started = time.monotonic()
+    async with asyncio.timeout(seconds):
+        with contextlib.suppress(ConnectionError, aiohttp.ClientPayloadError):
+            while await stream.read(65536):
+                pass
+    return time.monotonic() - started
+
+
+async def rtsp_playing(port: int, path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """An RTSP client over TCP: DESCRIBE, SETUP (interleaved), PLAY; the connection, its data flowing."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    url = f"rtsp://127.0.0.1:{port}{path}"
+
+    async def ask(method: str, target: str, cseq: int, extra: str = "") -> str:
+        writer.write(f"{method} {target} RTSP/1.0\r\nCSeq: {cseq}\r\n{extra}\r\n".encode())
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        length = next(
+            (int(h.split(":")[1]) for h in head.split("\r\n") if h.lower().startswith("content-length")), 0
+        )
+        if length:
+            await reader.readexactly(length)
+        assert head.startswith("RTSP/1.0 200"), head
+        return head
+
+    await ask("DESCRIBE", url, 1, "Accept: application/sdp\r\n")
+    base = url.split("?")[0]
+    head = await ask("SETUP", f"{base}/trackID=0?{url.split('?')[1]}", 2,
+                     "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n")  # fmt: skip
+    session = next(
+        h.split(":", 1)[1].split(";")[0].strip() for h in head.split("\r\n") if h.startswith("Session")
+    )
+    await ask("PLAY", url, 3, f"Session: {session}\r\n")
+    await reader.readexactly(1000)  # RTP flows
+    return reader, writer
+
+
+async def test_a_revoked_link_ends_its_mjpeg_and_rtsp_streams_at_once(links: ShareLinks) -> None:
+    """A link's MJPEG stream and RTSP session, both open: `camcast share --revoke` ends both within a
+    second of the command, new requests with it get 401, and the viewer log says the link was revoked."""
+    link, token = links.issue("neighbour", 3600, "stream")
+    rtsp_port = free_port()
+    async with (
+        camcast_server(*PATTERN, "--rtsp", f"127.0.0.1:{rtsp_port}") as server,
+        aiohttp.ClientSession() as http,
+        http.get(f"{server.url}/stream.mjpg?token={token}") as mjpeg,
+    ):
+        assert mjpeg.status == 200
+        await mjpeg.content.readexactly(2000)
+        rtsp, writer = await rtsp_playing(rtsp_port, f"/?token={token}")
+        revoked = await asyncio.to_thread(run_cli, "share", "--revoke", link.id)
+        assert revoked.returncode == 0, revoked.stderr
+        ended = await asyncio.gather(until_closed(mjpeg.content, 1.5), until_closed(rtsp, 1.5))
+        assert max(ended) < 1.0, ended
+        writer.close()
+        async with http.get(f"{server.url}/snapshot.jpg?token={token}") as again:
+            assert again.status == 401
+    ends = [json.loads(line) for line in viewer_log().read_text().splitlines()]
+    why = {r["route"]: r.get("why") for r in ends if r["event"] == "end" and r["who"] == "neighbour"}
+    assert (
+        why.get("stream") == "the share link is revoked" and why.get("rtsp") == "the share link is revoked"
+    ), why
+
+
+async def test_a_link_that_expires_ends_its_stream_without_a_request(links: ShareLinks) -> None:
+    """A link good for 2 s: its stream ends when it expires (a timer: no request notices it)."""
+    _, token = links.issue("visitor", 2, "stream")
+    async with (
+        camcast_server(*PATTERN) as server,
+        aiohttp.ClientSession() as http,
+        http.get(f"{server.url}/stream.mjpg?token={token}") as mjpeg,
+    ):
+        assert mjpeg.status == 200
+        took = await until_closed(mjpeg.content, 5)
+        assert took < 2.5, took
+    await until(lambda: "the share link is expired" in viewer_log().read_text())
+
+
+async def test_removing_an_account_ends_what_it_watches(links: ShareLinks) -> None:
+    """An account watching with HTTP Basic is removed from the command line: its stream ends within a
+    second of the command, and its password opens nothing any more."""
+    Accounts(config_dir() / "users.json").add("victor", "viewer-password-1", "viewer")
+    basic = {"Authorization": "Basic " + base64.b64encode(b"victor:viewer-password-1").decode()}
+    async with (
+        camcast_server(*PATTERN) as server,
+        aiohttp.ClientSession() as http,
+        http.get(f"{server.url}/stream.mjpg", headers=basic) as mjpeg,
+    ):
+        assert mjpeg.status == 200
+        await mjpeg.content.readexactly(2000)
+        removed = await asyncio.to_thread(run_cli, "users", "remove", "victor")
+        assert removed.returncode == 0, removed.stderr
+        assert await until_closed(mjpeg.content, 1.5) < 1.0
+        async with http.get(f"{server.url}/snapshot.jpg", headers=basic) as again:
+            assert again.status == 401
+    await until(lambda: "the account was removed or changed" in viewer_log().read_text())
+
+
+def test_still_tells_why_each_kind_of_principal_no_longer_holds(tmp_path: Path) -> None:
+    """The gate's verdict on what it let in: a revoked link, a changed account, an ended session, and
+    an anonymous viewer once accounts exist; a principal that still holds gets None."""
+    from camcast.security.gate import Gate, Principal
+
+    accounts = Accounts(tmp_path / "users.json")
+    shares = ShareLinks(ShareKeys(tmp_path / "share.key"), tmp_path / "links.json")
+    gate = Gate(accounts, shares, loopback_only=True, public=False, tls=False, scopes=lambda s: frozenset())
+    anonymous = Principal("local user", "owner", "anonymous")
+    assert gate.still(anonymous) is None
+    accounts.add("ann", "a-long-password", "owner")
+    assert gate.still(anonymous) == "accounts exist now: everyone signs in"
+    ann = Principal("ann", "owner", "account", proof=accounts.proof("ann") or "")
+    assert gate.still(ann) is None
+    accounts.change_password("ann", "another-long-password")
+    assert gate.still(ann) == "the account was removed or changed"
+    token, _ = gate.sessions.open("ann", "owner", "account", (), accounts.proof("ann") or "")
+    session = Principal("ann", "owner", "session", session=token)
+    assert gate.still(session) is None
+    gate.sessions.close(token)
+    assert gate.still(session) == "the sign-in session ended"
+    link, share = shares.issue("guest", 60, "watch")
+    guest = Principal("guest", "viewer", "share", token=share)
+    assert gate.still(guest) is None
+    shares.revoke(link.id)
+    assert gate.still(guest) == "the share link is revoked"
