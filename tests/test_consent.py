@@ -157,3 +157,15 @@ def test_still_tells_why_each_kind_of_principal_no_longer_holds(tmp_path: Path) 
     assert gate.still(guest) is None
     shares.revoke(link.id)
     assert gate.still(guest) == "the share link is revoked"
+
+
+async def test_a_links_page_sees_the_cameras_state_and_nothing_of_the_owners(links: ShareLinks) -> None:
+    """A share link's page reads /status.json: live, the viewers, the badges, for its cameras only;
+    not the source or the rates (it showed "unreachable" before, on a 403)."""
+    _, token = links.issue("friend", 3600, "watch")
+    async with camcast_server(*PATTERN) as server, aiohttp.ClientSession() as http:
+        async with http.get(f"{server.url}/status.json?token={token}") as resp:
+            assert resp.status == 200
+            doc = await resp.json()
+        assert doc["state"] == "live" and doc["cameras"][0]["name"] == "camera" and "viewers" in doc
+        assert not {"source", "fps_in", "runners", "config", "uptime"} & set(doc), doc

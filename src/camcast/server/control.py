@@ -85,6 +85,12 @@ def status_document(
             "uptime": round(now - st.started, 1)}  # fmt: skip
 
 
+#: What a share link's page may know of a camera: what its own page shows (live, paused or offline,
+#: who watches, the REC and watching badges), nothing of the owner's (the source, the rates).
+LINK_SEES = ("name", "title", "state", "live", "paused", "paused_since", "on_air", "viewers", "motion",
+             "motion_active", "events_total", "record", "recording")  # fmt: skip
+
+
 async def status(request: web.Request) -> web.StreamResponse:
     p = principal(request)
     st = state(request)
@@ -93,6 +99,9 @@ async def status(request: web.Request) -> web.StreamResponse:
         lambda name: p is None or p.may("status", "viewer", name),
         lambda name: p is None or p.may("events", "owner", name),
     )
+    if p is not None and p.via == "share":  # a link's page: its cameras, as a viewer sees them
+        cameras = [{k: v for k, v in c.items() if k in LINK_SEES} for c in doc["cameras"]]  # type: ignore[attr-defined]
+        doc = {**(cameras[0] if cameras else {}), "cameras": cameras}
     if p is None or (p.via != "share" and p.may("status", "owner")):
         # The owner's: each part of the program and its failures since the start; the configuration.
         if st.supervisor is not None:

@@ -58,7 +58,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/whep", "whep", "viewer", camera=True, scopes=_VIDEO, link=True),
     Route("DELETE", "/whep/{name}", "whep_session", "viewer", scopes=_VIDEO),
     Route("GET", "/static/{name}", "static", "public"),
-    Route("GET", "/status.json", "status", "viewer"),
+    Route("GET", "/status.json", "status", "viewer", scopes=(*_PICTURE, *_EVENTS, *_RECORDINGS)),
     Route("GET", "/healthz", "healthz", "public"),
     Route("POST", "/api/pause", "pause", "owner", camera=True, changes="csrf"),
     Route("POST", "/api/resume", "resume", "owner", camera=True, changes="csrf"),
