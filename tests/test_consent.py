@@ -169,3 +169,49 @@ async def test_a_links_page_sees_the_cameras_state_and_nothing_of_the_owners(lin
             doc = await resp.json()
         assert doc["state"] == "live" and doc["cameras"][0]["name"] == "camera" and "viewers" in doc
         assert not {"source", "fps_in", "runners", "config", "uptime"} & set(doc), doc
+
+
+async def test_someone_in_the_room_can_know_they_are_watched(tmp_path: Path) -> None:
+    """Against Mosquitto: Home Assistant discovers a "being watched" binary sensor and a viewer count;
+    a viewer's stream turns it ON with 1 viewer, its end OFF with 0; the on_watch_command runs at the
+    first viewer's arrival and the last one's leaving, with CAMCAST_EVENT and CAMCAST_VIEWERS."""
+    import aiomqtt
+
+    from tests.peers import mosquitto_server
+
+    said = tmp_path / "lamp.txt"
+    lamp = tmp_path / "lamp.sh"
+    lamp.write_text(f'#!/bin/sh\necho "$CAMCAST_EVENT $CAMCAST_VIEWERS $CAMCAST_CAMERA" >> {said}\n')
+    lamp.chmod(0o755)
+    with mosquitto_server(tmp_path) as broker:
+        seen: dict[str, list[bytes]] = {}
+        ready = asyncio.Event()
+
+        async def subscribe() -> None:
+            async with aiomqtt.Client("127.0.0.1", broker.port) as client:
+                await client.subscribe("camcast/#")
+                await client.subscribe("homeassistant/#")
+                ready.set()
+                async for message in client.messages:
+                    seen.setdefault(str(message.topic), []).append(bytes(message.payload))  # type: ignore[arg-type]
+
+        listener = asyncio.create_task(subscribe())
+        await ready.wait()
+        try:
+            args = (*PATTERN, "--motion-mqtt", broker.url, "--on-watch-command", str(lamp))
+            async with camcast_server(*args) as server, aiohttp.ClientSession() as http:
+                await until(lambda: seen.get("camcast/camera/watched") == [b"OFF"], 20)
+                discovered = [
+                    t for t in seen if t.endswith("/watched/config") or t.endswith("/viewers/config")
+                ]
+                assert len(discovered) == 2, list(seen)
+                async with http.get(server.url + "/stream.mjpg") as stream:
+                    await stream.content.readexactly(1000)
+                    await until(lambda: seen["camcast/camera/watched"][-1:] == [b"ON"])
+                    assert seen["camcast/camera/viewers"][-1] == b"1"
+                    await until(lambda: said.exists() and said.read_text() == "watched 1 camera\n")
+                await until(lambda: seen["camcast/camera/watched"][-1:] == [b"OFF"])
+                assert seen["camcast/camera/viewers"][-1] == b"0"
+                await until(lambda: said.read_text() == "watched 1 camera\nunwatched 0 camera\n")
+        finally:
+            listener.cancel()

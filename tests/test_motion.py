@@ -315,7 +315,7 @@ async def test_mqtt_tells_home_assistant_and_outlives_the_broker(crossing: Path,
         )
         async with camcast_server(*args) as server, aiohttp.ClientSession() as session:
             await until(lambda: seen.get("camcast/camera/motion", [])[-2:] == [b"ON", b"OFF"], seconds=30)
-            sensors = [t for t in seen if t.startswith("homeassistant/binary_sensor/")]
+            sensors = [t for t in seen if t.startswith("homeassistant/binary_sensor/") and "/motion/" in t]
             cameras = [t for t in seen if t.startswith("homeassistant/camera/")]
             assert len(sensors) == 1 and len(cameras) == 1
             config = json.loads(seen[sensors[0]][0])

@@ -139,6 +139,7 @@ async def serve(
             serving(cameras, config.server, access, accounts, motion, recording)
         )
         state.supervisor = supervisor
+        state.viewers.listeners.append(motion.watching)  # the "being watched" state, for the room
         supervisor.add("accounts and links", state.gate.watch)
         for line in motion.describe() + recording.describe({c.name: c.settings.motion for c in cameras}):
             print(f"camcast: {line}", flush=True)

@@ -84,6 +84,13 @@ class WatchSettings:
         None, parse_optional_text, "the MQTT user's password (or use CAMCAST_MQTT_PASSWORD)", secret=True,
         table=MOTION_TABLE, restart=True,
     )  # fmt: skip
+    # --- someone in the room can know they are watched ---------------------------------------------------
+    on_watch_command: tuple[str, ...] = setting(
+        (), parse_command,
+        "run this command when the first viewer arrives (CAMCAST_EVENT=watched) and when the last leaves "
+        "(unwatched), with CAMCAST_VIEWERS: a lamp or an LED in the room that shows the camera is watched",
+        metavar="COMMAND", show=lambda argv: "[" + ", ".join(quote(a) for a in argv) + "]",
+    )  # fmt: skip
     # --- recording: the [record] table ------------------------------------------------------------------
     record: str = setting(
         "off", parse_record_mode,

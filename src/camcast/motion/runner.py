@@ -15,7 +15,7 @@ from typing import Protocol
 from camcast.camera import Camera
 from camcast.config import CameraSettings
 from camcast.motion.events import Event, EventLog
-from camcast.motion.notify.command import Command
+from camcast.motion.notify.command import Command, WatchCommand
 from camcast.motion.notify.mqtt import Mqtt
 from camcast.motion.notify.webhook import Webhook
 from camcast.motion.watcher import MotionWatcher
@@ -41,6 +41,7 @@ class Motion:
         self.watchers: dict[str, MotionWatcher] = {}
         self.notifiers: dict[str, list[Notifier]] = {}
         self.links: dict[tuple[str, str | None], Mqtt] = {}
+        self.watch_commands: dict[str, WatchCommand] = {}
         self._listeners: list[Callable[[str, Event], None]] = []
         for camera in cameras:
             self._add(camera)
@@ -68,6 +69,11 @@ class Motion:
             return watcher.settings.motion_on_event_command
 
         self.notifiers[name] = [Webhook(name, webhook), Command(name, command, self.events.pictures)]
+
+        def on_watch() -> tuple[str, ...]:
+            return watcher.settings.on_watch_command
+
+        self.watch_commands[name] = WatchCommand(name, on_watch)
 
     def listen(self, listener: Callable[[str, Event], None]) -> None:
         """Call ``listener(kind, event)`` on the event loop at every start and end."""
@@ -113,10 +119,20 @@ class Motion:
 
         return Plan(commit)
 
+    def watching(self, camera: str, viewers: int) -> None:
+        """A camera's count of viewers changed (the viewer log says so): its on_watch_command, and the
+        "being watched" state and count in MQTT."""
+        command = self.watch_commands.get(camera)
+        if command is not None:
+            command.watching(viewers)
+        for link in self.links.values():
+            link.watching(camera, viewers)
+
     def children(self) -> list[tuple[str, Factory]]:
         """What runs under the supervisor: each camera's watcher, and each notifier once."""
         found: list[tuple[str, Factory]] = [(f"motion {name}", w.run) for name, w in self.watchers.items()]
         for name, notifiers in self.notifiers.items():
             found += [(f"{name}: {n.kind}", n.run) for n in notifiers if not isinstance(n, Mqtt)]
         found += [(f"MQTT {link.broker.describe()}", link.run) for link in self.links.values()]
+        found += [(f"{name}: on_watch_command", c.run) for name, c in self.watch_commands.items()]
         return found

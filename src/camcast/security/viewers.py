@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -60,6 +61,10 @@ class ViewerLog:
         self._next = 1
         self._files = Worker("viewer-log", PENDING_LINES, when_full="refuse")
         self._lost = 0
+        #: Told ``(camera, viewers)`` on the event loop whenever a camera's count of viewers changes
+        #: (the "being watched" state in MQTT, the on_watch_command).
+        self.listeners: list[Callable[[str, int], None]] = []
+        self._counts: dict[str, int] = {}
         if path is not None:
             private_dir(path.parent)
 
@@ -91,6 +96,7 @@ class ViewerLog:
         self._next += 1
         self.open[session.id] = session
         self._write(session, "start")
+        self._counted(camera)
         log.info("viewer %s (%s) from %s started watching %s %s", who, via, address, camera, route)
         return session
 
@@ -102,6 +108,7 @@ class ViewerLog:
         session.why = why
         self._by_key = {k: s for k, s in self._by_key.items() if s is not session}
         self._write(session, "end")
+        self._counted(session.camera)
         log.info("viewer %s from %s stopped (%d frames)", session.who, session.address, session.frames)
 
     def touch(
@@ -127,6 +134,19 @@ class ViewerLog:
         for session in list(self.open.values()):
             self.end(session)
         await self._files.aclose()
+
+    def _counted(self, camera: str) -> None:
+        if not camera:
+            return
+        count = self.watching(camera)
+        if count == self._counts.get(camera, 0):
+            return
+        self._counts[camera] = count
+        for listener in self.listeners:
+            try:
+                listener(camera, count)
+            except Exception:  # one listener failing must not stop the log or the others
+                log.exception("a viewer-count listener failed")
 
     def watching(self, camera: str) -> int:
         """How many sessions are open on ``camera``."""

@@ -44,10 +44,8 @@ MOST_EDITS = 200
 MOST_SHAPES = 100
 #: Settings that run a program on this computer: changed (and tested) only from a browser on it, so
 #: that a stolen owner password or session opened elsewhere cannot run code here. The file still may.
-LOCAL_ONLY = {
-    "motion_on_event_command": "a command runs on this computer: set it from a browser on this computer, "
-    "or in the config file",
-}
+_COMMAND = "a command runs on this computer: set it from a browser on this computer, or in the config file"
+LOCAL_ONLY = {"motion_on_event_command": _COMMAND, "on_watch_command": _COMMAND}
 
 
 def is_local(request: web.Request) -> bool:

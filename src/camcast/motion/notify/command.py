@@ -78,6 +78,44 @@ async def run_command(
         raise NotifyFailed(f"{argv[0]} exited with status {code}" + (f": {last[:200]}" if last else ""))
 
 
+def watch_environment(kind: str, camera: str, viewers: int) -> dict[str, str]:
+    """The whole environment of an ``on_watch_command``: :data:`KEPT_VARIABLES` and its three."""
+    kept = {name: os.environ[name] for name in KEPT_VARIABLES if name in os.environ}
+    return {**kept, "CAMCAST_EVENT": kind, "CAMCAST_CAMERA": camera, "CAMCAST_VIEWERS": str(viewers)}
+
+
+class WatchCommand:
+    """Runs ``argv()`` when camera ``name`` goes from nobody watching to someone (``watched``) and
+    back (``unwatched``), one at a time; changes waiting meanwhile stay in a bounded outbox."""
+
+    kind = "watch command"
+
+    def __init__(self, name: str, argv: Callable[[], Sequence[str]], time_limit: float = TIME_LIMIT) -> None:
+        self.name = name
+        self.argv = argv
+        self.time_limit = time_limit
+        self.watched = False
+        self.outbox: Outbox[tuple[str, int]] = Outbox(f"{name}: on_watch_command")
+
+    def watching(self, viewers: int) -> None:
+        """The camera's count of viewers is now ``viewers`` (on the event loop)."""
+        if (viewers > 0) != self.watched:
+            self.watched = viewers > 0
+            if self.argv():
+                self.outbox.put(("watched" if self.watched else "unwatched", viewers))
+
+    async def run(self) -> None:
+        while True:
+            kind, viewers = await self.outbox.get()
+            argv = list(self.argv())
+            if not argv:
+                continue
+            try:
+                await run_command(argv, watch_environment(kind, self.name, viewers), self.time_limit)
+            except NotifyFailed as exc:
+                log.warning("%s: on_watch_command: %s", self.name, exc)
+
+
 class Command:
     """Runs ``argv()`` (read at the time of running: a reload may change it) for each event."""
 

@@ -81,10 +81,21 @@ class Mqtt:
         self.node = node_id()
         self.availability = f"camcast/{self.node}/availability"
         self._pending: dict[str, bytes] = {name_topic: b"OFF" for name_topic in self._motion_topics()}
+        for name in self.cameras:  # nobody watches before the server runs
+            self._pending[f"camcast/{name}/watched"] = b"OFF"
+            self._pending[f"camcast/{name}/viewers"] = b"0"
         self._changed = asyncio.Event()
 
     def _motion_topics(self) -> list[str]:
         return [f"camcast/{name}/motion" for name in self.cameras]
+
+    def watching(self, camera: str, viewers: int) -> None:
+        """Camera ``camera`` has ``viewers`` now: ``camcast/NAME/watched`` ON or OFF, and the count."""
+        if camera not in self.cameras:
+            return
+        self._pending[f"camcast/{camera}/watched"] = b"ON" if viewers else b"OFF"
+        self._pending[f"camcast/{camera}/viewers"] = str(viewers).encode()
+        self._changed.set()
 
     def tell(self, kind: str, event: Event) -> None:
         if event.camera not in self.cameras:
@@ -148,9 +159,19 @@ class Mqtt:
             "unique_id": f"{unique}_picture",
             "topic": f"camcast/{name}/picture",
         }
+        watched: dict[str, object] = {
+            **common, "name": "Being watched", "unique_id": f"{unique}_watched", "icon": "mdi:eye",
+            "state_topic": f"camcast/{name}/watched", "payload_on": "ON", "payload_off": "OFF",
+        }  # fmt: skip
+        viewers: dict[str, object] = {
+            **common, "name": "Viewers", "unique_id": f"{unique}_viewers", "icon": "mdi:account-eye",
+            "state_topic": f"camcast/{name}/viewers", "state_class": "measurement",
+        }  # fmt: skip
         return [
             (f"{DISCOVERY}/binary_sensor/{unique}/motion/config", sensor),
             (f"{DISCOVERY}/camera/{unique}/picture/config", camera),
+            (f"{DISCOVERY}/binary_sensor/{unique}/watched/config", watched),
+            (f"{DISCOVERY}/sensor/{unique}/viewers/config", viewers),
         ]
 
     async def _publish_changes(self, client: aiomqtt.Client) -> None:
