@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import io
 import json
+import signal
 import time
+import urllib.request
 from pathlib import Path
 
 import aiohttp
@@ -215,3 +218,67 @@ async def test_someone_in_the_room_can_know_they_are_watched(tmp_path: Path) -> 
                 await until(lambda: said.read_text() == "watched 1 camera\nunwatched 0 camera\n")
         finally:
             listener.cancel()
+
+
+@pytest.mark.parametrize("codec", ["h264", "mjpeg"])
+async def test_a_mask_written_while_running_covers_a_passed_through_camera(
+    codec: str, tmp_path: Path
+) -> None:
+    """A camera's own H.264 or MJPEG, passed through untouched: a mask over the left half written into
+    the file and reloaded is in the next snapshot and MJPEG picture within a second (the camera is
+    decoded and encoded from then on), stays in every later picture, and is in the HLS video; removed,
+    the camera's own pictures are passed through again."""
+    import av
+    import numpy as np
+
+    from camcast.picture.jpeg import decode_rgb
+    from tests.media import make_video
+    from tests.mjpeg import read_parts
+
+    options = {"g": "12", "bf": "0"} if codec == "h264" else {}  # a keyframe every half second
+    video = make_video(tmp_path / f"cam.{'mp4' if codec == 'h264' else 'mkv'}", codec, 125, 25, (320, 240),
+                       options=options, picture=lambda i: np.full((240, 320), 200, np.uint8))  # fmt: skip
+    base = f'source = "{video}"\n'
+    config = tmp_path / "camcast.toml"
+    config.write_text(base)
+
+    def left_is_black(jpeg: bytes) -> bool:
+        rgb = decode_rgb(jpeg)
+        return bool(rgb[:, :150].mean() < 20 and rgb[:, 170:].mean() > 100)
+
+    async with (
+        camcast_server("--config", str(config)) as server,
+        aiohttp.ClientSession() as http,
+        http.get(server.url + "/stream.mjpg") as stream,
+    ):
+        async with http.get(server.url + "/status.json") as resp:
+            assert (await resp.json())["encodes_per_second"] == 0  # passed through
+        parts = read_parts(stream)
+        assert not left_is_black((await anext(parts)).body)
+        config.write_text(base + 'mask = ["0,0,50%,100%"]\n')
+        server.proc.send_signal(signal.SIGHUP)
+        sent = time.monotonic()
+        while not left_is_black((await anext(parts)).body):
+            assert time.monotonic() - sent < 1.0, "no masked picture within a second"
+        for _ in range(10):  # and none without it after
+            assert left_is_black((await anext(parts)).body)
+        async with http.get(server.url + "/snapshot.jpg") as resp:
+            assert left_is_black(await resp.read())
+
+        def hls_frame() -> bytes:
+            with av.open(server.url + "/hls/index.m3u8", options={"live_start_index": "-1"}) as hls:
+                frame = next(hls.decode(video=0))
+                out = io.BytesIO()
+                frame.to_image().save(out, format="JPEG")
+                return out.getvalue()
+
+        await until(lambda: left_is_black(hls_frame()), 10)
+        assert "restart camcast to apply" not in server.stderr_so_far()
+        config.write_text(base)
+        server.proc.send_signal(signal.SIGHUP)
+
+        def snapshot() -> bytes:
+            with urllib.request.urlopen(server.url + "/snapshot.jpg", timeout=5) as resp:
+                return bytes(resp.read())
+
+        await until(lambda: not left_is_black(snapshot()), 5)

@@ -77,6 +77,11 @@ def shared_steps(settings: CameraSettings) -> list[Step]:
     return steps
 
 
+def shared_settings(settings: CameraSettings) -> tuple[object, ...]:
+    """What :func:`shared_steps` is made of."""
+    return (settings.crop, settings.rotate, settings.flip, settings.scale, settings.mask)
+
+
 def drawing_steps(drawing: dict[str, Any], info: Info) -> list[Step]:
     """What one output draws on the shared pictures: caption, logo, LIVE badge."""
     steps: list[Step] = []
@@ -202,9 +207,10 @@ class Camera:
         """Whether any rendition or other reader (motion) needs decoded pictures now: an H.264 source
         is decoded only then (an H.264 rendition with nothing to draw sends the source's packets as
         they are)."""
-        return any(r.wants_pixels for r in self.renditions.values() if r.encoder.codec != "h264") or any(
-            wants() for wants in self.pixel_readers
-        )
+        if self.hub.process:  # masks or geometry: every frame is processed, whoever watches
+            return True
+        drawn = (r for r in self.renditions.values() if r.encoder.codec != "h264" or r.steps)
+        return any(r.wants_pixels for r in drawn) or any(wants() for wants in self.pixel_readers)
 
     def rendition(self, output: str, codec: str = "jpeg") -> Rendition:
         """The rendition ``output`` (serve, publish, snapshot) shows in ``codec`` (jpeg or h264):
@@ -239,13 +245,11 @@ class Camera:
         running values), checked: what is drawn (caption, logo, badge), the geometry and the privacy
         masks are built now, and apply from the next frame once committed, with the viewers still
         connected; new controls are set on the device (and put back if another part refuses). A crop
-        that does not fit, or a logo that does not load, is a ConfigError and nothing changes. Drawing
-        on a camera's own pictures, or drawing differently per output, waits for a restart."""
+        that does not fit, or a logo that does not load, is a ConfigError and nothing changes. A camera
+        whose own pictures (JPEG, H.264) were passed through is decoded and encoded from the next frame
+        while anything is masked or drawn, and passed through again once nothing is. Drawing
+        differently per output waits for a restart."""
         device, undo = self._controls_plan(settings)
-        if getattr(self.hub.source, "passthrough", False) and settings.needs_pixels():
-            # The camera's own JPEGs go out undecoded; drawing on them needs the source reopened.
-            note = "drawing on a camera's own pictures (they are passed through until a restart)"
-            return Plan(device=device, undo=undo, restart=[f"{self.name}: {note}"], part=self.name)
         by_rendition: dict[int, set[tuple[tuple[str, Any], ...]]] = {}
         for (output, _codec), rendition in self._outputs.items():
             by_rendition.setdefault(id(rendition), set()).add(settings.drawing(output))
@@ -262,7 +266,14 @@ class Camera:
                 restyle[id(rendition)] = (rendition, steps, (("codec", codec), *drawing))
 
         def commit() -> None:
+            reshaped = shared_settings(settings) != shared_settings(self.settings)
             self.settings = settings
+            if reshaped:
+                # Masks, geometry: the next frame any output sends carries them. A camera's own H.264
+                # gives way to this camera's encoder, which starts with a keyframe.
+                for rendition in self.renditions.values():
+                    if isinstance(rendition.encoder, H264Encoder):
+                        rendition.encoder.request_keyframe()
             self.hub.process = process
             for rendition, steps, key in restyle.values():
                 rendition.steps = steps

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from camcast.errors import SourceError
-from camcast.frames import DEFAULT_SIZE, Captured, Frame, Source, of_image
+from camcast.frames import DEFAULT_SIZE, Captured, Encoded, Frame, Source, of_image
 from camcast.picture.draw import message_card
 from camcast.picture.jpeg import pixels
 from camcast.picture.steps import Step, apply
@@ -57,6 +57,7 @@ class Hub:
         self.rate_in = Rate()
         self.paused_since: float | None = None
         self.dropped_by_processing = 0
+        self.dropped_undecoded = 0  # H.264 frames without pixels while processing (masks) was asked
         self._subscribers: list[Subscriber] = []
         self._seq = 0
         self._state_changed = asyncio.Event()
@@ -144,9 +145,14 @@ class Hub:
         """Make ``frame`` the newest: renumber it in the hub's sequence, apply the shared processing
         (unless ``process`` is false: the hub's own cards), and hand it to every subscriber.
 
-        A frame a step fails on is dropped, never passed on unprocessed: a mask must not be skipped.
+        A frame a step fails on is dropped, never passed on unprocessed: a mask must not be skipped. So
+        is a camera's own H.264 frame that came without its pixels (its decoding starts at the next
+        keyframe once processing is asked for).
         """
         if process and self.process:
+            if isinstance(frame.payload, Encoded) and frame.payload.codec != "jpeg":
+                self.dropped_undecoded += 1
+                return
             try:
                 image = apply(self.process, pixels(frame), frame.wall)
             except Exception as exc:
