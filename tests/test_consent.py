@@ -282,3 +282,15 @@ async def test_a_mask_written_while_running_covers_a_passed_through_camera(
                 return bytes(resp.read())
 
         await until(lambda: not left_is_black(snapshot()), 5)
+
+
+async def test_share_prints_the_running_servers_address(links: ShareLinks) -> None:
+    """`camcast share` asks the running server (over its control socket) where it listens, whatever the
+    config's default port; with none running it says which address it assumed."""
+    async with camcast_server(*PATTERN) as server:
+        made = await asyncio.to_thread(run_cli, "share", "--scope", "snapshot")
+        assert made.returncode == 0, made.stderr
+        urls = [line.strip() for line in made.stdout.splitlines() if line.strip().startswith("http")]
+        assert urls and all(u.startswith(server.url + "/") for u in urls), made.stdout
+    alone = await asyncio.to_thread(run_cli, "share", "--scope", "snapshot")
+    assert "no camcast server of yours is running: the links assume http://" in alone.stdout

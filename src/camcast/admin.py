@@ -173,7 +173,7 @@ class NotRunning(CamcastError):
     """No camcast server of this user's listens on the configured port."""
 
 
-async def _control(port: int, method: str, path: str, body: object = None) -> dict[str, Any]:
+async def ask_server(port: int, method: str, path: str, body: object = None) -> dict[str, Any]:
     """A request to the running server over its control socket (as the owner); its JSON answer. A
     400 is the server's verdict on what was asked: a ConfigError with its one line."""
     sock = paths.control_socket(port)
@@ -202,7 +202,7 @@ async def _control(port: int, method: str, path: str, body: object = None) -> di
 def shutter(config: Config, action: str, camera: str | None) -> None:
     """Pause or resume ``camera``, or every camera, on the running server."""
     path = config.server.base_path + path_for(action, camera)
-    status = asyncio.run(_control(config.server.listen[1], "POST", path))
+    status = asyncio.run(ask_server(config.server.listen[1], "POST", path))
     for cam in status["cameras"]:
         moved = cam["name"] in status.get("changed", ())
         if cam["paused"]:
@@ -223,7 +223,7 @@ def shutter(config: Config, action: str, camera: str | None) -> None:
 def viewers(config: Config, history: int) -> None:
     try:
         path = config.server.base_path + path_for("viewers")
-        now = asyncio.run(_control(config.server.listen[1], "GET", path))["watching"]
+        now = asyncio.run(ask_server(config.server.listen[1], "GET", path))["watching"]
     except CamcastError as exc:
         print(f"(not running: {exc})")
         now = []
@@ -250,7 +250,7 @@ def controls(config: Config, assignments: Sequence[str]) -> None:
     path = config.server.base_path + path_for("controls_set" if values else "controls", settings.id)
     try:
         doc = asyncio.run(
-            _control(config.server.listen[1], "POST" if values else "GET", path, values or None)
+            ask_server(config.server.listen[1], "POST" if values else "GET", path, values or None)
         )
         found = [Control(**{**c, "menu": {int(k): v for k, v in c["menu"].items()}}) for c in doc["controls"]]
         device, where = doc["device"], "the running server's camera"

@@ -121,7 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--expires", default="2h", help="how long the link works, e.g. 30m, 2h, 7d (default 2h)"
     )
     share.add_argument("--name", default="guest", help="who the link is for, as the viewer log shows it")
-    share.add_argument("--scope", choices=SCOPES, default="watch")
+    share.add_argument(
+        "--scope", choices=SCOPES, default="watch",
+        help="what the link opens: watch (the pages, the snapshot and every stream: MJPEG, HLS, WebRTC, "
+        "RTSP; the default), stream (the streams and the snapshot, for programs), snapshot (the picture "
+        "alone, e.g. for OctoPrint), events (the motion events and their pictures), recordings (the "
+        "recordings page and files; --recording NAME for one)",
+    )  # fmt: skip
     share.add_argument(
         "--base-url", help="the server's address as others reach it, e.g. https://cam.home:8443"
     )

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from camcast import paths
 from camcast.config import Config
-from camcast.errors import ConfigError
+from camcast.errors import CamcastError, ConfigError
 from camcast.net import WILDCARDS, bracket, shown_host
 from camcast.security.links import ShareLinks
 from camcast.security.tokens import ShareKeys, parse_duration
@@ -20,6 +20,27 @@ def base_url(config: Config) -> str:
     return (
         f"{'https' if config.server.tls_cert else 'http'}://{bracket(host)}:{port}{config.server.base_path}"
     )
+
+
+def running_base(port: int) -> str | None:
+    """The address a running server of this user's prints (asked over its control socket): the one on
+    ``port``, else the only one running; None when none answers (or several do, on other ports)."""
+    import asyncio
+
+    from camcast.admin import ask_server
+
+    sockets = [paths.control_socket(port)]
+    if not sockets[0].exists():
+        sockets = sorted(sockets[0].parent.glob("control-*.sock"))
+    if len(sockets) != 1:
+        return None
+    try:
+        found = int(sockets[0].stem.removeprefix("control-"))
+        doc = asyncio.run(ask_server(found, "GET", path_for("status")))
+    except (CamcastError, ValueError):
+        return None
+    base = doc.get("base_url")
+    return base if isinstance(base, str) and base else None
 
 
 def share(
@@ -41,7 +62,13 @@ def share(
         cameras = _one_recording(scope, recording)
     link, token = share_links().issue(name, seconds, scope, cameras, recording or "")
     until = time.strftime("%Y-%m-%d %H:%M", time.localtime(time.time() + seconds))
-    root = (base or base_url(config)).rstrip("/")
+    if base is None:
+        base = running_base(config.server.listen[1])
+    if base is None:
+        base = base_url(config)
+        print(f"camcast: no camcast server of yours is running: the links assume {base} (from the "
+              "configuration; --base-url sets another)")  # fmt: skip
+    root = base.rstrip("/")
     limit = f", cameras {', '.join(cameras)}" if cameras else ""
     print(f"share link {link.id} for {name!r}, {scope}{limit}, valid until {until} "
           f"(revoke: camcast share --revoke {link.id}):")  # fmt: skip

@@ -108,6 +108,7 @@ async def status(request: web.Request) -> web.StreamResponse:
             doc["runners"] = {child.name: child.describe() for child in st.supervisor}
         if st.reloader is not None:
             doc["config"] = st.reloader.describe()
+        doc["base_url"] = st.base_url
     return web.json_response(doc, headers={"Cache-Control": "no-store"})
 
 

@@ -115,6 +115,7 @@ async def serving(
             control = socket
         shown = await asyncio.to_thread(shown_host, host)  # may ask the resolver
         base = f"{'https' if access.tls else 'http'}://{bracket(shown)}:{port}{settings.base_path}"
+        app[STATE].base_url = base
         urls = served_urls(base, [c.name for c in cameras])
         if settings.rtsp is not None:
             rtsp = await start_rtsp(cameras, settings, gate, app[STATE].viewers, access.tls)

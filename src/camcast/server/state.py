@@ -70,6 +70,8 @@ class ServerState:
     rtsp: RtspServer | None = None
     #: How a new configuration comes in (SIGHUP, the settings page); None when it cannot.
     reloader: Reloader | None = None
+    #: The address the server prints for others to reach it (``camcast share`` asks the owner's status).
+    base_url: str = ""
     #: What keeps every part running (its children's failures are shown to the owner).
     supervisor: Supervisor | None = None
 
