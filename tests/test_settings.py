@@ -24,7 +24,7 @@ from camcast.paths import config_dir
 from camcast.picture.jpeg import decode_rgb
 from camcast.security.accounts import Accounts
 from tests.browser import chromium
-from tests.conftest import Server, camcast_server
+from tests.conftest import Server, camcast_server, free_port
 from tests.peers import FTP_PASSWORD, pyftpdlib_server
 from tests.waiting import until
 
@@ -554,3 +554,36 @@ async def test_shapes_typed_into_a_field_are_read_by_the_server_and_drawn(config
         await page.fill("#c-camera-mask", "0,0,160,6")
         await page.wait_for_function(f"() => {first} === '0,0 500,0 500,25 0,25'")
         assert await page.locator("svg.shapes polygon").count() == 2
+
+
+async def test_a_stream_link_made_on_the_page_lists_every_address_and_recordings_are_offered(
+    config: Path,
+) -> None:
+    """A stream link made on the page comes with each of its addresses (MJPEG, HLS, WHEP, RTSP), and
+    the recordings scope the command line has is offered and made."""
+    rtsp = free_port()
+    async with (
+        camcast_server("--config", str(config), "--rtsp", f"127.0.0.1:{rtsp}") as server,
+        aiohttp.ClientSession(cookie_jar=jar()) as http,
+    ):
+        login = {"name": OWNER, "password": PASSWORD, "next": "/settings"}
+        async with http.post(server.url + "/login", data=login) as resp:
+            page = await resp.text()
+        token = re.search(r'name="csrf-token" content="([^"]+)"', page)
+        assert token is not None and '<option value="recordings">' in page
+        shares = server.url + "/api/shares"
+        headers = {"X-CSRF-Token": token[1]}
+        async with http.post(shares, json={"action": "create", "scope": "stream"}, headers=headers) as resp:
+            urls = (await resp.json())["urls"]
+        paths = [u.split("?")[0] for u in urls]
+        assert [p.rsplit("/", 1)[-1] for p in paths[:4]] == [
+            "snapshot.jpg",
+            "stream.mjpg",
+            "index.m3u8",
+            "whep",
+        ]
+        assert paths[4] == f"rtsp://127.0.0.1:{rtsp}/camera", urls
+        async with http.post(
+            shares, json={"action": "create", "scope": "recordings"}, headers=headers
+        ) as resp:
+            assert resp.status == 200 and "/view/recordings" in (await resp.json())["url"]

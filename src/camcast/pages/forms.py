@@ -293,5 +293,5 @@ def settings_page(
         "settings", title="camcast · settings", asset_base=asset_base, csrf=csrf, refresh="",
         nav=[(home, "Home"), ("#server", "Server"), ("#accounts", "Accounts")], script="settings.js",
         api=api, cameras=cameras, server=server, file=file, tls=tls, history=rows,
-        scopes=[s for s in scopes if s != "recordings"],
+        scopes=list(scopes),
     )  # fmt: skip

@@ -378,6 +378,14 @@
       var shown = root.querySelector(".share-new"), a = shown.querySelector("a.share-url"), qr = shown.querySelector(".qr");
       a.href = r.doc.url;
       a.textContent = r.doc.url;
+      var others = shown.querySelector("ul.share-urls");
+      others.textContent = "";
+      r.doc.urls.slice(1).forEach(function (url) {  // the streams' addresses, for programs
+        var li = document.createElement("li"), code = document.createElement("code");
+        code.textContent = url;
+        li.appendChild(code);
+        others.appendChild(li);
+      });
       qr.textContent = "";
       var picture = new DOMParser().parseFromString(r.doc.qr, "image/svg+xml").documentElement;
       qr.appendChild(document.importNode(picture, true));

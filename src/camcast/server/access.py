@@ -17,10 +17,12 @@ import asyncio
 import dataclasses
 import time
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
 from camcast.errors import ConfigError
+from camcast.net import bracket, host_of
 from camcast.security.links import Link
 from camcast.security.tokens import SCOPES, parse_duration
 from camcast.server.auth import asking
@@ -122,8 +124,8 @@ async def shares_change(request: web.Request) -> web.StreamResponse:
         if action != "create":
             raise web.HTTPBadRequest(text="action is create or revoke\n")
         scope = _text(doc, "scope") or "watch"
-        if scope not in SCOPES or scope == "recordings":
-            raise ConfigError(f"scope must be one of {', '.join(s for s in SCOPES if s != 'recordings')}")
+        if scope not in SCOPES:
+            raise ConfigError(f"scope must be one of {', '.join(SCOPES)}")
         try:
             seconds = parse_duration(_text(doc, "expires") or "7d")
         except ValueError as exc:
@@ -138,9 +140,19 @@ async def shares_change(request: web.Request) -> web.StreamResponse:
     except ConfigError as exc:
         return web.json_response({"error": exc.message}, status=400)
     shown = camera if camera and len(st.cameras) > 1 else None
-    url = f"{request.scheme}://{request.host}{st.base_path}{link_paths(scope, shown, token)[0]}"
+    root = f"{request.scheme}://{request.host}{st.base_path}"
+    urls = [root + path for path in link_paths(scope, shown, token)]
+    url = urls[0]  # the page (or the picture) a person opens; the others are for programs
+    if st.rtsp is not None and st.settings is not None and st.settings.rtsp and scope in ("watch", "stream"):
+        scheme = "rtsps" if st.rtsp.tls is not None else "rtsp"
+        target = quote(camera or next(iter(st.cameras)), safe="")
+        urls.append(
+            f"{scheme}://{bracket(host_of(request.host))}:{st.settings.rtsp[1]}/{target}?token={token}"
+        )
     import segno  # only here: 28 ms of the server's start otherwise
 
     qr = segno.make(url, error="m").svg_inline(scale=4, border=2, dark="#000", light="#fff")
     until = time.strftime("%Y-%m-%d %H:%M", time.localtime(link.expires))
-    return web.json_response({"link": _link_document(link), "url": url, "qr": qr, "until": until})
+    return web.json_response(
+        {"link": _link_document(link), "url": url, "urls": urls, "qr": qr, "until": until}
+    )
