@@ -353,3 +353,29 @@ async def test_a_stalled_disk_holds_a_bounded_queue_then_the_gap_is_marked(
         await asyncio.gather(*tasks, return_exceptions=True)
         await rec.aclose()
         rendition.close()
+
+
+async def test_the_recordings_api_and_page_show_the_limits_in_force(tmp_path: Path) -> None:
+    """/api/recordings says the limits each camera records within and where it stands (bytes used,
+    the disk's free bytes); the recordings page shows them in a line."""
+    args = ("--source", "pattern", "--size", "160x120", "--record", "continuous", "--record-max-size", "1G",
+            "--record-max-days", "7", *ROOM)  # fmt: skip
+    async with camcast_server(*args) as server, aiohttp.ClientSession() as http:
+
+        async def limits() -> dict[str, object]:
+            async with http.get(server.url + "/api/recordings") as resp:
+                found: dict[str, object] = (await resp.json())["limits"]["camera"]
+                return found
+
+        async def free_known() -> bool:
+            return isinstance((await limits()).get("free"), int)  # the first sweep has looked
+
+        await until(free_known, 10)
+        doc = await limits()
+        assert doc["max_size"] == 1024**3 and doc["max_days"] == 7 and doc["used"] == 0
+        async with chromium() as browser:
+            page = await browser.new_page()
+            await page.goto(server.url + "/view/recordings")
+            line = "document.getElementById('camcast-rec-limits').textContent"
+            await page.wait_for_function(f"() => /Limits: .*of at most 1\\.00 GiB, kept 7 days/.test({line})")
+    assert "at most 1 GiB" in server.stdout

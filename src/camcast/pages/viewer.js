@@ -349,6 +349,17 @@
     var showAll = function (recs, events) {
       daysBox.textContent = "";
       recState.textContent = recs.recording.length ? "REC: recording now" : (recs.recordings.length ? "" : "No recordings yet.");
+      var gib = function (n) { return (n / 1073741824).toFixed(n < 10737418240 ? 2 : 1) + " GiB"; };
+      var kept = Object.keys(recs.limits || {}).map(function (name) {
+        var l = recs.limits[name];
+        if (!l || l.used === undefined) return "";
+        var parts = [gib(l.used) + " used" + (l.max_size ? " of at most " + gib(l.max_size) : "")];
+        parts.push(l.max_days ? "kept " + l.max_days + " days" : "kept with no age limit");
+        parts.push("leaving " + gib(l.min_free) + " free" + (l.free !== null ? " (" + gib(l.free) + " free now)" : ""));
+        return (Object.keys(recs.limits).length > 1 ? name + ": " : "") + parts.join(", ") + (l.disk_short ? ": the disk is short, recording waits for room" : "");
+      }).filter(Boolean);
+      var limitsLine = document.getElementById("camcast-rec-limits");
+      if (limitsLine) limitsLine.textContent = kept.length ? "Limits: " + kept.join("; ") + "." : "";
       recState.className = recs.recording.length ? "state rec" : "status";
       var days = {};
       recs.recordings.forEach(function (r) {

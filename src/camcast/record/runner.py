@@ -61,6 +61,7 @@ class Recorders:
         #: Every finished recording on disk by file name, oldest first; replaced whole, never changed
         #: in place (a sweep's thread makes the next one).
         self.index: dict[str, Recording] = {}
+        self.free: int | None = None  # bytes free on the recordings' disk, as the last sweep found
         self._sweep_now = asyncio.Event()
         self._copies: dict[str, Outbox[Recording]] = {}
         self._stores: dict[str, RemoteStore] = {}
@@ -92,10 +93,11 @@ class Recorders:
             else:
                 what = f"continuously, in files of {s.record_file_minutes:g} min"
             keep = f"{s.record_max_days:g} days" if s.record_max_days else "no age limit"
+            most = f", at most {s.record_max_size / 1024**3:.3g} GiB" if s.record_max_size else ""
             free = s.record_min_free / 1024**3
             lines.append(
-                f"{name} records {what} to {self.folder / name}; keeps {keep}, leaves {free:.3g} GiB free; "
-                "camcast recordings lists them"
+                f"{name} records {what} to {self.folder / name}; keeps {keep}{most}, leaves {free:.3g} GiB "
+                "free; camcast recordings lists them"
             )
             if s.record == "events" and not motion_on.get(name):
                 lines.append(f"{name} records motion events, but motion is off: nothing is recorded until "
@@ -134,6 +136,17 @@ class Recorders:
         """The finished recordings of ``cameras``, oldest first (from memory)."""
         return [r for r in self.index.values() if r.camera in cameras]
 
+    def limits(self, camera: str) -> dict[str, object]:
+        """The limits ``camera`` records within, and where it stands: bytes its recordings use, the
+        disk's free bytes (the last sweep's), for the page and its banner."""
+        recorder = self.recorders.get(camera)
+        if recorder is None:
+            return {}
+        s = recorder.settings
+        used = sum(r.bytes for r in self.index.values() if r.camera == camera)
+        return {"max_days": s.record_max_days, "max_size": s.record_max_size, "min_free": s.record_min_free,
+                "used": used, "free": self.free, "disk_short": recorder.full}  # fmt: skip
+
     def forget(self, recording: Recording) -> None:
         """``recording`` was deleted (the owner's page)."""
         self.index = {name: r for name, r in self.index.items() if name != recording.name}
@@ -167,6 +180,7 @@ class Recorders:
         writing = frozenset(r.clip.path.name for r in self.recorders.values() if r.clip is not None)
         private_dir(self.folder)
         free = shutil.disk_usage(self.folder).free
+        self.free = free
         gone, short = to_delete(found, limits, time.time(), free, writing)
         for recording in gone:
             catalog.delete(recording)

@@ -46,7 +46,8 @@ async def recordings(request: web.Request) -> web.StreamResponse:
     touch(request, "recordings", 0)
     return web.json_response(
         {"recordings": [as_json(request, r) for r in found if r.name not in writing],
-         "recording": sorted(name for name in names if name in recorders and recorders[name].recording)},
+         "recording": sorted(name for name in names if name in recorders and recorders[name].recording),
+         "limits": {name: _recorders(request).limits(name) for name in names}},
         headers={"Cache-Control": "no-store"},
     )  # fmt: skip
 
