@@ -121,12 +121,27 @@ async def test_continuous_files_a_cut_off_file_plays_and_the_size_limit_holds(cr
     (cut,) = [p for p in _files() if not p.with_suffix(".json").exists()]
     codec, seconds, frames = probe(cut)
     assert codec == "h264" and frames > 10 and seconds > 1
+    # A motion event the crash left open, a second and a half into the cut-off file.
+    from camcast.clock import iso
+    from camcast.record.names import NAME
+
+    stamp = NAME.fullmatch(cut.name)
+    assert stamp is not None
+    began = time.mktime(time.strptime(stamp["day"] + stamp["time"], "%Y%m%d%H%M%S")) + 1.5
+    journal = Path(os.environ["XDG_STATE_HOME"]) / "camcast" / "events" / "events.jsonl"
+    crashed = {"id": "camera-crashed", "camera": "camera", "start": iso(began), "end": None, "peak": 0.1}
+    with journal.open("a") as fh:
+        fh.write(json.dumps(crashed) + "\n")
     for done in listed():
         assert abs(float(done["seconds"]) - 3.0) <= 1.1, done  # type: ignore[arg-type]
     limit = 3 * max(int(r["bytes"]) for r in listed())  # type: ignore[call-overload]
     async with camcast_server(*args, "--record-max-size", str(limit)) as server:
         before = listed()
         assert any(not r["complete"] for r in before)  # the cut-off file, recovered
+        assert json.loads(cut.with_suffix(".json").read_text())["events"] == ["camera-crashed"]
+        async with aiohttp.ClientSession() as http, http.get(server.url + "/api/events") as resp:
+            (event,) = [e for e in (await resp.json())["events"] if e["id"] == "camera-crashed"]
+        assert event["interrupted"] and event["clip_url"].endswith(cut.name), event
         oldest = before[0]["name"]
         # Files keep coming; the oldest goes first, and what is kept stays under the limit.
         await until(lambda: oldest not in {r["name"] for r in listed()}, seconds=60)

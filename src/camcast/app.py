@@ -132,7 +132,7 @@ async def serve(
         events = EventLog(paths.events_dir())
         await asyncio.to_thread(events.open)
         motion = Motion(cameras, events)
-        recording = Recorders(cameras, paths.recordings_dir(), events.pictures)
+        recording = Recorders(cameras, paths.recordings_dir(), events)
         motion.listen(recording.on_event)
         print(f"camcast: serving {', '.join(f'{c.name} ({c.describe()})' for c in cameras)}", flush=True)
         state = await stack.enter_async_context(

@@ -67,7 +67,7 @@ def show(
 
 def line(event: Event, log: EventLog) -> str:
     doc = event.to_json()
-    end = "open" if event.end is None else f"{doc['seconds']:.1f} s"
+    end = "interrupted" if event.interrupted else "open" if event.end is None else f"{doc['seconds']:.1f} s"
     picture = f"  {log.pictures / event.picture}" if event.picture else ""
     return f"{event.camera}  {doc['start']}  {end:>8}  peak {event.peak * 100:5.2f}%  {event.id}{picture}"
 

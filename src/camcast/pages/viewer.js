@@ -306,9 +306,15 @@
           }
           var text = document.createElement("span");
           var when = new Date(e.start).toLocaleString();
-          text.textContent = when + " · " + (e.end ? e.seconds.toFixed(1) + " s" : "now") +
-            " · " + (e.peak * 100).toFixed(1) + "% of the picture";
+          var length = e.interrupted ? "interrupted (camcast stopped)" : (e.end ? e.seconds.toFixed(1) + " s" : "now");
+          text.textContent = when + " · " + length + " · " + (e.peak * 100).toFixed(1) + "% of the picture";
           item.appendChild(text);
+          if (e.clip_url) {
+            var clip = document.createElement("a");
+            clip.href = e.clip_url;
+            clip.textContent = " · clip";
+            item.appendChild(clip);
+          }
           list.appendChild(item);
         });
         if (!list.children.length) list.textContent = "No motion events yet.";

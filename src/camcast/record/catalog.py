@@ -8,7 +8,7 @@ import datetime
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import av
@@ -58,9 +58,12 @@ def read(path: Path) -> Recording | None:
         return None
 
 
-def recover(path: Path, write: bool = False) -> Recording | None:
+def recover(
+    path: Path, write: bool = False, events: Callable[[str, float, float], tuple[str, ...]] | None = None
+) -> Recording | None:
     """A recording without a sidecar (cut off while written): its camera and start from its name, its
-    length from its packets; listed as incomplete. With ``write``, the sidecar is written."""
+    length from its packets; listed as incomplete, naming the ``events`` (camera, start, end) gives for
+    its span. With ``write``, the sidecar is written."""
     match = NAME.fullmatch(path.name)
     if match is None:
         return None
@@ -71,7 +74,8 @@ def recover(path: Path, write: bool = False) -> Recording | None:
         size = path.stat().st_size
     except (av.FFmpegError, OSError, ValueError):
         return None
-    recording = Recording(match["camera"], path.name, path, start, start + seconds, size, (), False)
+    held = events(match["camera"], start, start + seconds) if events is not None else ()
+    recording = Recording(match["camera"], path.name, path, start, start + seconds, size, held, False)
     if write:
         with contextlib.suppress(RecordError):
             write_sidecar(recording)

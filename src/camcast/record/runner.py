@@ -23,7 +23,7 @@ from pathlib import Path
 from camcast.camera import Camera
 from camcast.config import CameraSettings
 from camcast.errors import CamcastError, ConfigError
-from camcast.motion.events import Event
+from camcast.motion.events import Event, EventLog
 from camcast.publish import open_store
 from camcast.publish.store import RemoteStore
 from camcast.publish.target import parse_target
@@ -54,9 +54,10 @@ def limits_of(settings: CameraSettings) -> Limits:
 class Recorders:
     """The cameras' recorders and what keeps their files within limits."""
 
-    def __init__(self, cameras: Sequence[Camera], folder: Path, pictures: Path) -> None:
+    def __init__(self, cameras: Sequence[Camera], folder: Path, events: EventLog) -> None:
         self.folder = folder
-        self.pictures = pictures  # motion's event pictures, copied with their clips
+        self.events = events  # motion's: a cut-off clip names the events it holds
+        self.pictures = events.pictures  # motion's event pictures, copied with their clips
         self.recorders: dict[str, Recorder] = {}
         #: Every finished recording on disk by file name, oldest first; replaced whole, never changed
         #: in place (a sweep's thread makes the next one).
@@ -205,10 +206,22 @@ class Recorders:
             return
         for path in self.folder.glob("*/*/*.mp4"):
             if not sidecar(path).exists():
-                recovered = catalog.recover(path, write=True)
+                recovered = catalog.recover(path, write=True, events=self._events_in)
                 if recovered is not None:
                     log.warning("%s: %s was cut off (%.1f s kept); listed as incomplete", recovered.camera,
                                 path, recovered.seconds)  # fmt: skip
+
+    def _events_in(self, camera: str, start: float, end: float) -> tuple[str, ...]:
+        """The events of ``camera`` that started between ``start`` and ``end`` (a cut-off clip's)."""
+        return tuple(e.id for e in self.events.events() if e.camera == camera and start <= e.start <= end)
+
+    def clips_by_event(self) -> dict[str, Recording]:
+        """Each event's clip (the first that names it), from the index."""
+        found: dict[str, Recording] = {}
+        for recording in self.index.values():
+            for event in recording.events:
+                found.setdefault(event, recording)
+        return found
 
     # --- copies ----------------------------------------------------------------------------------------
     async def _copier(self, name: str) -> None:

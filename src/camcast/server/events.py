@@ -14,7 +14,8 @@ from camcast.clock import parse_time
 from camcast.motion.events import Event
 from camcast.motion.runner import Motion
 from camcast.motion.watcher import detector_view
-from camcast.server.state import camera_name, optional_number, principal, state, touch
+from camcast.record.clip import Recording
+from camcast.server.state import camera_name, optional_number, principal, share_query, state, touch
 from camcast.server.urls import path_for
 
 #: The most events one request returns (the newest).
@@ -28,10 +29,18 @@ def _motion(request: web.Request) -> Motion:
     return motion
 
 
-def as_json(request: web.Request, event: Event) -> dict[str, object]:
+def as_json(
+    request: web.Request, event: Event, clips: dict[str, Recording] | None = None
+) -> dict[str, object]:
+    """The event as the API gives it: with its picture's URL, and its clip's (the recording that holds
+    it, a cut-off one included) when there is one."""
     doc = event.to_json()
+    base = state(request).base_path
     if event.picture:
-        doc["picture_url"] = state(request).base_path + path_for("event_picture", name=event.picture)
+        doc["picture_url"] = base + path_for("event_picture", name=event.picture)
+    clip = (clips or {}).get(event.id)
+    if clip is not None:
+        doc["clip_url"] = base + path_for("recording_file", name=clip.name, **share_query(request))
     return doc
 
 
@@ -54,9 +63,18 @@ async def events(request: web.Request) -> web.StreamResponse:
     found = _motion(request).events.events()  # memory: the file is its journal
     chosen = [e for e in found if e.camera in names and (since is None or (e.end or e.start) >= since)]
     touch(request, "events", 0)
+    recording = st.recording
+    clips = recording.clips_by_event() if recording is not None and _may_recordings(request) else {}
     return web.json_response(
-        {"events": [as_json(request, e) for e in chosen[-limit:]]}, headers={"Cache-Control": "no-store"}
+        {"events": [as_json(request, e, clips) for e in chosen[-limit:]]},
+        headers={"Cache-Control": "no-store"},
     )
+
+
+def _may_recordings(request: web.Request) -> bool:
+    """Whether who asks may open recordings (then the events link their clips)."""
+    p = principal(request)
+    return p is None or p.may("recording_file", "owner")
 
 
 async def event_picture(request: web.Request) -> web.StreamResponse:
