@@ -294,3 +294,65 @@ async def test_share_prints_the_running_servers_address(links: ShareLinks) -> No
         assert urls and all(u.startswith(server.url + "/") for u in urls), made.stdout
     alone = await asyncio.to_thread(run_cli, "share", "--scope", "snapshot")
     assert "no camcast server of yours is running: the links assume http://" in alone.stdout
+
+
+async def test_a_revoked_link_closes_its_webrtc_peer_and_wakes_its_blocking_playlist_request(
+    links: ShareLinks,
+) -> None:
+    """A link's WebRTC peer and its LL-HLS playlist request blocked on a segment two ahead: the
+    revocation (the file written as `camcast share --revoke` writes it) closes the peer and the
+    request's connection within a second; the viewer log says why the WebRTC session ended."""
+    from tests.test_webrtc import whep_client
+
+    link, token = links.issue("neighbour", 3600, "stream")
+    owner = {"Authorization": "Basic " + base64.b64encode(f"{OWNER}:{PASSWORD}".encode()).decode()}
+    async with (
+        camcast_server(*PATTERN, "--keyframe-every", "4") as server,
+        aiohttp.ClientSession() as http,
+        whep_client(http, f"{server.url}/whep?token={token}") as (_, track, _resource),
+    ):
+        await asyncio.wait_for(track.recv(), 10)  # pictures arrive
+        async with http.get(f"{server.url}/hls/index.m3u8?token={token}") as resp:
+            playlist = await resp.text()
+        sequence = int(next(line for line in playlist.splitlines() if "MEDIA-SEQUENCE" in line).split(":")[1])
+        ahead = sequence + playlist.count("#EXTINF") + 2
+        blocked = await http.get(f"{server.url}/hls/index.m3u8?_HLS_msn={ahead}&_HLS_part=0&token={token}")
+        reading = asyncio.ensure_future(blocked.read())
+        await asyncio.to_thread(links.revoke, link.id)
+        started = time.monotonic()
+
+        async def peer_gone() -> bool:
+            async with http.get(server.url + "/status.json", headers=owner) as resp:
+                return (await resp.json())["webrtc"] == 0
+
+        await until(peer_gone, 1.5, every=0.02)
+        with contextlib.suppress(aiohttp.ClientError):
+            await asyncio.wait_for(reading, 1.5)
+        assert time.monotonic() - started < 1.0
+        blocked.release()
+    await until(lambda: '"route":"webrtc"' in viewer_log().read_text() and "the share link is revoked" in
+                viewer_log().read_text())  # fmt: skip
+
+
+async def test_signing_out_ends_what_the_session_has_open(links: ShareLinks) -> None:
+    """A browser signed in with the form watches the MJPEG stream with its session cookie; signing
+    out (the page's button, with its CSRF token) ends that stream within a second."""
+    import re
+
+    async with (
+        camcast_server(*PATTERN) as server,
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http,
+    ):
+        login = {"name": OWNER, "password": PASSWORD, "next": "/settings"}
+        async with http.post(server.url + "/login", data=login) as resp:
+            found = re.search(r'name="csrf-token" content="([^"]+)"', await resp.text())
+        assert found is not None
+        async with http.get(server.url + "/stream.mjpg") as stream:
+            assert stream.status == 200
+            await stream.content.readexactly(2000)
+            async with http.post(
+                server.url + "/logout", data={"csrf": found[1]}, allow_redirects=False
+            ) as out:
+                assert out.status == 303
+            assert await until_closed(stream.content, 1.5) < 1.0
+    await until(lambda: "the sign-in session ended" in viewer_log().read_text())
