@@ -242,3 +242,11 @@ def test_mjpeg_camera_is_passed_through_untouched(vm: dict[str, dict[str, Any]])
     assert passed["frames_encoded"] == 0
     assert passed["size"] == [640, 360]
     assert seen(vm, "loopback_server_log")["exit"] == 0
+
+
+def test_a_mask_reloaded_covers_the_passed_through_mjpeg_camera(vm: dict[str, dict[str, Any]]) -> None:
+    """A mask over the left half written into the config of the server passing the loopback camera's
+    MJPEG through, and reloaded: every picture after is masked (decoded, masked, encoded: none is the
+    camera's own any more)."""
+    masked = seen(vm, "loopback_mask")
+    assert masked["all_masked"] and masked["written"] == 0 and masked["encoding"], masked

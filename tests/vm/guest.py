@@ -443,6 +443,33 @@ def loopback_checks() -> None:
                 }  # fmt: skip
 
             check("loopback_passthrough", passthrough)
+
+            def mask() -> dict[str, Any]:
+                """A mask over the left half reloaded into the running server (its config file; the
+                source is the flag's): every picture after it is masked, so no longer the camera's own."""
+                from camcast.picture.jpeg import decode_rgb
+
+                config = OUT / "config" / "camcast" / "camcast.toml"
+                config.parent.mkdir(parents=True, exist_ok=True)
+                config.write_text('mask = ["0,0,50%,100%"]\n')
+                server.proc.send_signal(signal.SIGHUP)
+                sent = time.monotonic()
+
+                def masked() -> bool:
+                    rgb = decode_rgb(mjpeg_parts(1, 30)[0])
+                    return bool(rgb[:, :300].mean() < 20 and rgb[:, 340:].mean() > 40)
+
+                until(masked, 60, "a masked picture")
+                took = time.monotonic() - sent
+                after = mjpeg_parts(5, 60)
+                rgbs = [decode_rgb(p) for p in after]
+                return {
+                    "seconds": round(took, 2), "all_masked": all(r[:, :300].mean() < 20 for r in rgbs),
+                    "written": sum(hashlib.sha256(p).hexdigest() in hashes for p in after),
+                    "encoding": status()["encodes_per_second"] > 0,
+                }  # fmt: skip
+
+            check("loopback_mask", mask)
         finally:
             code = server.stop()
             record(
