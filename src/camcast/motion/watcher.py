@@ -13,6 +13,7 @@ an offline source's cards end the open event and reset the background.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 Tell = Callable[[str, Event], None]
 #: Settings the detector is made from: a change makes it anew.
 DETECTOR_KEYS = ("motion_sensitivity", "motion_zones", "motion_ignore")
+#: Seconds a stopping watcher waits for the analysis under way.
+STOP_WAIT = 5.0
 #: Quality of an event's picture.
 PICTURE_QUALITY = 85
 
@@ -112,10 +115,13 @@ class MotionWatcher:
                 # At most motion_fps analyses a second; the newest picture when the time comes.
                 await asyncio.sleep(max(0.0, 1.0 / settings.motion_fps - (time.monotonic() - began)))
         finally:
-            # The analysis under way finishes (a few ms); then the tracker is the loop's to close.
+            # The analysis under way finishes (a few ms, or writing an event on a slow disk); then the
+            # tracker is the loop's to close. A thread stuck on a dead disk keeps it.
             self._worker.close(drain=False)
-            self._worker.join()
-            self._conclude(self._finish(self.tracker.close()))
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.to_thread(self._worker.join, STOP_WAIT)
+            if not self._worker.alive:
+                self._conclude(self._finish(self.tracker.close()))
 
     def _conclude(self, changes: list[Change]) -> None:
         for kind, event in changes:

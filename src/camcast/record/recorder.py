@@ -45,6 +45,8 @@ RETRY_AFTER_FAILURE = 10.0
 #: Groups of pictures (a second each at the default keyframe interval) waiting for a slow disk: 30 s,
 #: about 7.5 MB at 2 Mbit/s. A disk further behind loses the clip's tail, never the server's memory.
 RECORD_QUEUE = 30
+#: Seconds a stopping recorder waits for its disk to take what is queued.
+STOP_WAIT = 20.0
 #: Why a clip the disk could not keep up with ends early (its sidecar's ``cut``).
 DISK_BEHIND = "the disk fell behind"
 
@@ -282,4 +284,6 @@ class Recorder:
             self._attached = False
             self.rendition.remove_listener(self.receive)
         self._interrupt()
-        await self._worker.aclose()  # what is queued is written, the clip finished
+        # What is queued is written and the clip finished; a disk that does not answer is not waited for
+        # past STOP_WAIT (the file plays up to its last fragment, as after a crash).
+        await self._worker.aclose(seconds=STOP_WAIT)

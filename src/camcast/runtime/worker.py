@@ -145,10 +145,11 @@ class Worker:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    async def aclose(self, *, drain: bool = True) -> None:
-        """Close, and wait in a thread of the loop's default pool for the last job to finish."""
+    async def aclose(self, *, drain: bool = True, seconds: float | None = None) -> None:
+        """Close, and wait in a thread of the loop's default pool for the last job to finish (at most
+        ``seconds``: a job stuck on a dead disk is left to its daemon thread)."""
         self.close(drain=drain)
-        await asyncio.to_thread(self.join)
+        await asyncio.to_thread(self.join, seconds)
         await asyncio.sleep(0)  # the last results, handed over by call_soon_threadsafe
 
 
