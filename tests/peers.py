@@ -4,6 +4,7 @@ for S3."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -466,3 +467,16 @@ def webhook_receiver() -> tuple[Any, list[dict[str, object]]]:
     app = web.Application()
     app.router.add_post("/hook", receive)
     return app, posts
+
+
+async def mqtt_listen(port: int, seen: dict[str, list[bytes]], ready: asyncio.Event) -> None:
+    """Until cancelled: every message on ``camcast/#`` and ``homeassistant/#`` of the broker on
+    ``port``, appended to ``seen`` by topic as it comes (``ready`` set once subscribed)."""
+    import aiomqtt
+
+    async with aiomqtt.Client("127.0.0.1", port) as client:
+        await client.subscribe("camcast/#")
+        await client.subscribe("homeassistant/#")
+        ready.set()
+        async for message in client.messages:
+            seen.setdefault(str(message.topic), []).append(bytes(message.payload))  # type: ignore[arg-type]

@@ -178,9 +178,8 @@ async def test_someone_in_the_room_can_know_they_are_watched(tmp_path: Path) -> 
     """Against Mosquitto: Home Assistant discovers a "being watched" binary sensor and a viewer count;
     a viewer's stream turns it ON with 1 viewer, its end OFF with 0; the on_watch_command runs at the
     first viewer's arrival and the last one's leaving, with CAMCAST_EVENT and CAMCAST_VIEWERS."""
-    import aiomqtt
 
-    from tests.peers import mosquitto_server
+    from tests.peers import mosquitto_server, mqtt_listen
 
     said = tmp_path / "lamp.txt"
     lamp = tmp_path / "lamp.sh"
@@ -189,16 +188,7 @@ async def test_someone_in_the_room_can_know_they_are_watched(tmp_path: Path) -> 
     with mosquitto_server(tmp_path) as broker:
         seen: dict[str, list[bytes]] = {}
         ready = asyncio.Event()
-
-        async def subscribe() -> None:
-            async with aiomqtt.Client("127.0.0.1", broker.port) as client:
-                await client.subscribe("camcast/#")
-                await client.subscribe("homeassistant/#")
-                ready.set()
-                async for message in client.messages:
-                    seen.setdefault(str(message.topic), []).append(bytes(message.payload))  # type: ignore[arg-type]
-
-        listener = asyncio.create_task(subscribe())
+        listener = asyncio.create_task(mqtt_listen(broker.port, seen, ready))
         await ready.wait()
         try:
             args = (*PATTERN, "--motion-mqtt", broker.url, "--on-watch-command", str(lamp))

@@ -11,8 +11,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import numpy as np
@@ -286,20 +287,14 @@ async def test_mqtt_tells_home_assistant_and_outlives_the_broker(crossing: Path,
     """Against Mosquitto: Home Assistant's discovery (a motion binary_sensor and a camera), then the
     motion topic ON and OFF and the event's picture. The broker stopped: camcast keeps serving and says
     it retries; the broker back: camcast announces itself again."""
-    import aiomqtt
 
-    from tests.peers import mosquitto_server
+    from tests.peers import mosquitto_server, mqtt_listen
 
     with mosquitto_server(tmp_path) as broker:
         seen: dict[str, list[bytes]] = {}
 
-        async def subscribe(ready: asyncio.Event) -> None:
-            async with aiomqtt.Client("127.0.0.1", broker.port) as client:
-                await client.subscribe("camcast/#")
-                await client.subscribe("homeassistant/#")
-                ready.set()
-                async for message in client.messages:
-                    seen.setdefault(str(message.topic), []).append(bytes(message.payload))  # type: ignore[arg-type]
+        def subscribe(ready: asyncio.Event) -> Coroutine[Any, Any, None]:
+            return mqtt_listen(broker.port, seen, ready)
 
         ready = asyncio.Event()
         listener = asyncio.create_task(subscribe(ready))
