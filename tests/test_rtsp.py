@@ -178,6 +178,9 @@ async def test_bad_requests_get_their_status_and_nobody_else_notices(tmp_path: P
             (f"PLAY {url} RTSP/1.0\r\nCSeq: 6\r\nSession: 12345\r\n\r\n".encode(), 454),
             (f"DESCRIBE rtsp://127.0.0.1:{port}/nope RTSP/1.0\r\nCSeq: 7\r\n\r\n".encode(), 404),
             (b"$\x00\x00\x04abcd", 400),
+            # Clients' keep-alives: the methods with an underscore are answered, not refused as malformed.
+            (f"GET_PARAMETER {url} RTSP/1.0\r\nCSeq: 8\r\n\r\n".encode(), 200),
+            (f"SET_PARAMETER {url} RTSP/1.0\r\nCSeq: 9\r\nContent-Length: 0\r\n\r\n".encode(), 200),
         ]  # fmt: skip
         for data, status in cases:
             assert (await asyncio.to_thread(exchange, port, data))[0] == status, data[:40]

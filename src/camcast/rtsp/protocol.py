@@ -4,10 +4,13 @@ message raises :class:`ProtocolError` with the status to answer (then the connec
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
+#: A request line's method: capitals and underscores (RFC 2326's methods are tokens).
+_METHOD = re.compile(r"[A-Z][A-Z_]{0,31}")
 #: The most bytes a request's head may take, and its body.
 MAX_HEAD = 8192
 MAX_BODY = 65536
@@ -108,7 +111,8 @@ def _head(raw: bytes) -> Request:
         raise ProtocolError(400, "the request is not text") from None
     lines = text.split("\r\n")
     parts = lines[0].split(" ")
-    if len(parts) != 3 or not parts[0].isalpha() or not parts[0].isupper():
+    # GET_PARAMETER and SET_PARAMETER (clients' keep-alives) have an underscore: not isalpha().
+    if len(parts) != 3 or not _METHOD.fullmatch(parts[0]):
         raise ProtocolError(400, "malformed request line")
     method, uri, version = parts
     if version != "RTSP/1.0":
