@@ -30,6 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from camcast.errors import CamcastError
+
 log = logging.getLogger(__name__)
 
 Policy = Literal["refuse", "replace", "keyframe"]
@@ -100,10 +102,10 @@ class Worker:
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` in the thread, awaited; raises :class:`asyncio.CancelledError` if the job was
-        dropped ("replace") and RuntimeError if refused ("refuse")."""
+        dropped ("replace") and :class:`WorkerFull` if refused ("refuse")."""
         future = self.submit(fn, *args)
         if future is None:
-            raise RuntimeError(f"worker {self.name} is full")
+            raise WorkerFull(f"{self.name}: {self.size} jobs already wait (the disk is not answering?)")
         return await future
 
     def _drop(self) -> None:
@@ -151,6 +153,10 @@ class Worker:
         self.close(drain=drain)
         await asyncio.to_thread(self.join, seconds)
         await asyncio.sleep(0)  # the last results, handed over by call_soon_threadsafe
+
+
+class WorkerFull(CamcastError):
+    """A job refused: the worker's queue is full."""
 
 
 def _deliver(job: _Job, result: Any, exc: BaseException | None) -> None:

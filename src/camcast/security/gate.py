@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from camcast.errors import CamcastError
 from camcast.net import is_loopback_host
 from camcast.runtime.worker import Worker
 from camcast.security.accounts import Accounts
@@ -174,7 +175,10 @@ class Gate:
     async def _changed_since(self, before: tuple[int, ...]) -> bool:
         """Look at the registries now (a refusal may be of something a command made a moment ago,
         before the next :meth:`watch`): whether any changed since ``before``."""
-        await self.files.run(self._refresh)
+        try:
+            await self.files.run(self._refresh)
+        except CamcastError:  # the registries' worker is stuck on the disk: what memory holds stands
+            return False
         return self._generations() != before
 
     def _generations(self) -> tuple[int, ...]:

@@ -47,8 +47,13 @@ class Registry(Generic[T]):
         return self._value
 
     def refresh(self) -> bool:
-        """Read the file again if it changed (blocking); returns whether it had."""
-        current = stamp(self.path)
+        """Read the file again if it changed (blocking); returns whether it had. A file that cannot even
+        be looked at (its folder's permissions) is damaged, as one that cannot be read."""
+        try:
+            current = stamp(self.path)
+        except OSError as exc:
+            self._error = f"cannot look at {self.path}: {exc.strerror or exc}; fix its folder's permissions"
+            return False
         if current == self._stamp:
             return False
         try:

@@ -17,19 +17,18 @@ import asyncio
 import dataclasses
 import time
 from typing import Any
-from urllib.parse import quote
 
 from aiohttp import web
 
-from camcast.errors import ConfigError
-from camcast.net import bracket, host_of
+from camcast.errors import CamcastError, ConfigError
+from camcast.net import host_of
 from camcast.security.links import Link
 from camcast.security.tokens import SCOPES, parse_duration
 from camcast.server.auth import asking
 from camcast.server.settings import body_json, owner_of_all
 from camcast.server.signin import set_session_cookie
 from camcast.server.state import state
-from camcast.server.urls import link_paths
+from camcast.server.urls import RTSP_SCOPES, link_paths, rtsp_url
 
 
 def _accounts_document(request: web.Request) -> dict[str, object]:
@@ -77,6 +76,8 @@ async def accounts_change(request: web.Request) -> web.StreamResponse:
             raise web.HTTPBadRequest(text="action is add, password or remove\n")
     except ConfigError as exc:
         return web.json_response({"error": exc.render(lambda key: key)}, status=400)
+    except CamcastError as exc:  # users.json could not be written (a full or stalled disk)
+        return web.json_response({"error": str(exc)}, status=409)
     # What the account's holders have open ends, once this answer (a delivery itself) is on its way.
     asyncio.get_running_loop().call_soon(gate.changed)
     body = _accounts_document(request)
@@ -139,15 +140,16 @@ async def shares_change(request: web.Request) -> web.StreamResponse:
         )
     except ConfigError as exc:
         return web.json_response({"error": exc.message}, status=400)
+    except CamcastError as exc:  # links.json could not be written (a full or stalled disk)
+        return web.json_response({"error": str(exc)}, status=409)
     shown = camera if camera and len(st.cameras) > 1 else None
     root = f"{request.scheme}://{request.host}{st.base_path}"
     urls = [root + path for path in link_paths(scope, shown, token)]
     url = urls[0]  # the page (or the picture) a person opens; the others are for programs
-    if st.rtsp is not None and st.settings is not None and st.settings.rtsp and scope in ("watch", "stream"):
-        scheme = "rtsps" if st.rtsp.tls is not None else "rtsp"
-        target = quote(camera or next(iter(st.cameras)), safe="")
+    if st.rtsp is not None and st.settings is not None and st.settings.rtsp and scope in RTSP_SCOPES:
+        target = camera or next(iter(st.cameras))
         urls.append(
-            f"{scheme}://{bracket(host_of(request.host))}:{st.settings.rtsp[1]}/{target}?token={token}"
+            rtsp_url(st.rtsp.tls is not None, host_of(request.host), st.settings.rtsp[1], target, token)
         )
     import segno  # only here: 28 ms of the server's start otherwise
 
