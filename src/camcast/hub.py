@@ -57,7 +57,6 @@ class Hub:
         self.rate_in = Rate()
         self.paused_since: float | None = None
         self.dropped_by_processing = 0
-        self.dropped_undecoded = 0  # H.264 frames without pixels while processing (masks) was asked
         self._subscribers: list[Subscriber] = []
         self._seq = 0
         self._state_changed = asyncio.Event()
@@ -151,7 +150,6 @@ class Hub:
         """
         if process and self.process:
             if isinstance(frame.payload, Encoded) and frame.payload.codec != "jpeg":
-                self.dropped_undecoded += 1
                 return
             try:
                 image = apply(self.process, pixels(frame), frame.wall)

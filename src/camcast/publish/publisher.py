@@ -186,6 +186,8 @@ class Publisher:
                 self._rescheduled.set()
             if options.pages and (options.name, options.every, options.title) != (old.name, old.every,
                                                                                    old.title):  # fmt: skip
+                if self._reupload is not None:
+                    self._reupload.cancel()  # the newer pages supersede the ones going up
                 self._reupload = asyncio.create_task(self._pages_again(), name="publish-pages")
 
         return Plan(commit, restart=restart)

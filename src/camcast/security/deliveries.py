@@ -59,13 +59,12 @@ class Deliveries(Generic[P]):
     def __init__(self, still: Callable[[P], str | None]) -> None:
         self.still = still
         self.open: dict[int, Delivery[P]] = {}
-        self.ended = 0  # deliveries ended because their principal did
         self._ids = itertools.count(1)
 
     @contextlib.contextmanager
     def holding(self, principal: P | None, close: Closer, what: str) -> Iterator[Delivery[P] | None]:
-        """Register a delivery for the duration of the context (nothing for no principal: the local
-        user of a server without accounts, whose access ends only with the first account's check)."""
+        """Register a delivery for the duration of the context (nothing for no principal: a public
+        route, which nobody's access decides)."""
         delivery = self.add(principal, close, what) if principal is not None else None
         try:
             yield delivery
@@ -100,7 +99,6 @@ class Deliveries(Generic[P]):
         if why is None:
             return False
         self.remove(delivery)
-        self.ended += 1
         p = delivery.principal
         log.warning("%s (%s) ended: %s", delivery.what, f"{p.name} via {p.via}", why)
         try:

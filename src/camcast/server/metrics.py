@@ -132,6 +132,9 @@ class CamcastCollector(Collector):
         full = GaugeMetricFamily(
             "camcast_record_disk_short", "1 while recording waits for free space", labels=["camera"]
         )
+        gaps = CounterMetricFamily(
+            "camcast_record_gaps", "Recordings ended early: the disk fell behind", labels=["camera"]
+        )
         recording = self.state.recording
         for name, recorder in (recording.recorders if recording is not None else {}).items():
             now.add_metric([name], float(recorder.recording))
@@ -139,7 +142,8 @@ class CamcastCollector(Collector):
             files.add_metric([name], recorder.files)
             failures.add_metric([name], recorder.failures)
             full.add_metric([name], float(recorder.full))
-        yield from (now, written, files, failures, full)
+            gaps.add_metric([name], recorder.gaps)
+        yield from (now, written, files, failures, full, gaps)
 
     def _motion(self) -> Iterator[Metric]:
         on = GaugeMetricFamily("camcast_motion", "1 while motion is watched", labels=["camera"])
