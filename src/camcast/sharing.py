@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import quote
 
 from camcast import paths
 from camcast.config import Config
@@ -11,7 +10,7 @@ from camcast.errors import CamcastError, ConfigError
 from camcast.net import WILDCARDS, bracket, shown_host
 from camcast.security.links import ShareLinks
 from camcast.security.tokens import ShareKeys, parse_duration
-from camcast.server.urls import link_paths, path_for
+from camcast.server.urls import RTSP_SCOPES, link_paths, path_for, rtsp_url
 
 
 def base_url(config: Config) -> str:
@@ -83,11 +82,10 @@ def share(
         for path in link_paths(scope, camera, token):
             print(f"  {root}{path}")
         rtsp = config.server.rtsp
-        if rtsp is not None and scope in ("watch", "stream"):  # the RTSP stream opens with those scopes
-            scheme = "rtsps" if config.server.tls_cert else "rtsp"
+        if rtsp is not None and scope in RTSP_SCOPES:
             name = camera or config.cameras[0].id
             host = shown_host(rtsp[0]) if rtsp[0] in WILDCARDS else rtsp[0]
-            print(f"  {scheme}://{bracket(host)}:{rtsp[1]}/{quote(name, safe='')}?token={token}")
+            print(f"  {rtsp_url(bool(config.server.tls_cert), host, rtsp[1], name, token)}")
 
 
 def _one_recording(scope: str, recording: str) -> tuple[str, ...]:

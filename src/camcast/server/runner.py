@@ -33,7 +33,7 @@ from camcast.server.guard import Limits
 from camcast.server.listen import Access, listen
 from camcast.server.proxy import TrustedProxies
 from camcast.server.state import STATE, ServerState
-from camcast.server.urls import path_for, scope_routes
+from camcast.server.urls import path_for, rtsp_url, scope_routes
 from camcast.server.webrtc.ice import IceSettings, host_addresses, ice_servers
 
 log = logging.getLogger("camcast")
@@ -162,12 +162,11 @@ async def start_rtsp(
 
 
 def rtsp_urls(rtsp: RtspServer, listen_on: tuple[str, int], shown: str) -> list[tuple[str, str]]:
-    scheme = "rtsps" if rtsp.tls is not None else "rtsp"
     names = list(rtsp.streams)
-    base = f"{scheme}://{bracket(shown)}:{listen_on[1]}"
+    urls = {name: rtsp_url(rtsp.tls is not None, shown, listen_on[1], name) for name in names}
     if len(names) == 1:
-        return [(f"{base}/{names[0]}", "RTSP (H.264): NVRs, Home Assistant, Frigate, VLC")]
-    return [(f"{base}/{name}", f"{name}: RTSP (H.264)") for name in names]
+        return [(urls[names[0]], "RTSP (H.264): NVRs, Home Assistant, Frigate, VLC")]
+    return [(urls[name], f"{name}: RTSP (H.264)") for name in names]
 
 
 async def open_control(runner: web.AppRunner, control: Path) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote, urlencode
 
+from camcast.net import bracket
 from camcast.security.tokens import SCOPES
 
 #: Where each camera's routes live: /cam/NAME/snapshot.jpg and so on.
@@ -111,3 +112,13 @@ def path_for(route_name: str, camera: str | None = None, **query: str) -> str:
     if camera is not None and route.camera:
         path = CAMERA_PREFIX.format(camera=quote(camera, safe="")) + path
     return f"{path}?{urlencode(query)}" if query else path
+
+
+#: The share scopes that open a camera's RTSP stream.
+RTSP_SCOPES = _VIDEO
+
+
+def rtsp_url(tls: bool, host: str, port: int, camera: str, token: str = "") -> str:
+    """A camera's RTSP (RTSPS with ``tls``) URL on ``host``:``port``, with a share link's ``token``."""
+    url = f"{'rtsps' if tls else 'rtsp'}://{bracket(host)}:{port}/{quote(camera, safe='')}"
+    return f"{url}?token={token}" if token else url
