@@ -350,11 +350,14 @@ async def test_a_stalled_disk_holds_a_bounded_queue_then_the_gap_is_marked(
     rec.start()
     try:
         await until(lambda: rec.gaps == 1)
-        most = 0
-        started = time.monotonic()
-        while time.monotonic() - started < 2:  # ten more groups arrive meanwhile: none is kept
+        most, frames = rec._worker.waiting, hub.frames_in
+
+        def ten_more_groups() -> bool:  # 60 frames at a group every 0.2 s: none of them is kept
+            nonlocal most
             most = max(most, rec._worker.waiting)
-            await asyncio.sleep(0.02)
+            return hub.frames_in >= frames + 60
+
+        await until(ten_more_groups, every=0.02)
         assert most <= 5 + 2 and rec.clip is None and rec.gaps == 1
         disk.set()
         await until(lambda: len(finished) == 1 and rec.clip is not None)  # caught up: a new clip
