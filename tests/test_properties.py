@@ -188,3 +188,150 @@ def test_an_edit_then_a_load_gives_the_edited_value_or_refuses_it(key: str, valu
         elif value.strip():
             expected = (parse(value),) if multiple else parse(value)
             assert getattr(config.cameras[0], key) == expected
+
+
+# --- RTP: a picture's NAL units in packets, and back --------------------------------------------------------
+def _depacketize(payloads: tuple[bytes, ...]) -> list[bytes]:
+    """What a receiver rebuilds (RFC 6184): single NAL unit packets as they are, FU-A fragments joined
+    from the start bit to the end bit, with the unit's header made from the indicator and FU header."""
+    units: list[bytes] = []
+    building: bytearray | None = None
+    for payload in payloads:
+        if payload[0] & 0x1F != 28:
+            assert building is None, "a whole unit inside a fragmented one"
+            units.append(payload)
+            continue
+        fu = payload[1]
+        if fu & 0x80:
+            assert building is None, "a start fragment inside a fragmented unit"
+            building = bytearray([(payload[0] & 0xE0) | (fu & 0x1F)])
+        assert building is not None, "a fragment before its start"
+        assert not (fu & 0x80 and fu & 0x40) and fu & 0x20 == 0
+        building += payload[2:]
+        if fu & 0x40:
+            units.append(bytes(building))
+            building = None
+    assert building is None, "a fragmented unit without its end"
+    return units
+
+
+_UNIT = st.builds(
+    lambda head, body: bytes([head]) + body,
+    st.integers(0, 255).filter(lambda b: b & 0x80 == 0 and b & 0x1F not in (0, 28, 29) and b & 0x1F < 24),
+    st.binary(max_size=5000),
+)
+
+
+@QUICK
+@given(st.lists(_UNIT, min_size=1, max_size=6), st.integers(3, 1500))
+def test_rtp_packets_rebuild_the_units_whatever_their_sizes(units: list[bytes], mtu: int) -> None:
+    """Any NAL units at any packet size: every payload fits, FU-A fragments start and end once per
+    unit, and a receiver rebuilds the units exactly, access unit delimiters left out."""
+    from camcast.rtsp.rtp import packetize
+
+    payloads = packetize(units, mtu)
+    assert all(1 <= len(p) <= mtu for p in payloads)
+    assert _depacketize(payloads) == [u for u in units if u[0] & 0x1F != 9]
+
+
+@QUICK
+@given(st.integers(1, 300), st.integers(0, 2**32), st.integers(0, 2**40), st.integers(0, 2**32 - 1))
+def test_rtp_headers_mark_the_pictures_last_packet(count: int, sequence: int, stamp: int, ssrc: int) -> None:
+    """One timestamp per picture, sequence numbers counting on (and wrapping at 16 bits), the marker
+    on the last packet alone."""
+    from camcast.rtsp.rtp import PAYLOAD_TYPE, headers
+
+    heads = headers(count, sequence, stamp, ssrc)
+    assert len(heads) == count and all(len(h) == 12 and h[0] == 0x80 for h in heads)
+    assert [h[1] & 0x80 for h in heads] == [0] * (count - 1) + [0x80]
+    assert {h[1] & 0x7F for h in heads} == {PAYLOAD_TYPE}
+    assert [int.from_bytes(h[2:4], "big") for h in heads] == [(sequence + i) & 0xFFFF for i in range(count)]
+    assert {int.from_bytes(h[4:8], "big") for h in heads} == {stamp & 0xFFFFFFFF}
+    assert {int.from_bytes(h[8:12], "big") for h in heads} == {ssrc}
+
+
+# --- HTTP: query numbers ------------------------------------------------------------------------------------
+@QUICK
+@given(st.text(max_size=20), st.floats(-1e6, 1e6), st.floats(0, 1e6))
+def test_a_query_number_is_in_its_range_or_a_400_naming_it(raw: str, low: float, span: float) -> None:
+    from urllib.parse import quote
+
+    from aiohttp import web
+    from aiohttp.test_utils import make_mocked_request
+
+    from camcast.server.state import optional_number
+
+    request = make_mocked_request("GET", f"/snapshot.jpg?width={quote(raw, safe='')}")
+    high = low + span
+    try:
+        value = optional_number(request, "width", low, high)
+    except web.HTTPBadRequest as exc:
+        assert exc.text is not None and exc.text.startswith("width must be a number")
+        return
+    assert value is None if raw == "" else low <= value <= high
+
+
+# --- SDP: a real offer, spoiled one line at a time ----------------------------------------------------------
+OFFER_LINES = [
+    "v=0",
+    "o=- 3942116250 3942116250 IN IP4 0.0.0.0",
+    "s=-",
+    "t=0 0",
+    "a=group:BUNDLE 0",
+    "a=msid-semantic:WMS *",
+    "m=video 9 UDP/TLS/RTP/SAVPF 97 98 99 100",
+    "c=IN IP4 0.0.0.0",
+    "a=recvonly",
+    "a=mid:0",
+    "a=msid:- -",
+    "a=rtcp:9 IN IP4 0.0.0.0",
+    "a=rtcp-mux",
+    "a=ssrc-group:FID 1 2",
+    "a=rtpmap:97 VP8/90000",
+    "a=rtcp-fb:97 nack",
+    "a=rtpmap:98 rtx/90000",
+    "a=fmtp:98 apt=97",
+    "a=rtpmap:99 H264/90000",
+    "a=rtcp-fb:99 nack pli",
+    "a=fmtp:99 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+    "a=rtpmap:100 rtx/90000",
+    "a=fmtp:100 apt=99",
+    "a=candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host",
+    "a=end-of-candidates",
+    "a=ice-ufrag:abcd",
+    "a=ice-pwd:abcdefghijklmnopqrstuvwx",
+    "a=fingerprint:sha-256 " + ":".join(["AB"] * 32),
+    "a=setup:actpass",
+]
+
+SPOILS = ["drop", "twice", "value", "swap"]
+_PRINTABLE = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(SPOILS), st.integers(0, 100), _PRINTABLE), max_size=4))
+def test_a_spoiled_offer_is_an_offer_error_or_answerable(spoils: list[tuple[str, int, str]]) -> None:
+    """A browser's offer with lines dropped, doubled, swapped or given another value: the check gives an
+    offer aiortc can read, or an OfferError, never another exception."""
+    from aiortc.sdp import SessionDescription
+
+    from camcast.server.webrtc.ice import reachable
+    from camcast.server.webrtc.offer import OfferError, check_offer
+
+    lines = list(OFFER_LINES)
+    for how, at, text in spoils:
+        i = at % len(lines)
+        if how == "drop" and len(lines) > 1:
+            del lines[i]
+        elif how == "twice":
+            lines.insert(i, lines[i])
+        elif how == "value":
+            lines[i] = lines[i].split(":", 1)[0] + ":" + text if ":" in lines[i] else lines[i][:2] + text
+        elif how == "swap":
+            lines[i], lines[-1] = lines[-1], lines[i]
+    try:
+        offer = check_offer("\r\n".join(lines).encode() + b"\r\n")
+    except OfferError:
+        assert spoils, "the unspoiled offer is refused"
+        return
+    SessionDescription.parse(reachable(offer, ("127.0.0.1",), relayed=False))

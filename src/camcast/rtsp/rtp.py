@@ -68,6 +68,12 @@ def header(sequence: int, timestamp: int, ssrc: int, marker: bool) -> bytes:
     )
 
 
+def headers(count: int, sequence: int, timestamp: int, ssrc: int) -> list[bytes]:
+    """The RTP headers of one picture's ``count`` payloads: sequence numbers from ``sequence`` on, one
+    timestamp, the marker bit on the last (RFC 6184 5.1: the access unit's last packet)."""
+    return [header(sequence + i, timestamp, ssrc, i == count - 1) for i in range(count)]
+
+
 def sender_report(ssrc: int, wall: float, timestamp: int, packets: int, octets: int, cname: str) -> bytes:
     """A compound RTCP packet: a sender report mapping ``timestamp`` to the Unix time ``wall`` (so a
     client can sync it with a clock), then SDES with the CNAME."""

@@ -11,7 +11,7 @@ import time
 from typing import Any, Protocol
 
 from camcast.rtsp.protocol import Transport
-from camcast.rtsp.rtp import RtpFrame, header, sender_report
+from camcast.rtsp.rtp import RtpFrame, headers, sender_report
 from camcast.rtsp.stream import RtpStream
 from camcast.security.gate import Principal
 from camcast.security.viewers import Session as Viewing
@@ -119,20 +119,18 @@ class RtspSession:
                 return
             self.waiting = False
         stamp = frame.timestamp + self.offset
-        last = len(frame.payloads) - 1
+        heads = headers(len(frame.payloads), self.sequence, stamp, self.ssrc)
+        self.sequence += len(heads)
         if self.transport.tcp:
-            channel = self.transport.channels[0]
+            channel = b"$" + bytes([self.transport.channels[0]])
             parts: list[bytes] = []
-            for i, payload in enumerate(frame.payloads):
-                head = header(self.sequence, stamp, self.ssrc, i == last)
-                self.sequence += 1
-                parts += [b"$" + bytes([channel]) + (12 + len(payload)).to_bytes(2, "big") + head, payload]
+            for head, payload in zip(heads, frame.payloads, strict=True):
+                parts += [channel + (12 + len(payload)).to_bytes(2, "big") + head, payload]
             self.connection.writer.writelines(parts)
         elif self.udp is not None:
             address = (self.connection.address, self.transport.client_ports[0])
-            for i, payload in enumerate(frame.payloads):
-                self.udp[0].sendto(header(self.sequence, stamp, self.ssrc, i == last) + payload, address)
-                self.sequence += 1
+            for head, payload in zip(heads, frame.payloads, strict=True):
+                self.udp[0].sendto(head + payload, address)
         if self._viewing is not None:
             self._viewing.frames += 1
         self.packets += len(frame.payloads)
