@@ -19,6 +19,7 @@ from camcast.motion.events import Event, EventLog
 from camcast.picture.masks import Mask, PolygonMask, parse_mask
 from camcast.picture.regions import parse_region
 from camcast.rtsp.protocol import Interleaved, Parser, ProtocolError, Request, Transport
+from tests.fuzzing import OFFER_LINES
 
 QUICK = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -67,6 +68,24 @@ def test_rtsp_parser_takes_any_bytes_with_its_own_error(data: bytes, sizes: list
                 assert isinstance(event, Request | Interleaved)
     except ProtocolError as exc:
         assert 400 <= exc.status < 600
+
+
+@QUICK
+@given(st.sampled_from(["", "rtsp://", "rtsp://[", "rtsp://[::1]", "//", "rtsp://127.0.0.1:8554/"]),
+       st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=80),
+       st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40))  # fmt: skip
+def test_an_rtsp_requests_parts_read_without_raising(scheme: str, rest: str, session: str) -> None:
+    """Whatever URI and Session a request line carries (rtsp://[::1 without its bracket, say), the
+    parser refuses it or gives a request whose path, query and session read without raising."""
+    uri = scheme + rest
+    raw = f"DESCRIBE {uri} RTSP/1.0\r\nCSeq: 1\r\nSession: {session}\r\n\r\n".encode()
+    try:
+        (request,) = Parser().feed(raw)
+    except ProtocolError as exc:
+        assert exc.status == 400
+        return
+    assert isinstance(request, Request)
+    assert request.path and isinstance(request.query, dict) and isinstance(request.session, str)
 
 
 def test_rtsp_heads_at_and_over_the_limit() -> None:
@@ -272,37 +291,6 @@ def test_a_query_number_is_in_its_range_or_a_400_naming_it(raw: str, low: float,
 
 
 # --- SDP: a real offer, spoiled one line at a time ----------------------------------------------------------
-OFFER_LINES = [
-    "v=0",
-    "o=- 3942116250 3942116250 IN IP4 0.0.0.0",
-    "s=-",
-    "t=0 0",
-    "a=group:BUNDLE 0",
-    "a=msid-semantic:WMS *",
-    "m=video 9 UDP/TLS/RTP/SAVPF 97 98 99 100",
-    "c=IN IP4 0.0.0.0",
-    "a=recvonly",
-    "a=mid:0",
-    "a=msid:- -",
-    "a=rtcp:9 IN IP4 0.0.0.0",
-    "a=rtcp-mux",
-    "a=ssrc-group:FID 1 2",
-    "a=rtpmap:97 VP8/90000",
-    "a=rtcp-fb:97 nack",
-    "a=rtpmap:98 rtx/90000",
-    "a=fmtp:98 apt=97",
-    "a=rtpmap:99 H264/90000",
-    "a=rtcp-fb:99 nack pli",
-    "a=fmtp:99 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
-    "a=rtpmap:100 rtx/90000",
-    "a=fmtp:100 apt=99",
-    "a=candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host",
-    "a=end-of-candidates",
-    "a=ice-ufrag:abcd",
-    "a=ice-pwd:abcdefghijklmnopqrstuvwx",
-    "a=fingerprint:sha-256 " + ":".join(["AB"] * 32),
-    "a=setup:actpass",
-]
 
 SPOILS = ["drop", "twice", "value", "swap"]
 _PRINTABLE = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40)

@@ -119,6 +119,10 @@ def _head(raw: bytes) -> Request:
         raise ProtocolError(505, f"{version[:20]} is not RTSP/1.0")
     if len(uri) > 2048:
         raise ProtocolError(414, "request URI too long")
+    try:
+        urlsplit(uri)  # once here, so that a request's path and query never raise
+    except ValueError:
+        raise ProtocolError(400, "malformed request URI") from None
     headers: dict[str, str] = {}
     for line in lines[1:]:
         name, sep, value = line.partition(":")

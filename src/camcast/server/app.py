@@ -21,7 +21,7 @@ from camcast.server.hls import HlsOutput
 from camcast.server.mjpeg import Fanout
 from camcast.server.proxy import PROXY, TrustedProxies
 from camcast.server.routes import BOUND
-from camcast.server.state import ENDED, PRINCIPAL, STATE, Handler, Served, ServerState, state
+from camcast.server.state import ENDED, PRINCIPAL, STATE, Handler, Served, ServerState, read_form, state
 from camcast.server.urls import CAMERA_PREFIX, ROUTES, Route, path_for
 from camcast.server.webrtc import ice as webrtc_ice
 from camcast.server.webrtc.ice import IceSettings
@@ -102,7 +102,7 @@ async def _check_changes(request: web.Request, route: Route) -> None:
     if route.changes and p is not None and p.via == "session":
         sent = request.headers.get("X-CSRF-Token")
         if sent is None and request.content_type == "application/x-www-form-urlencoded":
-            sent = str((await request.post()).get("csrf", ""))
+            sent = str((await read_form(request)).get("csrf", ""))
         if not sent or not hmac.compare_digest(sent.encode(), p.csrf.encode()):
             raise web.HTTPForbidden(text="missing or wrong CSRF token: reload the page\n")
 

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from camcast.errors import ConfigError, SourceError
 from camcast.server import metrics as exposition
-from camcast.server.state import Handler, ServerState, camera_name, principal, served, state
+from camcast.server.state import Handler, ServerState, camera_name, principal, read_json, served, state
 from camcast.sources.controls import Control, list_controls
 
 #: The most controls one request may set (a camera has a few dozen).
@@ -173,10 +173,7 @@ async def controls_set(request: web.Request) -> web.StreamResponse:
     camera = served(request).camera
     if camera.device is None:
         raise web.HTTPConflict(text=f"{camera.describe()} has no controls: they are a V4L2 camera's\n")
-    try:
-        values = await request.json()
-    except ValueError:
-        raise web.HTTPBadRequest(text="send the controls as a JSON object of names and values\n") from None
+    values = await read_json(request, "send the controls as a JSON object of names and values")
     if (
         not isinstance(values, dict)
         or len(values) > MAX_CONTROLS

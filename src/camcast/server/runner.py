@@ -110,6 +110,8 @@ async def serving(
     control: Path | None = None  # the socket, once it listens
     server = None
     try:
+        if settings.rtsp is not None:  # first: once /healthz answers, every door is open
+            app[STATE].rtsp = await start_rtsp(cameras, settings, gate, app[STATE].viewers, access.tls)
         server = await listen(runner, host, port, access.tls, limits)
         if await open_control(runner, socket):
             control = socket
@@ -117,9 +119,8 @@ async def serving(
         base = f"{'https' if access.tls else 'http'}://{bracket(shown)}:{port}{settings.base_path}"
         app[STATE].base_url = base
         urls = served_urls(base, [c.name for c in cameras])
-        if settings.rtsp is not None:
-            rtsp = await start_rtsp(cameras, settings, gate, app[STATE].viewers, access.tls)
-            app[STATE].rtsp = rtsp
+        rtsp = app[STATE].rtsp
+        if rtsp is not None and settings.rtsp is not None:
             urls += rtsp_urls(rtsp, settings.rtsp, await asyncio.to_thread(shown_host, settings.rtsp[0]))
         for url, what in urls:
             print(f"  {url:<48} {what}", flush=True)

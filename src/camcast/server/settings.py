@@ -32,7 +32,7 @@ from camcast.security.tokens import SCOPES
 from camcast.security.viewers import read_history
 from camcast.server.auth import Gate, Principal, asking
 from camcast.server.signin import set_session_cookie
-from camcast.server.state import ServerState, camera_name, principal, state
+from camcast.server.state import ServerState, camera_name, principal, read_json, state
 from camcast.server.urls import path_for
 from camcast.sources.controls import Control, list_controls
 
@@ -77,10 +77,7 @@ def _reloader(st: ServerState) -> Reloader:
 
 async def body_json(request: web.Request) -> dict[str, Any]:
     """The request's JSON object; a 400 saying what was expected otherwise."""
-    try:
-        doc = await request.json()
-    except ValueError:
-        doc = None
+    doc = await read_json(request, "send a JSON object")
     if not isinstance(doc, dict):
         raise web.HTTPBadRequest(text="send a JSON object\n")
     return doc

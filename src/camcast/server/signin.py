@@ -18,7 +18,7 @@ from camcast.net import is_loopback_host
 from camcast.pages import forms
 from camcast.security.sessions import COOKIE, LIFETIME
 from camcast.server.auth import asking
-from camcast.server.state import principal, state
+from camcast.server.state import principal, read_form, state
 from camcast.server.urls import path_for
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     """Check the form's name and password; open a session and go on, or show the form again."""
     gate = state(request).gate
     address = request.remote or "?"
-    form = await request.post()
+    form = await read_form(request)
     name, password = str(form.get("name", ""))[:MOST], str(form.get("password", ""))[:MOST]
     next_url = _next(request, str(form.get("next", "")) or None)
     wait = gate.limiter.retry_after(address)

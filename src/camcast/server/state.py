@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
+from aiohttp.web_request import FileField
+from multidict import MultiDictProxy
 from prometheus_client.registry import CollectorRegistry
 
 from camcast.camera import Camera
@@ -137,6 +140,24 @@ def optional_number(request: web.Request, name: str, low: float, high: float) ->
     if not low <= value <= high:  # also false for NaN
         raise web.HTTPBadRequest(text=f"{name} must be a number from {low:g} to {high:g}\n")
     return value
+
+
+async def read_json(request: web.Request, expected: str) -> Any:
+    """The request's body as JSON; a 400 saying what was ``expected`` when it is none (bytes that are
+    not UTF-8 or JSON, or arrays nested deeper than the parser goes)."""
+    try:
+        return await request.json()
+    except (ValueError, RecursionError):
+        raise web.HTTPBadRequest(text=f"{expected}\n") from None
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | FileField]:
+    """The request's form fields; a 400 when the body is not the form it says it is (a multipart
+    body without its boundary, say)."""
+    try:
+        return await request.post()
+    except ValueError:
+        raise web.HTTPBadRequest(text="the form cannot be read\n") from None
 
 
 def watcher(request: web.Request) -> tuple[str, str]:
