@@ -359,17 +359,18 @@ def whep_request(rng: random.Random, port: int, camera: str, offer: list[str]) -
 _STATUS = re.compile(rb"(?:HTTP|RTSP)/\d\.\d (\d{3}) ")
 
 
-async def exchange(port: int, request: bytes, rtsp: bool) -> list[int]:
+async def exchange(port: int, request: bytes, rtsp: bool) -> tuple[list[int], bytes]:
     """Send ``request`` on a new connection; the statuses of the answers read within ANSWER_WITHIN
-    (for HTTP the first; for RTSP every answer until the server closes or goes quiet)."""
+    (for HTTP the first; for RTSP every answer until the server closes or goes quiet), and what was
+    read."""
     statuses: list[int] = []
+    data = b""
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), ANSWER_WITHIN)
     except (OSError, TimeoutError):
-        return statuses
+        return statuses, data
     try:
         writer.write(request)
-        data = b""
         deadline = time.monotonic() + ANSWER_WITHIN
         while time.monotonic() < deadline and len(data) < 1_000_000:
             try:
@@ -379,7 +380,7 @@ async def exchange(port: int, request: bytes, rtsp: bool) -> list[int]:
             if not chunk:
                 break
             data += chunk
-            if not rtsp and b"\r\n" in data:
+            if not rtsp and b"\r\n\r\n" in data:
                 break
             if rtsp and len(_STATUS.findall(data)) >= request.count(b" RTSP/"):
                 break
@@ -391,7 +392,7 @@ async def exchange(port: int, request: bytes, rtsp: bool) -> list[int]:
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
-    return statuses
+    return statuses, data
 
 
 async def fire(
@@ -403,7 +404,17 @@ async def fire(
     rtsp = protocol == "RTSP"
 
     async def one(request: bytes) -> None:
-        tally.add(request, await exchange(port, request, rtsp))
+        statuses, answer = await exchange(port, request, rtsp)
+        tally.add(request, statuses)
+        made = re.search(rb"\r\nLocation: (/\S+)", answer) if statuses == [201] else None
+        if made:  # a WebRTC session made: ended as a WHEP client ends it, to make room for the next
+            await exchange(
+                port,
+                b"DELETE "
+                + made.group(1)
+                + f" HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode(),
+                False,
+            )
 
     pending: set[asyncio.Task[None]] = set()
     for request, _ in zip(requests, range(count), strict=False):

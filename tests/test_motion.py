@@ -321,7 +321,10 @@ async def test_mqtt_tells_home_assistant_and_outlives_the_broker(crossing: Path,
             assert seen[availability][-1] == b"online"
             listener.cancel()
             broker.stop()
-            await until(lambda: "MQTT:" in server.stderr_so_far(), seconds=15)
+            await until(lambda: "MQTT mqtt://" in server.stderr_so_far(), seconds=15)  # one line
+            async with session.get(server.url + "/status.json") as resp:
+                failing = (await resp.json())["failing"]
+            assert [p for p in failing if p.startswith("MQTT ")], failing  # the owner sees it
             async with session.get(server.url + "/snapshot.jpg") as resp:
                 assert resp.status == 200  # the camera does not wait for the broker
             broker.start()

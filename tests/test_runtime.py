@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 
 from camcast import app, cli, paths
+from camcast.clock import iso
 from camcast.errors import UploadError
 from camcast.runtime import supervisor as supervising
 from camcast.runtime.supervisor import Supervisor
@@ -215,3 +216,25 @@ async def test_each_kind_of_part_fails_once_and_comes_back_while_a_stream_keeps_
         assert log.count(f"RuntimeError: injected: {label}\n") == 1, (label, log)
         assert f"{label} failed (RuntimeError: injected: {label}); starting it again in 1 s" in log
     assert log.count(" failed (") == len(INJECTED), log
+
+
+def test_health_says_a_failure_once_and_its_end_once(caplog: pytest.LogCaptureFixture) -> None:
+    """However many times a part fails, one warning when it starts failing and one when it works
+    again; meanwhile it is listed with its count and last reason, and counted after it recovers."""
+    from camcast.runtime.health import Health
+
+    health = Health()
+    with caplog.at_level(logging.WARNING, logger="camcast.runtime.health"):
+        health.worked("viewer log")  # never failed: nothing said
+        for n in range(1000):
+            health.failed("viewer log", f"cannot write it ({n})")
+        trouble = health.failing()["viewer log"]
+        assert trouble.count == 1000 and trouble.error == "cannot write it (999)"
+        assert health.describe()["viewer log"]["failures"] == 1000
+        health.worked("viewer log")
+        health.worked("viewer log")
+    assert [r.getMessage() for r in caplog.records] == [
+        "viewer log: cannot write it (0)",
+        f"viewer log: working again, after 1000 failures since {iso(trouble.since)}",
+    ]
+    assert health.failing() == {} and health.failures["viewer log"] == 1000

@@ -11,8 +11,11 @@ import contextlib
 import logging
 import logging.handlers
 import queue
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+
+from camcast.runtime.health import HEALTH
 
 #: The log file's size before it is rotated (bytes), and how many old ones are kept: a server left
 #: running for months keeps at most 4 MB of log, enough for a few hundred tracebacks.
@@ -22,6 +25,8 @@ LOG_FILE_BACKUPS = 3
 #: only, never from the console, and never block the loop.
 LOG_QUEUE = 10_000
 FORMAT = "%(asctime)s %(levelname)s %(message)s"
+#: The part a failed write of the log file names (:mod:`camcast.runtime.health`).
+LOG_PART = "log file"
 
 
 class _DropClientErrors(logging.Filter):
@@ -90,9 +95,7 @@ def log_file(path: Path) -> Iterator[None]:
 
     try:
         private_dir(path.parent)
-        handler = logging.handlers.RotatingFileHandler(
-            path, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS, encoding="utf-8"
-        )
+        handler = _LogFile(path, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS, encoding="utf-8")
         path.chmod(0o600)
     except (OSError, CamcastError) as exc:
         detail = exc.strerror if isinstance(exc, OSError) else str(exc)
@@ -115,7 +118,28 @@ def log_file(path: Path) -> Iterator[None]:
         if _console is not None:
             _console.file = None
         listener.stop()
-        handler.close()
+        with contextlib.suppress(OSError):  # a full disk: the last lines are lost, nothing else
+            handler.close()
+
+
+class _LogFile(logging.handlers.RotatingFileHandler):
+    """The log file, on its thread. A line the disk refuses (full) is lost from the file alone, and
+    the owner is told once (:data:`~camcast.runtime.health.HEALTH`), not with a traceback on the
+    console for each line as logging's own handler would."""
+
+    _failed = False  # the line being written was refused
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._failed = False
+        super().emit(record)
+        if not self._failed:
+            HEALTH.worked(LOG_PART)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        self._failed = True
+        exc = sys.exc_info()[1]
+        detail = exc.strerror if isinstance(exc, OSError) else str(exc)
+        HEALTH.failed(LOG_PART, f"cannot write {self.baseFilename}: {detail}; lines are lost from it")
 
 
 class _Enqueue(logging.handlers.QueueHandler):

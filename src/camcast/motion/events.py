@@ -21,12 +21,16 @@ from typing import Any, Literal
 from camcast.clock import iso, parse_time, stamp
 from camcast.errors import CamcastError
 from camcast.motion.detector import Analysis
-from camcast.security.files import private_dir, write_atomic
+from camcast.runtime.health import HEALTH
+from camcast.security.files import append_line, private_dir, write_atomic
 
 #: Events older than this are deleted with their pictures (the log is bounded; see also MAX_EVENTS).
 KEEP_DAYS = 30
 #: The most events kept; the oldest go first.
 MAX_EVENTS = 10_000
+#: The parts a failed write names (:mod:`camcast.runtime.health`): the events' journal, their pictures.
+JOURNAL = "motion events"
+PICTURES = "motion event pictures"
 #: A would-be event with motion this far apart is dropped before it starts (seconds).
 START_TOLERANCE = 0.5
 
@@ -164,14 +168,19 @@ class EventLog:
 
     def open(self) -> None:
         """Make the folder, close events a crash left open (ended at their start, marked
-        ``interrupted``), and apply the limits. Raises CamcastError when the folder is unusable."""
-        private_dir(self.pictures)
+        ``interrupted``), and apply the limits. Raises CamcastError when the journal cannot be read; one
+        that cannot be written (a full disk) is reported (:data:`HEALTH`), not raised."""
         events = self.read()
         dangling = [e for e in events if e.end is None]
         if dangling:
             fixed = {e.id: replace(e, end=e.start, interrupted=True) for e in dangling}
             events = [fixed.get(e.id, e) for e in events]
-        self._rewrite(events, force=bool(dangling) or self._cut_short())
+        try:
+            private_dir(self.pictures)
+            self._rewrite(events, force=bool(dangling) or self._cut_short())
+        except CamcastError as exc:  # a full disk: the events are served from memory
+            self._index = {e.id: e for e in events}
+            HEALTH.failed(JOURNAL, f"motion events are not stored: {exc}")
 
     def events(self) -> list[Event]:
         """Every event kept, oldest first, from memory (after :meth:`open`): what :meth:`read` reads
@@ -198,11 +207,10 @@ class EventLog:
 
     def write(self, event: Event) -> None:
         """Append ``event``'s state now; past twice the limit, rewrite the file within it."""
-        line = json.dumps(event.to_json(), separators=(",", ":")) + "\n"
+        line = (json.dumps(event.to_json(), separators=(",", ":")) + "\n").encode()
         with self._lock:
             try:
-                with self.file.open("a", encoding="utf-8") as fh:
-                    fh.write(line)
+                append_line(self.file, line)
             except OSError as exc:
                 raise CamcastError(f"cannot write {self.file}: {exc.strerror}") from exc
             index = dict(self._index)

@@ -27,10 +27,11 @@ from camcast.errors import CamcastError
 from camcast.frames import Captured
 from camcast.hub import Hub
 from camcast.motion.detector import Analysis, Detector
-from camcast.motion.events import Change, Event, EventLog, Tracker
+from camcast.motion.events import JOURNAL, PICTURES, Change, Event, EventLog, Tracker
 from camcast.motion.grey import small_grey
 from camcast.picture.jpeg import pixels
 from camcast.picture.regions import watched
+from camcast.runtime.health import HEALTH
 from camcast.runtime.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,6 @@ class MotionWatcher:
         self._newest: Captured | None = None
         self._peak: tuple[Captured, Event] | None = None
         self._fresh = asyncio.Event()
-        self._write_failed = False
         hub.subscribe(self.receive)
 
     @property
@@ -177,19 +177,22 @@ class MotionWatcher:
 
     def _store(self, event: Event) -> Event:
         """``event`` with its picture (the peak's, boxed) stored, and its line written. A full disk
-        or an unwritable folder is one warning; detection goes on."""
+        or an unwritable folder is the owner's to see (:data:`HEALTH`); detection and notifications go
+        on, and an event whose picture cannot be stored keeps its line."""
         try:
             if self._peak is not None and self._peak[1].id == event.id:
                 frame, peak = self._peak
                 event = replace(event, picture=self.events.write_picture(event.id, boxed(frame, peak.box)))
             elif event.picture is None and self.events.picture_path(event.id).exists():
                 event = replace(event, picture=self.events.picture_path(event.id).name)
-            self.events.write(event)
-            self._write_failed = False
+            HEALTH.worked(PICTURES)
         except (CamcastError, ValueError) as exc:
-            if not self._write_failed:
-                log.warning("%s: motion event not stored: %s", self.hub.name, exc)
-            self._write_failed = True
+            HEALTH.failed(PICTURES, f"an event's picture is not stored: {exc}")
+        try:
+            self.events.write(event)
+            HEALTH.worked(JOURNAL)
+        except CamcastError as exc:
+            HEALTH.failed(JOURNAL, f"motion events are not stored: {exc}")
         return event
 
     @staticmethod

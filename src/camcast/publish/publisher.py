@@ -29,6 +29,7 @@ from camcast.frames import EncodedFrame
 from camcast.publish import hls
 from camcast.publish.retention import Retention
 from camcast.publish.store import RemoteStore
+from camcast.runtime.health import HEALTH
 from camcast.runtime.plan import Plan
 
 log = logging.getLogger(__name__)
@@ -319,7 +320,7 @@ class Publisher:
                 self.stats.failures += 1
                 if self.stats.down_since is None:
                     self.stats.down_since = time.time()
-                    log.warning("publishing to %s failed: %s; retrying", self.store.describe(), exc)
+                HEALTH.failed(f"publishing to {self.store.describe()}", f"{exc}; retrying")
                 self._made = {""}  # the folders may have to be made again (a new server)
                 await asyncio.sleep(BACKOFF[min(failures, len(BACKOFF) - 1)])
                 failures += 1
@@ -327,7 +328,6 @@ class Publisher:
                     return  # the next attempt is with the newer picture
                 continue
             if self.stats.down_since is not None:
-                down = time.time() - self.stats.down_since
-                log.warning("publishing to %s works again after %.0f s", self.store.describe(), down)
+                HEALTH.worked(f"publishing to {self.store.describe()}")
                 self.stats.down_since = None
             return

@@ -36,6 +36,7 @@ from camcast.motion.events import Event
 from camcast.record.clip import Clip, RecordError, Recording
 from camcast.record.gops import Gop, GopBuilder, Params
 from camcast.record.names import clip_path
+from camcast.runtime.health import HEALTH
 from camcast.runtime.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -249,13 +250,14 @@ class Recorder:
             self._failed_at = time.monotonic()
             if self.clip is not None:
                 self.clip = None  # the thread has abandoned the file; it plays up to its last fragment
-            log.warning(
-                "%s: recording stopped: %s; trying again in %g s", self.name, exc, RETRY_AFTER_FAILURE
+            HEALTH.failed(
+                f"{self.name}: recording", f"stopped: {exc}; trying again every {RETRY_AFTER_FAILURE:g} s"
             )
         elif exc is not None:
             log.error("%s: recording failed: %r", self.name, exc)
         elif isinstance(future.result(), Recording):
             self.files += 1
+            HEALTH.worked(f"{self.name}: recording")
             self.finished(future.result())
 
     def _t_open(self, path: Path, params: Params, start: float) -> None:

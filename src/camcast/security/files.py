@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -65,6 +66,27 @@ def write_atomic(
             os.unlink(temp)
         raise error(f"cannot write {path}: {exc.strerror}") from exc
     _sync_folder(path.parent)
+
+
+def append_line(path: Path, line: bytes) -> None:
+    """Append ``line`` (ending in a newline) to the journal ``path`` (mode 0600), whole or not at all:
+    a write the disk cuts short (full) is cut off again, so that every line before it stays readable
+    and the next line does not join it; a file left ending mid-line (a crash) gets the newline first.
+    Raises OSError."""
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line
+        try:
+            if os.write(fd, line) != len(line):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+            raise
+    finally:
+        os.close(fd)
 
 
 def _sync_folder(folder: Path) -> None:

@@ -12,18 +12,20 @@ by :meth:`ShareLinks.refresh`, off the event loop.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from camcast.errors import CamcastError, ConfigError
+from camcast.runtime.health import HEALTH
 from camcast.security.registry import Registry
 from camcast.security.tokens import Share, ShareKeys, TokenError
 
 #: Seconds between writes of one link's last use.
 USE_WRITTEN_EVERY = 60.0
+#: The part a failed write of the uses names (:mod:`camcast.runtime.health`).
+USES = "share links"
 #: Most links listed; the oldest expired ones go first.
 MOST = 1000
 
@@ -87,8 +89,11 @@ class ShareLinks:
             self._written[link_id] = now
             if link_id in links:
                 links[link_id] = _replace(links[link_id], last_used=self._used[link_id])
-        with contextlib.suppress(CamcastError):  # a full disk must not refuse a viewer: kept in memory
+        try:
             self._save(links)
+            HEALTH.worked(USES)
+        except CamcastError as exc:  # a full disk must not refuse a viewer: the uses are kept in memory
+            HEALTH.failed(USES, f"the links' last uses are not stored: {exc}")
 
     def issue(
         self,

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from camcast.runtime.health import HEALTH
 from camcast.runtime.worker import Worker
-from camcast.security.files import private_dir
+from camcast.security.files import append_line, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,8 @@ IDLE_END = 60.0
 #: Lines waiting for a slow disk (a few MB at most); past it the disk is taken as stalled and lines are
 #: lost, said in the log, rather than held without bound.
 PENDING_LINES = 10_000
+#: The part a failed write names (:mod:`camcast.runtime.health`).
+PART = "viewer log"
 
 
 @dataclass
@@ -74,21 +76,18 @@ class ViewerLog:
         line = json.dumps(session.record(event), separators=(",", ":")) + "\n"
         if self._files.submit(self._append, self.path, line.encode()) is None:
             self._lost += 1
-            if self._lost in (1, 100) or self._lost % 10_000 == 0:
-                log.error("the viewer log %s is not being written (the disk is not answering): %d lines "
-                          "lost", self.path, self._lost)  # fmt: skip
+            HEALTH.failed(PART, f"{self.path} is not being written (the disk is not answering): "
+                                f"{self._lost} lines lost")  # fmt: skip
 
     @staticmethod
     def _append(path: Path, data: bytes) -> None:
-        """In the log's worker: one line appended."""
+        """In the log's worker: one line appended (whole, or not at all)."""
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, data)
-            finally:
-                os.close(fd)
+            append_line(path, data)
         except OSError as exc:  # a full disk must not stop the camera, but the owner is told
-            log.error("cannot write the viewer log %s: %s", path, exc.strerror)
+            HEALTH.failed(PART, f"cannot write {path}: {exc.strerror}; viewers are not being logged")
+        else:
+            HEALTH.worked(PART)
 
     def start(self, address: str, who: str, via: str, route: str, camera: str = "") -> Session:
         now = time.time()

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from camcast.errors import ConfigError, SourceError
+from camcast.runtime.health import HEALTH
 from camcast.server import metrics as exposition
 from camcast.server.state import Handler, ServerState, camera_name, principal, read_json, served, state
 from camcast.sources.controls import Control, list_controls
@@ -103,11 +104,13 @@ async def status(request: web.Request) -> web.StreamResponse:
         cameras = [{k: v for k, v in c.items() if k in LINK_SEES} for c in doc["cameras"]]  # type: ignore[attr-defined]
         doc = {**(cameras[0] if cameras else {}), "cameras": cameras}
     if p is None or (p.via != "share" and p.may("status", "owner")):
-        # The owner's: each part of the program and its failures since the start; the configuration.
+        # The owner's: each part of the program and its failures since the start; the configuration;
+        # what fails now without stopping (a full disk, a notifier's receiver away).
         if st.supervisor is not None:
             doc["runners"] = {child.name: child.describe() for child in st.supervisor}
         if st.reloader is not None:
             doc["config"] = st.reloader.describe()
+        doc["failing"] = HEALTH.describe()
         doc["base_url"] = st.base_url
     return web.json_response(doc, headers={"Cache-Control": "no-store"})
 

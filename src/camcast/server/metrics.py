@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from camcast import __version__
 from camcast.publish.publisher import UPLOAD_BUCKETS
+from camcast.runtime.health import HEALTH
 from camcast.server.state import ServerState
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -100,6 +101,7 @@ class CamcastCollector(Collector):
         yield from self._motion()
         yield from self._recording()
         yield from self._runners()
+        yield from _health()
 
     def _runners(self) -> Iterator[Metric]:
         """Each supervised part: whether it runs, and its failures (bugs) and refusals since the start."""
@@ -212,3 +214,18 @@ def registry(state: ServerState) -> CollectorRegistry:
 
 def exposition(reg: CollectorRegistry) -> bytes:
     return generate_latest(reg)
+
+
+def _health() -> Iterator[Metric]:
+    """What fails without stopping (:mod:`camcast.runtime.health`): each part failing now, and every
+    part's failures since the start."""
+    failing = GaugeMetricFamily(
+        "camcast_failing", "1 while a part fails (a write, a notifier, an upload)", labels=["part"]
+    )
+    now = HEALTH.failing()
+    for part in now:
+        failing.add_metric([part], 1)
+    failures = CounterMetricFamily("camcast_failures", "Failures of a part that went on", labels=["part"])
+    for part, count in sorted(HEALTH.failures.items()):
+        failures.add_metric([part], count)
+    yield from (failing, failures)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from camcast.motion.events import Event
 from camcast.motion.notify import NotifyFailed
+from camcast.runtime.health import HEALTH
 from camcast.runtime.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -110,10 +111,12 @@ class WatchCommand:
             argv = list(self.argv())
             if not argv:
                 continue
+            part = f"{self.name}: on_watch_command"
             try:
                 await run_command(argv, watch_environment(kind, self.name, viewers), self.time_limit)
+                HEALTH.worked(part)
             except NotifyFailed as exc:
-                log.warning("%s: on_watch_command: %s", self.name, exc)
+                HEALTH.failed(part, str(exc))
 
 
 class Command:
@@ -150,9 +153,11 @@ class Command:
             if lines <= OUTPUT_LINES:
                 log.info("%s: %s: %s", self.name, argv[0], line)
 
+        part = f"{self.name}: command"
         try:
             await run_command(argv, env, self.time_limit, said)
+            HEALTH.worked(part)
         except NotifyFailed as exc:
-            log.warning("%s: %s", self.name, exc)
+            HEALTH.failed(part, str(exc))
         if lines > OUTPUT_LINES:
             log.info("%s: %s: (%d more lines)", self.name, argv[0], lines - OUTPUT_LINES)

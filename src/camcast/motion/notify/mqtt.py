@@ -25,6 +25,7 @@ import aiomqtt
 
 from camcast import __version__
 from camcast.motion.events import Event
+from camcast.runtime.health import HEALTH
 
 log = logging.getLogger(__name__)
 
@@ -109,21 +110,17 @@ class Mqtt:
 
     async def run(self) -> None:
         delay = RETRY[0]
-        failed = False
+        part = f"MQTT {self.broker.describe()}"
         while True:
             try:
                 async with self._client() as client:
-                    log.info(
-                        "MQTT: %s %s",
-                        "connected again to" if failed else "connected to",
-                        self.broker.describe(),
-                    )
-                    delay, failed = RETRY[0], False
+                    log.info("MQTT: connected to %s", self.broker.describe())
                     await self._announce(client)
+                    delay = RETRY[0]
+                    HEALTH.worked(part)
                     await self._publish_changes(client)
-            except aiomqtt.MqttError as exc:
-                log.warning("MQTT: %s: %s; trying again in %g s", self.broker.describe(), exc, delay)
-                failed = True
+            except aiomqtt.MqttError as exc:  # refused, away, or not reading (its answers time out)
+                HEALTH.failed(part, f"{exc}; trying again, every {RETRY[1]:g} s at most")
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY[1])
 

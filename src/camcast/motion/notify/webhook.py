@@ -13,6 +13,7 @@ import aiohttp
 from camcast import __version__
 from camcast.motion.events import Event
 from camcast.motion.notify import NotifyFailed
+from camcast.runtime.health import HEALTH
 from camcast.runtime.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -48,22 +49,24 @@ class Webhook:
                 await self._send(http, body)
 
     async def _send(self, http: aiohttp.ClientSession, body: dict[str, object]) -> None:
-        why = ""
+        """Deliver ``body``, with at most ATTEMPTS tries; a failed try is the owner's to see
+        (:data:`HEALTH`), a message given up is dropped (said in the log)."""
+        part = f"{self.name}: webhook"
         for attempt in range(ATTEMPTS):
             url = self.url() or ""
             if not url:
                 return
             try:
                 await deliver(http, url, body)
+                HEALTH.worked(part)
                 return
             except NotifyFailed as exc:
-                why = str(exc)
+                HEALTH.failed(part, str(exc))
                 if exc.final:
                     break  # the receiver refuses this message: retrying will not help
             if attempt < ATTEMPTS - 1:
-                log.info("%s: %s; retrying", self.name, why)
                 await asyncio.sleep(self.backoff[min(attempt, len(self.backoff) - 1)])
-        log.warning("%s: %s; the %s message is dropped", self.name, why, body["type"])
+        log.info("%s: the %s message is dropped after %d tries", part, body["type"], attempt + 1)
 
 
 async def deliver(http: aiohttp.ClientSession, url: str, body: dict[str, object]) -> int:
