@@ -151,6 +151,7 @@ class SshPeer:
     root: Path
     identity: Path
     host_key_line: str  # for known_hosts
+    pid: int = 0  # the listening sshd's; each session is a child of it
 
 
 @contextlib.contextmanager
@@ -189,6 +190,7 @@ def sshd_server(tmp: Path) -> Iterator[SshPeer]:
         root,
         keys / "client",
         f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}",
+        proc.pid,
     )
     try:
         FtpPeer(port, root, "").wait_port()

@@ -73,6 +73,10 @@ def map_ssh_errors(what: str, where: str) -> Iterator[None]:
             f"{where} refused the SSH login: add your public key to its ~/.ssh/authorized_keys, or pass "
             f"{mention('identity')} FILE"
         ) from exc
+    except (asyncssh.SFTPConnectionLost, asyncssh.SFTPNoConnection) as exc:
+        # The session is gone (the server restarted, or killed it): the connection must be made anew,
+        # which only a lost one is; as a refusal it was kept, and every upload after failed on it.
+        raise UploadLost(f"{what} on {where} failed: {exc.reason}") from exc
     except asyncssh.SFTPError as exc:
         raise UploadRefused(f"{what} on {where} refused: {exc.reason}") from exc
     except (OSError, asyncssh.Error, TimeoutError) as exc:
