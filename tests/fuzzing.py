@@ -163,7 +163,7 @@ def _header(rng: random.Random, port: int) -> str:
             ]
         )
     if kind == 1:
-        raw = rng.choice([os.urandom(rng.randrange(1, 40)), b"olive:", b":", b"\xff\xfe:x", b"a" * 3000])
+        raw = rng.choice([rng.randbytes(rng.randrange(1, 40)), b"olive:", b":", b"\xff\xfe:x", b"a" * 3000])
         value = base64.b64encode(raw).decode() if rng.random() < 0.6 else _encoded(_text(rng))
         return f"Authorization: {rng.choice(['Basic', 'Bearer', 'Digest', 'basic', ''])} {value}"
     if kind == 2:
@@ -204,7 +204,7 @@ def _body(rng: random.Random, well_formed: bool) -> bytes:
     if kind == 0:
         return b"[" * rng.randrange(100, 100_000)  # nesting deep enough to trip a recursive parser
     if kind == 1:
-        return os.urandom(rng.randrange(1, 2000))
+        return rng.randbytes(rng.randrange(1, 2000))
     if kind == 2:
         return json.dumps([_text(rng), rng.random(), None]).encode()[: rng.randrange(1, 40)]
     if kind == 3:
@@ -215,14 +215,14 @@ def _body(rng: random.Random, well_formed: bool) -> bytes:
         return json.dumps(
             {_text(rng): rng.choice([_text(rng), 10**30, -1, [], {}]) for _ in range(3)}
         ).encode()
-    return b'{"a": "' + os.urandom(20).hex().encode() + b'"'  # cut short
+    return b'{"a": "' + rng.randbytes(20).hex().encode() + b'"'  # cut short
 
 
 def http_request(rng: random.Random, port: int, camera: str) -> bytes:
     """One malformed (or strange but well-formed) HTTP/1.1 request."""
     kind = rng.random()
     if kind < 0.05:
-        return os.urandom(rng.randrange(1, 300))
+        return rng.randbytes(rng.randrange(1, 300))
     if kind < 0.08:
         return rng.choice(
             [
@@ -295,14 +295,14 @@ def rtsp_requests(rng: random.Random, port: int, camera: str) -> bytes:
     for n in range(rng.randrange(1, 5)):
         kind = rng.random()
         if kind < 0.06:
-            out += os.urandom(rng.randrange(1, 200))
+            out += rng.randbytes(rng.randrange(1, 200))
             continue
         if kind < 0.12:
             out += (
                 b"$"
                 + bytes([rng.randrange(256)])
                 + rng.randrange(65536).to_bytes(2, "big")
-                + os.urandom(rng.randrange(50))
+                + rng.randbytes(rng.randrange(50))
             )
             continue
         path = rng.choice(
