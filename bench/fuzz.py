@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from fanout import free_port, stop, wait_healthy  # noqa: E402
 
 from tests.fuzzing import RIGHT_5XX, attack, tracebacks  # noqa: E402
+from tests.test_fuzz import RECORD  # noqa: E402
 
 FPS = 15
 
@@ -57,6 +58,7 @@ def main() -> None:
             f"127.0.0.1:{port}",
             "--rtsp",
             f"127.0.0.1:{rtsp_port}",
+            *RECORD,
         ]
         err = home / "stderr"
         with err.open("w") as stderr:
@@ -65,7 +67,9 @@ def main() -> None:
                 wait_healthy(port, server)
                 counts = {door: args.count for door in ("HTTP", "RTSP", "WHEP")}
                 outcome = asyncio.run(
-                    attack(port, rtsp_port, server.pid, "camera", counts, args.seconds, args.seed)
+                    attack(
+                        port, rtsp_port, server.pid, "camera", counts, args.seconds, args.seed, recording=True
+                    )
                 )
                 crashed = server.poll() is not None
             finally:
@@ -74,7 +78,7 @@ def main() -> None:
         logged = tracebacks(log.read_text() if log.exists() else "", err.read_text())
     print(
         f"# {platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; seed {args.seed}; "
-        f"a {FPS} fps pattern at 320x240 watched over MJPEG and RTSP"
+        f"a {FPS} fps pattern at 320x240, recorded, watched over MJPEG and RTSP"
     )
     print("| door | requests | seconds | answered | silent | server's 5xx | rightful 5xx | top answers |")
     print("|---|---|---|---|---|---|---|---|")

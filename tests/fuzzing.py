@@ -218,9 +218,14 @@ def _body(rng: random.Random, well_formed: bool) -> bytes:
     return b'{"a": "' + rng.randbytes(20).hex().encode() + b'"'  # cut short
 
 
-def http_request(rng: random.Random, port: int, camera: str) -> bytes:
-    """One malformed (or strange but well-formed) HTTP/1.1 request."""
+def http_request(rng: random.Random, port: int, camera: str, files: tuple[str, ...] = ()) -> bytes:
+    """One malformed (or strange but well-formed) HTTP/1.1 request; some ask for one of ``files``
+    (the server's recordings) with a Range header, well-formed or not."""
     kind = rng.random()
+    if files and kind > 0.9:
+        ranges = [_header(rng, port) if rng.random() < 0.3 else f"Range: bytes={_range(rng)}"]
+        head = [f"GET {rng.choice(files)} HTTP/1.1", f"Host: 127.0.0.1:{port}", *ranges, "Connection: close"]
+        return ("\r\n".join(head) + "\r\n\r\n").encode("utf-8", "surrogateescape")
     if kind < 0.05:
         return rng.randbytes(rng.randrange(1, 300))
     if kind < 0.08:
@@ -244,7 +249,7 @@ def http_request(rng: random.Random, port: int, camera: str) -> bytes:
     body = b""
     if method in ("POST", "PUT", "PATCH") or rng.random() < 0.05:
         body = _body(rng, well_formed=name not in CHANGING)
-    if name in CHANGING and not body:  # never a well-formed request that pauses a camera
+    if name in CHANGING and not body:  # never a well-formed change of the owner's files
         body = _body(rng, well_formed=False)
         method = rng.choice(["POST", "DELETE"])
     if body or rng.random() < 0.1:
@@ -253,6 +258,16 @@ def http_request(rng: random.Random, port: int, camera: str) -> bytes:
         f"{method} {path} HTTP/1.1\r\n" + "".join(h + "\r\n" for h in headers) + "Connection: close\r\n\r\n"
     )
     return head.encode("utf-8", "surrogateescape") + body
+
+
+def _range(rng: random.Random) -> str:
+    """A byte range, or several: in the file, past its end, backwards, suffixes, empty parts."""
+
+    def one() -> str:
+        a, b = rng.choice([0, 1, 100, 10**6, 10**12, -1]), rng.choice([0, 99, 10**5, 10**9, -1])
+        return rng.choice([f"{a}-{b}", f"{a}-", f"-{b}", f"{b}-{a}", "-", ""])
+
+    return ",".join(one() for _ in range(rng.randrange(1, 4)))
 
 
 # --- RTSP ---------------------------------------------------------------------------------------------------
@@ -498,6 +513,14 @@ async def count_rtsp_frames(port: int, camera: str, counts: list[int]) -> None:
         writer.close()
 
 
+async def recordings(port: int) -> tuple[str, ...]:
+    """The paths of the server's finished recordings (none when it does not record)."""
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/api/recordings") as resp:
+        return tuple(r["url"] for r in (await resp.json())["recordings"]) if resp.status == 200 else ()
+
+
 @dataclass
 class Outcome:
     """A fuzz run against one server: each protocol's tally, and the server before and after."""
@@ -510,11 +533,19 @@ class Outcome:
 
 
 async def attack(
-    port: int, rtsp_port: int, pid: int, camera: str, counts: dict[str, int], seconds: float, seed: int
+    port: int,
+    rtsp_port: int,
+    pid: int,
+    camera: str,
+    counts: dict[str, int],
+    seconds: float,
+    seed: int,
+    recording: bool = False,
 ) -> Outcome:
     """Fuzz a running server's HTTP, RTSP and WHEP doors (``counts`` of each, each for at most
     ``seconds``) while an MJPEG viewer and an RTSP viewer watch; then wait (bounded) for the server's
-    descriptors to come back down."""
+    descriptors to come back down. ``recording``: the server records, and some requests ask for its
+    files with byte ranges."""
     fds = descriptors(pid)
     frames = {"MJPEG": [0], "RTSP": [0]}
     viewers = [
@@ -529,12 +560,17 @@ async def attack(
                 if task.done():
                     task.result()
             await asyncio.sleep(0.05)
+        files = await recordings(port)
+        while recording and not files:  # the first file is finished a few seconds in
+            assert time.monotonic() < deadline + 20, "no recording was finished"
+            await asyncio.sleep(0.2)
+            files = await recordings(port)
         rss = rss_mb(pid)
         for c in frames.values():
             c[0] = 0
         started = time.monotonic()
         doors: list[tuple[str, int, Callable[[random.Random], bytes]]] = [
-            ("HTTP", port, lambda rng: http_request(rng, port, camera)),
+            ("HTTP", port, lambda rng: http_request(rng, port, camera, files)),
             ("RTSP", rtsp_port, lambda rng: rtsp_requests(rng, rtsp_port, camera)),
             ("WHEP", port, lambda rng: whep_request(rng, port, camera, OFFER_LINES)),
         ]

@@ -10,6 +10,8 @@ from tests.conftest import camcast_server, free_port
 from tests.fuzzing import attack, tracebacks
 
 FPS = 15
+#: The server records too, in short files, so that byte ranges of real files are asked for.
+RECORD = ("--record", "continuous", "--record-file-minutes", "0.05", "--record-min-free", "0")
 
 
 async def test_malformed_requests_on_every_door_cost_the_viewers_nothing(isolated_home: Path) -> None:
@@ -18,7 +20,15 @@ async def test_malformed_requests_on_every_door_cost_the_viewers_nothing(isolate
     rtsp = free_port()
     seed = int.from_bytes(os.urandom(2))
     async with camcast_server(
-        "--source", "pattern", "--size", "320x240", "--fps", str(FPS), "--rtsp", f"127.0.0.1:{rtsp}"
+        "--source",
+        "pattern",
+        "--size",
+        "320x240",
+        "--fps",
+        str(FPS),
+        "--rtsp",
+        f"127.0.0.1:{rtsp}",
+        *RECORD,
     ) as server:
         outcome = await attack(
             server.port,
@@ -28,6 +38,7 @@ async def test_malformed_requests_on_every_door_cost_the_viewers_nothing(isolate
             {"HTTP": 400, "RTSP": 250, "WHEP": 60},
             seconds=60,
             seed=seed,
+            recording=True,
         )
         log = (Path(os.environ["XDG_STATE_HOME"]) / "camcast" / "camcast.log").read_text()
         assert server.proc.poll() is None, "the server stopped"
