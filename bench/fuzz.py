@@ -25,9 +25,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from fanout import free_port, stop, wait_healthy  # noqa: E402
 
 from tests.fuzzing import RIGHT_5XX, attack, tracebacks  # noqa: E402
-from tests.test_fuzz import RECORD  # noqa: E402
-
-FPS = 15
+from tests.test_fuzz import FPS, SERVED  # noqa: E402
 
 
 def main() -> None:
@@ -47,18 +45,12 @@ def main() -> None:
         port, rtsp_port = free_port(), free_port()
         serve = [
             "serve",
-            "--source",
-            "pattern",
-            "--size",
-            "320x240",
-            "--fps",
-            str(FPS),
+            *SERVED,
             "--quiet",
             "--listen",
             f"127.0.0.1:{port}",
             "--rtsp",
             f"127.0.0.1:{rtsp_port}",
-            *RECORD,
         ]
         err = home / "stderr"
         with err.open("w") as stderr:
@@ -84,7 +76,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for t in outcome.tallies:
         right = sum(n for s, n in t.statuses.items() if s in RIGHT_5XX)
-        top = ", ".join(f"{s}×{n}" for s, n in t.statuses.most_common(5))
+        top = ", ".join(f"{s}×{n}" for s, n in t.statuses.most_common(8))
         print(
             f"| {t.protocol} | {t.sent} | {t.seconds:.0f} | {sum(t.statuses.values())} | {t.silent} | "
             f"{t.failures} | {right} | {top} |"

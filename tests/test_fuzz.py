@@ -10,8 +10,10 @@ from tests.conftest import camcast_server, free_port
 from tests.fuzzing import attack, tracebacks
 
 FPS = 15
-#: The server records too, in short files, so that byte ranges of real files are asked for.
-RECORD = ("--record", "continuous", "--record-file-minutes", "0.05", "--record-min-free", "0")
+#: The server fuzzed (bench/fuzz.py's too): a small pattern, recorded in short files so that byte
+#: ranges of real files are asked for.
+SERVED = ("--source", "pattern", "--size", "320x240", "--fps", str(FPS),
+          "--record", "continuous", "--record-file-minutes", "0.05", "--record-min-free", "0")  # fmt: skip
 
 
 async def test_malformed_requests_on_every_door_cost_the_viewers_nothing(isolated_home: Path) -> None:
@@ -19,17 +21,7 @@ async def test_malformed_requests_on_every_door_cost_the_viewers_nothing(isolate
     message: `python bench/fuzz.py --seed N --count 400` makes the same requests again)."""
     rtsp = free_port()
     seed = int.from_bytes(os.urandom(2))
-    async with camcast_server(
-        "--source",
-        "pattern",
-        "--size",
-        "320x240",
-        "--fps",
-        str(FPS),
-        "--rtsp",
-        f"127.0.0.1:{rtsp}",
-        *RECORD,
-    ) as server:
+    async with camcast_server(*SERVED, "--rtsp", f"127.0.0.1:{rtsp}") as server:
         outcome = await attack(
             server.port,
             rtsp,

@@ -238,3 +238,6 @@ def test_health_says_a_failure_once_and_its_end_once(caplog: pytest.LogCaptureFi
         f"viewer log: working again, after 1000 failures since {iso(trouble.since)}",
     ]
     assert health.failing() == {} and health.failures["viewer log"] == 1000
+    health.failed("camera: webhook", "no answer")
+    health.forget("camera: webhook")  # a reload took the webhook away
+    assert health.failing() == {} and len(caplog.records) == 3

@@ -124,6 +124,11 @@ class Publisher:
         self._reupload: asyncio.Task[None] | None = None  # the pages, uploaded again after a reload
         self._made: set[str] = {""}
 
+    @property
+    def _part(self) -> str:
+        """What its failures are listed as (:data:`HEALTH`)."""
+        return f"publishing to {self.store.describe()}"
+
     def line(self) -> str:
         """The status line's part for this publisher."""
         return self.stats.line() + (f" · {self.video.stats.line()}" if self.video else "")
@@ -205,15 +210,18 @@ class Publisher:
 
     # --- running --------------------------------------------------------------------------------------
     async def run(self) -> None:
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._schedule(), name="publish-schedule")
-            tg.create_task(self._uploader(), name="publish-upload")
-            if self.options.stream_fps:
-                tg.create_task(self._stream(), name="publish-stream")
-            if self.retention.active:
-                tg.create_task(self.retention.run(), name="publish-retention")
-            if self.video:
-                tg.create_task(self.video.run(), name="publish-video")
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._schedule(), name="publish-schedule")
+                tg.create_task(self._uploader(), name="publish-upload")
+                if self.options.stream_fps:
+                    tg.create_task(self._stream(), name="publish-stream")
+                if self.retention.active:
+                    tg.create_task(self.retention.run(), name="publish-retention")
+                if self.video:
+                    tg.create_task(self.video.run(), name="publish-video")
+        finally:
+            HEALTH.forget(self._part)
 
     async def _schedule(self) -> None:
         every = self.options.every
@@ -320,7 +328,7 @@ class Publisher:
                 self.stats.failures += 1
                 if self.stats.down_since is None:
                     self.stats.down_since = time.time()
-                HEALTH.failed(f"publishing to {self.store.describe()}", f"{exc}; retrying")
+                HEALTH.failed(self._part, f"{exc}; retrying")
                 self._made = {""}  # the folders may have to be made again (a new server)
                 await asyncio.sleep(BACKOFF[min(failures, len(BACKOFF) - 1)])
                 failures += 1
@@ -328,6 +336,6 @@ class Publisher:
                     return  # the next attempt is with the newer picture
                 continue
             if self.stats.down_since is not None:
-                HEALTH.worked(f"publishing to {self.store.describe()}")
+                HEALTH.worked(self._part)
                 self.stats.down_since = None
             return

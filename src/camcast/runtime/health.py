@@ -67,6 +67,11 @@ class Health:
                 "%s: working again, after %d failures since %s", part, trouble.count, iso(trouble.since)
             )
 
+    def forget(self, part: str) -> None:
+        """``part`` is gone (a reload removed it, or the server stops): no longer listed as failing."""
+        with self._lock:
+            self._failing.pop(part, None)
+
     def failing(self) -> dict[str, Trouble]:
         """The parts failing now."""
         with self._lock:

@@ -106,17 +106,21 @@ class WatchCommand:
                 self.outbox.put(("watched" if self.watched else "unwatched", viewers))
 
     async def run(self) -> None:
-        while True:
-            kind, viewers = await self.outbox.get()
-            argv = list(self.argv())
-            if not argv:
-                continue
-            part = f"{self.name}: on_watch_command"
-            try:
-                await run_command(argv, watch_environment(kind, self.name, viewers), self.time_limit)
-                HEALTH.worked(part)
-            except NotifyFailed as exc:
-                HEALTH.failed(part, str(exc))
+        part = f"{self.name}: on_watch_command"
+        try:
+            while True:
+                kind, viewers = await self.outbox.get()
+                argv = list(self.argv())
+                if not argv:
+                    HEALTH.forget(part)
+                    continue
+                try:
+                    await run_command(argv, watch_environment(kind, self.name, viewers), self.time_limit)
+                    HEALTH.worked(part)
+                except NotifyFailed as exc:
+                    HEALTH.failed(part, str(exc))
+        finally:
+            HEALTH.forget(part)
 
 
 class Command:
@@ -138,11 +142,16 @@ class Command:
             self.outbox.put((kind, event))
 
     async def run(self) -> None:
-        while True:
-            kind, event = await self.outbox.get()
-            argv = list(self.argv())
-            if argv:
-                await self._run(argv, environment(kind, event, self.pictures))
+        try:
+            while True:
+                kind, event = await self.outbox.get()
+                argv = list(self.argv())
+                if argv:
+                    await self._run(argv, environment(kind, event, self.pictures))
+                else:
+                    HEALTH.forget(f"{self.name}: command")
+        finally:
+            HEALTH.forget(f"{self.name}: command")
 
     async def _run(self, argv: list[str], env: dict[str, str]) -> None:
         lines = 0

@@ -109,8 +109,16 @@ class Mqtt:
         self._changed.set()
 
     async def run(self) -> None:
-        delay = RETRY[0]
         part = f"MQTT {self.broker.describe()}"
+        try:
+            await self._connected(part)
+        finally:
+            HEALTH.forget(part)
+
+    async def _connected(self, part: str) -> None:
+        """Keep a connection to the broker, made again with backoff whenever it fails (``part``: what
+        its failures are listed as)."""
+        delay = RETRY[0]
         while True:
             try:
                 async with self._client() as client:

@@ -38,20 +38,30 @@ class Webhook:
         self.backoff = backoff
         self.outbox: Outbox[dict[str, object]] = Outbox(f"{name}: webhook")
 
+    @property
+    def part(self) -> str:
+        """What its failures are listed as (:data:`HEALTH`)."""
+        return f"{self.name}: webhook"
+
     def tell(self, kind: str, event: Event) -> None:
         if self.url():
             self.outbox.put({"type": kind, "event": event.to_json()})
+        else:  # a reload took the URL away: what failed before is no one's concern now
+            HEALTH.forget(self.part)
 
     async def run(self) -> None:
-        async with session() as http:
-            while True:
-                body = await self.outbox.get()
-                await self._send(http, body)
+        try:
+            async with session() as http:
+                while True:
+                    body = await self.outbox.get()
+                    await self._send(http, body)
+        finally:
+            HEALTH.forget(self.part)
 
     async def _send(self, http: aiohttp.ClientSession, body: dict[str, object]) -> None:
         """Deliver ``body``, with at most ATTEMPTS tries; a failed try is the owner's to see
         (:data:`HEALTH`), a message given up is dropped (said in the log)."""
-        part = f"{self.name}: webhook"
+        part = self.part
         for attempt in range(ATTEMPTS):
             url = self.url() or ""
             if not url:
