@@ -197,3 +197,39 @@ async def test_http_mjpeg_url_source_passes_through_and_reconnects(monkeypatch: 
         assert source.live
         assert jpeg_of((await take(frames, 1))[0]) is not None
     await source.aclose()
+
+
+def test_a_files_pictures_keep_the_files_timing_however_late_they_are_read() -> None:
+    """A file's pictures are placed on the clock by their own times: a reader woken late (a CPU taken
+    by something else, a keyframe's decoding) does not move them, and a file played again goes on one
+    picture's interval after its last."""
+    from camcast.sources.media import MediaClock
+
+    clock, rng = MediaClock(live=False), np.random.default_rng(1)
+    start = 1000.0
+    times = [clock.at(n / 15, start + n / 15 + rng.uniform(0, 0.2)) for n in range(300)]
+    assert np.allclose(np.diff(times), 1 / 15, atol=1e-9)
+    assert times[0] == pytest.approx(start, abs=0.2)
+    again = [clock.at(n / 15, times[-1] + 0.01 + n / 15) for n in range(3)]  # played again from its start
+    assert np.allclose(np.diff([times[-1], *again]), 1 / 15, atol=1e-9)
+
+
+def test_a_live_sources_pictures_keep_its_timing_through_network_jitter_and_drift() -> None:
+    """A camera's pictures arrive 0–80 ms after they were taken, and its clock runs 100 ppm slow against
+    ours: once a picture has come quickly, the intervals are the camera's to within a millisecond, the
+    times never run ahead of the arrivals nor fall behind them by more than the jitter, and a camera
+    restarting its clock (times going back) still gives times that only grow."""
+    from camcast.sources.media import MediaClock
+
+    clock, rng = MediaClock(live=True), np.random.default_rng(2)
+    taken = [n / 30 for n in range(30 * 600)]  # ten minutes at 30 fps
+    arrived = [
+        1000.0 + t * 1.0001 + (0.0 if n % 50 == 0 else rng.uniform(0, 0.08)) for n, t in enumerate(taken)
+    ]
+    times = np.array([clock.at(t, now) for t, now in zip(taken, arrived, strict=True)])
+    steps = np.diff(times[60:])
+    assert np.abs(steps - 1 / 30).max() < 0.001
+    lag = np.array(arrived) - times
+    assert lag.min() >= 0 and lag[60:].max() < 0.1
+    again = [clock.at(t, arrived[-1] + 1 + t) for t in (0.0, 1 / 30, 2 / 30)]  # its clock restarted
+    assert again[0] > times[-1] and np.all(np.diff(again) > 0)

@@ -100,21 +100,28 @@ Captured = Frame[Yuv420 | Encoded]
 EncodedFrame = Frame[Encoded]
 
 
+def _captured(at: float | None) -> tuple[float, float]:
+    """(monotonic, Unix) time of a capture now, or at monotonic time ``at``."""
+    now = time.monotonic()
+    return (now, time.time()) if at is None else (at, time.time() - (now - at))
+
+
 def of_image(seq: int, image: Yuv420, at: float | None = None) -> Frame[Yuv420]:
     """A raw frame captured now (or at monotonic time ``at``)."""
-    now = time.monotonic()
-    at = now if at is None else at
-    return Frame(seq, at, time.time() - (now - at), image.width, image.height, image)
+    return Frame(seq, *_captured(at), image.width, image.height, image)
 
 
-def of_h264(seq: int, packet: Encoded, width: int, height: int, image: Yuv420 | None) -> Captured:
-    """A frame that came as H.264, captured now: its decoded ``image`` when there is one, and the packet."""
-    return Frame(seq, time.monotonic(), time.time(), width, height, image or packet, packet)
+def of_h264(
+    seq: int, packet: Encoded, width: int, height: int, image: Yuv420 | None, at: float | None = None
+) -> Captured:
+    """A frame that came as H.264, captured now (or at monotonic time ``at``: the source's own time for
+    it, not when it was read or decoded): its decoded ``image`` when there is one, and the packet."""
+    return Frame(seq, *_captured(at), width, height, image or packet, packet)
 
 
-def of_jpeg(seq: int, data: bytes, width: int, height: int) -> Frame[Encoded]:
-    """A frame the camera compressed itself, captured now."""
-    return Frame(seq, time.monotonic(), time.time(), width, height, Encoded("jpeg", data))
+def of_jpeg(seq: int, data: bytes, width: int, height: int, at: float | None = None) -> Frame[Encoded]:
+    """A frame the camera compressed itself, captured now (or at monotonic time ``at``)."""
+    return Frame(seq, *_captured(at), width, height, Encoded("jpeg", data))
 
 
 @runtime_checkable

@@ -61,6 +61,9 @@ class MediaSource(ThreadedSource):
         self.on_reopen: Callable[[], None] = lambda: None
         self._opened = False
         self._size = size
+        #: The source's times on ours, kept across openings: a file played again goes on from where it
+        #: ended, one picture's interval later.
+        self._clock = MediaClock(live=kind != "file")
         super().__init__(*(size or (0, 0)))  # the real size is known once the stream is opened
 
     @property
@@ -115,27 +118,25 @@ class MediaSource(ThreadedSource):
         finally:
             container.close()
 
-    def _pace(self, t: float | None, clock: list[float]) -> None:
-        """Sleep until media time ``t`` (seconds) for files; live sources arrive at their own pace."""
-        if self.kind != "file" or t is None:
-            return
-        if not clock:
-            clock.append(time.monotonic() - t)
-        delay = clock[0] + t - time.monotonic()
-        if delay > 0:
-            self._stop.wait(delay)
+    def _pace(self, t: float | None) -> float:
+        """The capture time (monotonic) of the picture at media time ``t`` (seconds); a file's is
+        waited for, a live source's pictures arrive at their own pace."""
+        at = self._clock.at(t, time.monotonic())
+        if self.kind == "file":
+            delay = at - time.monotonic()
+            if delay > 0:
+                self._stop.wait(delay)
+        return at
 
     def _passthrough(self, container: Any, stream: Any) -> Iterator[Captured]:
-        clock: list[float] = []
         for packet in container.demux(stream):
             if packet.size == 0 or self._stop.is_set():
                 continue
-            self._pace(float(packet.pts * packet.time_base) if packet.pts is not None else None, clock)
+            at = self._pace(_seconds(packet))
             data = clean_camera_jpeg(bytes(packet))
-            yield of_jpeg(self.next_seq(), data, self.width, self.height)
+            yield of_jpeg(self.next_seq(), data, self.width, self.height, at)
 
     def _h264(self, container: Any, stream: Any) -> Iterator[Captured]:
-        clock: list[float] = []
         annexb = av.bitstream.BitStreamFilterContext("h264_mp4toannexb", stream)
         decoder: Any = None
         for packet in container.demux(stream):
@@ -143,7 +144,7 @@ class MediaSource(ThreadedSource):
                 return
             if packet.size == 0:
                 continue
-            self._pace(float(packet.pts * packet.time_base) if packet.pts is not None else None, clock)
+            at = self._pace(_seconds(packet))
             for out in annexb.filter(packet):
                 h264 = Encoded("h264", bytes(out), out.is_keyframe)
                 image = None
@@ -154,7 +155,7 @@ class MediaSource(ThreadedSource):
                     decoder = decoder or av.CodecContext.create("h264", "r")
                     for vf in decoder.decode(av.Packet(h264.data)):
                         image = self._yuv(vf)
-                yield of_h264(self.next_seq(), h264, self.width, self.height, image)
+                yield of_h264(self.next_seq(), h264, self.width, self.height, image, at)
 
     def _yuv(self, vf: Any) -> Yuv420:
         w, h = self.width, self.height
@@ -165,12 +166,68 @@ class MediaSource(ThreadedSource):
         return Yuv420(planes[:h], flat[:q].reshape(h // 2, w // 2), flat[q:].reshape(h // 2, w // 2))
 
     def _decoded(self, container: Any, stream: Any) -> Iterator[Captured]:
-        clock: list[float] = []
         for vf in container.decode(stream):
             if self._stop.is_set():
                 return
-            self._pace(vf.time, clock)
-            yield of_image(self.next_seq(), self._yuv(vf))
+            at = self._pace(vf.time)
+            yield of_image(self.next_seq(), self._yuv(vf), at)
+
+
+def _seconds(packet: Any) -> float | None:
+    """A packet's time in the stream (seconds): its decoding time, which only grows (its presentation
+    time jumps about where there are B-frames)."""
+    stamp = packet.dts if packet.dts is not None else packet.pts
+    return None if stamp is None else float(stamp * packet.time_base)
+
+
+class MediaClock:
+    """A source's own times (seconds, from its packets) on the monotonic clock, so that pictures keep
+    the source's timing, however late the reading thread got to them (a CPU taken by something else,
+    a keyframe's decoding). The first picture is placed at its arrival, each later one at its distance
+    in the source from it.
+
+    A live source's pictures cannot arrive before they were taken: one that does shows the source's
+    clock running fast against ours, and moves the origin back; the origin also creeps forward
+    (:data:`CREEP`) so that a slow clock is followed too. A jump (a camera restarting its clock, a
+    reader :data:`RESYNC` behind) starts anew at the arrival; a file starting again goes on one
+    picture's interval after its last. The times only grow."""
+
+    #: Seconds off the expected time past which the source's times are taken anew.
+    RESYNC = 1.0
+    #: How fast a live source's origin follows our clock forward (s/s): 200 ppm, four times a quartz
+    #: clock's usual error; each picture's interval is changed by at most that much.
+    CREEP = 2e-4
+    #: The least step between two pictures' times (a picture without a time, or two with one time).
+    STEP = 1e-4
+
+    def __init__(self, live: bool) -> None:
+        self.live = live
+        self._origin: float | None = None
+        self._seen = 0.0  # when the origin was last moved
+        self._last = -float("inf")
+        self._step = 1 / 30  # the last interval between two pictures
+
+    def at(self, t: float | None, now: float) -> float:
+        """The monotonic time of the picture at source time ``t`` (None: a picture without one, now),
+        read at monotonic time ``now``."""
+        if t is None:
+            at = now
+        else:
+            if self._origin is not None and self.live:
+                self._origin = min(self._origin + self.CREEP * (now - self._seen), now - t)
+            self._seen = now
+            at = t + self._origin if self._origin is not None else now
+            if self._origin is not None and at <= self._last and not self.live:  # the file again
+                self._origin = self._last + self._step - t
+                at = t + self._origin
+            if self._origin is None or at <= self._last or now - at > self.RESYNC:
+                self._origin = now - t
+                at = now
+        at = max(at, self._last + self.STEP)
+        if self._last > -float("inf"):
+            self._step = at - self._last
+        self._last = at
+        return at
 
 
 def redact_url(location: str) -> str:
