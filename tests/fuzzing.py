@@ -477,7 +477,8 @@ async def count_mjpeg_frames(url: str, counts: list[int]) -> None:
 
 
 async def count_rtsp_frames(port: int, camera: str, counts: list[int]) -> None:
-    """A viewer over RTSP (interleaved TCP): counts the RTP packets with the marker bit (one a picture)."""
+    """A viewer over RTSP (interleaved TCP): counts the RTP packets with the marker bit (one a picture)
+    in ``counts[0]``, and the keyframes (each starts with its SPS) in ``counts[1]`` when there is one."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     url = f"rtsp://127.0.0.1:{port}/{camera}"
     try:
@@ -509,6 +510,8 @@ async def count_rtsp_frames(port: int, camera: str, counts: list[int]) -> None:
             body = await reader.readexactly(int.from_bytes(head[2:4], "big"))
             if head[1] == 0 and body[1] & 0x80:
                 counts[0] += 1
+            if head[1] == 0 and len(counts) > 1 and body[12] & 0x1F == 7:
+                counts[1] += 1
     finally:
         writer.close()
 

@@ -10,6 +10,7 @@ import json
 import shutil
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import aiohttp
@@ -273,3 +274,33 @@ async def test_rtsp_connections_are_bounded_per_address() -> None:
         finally:
             for sock in held:
                 sock.close()
+
+
+async def test_a_burst_of_clients_costs_one_keyframe_a_second_at_most() -> None:
+    """Fifty RTSP clients join over three seconds, each asking for a keyframe to start at: the stream a
+    viewer already watching gets at most one more keyframe a second than the schedule's (here one in
+    10 s), not one a client, and every new client is playing."""
+    from tests.fuzzing import count_rtsp_frames
+
+    port = free_port()
+    async with camcast_server(*SOURCE, "--rtsp", f"127.0.0.1:{port}", "--keyframe-every", "10"):
+        watching = [0, 0]
+        viewer = asyncio.ensure_future(count_rtsp_frames(port, "camera", watching))
+        await until(lambda: watching[0] >= 5, seconds=20)
+        started, before = time.monotonic(), watching[1]
+        burst = [[0, 0] for _ in range(50)]
+        joined = []
+        for (
+            counts
+        ) in burst:  # one client a picture's time (15 fps) for three seconds: each would be a keyframe
+            joined.append(asyncio.ensure_future(count_rtsp_frames(port, "camera", counts)))
+            await asyncio.sleep(1 / 15)  # pacing the arrivals, not waiting for an event
+        try:
+            await until(lambda: all(c[0] >= 1 for c in burst), seconds=30)
+            seconds = time.monotonic() - started
+            keyframes = watching[1] - before
+            assert 1 <= keyframes <= seconds + 2, (keyframes, seconds)
+        finally:
+            for task in [viewer, *joined]:
+                task.cancel()
+            await asyncio.gather(viewer, *joined, return_exceptions=True)
