@@ -6,17 +6,20 @@ zoom, rendered losslessly to a file first). For each source and size it reports
 * the H.264 encode cost (camcast's encoder: libx264, zerolatency, constrained baseline), CPU time per
   frame and as % of one core at 30 fps;
 * bits per second of MJPEG (camcast's JPEG encoder, quality 80) and of H.264 at a ladder of
-  bitrates, each with its SSIM against the source frames (FFmpeg's ``ssim`` filter), and the
-  cheapest H.264 rung whose SSIM matches MJPEG's (or 0.95, whichever is lower) as a fraction of
-  MJPEG's bits.
+  bitrates, each with its SSIM against the source frames (FFmpeg's ``ssim`` filter), and the bits at
+  which H.264 matches MJPEG's SSIM (or 0.95, whichever is lower), found between the two rungs around
+  it, as a fraction of MJPEG's bits;
+* with ``--profiles``, each x264 profile as a row of its own (baseline: what camcast sends today;
+  high: CABAC and the 8x8 transform, still without B-frames under ``tune=zerolatency``).
 
     python bench/video.py                        # 720p and 1080p, 4 s of each source
-    python bench/video.py --sizes 1280x720 --seconds 2
+    python bench/video.py --sizes 1280x720 --seconds 2 --profiles baseline main high
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import platform
 import re
@@ -92,9 +95,10 @@ def ssim(distorted: Path, reference: Path) -> float:
     return float(re.findall(r"All:([\d.]+)", result.stderr)[-1])
 
 
-def h264(frames: list[Yuv420], bitrate: int, path: Path) -> tuple[float, int]:
-    """Encode ``frames`` as camcast does; write the stream to ``path``; return (CPU ms per frame, bytes)."""
-    encoder = H264Encoder(bitrate, 1.0, FPS)
+def h264(frames: list[Yuv420], bitrate: int, path: Path, profile: str = "baseline") -> tuple[float, int]:
+    """Encode ``frames`` as camcast does (in ``profile``); write the stream to ``path``; return (CPU ms
+    per frame, bytes)."""
+    encoder = H264Encoder(bitrate, 1.0, FPS, profile)
     cpu = []
     total = 0
     with path.open("wb") as out:
@@ -129,15 +133,17 @@ def main() -> None:
     )
     parser.add_argument("--sizes", nargs="+", default=["1280x720", "1920x1080"])
     parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--profiles", nargs="+", default=["baseline"], choices=["baseline", "main", "high"],
+                        help="x264 profiles to compare (each a row)")  # fmt: skip
     args = parser.parse_args()
     count = round(args.seconds * FPS)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, PyAV {av.__version__}, x264 preset {PRESET}\n")  # fmt: skip
     print(
-        "| source | size | H.264 encode ms/frame | % of a core at 30 fps | MJPEG q80 Mbit/s | MJPEG SSIM "
-        "| H.264 Mbit/s (SSIM) per rung | H.264 bits / MJPEG bits at matched SSIM |"
+        "| source | size | profile | H.264 encode ms/frame | % of a core at 30 fps | MJPEG q80 Mbit/s "
+        "| MJPEG SSIM | H.264 Mbit/s (SSIM) per rung | H.264 bits / MJPEG bits at matched SSIM |"
     )
-    print("|" + "---|" * 8)
+    print("|" + "---|" * 9)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for size_text in args.sizes:
@@ -152,21 +158,34 @@ def main() -> None:
                 mjpeg_path = folder / "mjpeg.mkv"
                 mjpeg_bits = mjpeg(frames, mjpeg_path) * 8 / args.seconds
                 mjpeg_ssim = ssim(mjpeg_path, reference)
-                rungs = []
-                cost = 0.0
-                for bitrate in LADDER:
-                    path = folder / f"h264-{bitrate}.h264"
-                    ms, size_bytes = h264(frames, bitrate, path)
-                    if bitrate == 2_000_000:  # the default --video-bitrate
-                        cost = ms
-                    rungs.append((size_bytes * 8 / args.seconds, ssim(path, reference)))
-                goal = min(mjpeg_ssim, 0.95)
-                matched = [bits for bits, value in rungs if value >= goal]
-                ratio = f"1/{mjpeg_bits / matched[0]:.0f}" if matched else "none reached it"
-                ladder = ", ".join(f"{bits / 1e6:.2f} ({value:.3f})" for bits, value in rungs)
-                row = [name, size_text, f"{cost:.1f}", f"{cost * FPS / 10:.0f}", f"{mjpeg_bits / 1e6:.1f}",
-                       f"{mjpeg_ssim:.3f}", ladder, ratio]  # fmt: skip
-                print("| " + " | ".join(row) + " |", flush=True)
+                for profile in args.profiles:
+                    rungs = []
+                    cost = 0.0
+                    for bitrate in LADDER:
+                        path = folder / f"h264-{bitrate}.h264"
+                        ms, size_bytes = h264(frames, bitrate, path, profile)
+                        if bitrate == 2_000_000:  # the default --video-bitrate
+                            cost = ms
+                        rungs.append((size_bytes * 8 / args.seconds, ssim(path, reference)))
+                    row = [name, size_text, profile, f"{cost:.1f}", f"{cost * FPS / 10:.0f}",
+                           f"{mjpeg_bits / 1e6:.1f}", f"{mjpeg_ssim:.3f}",
+                           *matched(rungs, mjpeg_bits, mjpeg_ssim)]  # fmt: skip
+                    print("| " + " | ".join(row) + " |", flush=True)
+
+
+def matched(rungs: list[tuple[float, float]], mjpeg_bits: float, mjpeg_ssim: float) -> list[str]:
+    """The ladder's (Mbit/s, SSIM), and the fraction of MJPEG's bits at which H.264 reaches MJPEG's SSIM
+    (or 0.95, whichever is lower), found between the two rungs around it (SSIM against log bits is
+    nearly straight there)."""
+    goal = min(mjpeg_ssim, 0.95)
+    ladder = ", ".join(f"{bits / 1e6:.2f} ({value:.3f})" for bits, value in rungs)
+    for (b0, s0), (b1, s1) in itertools.pairwise(rungs):
+        if s0 < goal <= s1:
+            bits = float(np.exp(np.log(b0) + (goal - s0) / (s1 - s0) * (np.log(b1) - np.log(b0))))
+            return [ladder, f"1/{mjpeg_bits / bits:.1f}"]
+    if rungs and rungs[0][1] >= goal:
+        return [ladder, f"1/{mjpeg_bits / rungs[0][0]:.0f} or less (the lowest rung)"]
+    return [ladder, "none reached it"]
 
 
 if __name__ == "__main__":

@@ -47,8 +47,11 @@ class H264Encoder:
 
     codec = "h264"
 
-    def __init__(self, bitrate: int, keyframe_every: float, fps: float) -> None:
+    def __init__(self, bitrate: int, keyframe_every: float, fps: float, profile: str = "baseline") -> None:
         self.bitrate = bitrate
+        #: x264's profile: "baseline" (what every WebRTC peer decodes), or "main" or "high" (CABAC, and
+        #: the 8x8 transform for high), measured against it in bench/video.py.
+        self.profile = profile
         self.keyframe_every = keyframe_every
         self.fps = fps
         self._context: av.VideoCodecContext | None = None
@@ -89,7 +92,7 @@ class H264Encoder:
         context.options = {
             "preset": PRESET,
             "tune": "zerolatency",
-            "profile": "baseline",
+            "profile": self.profile,
             "forced-idr": "1",  # a requested keyframe is an IDR, where a decoder may start
             # A steady rate: at most 1.5x the target over one second (VBV), so a keyframe never bursts
             # past what a viewer's link was sized for.
