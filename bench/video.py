@@ -9,11 +9,13 @@ zoom, rendered losslessly to a file first). For each source and size it reports
   bitrates, each with its SSIM against the source frames (FFmpeg's ``ssim`` filter), and the bits at
   which H.264 matches MJPEG's SSIM (or 0.95, whichever is lower), found between the two rungs around
   it, as a fraction of MJPEG's bits;
-* with ``--profiles``, each x264 profile as a row of its own (baseline: what camcast sends today;
-  high: CABAC and the 8x8 transform, still without B-frames under ``tune=zerolatency``).
+* with ``--profiles`` and ``--keyframe-every``, each x264 profile and keyframe interval as a row of
+  its own (baseline, a keyframe a second: what camcast sends today; high: CABAC and the 8x8
+  transform, still without B-frames under ``tune=zerolatency``).
 
     python bench/video.py                        # 720p and 1080p, 4 s of each source
     python bench/video.py --sizes 1280x720 --seconds 2 --profiles baseline main high
+    python bench/video.py --sizes 1280x720 --keyframe-every 1 2 4
 """
 
 from __future__ import annotations
@@ -95,10 +97,12 @@ def ssim(distorted: Path, reference: Path) -> float:
     return float(re.findall(r"All:([\d.]+)", result.stderr)[-1])
 
 
-def h264(frames: list[Yuv420], bitrate: int, path: Path, profile: str = "baseline") -> tuple[float, int]:
-    """Encode ``frames`` as camcast does (in ``profile``); write the stream to ``path``; return (CPU ms
-    per frame, bytes)."""
-    encoder = H264Encoder(bitrate, 1.0, FPS, profile)
+def h264(
+    frames: list[Yuv420], bitrate: int, path: Path, profile: str = "baseline", keyframe_every: float = 1.0
+) -> tuple[float, int]:
+    """Encode ``frames`` as camcast does (in ``profile``, a keyframe every ``keyframe_every`` seconds);
+    write the stream to ``path``; return (CPU ms per frame, bytes)."""
+    encoder = H264Encoder(bitrate, keyframe_every, FPS, profile)
     cpu = []
     total = 0
     with path.open("wb") as out:
@@ -133,17 +137,25 @@ def main() -> None:
     )
     parser.add_argument("--sizes", nargs="+", default=["1280x720", "1920x1080"])
     parser.add_argument("--seconds", type=float, default=4.0)
-    parser.add_argument("--profiles", nargs="+", default=["baseline"], choices=["baseline", "main", "high"],
-                        help="x264 profiles to compare (each a row)")  # fmt: skip
+    parser.add_argument(
+        "--profiles",
+        nargs="+",
+        default=["baseline"],
+        choices=["baseline", "main", "high"],
+        help="x264 profiles to compare (each a row)",
+    )
+    parser.add_argument("--keyframe-every", nargs="+", type=float, default=[1.0],
+                        help="seconds between keyframes to compare (each a row)")  # fmt: skip
     args = parser.parse_args()
     count = round(args.seconds * FPS)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, PyAV {av.__version__}, x264 preset {PRESET}\n")  # fmt: skip
     print(
-        "| source | size | profile | H.264 encode ms/frame | % of a core at 30 fps | MJPEG q80 Mbit/s "
-        "| MJPEG SSIM | H.264 Mbit/s (SSIM) per rung | H.264 bits / MJPEG bits at matched SSIM |"
+        "| source | size | profile | keyframe every s | H.264 encode ms/frame | % of a core at 30 fps "
+        "| MJPEG q80 Mbit/s | MJPEG SSIM | H.264 Mbit/s (SSIM) per rung "
+        "| H.264 bits / MJPEG bits at matched SSIM |"
     )
-    print("|" + "---|" * 9)
+    print("|" + "---|" * 10)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for size_text in args.sizes:
@@ -158,16 +170,16 @@ def main() -> None:
                 mjpeg_path = folder / "mjpeg.mkv"
                 mjpeg_bits = mjpeg(frames, mjpeg_path) * 8 / args.seconds
                 mjpeg_ssim = ssim(mjpeg_path, reference)
-                for profile in args.profiles:
+                for profile, every in itertools.product(args.profiles, args.keyframe_every):
                     rungs = []
                     cost = 0.0
                     for bitrate in LADDER:
                         path = folder / f"h264-{bitrate}.h264"
-                        ms, size_bytes = h264(frames, bitrate, path, profile)
+                        ms, size_bytes = h264(frames, bitrate, path, profile, every)
                         if bitrate == 2_000_000:  # the default --video-bitrate
                             cost = ms
                         rungs.append((size_bytes * 8 / args.seconds, ssim(path, reference)))
-                    row = [name, size_text, profile, f"{cost:.1f}", f"{cost * FPS / 10:.0f}",
+                    row = [name, size_text, profile, f"{every:g}", f"{cost:.1f}", f"{cost * FPS / 10:.0f}",
                            f"{mjpeg_bits / 1e6:.1f}", f"{mjpeg_ssim:.3f}",
                            *matched(rungs, mjpeg_bits, mjpeg_ssim)]  # fmt: skip
                     print("| " + " | ".join(row) + " |", flush=True)
