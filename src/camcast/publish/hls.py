@@ -29,6 +29,7 @@ from camcast.hls import names
 from camcast.hls.playlist import MediaPlaylist, Segment
 from camcast.hls.segmenter import Finished, Segmenter
 from camcast.publish.store import RemoteStore
+from camcast.runtime.health import HEALTH
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ class HlsPublisher:
             on_segment=self._finished,
         )
         self._pending: deque[Finished] = deque()
+        self._failures = 0  # uploads failed in a row: how long the next pause is
         self._wake = asyncio.Event()
         self._listed: deque[Segment] = deque()
         self._media_sequence = 0
@@ -120,9 +122,17 @@ class HlsPublisher:
 
     # --- running ---------------------------------------------------------------------------------------
     async def run(self) -> None:
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._follow_shutter(), name="hls-shutter")
-            tg.create_task(self._uploader(), name="hls-upload")
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._follow_shutter(), name="hls-shutter")
+                tg.create_task(self._uploader(), name="hls-upload")
+        finally:
+            HEALTH.forget(self._part)
+
+    @property
+    def _part(self) -> str:
+        """What its failures are listed as (:data:`HEALTH`)."""
+        return f"publishing video to {self.store.describe()}"
 
     async def _follow_shutter(self) -> None:
         attached = False
@@ -150,17 +160,19 @@ class HlsPublisher:
                 await self._publish_with_retry(self._pending.popleft())
 
     async def _publish_with_retry(self, segment: Finished) -> None:
-        failures = 0
+        """Upload ``segment``, backing off while the store fails (the pauses grow with the failures in
+        a row, whatever segment each was for); a newer segment waiting replaces it."""
         while True:
             try:
                 await self._publish(segment)
+                self._failures = 0
+                HEALTH.worked(self._part)
                 return
             except UploadError as exc:
                 self.stats.failures += 1
-                if failures == 0:
-                    log.warning("video segment to %s failed: %s; retrying", self.store.describe(), exc)
-                await asyncio.sleep(RETRY[min(failures, len(RETRY) - 1)])
-                failures += 1
+                HEALTH.failed(self._part, f"a segment: {exc}; retrying")
+                await asyncio.sleep(RETRY[min(self._failures, len(RETRY) - 1)])
+                self._failures += 1
                 if self._pending:
                     self._drop(segment, "a newer segment waits")
                     return

@@ -123,6 +123,7 @@ class Publisher:
         self._rescheduled = asyncio.Event()  # the interval changed (a reloaded config)
         self._reupload: asyncio.Task[None] | None = None  # the pages, uploaded again after a reload
         self._made: set[str] = {""}
+        self._failures = 0  # uploads failed in a row: how long the next pause is
 
     @property
     def _part(self) -> str:
@@ -319,8 +320,9 @@ class Publisher:
         self._made.add(folder)
 
     async def _with_retry(self, attempt: Callable[[], Awaitable[None]], newer: Callable[[], bool]) -> None:
-        """Run ``attempt`` until it succeeds, backing off; give up early when a newer picture waits."""
-        failures = 0
+        """Run ``attempt`` until it succeeds, backing off; give up early when a newer picture waits
+        (which is tried after the same pause: the pauses grow with the failures in a row, whatever
+        picture each was for, so a store down for hours is asked once a minute, not once a second)."""
         while True:
             try:
                 await attempt()
@@ -330,11 +332,12 @@ class Publisher:
                     self.stats.down_since = time.time()
                 HEALTH.failed(self._part, f"{exc}; retrying")
                 self._made = {""}  # the folders may have to be made again (a new server)
-                await asyncio.sleep(BACKOFF[min(failures, len(BACKOFF) - 1)])
-                failures += 1
+                await asyncio.sleep(BACKOFF[min(self._failures, len(BACKOFF) - 1)])
+                self._failures += 1
                 if newer():
                     return  # the next attempt is with the newer picture
                 continue
+            self._failures = 0
             if self.stats.down_since is not None:
                 HEALTH.worked(self._part)
                 self.stats.down_since = None
