@@ -89,9 +89,10 @@ def rss_mb(pid: int) -> float:
     return int(status.split("VmRSS:")[1].split()[0]) / 1024
 
 
-async def test_a_webhook_that_never_answers(crossing: Path) -> None:  # noqa: F811
+async def test_a_webhook_that_never_answers(crossing: Path, tmp_path: Path) -> None:  # noqa: F811
     """The receiver accepts each connection and says nothing: each message is tried ATTEMPTS times at
-    most (each try ends at its time limit), the owner sees the webhook failing, memory stays flat."""
+    most (each try ends at its time limit), the owner sees the webhook failing, memory stays flat; a
+    reload that takes the webhook away ends the failure at once."""
     connections = 0
     held: list[asyncio.StreamWriter] = []
 
@@ -103,9 +104,12 @@ async def test_a_webhook_that_never_answers(crossing: Path) -> None:  # noqa: F8
     mute = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = mute.sockets[0].getsockname()[1]
     try:
-        args = ("--source", str(crossing), "--motion", "--motion-gap-seconds", "1",
-                "--motion-on-event", f"http://127.0.0.1:{port}/hook")  # fmt: skip
-        async with camcast_server(*args) as server, watched(server):
+        config = tmp_path / "camcast.toml"
+        hook = f'on_event = "http://127.0.0.1:{port}/hook"\n'
+        config.write_text(
+            f"source = {json.dumps(str(crossing))}\n[motion]\nenabled = true\ngap_seconds = 1\n{hook}"
+        )
+        async with camcast_server("--config", str(config)) as server, watched(server):
 
             async def webhook_failing() -> bool:
                 return "camera: webhook" in await failing(server)
@@ -118,6 +122,13 @@ async def test_a_webhook_that_never_answers(crossing: Path) -> None:  # noqa: F8
             messages = 2 * (await metric(server, "camcast_motion_events_total") - started + 1) + 2
             assert connections <= messages * ATTEMPTS, (connections, messages)
             assert 'camcast_failing{part="camera: webhook"} 1.0' in await _metrics(server)
+            config.write_text(config.read_text().replace(hook, ""))
+            server.proc.send_signal(signal.SIGHUP)
+
+            async def webhook_gone() -> bool:
+                return not await webhook_failing()
+
+            await until(webhook_gone, seconds=3)  # the reload itself, not the next event (10 s apart)
         assert server.stderr.count("camera: webhook: ") == 1, server.stderr  # one line, not one a try
     finally:
         for writer in held:

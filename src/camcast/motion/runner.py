@@ -19,13 +19,24 @@ from camcast.motion.notify.command import Command, WatchCommand
 from camcast.motion.notify.mqtt import Mqtt
 from camcast.motion.notify.webhook import Webhook
 from camcast.motion.watcher import MotionWatcher
+from camcast.runtime.health import HEALTH
 from camcast.runtime.plan import Plan
 from camcast.runtime.supervisor import Factory
 
 log = logging.getLogger(__name__)
 
 
-class Notifier(Protocol):
+class Follows(Protocol):
+    """A notifier or command that follows a camera setting, read at each use."""
+
+    #: The setting (None: it waits for a restart).
+    setting: str | None
+
+    @property
+    def part(self) -> str: ...
+
+
+class Notifier(Follows, Protocol):
     kind: str
 
     def tell(self, kind: str, event: Event) -> None: ...
@@ -109,13 +120,20 @@ class Motion:
         return lines
 
     def check(self, settings: Mapping[str, CameraSettings]) -> Plan:
-        """Reloaded camera settings: thresholds, zones, webhook and command apply at once when
-        committed (a new broker is a restart-only setting)."""
-        changes = [(self.watchers[name], new) for name, new in settings.items() if name in self.watchers]
+        """Reloaded camera settings: thresholds, zones, webhook and commands apply at once when
+        committed (a new broker is a restart-only setting). A notifier whose setting changed is no
+        longer listed as failing for what its old one did (:data:`HEALTH`)."""
+        changes = [(name, new) for name, new in settings.items() if name in self.watchers]
 
         def commit() -> None:
-            for watcher, new in changes:
-                watcher.change(new)
+            for name, new in changes:
+                old = self.watchers[name].settings
+                self.watchers[name].change(new)
+                following: list[Follows] = [*self.notifiers[name], self.watch_commands[name]]
+                for notifier in following:
+                    setting = notifier.setting
+                    if setting is not None and getattr(old, setting) != getattr(new, setting):
+                        HEALTH.forget(notifier.part)
 
         return Plan(commit)
 

@@ -90,6 +90,8 @@ class WatchCommand:
     back (``unwatched``), one at a time; changes waiting meanwhile stay in a bounded outbox."""
 
     kind = "watch command"
+    #: The camera setting it follows (a reload that changes it ends what failed before).
+    setting: str | None = "on_watch_command"
 
     def __init__(self, name: str, argv: Callable[[], Sequence[str]], time_limit: float = TIME_LIMIT) -> None:
         self.name = name
@@ -105,28 +107,33 @@ class WatchCommand:
             if self.argv():
                 self.outbox.put(("watched" if self.watched else "unwatched", viewers))
 
+    @property
+    def part(self) -> str:
+        """What its failures are listed as (:data:`HEALTH`)."""
+        return f"{self.name}: on_watch_command"
+
     async def run(self) -> None:
-        part = f"{self.name}: on_watch_command"
         try:
             while True:
                 kind, viewers = await self.outbox.get()
                 argv = list(self.argv())
                 if not argv:
-                    HEALTH.forget(part)
                     continue
                 try:
                     await run_command(argv, watch_environment(kind, self.name, viewers), self.time_limit)
-                    HEALTH.worked(part)
+                    HEALTH.worked(self.part)
                 except NotifyFailed as exc:
-                    HEALTH.failed(part, str(exc))
+                    HEALTH.failed(self.part, str(exc))
         finally:
-            HEALTH.forget(part)
+            HEALTH.forget(self.part)
 
 
 class Command:
     """Runs ``argv()`` (read at the time of running: a reload may change it) for each event."""
 
     kind = "command"
+    #: The camera setting it follows (a reload that changes it ends what failed before).
+    setting: str | None = "motion_on_event_command"
 
     def __init__(
         self, name: str, argv: Callable[[], Sequence[str]], pictures: Path, time_limit: float = TIME_LIMIT
@@ -141,6 +148,11 @@ class Command:
         if self.argv():
             self.outbox.put((kind, event))
 
+    @property
+    def part(self) -> str:
+        """What its failures are listed as (:data:`HEALTH`)."""
+        return f"{self.name}: command"
+
     async def run(self) -> None:
         try:
             while True:
@@ -148,10 +160,8 @@ class Command:
                 argv = list(self.argv())
                 if argv:
                     await self._run(argv, environment(kind, event, self.pictures))
-                else:
-                    HEALTH.forget(f"{self.name}: command")
         finally:
-            HEALTH.forget(f"{self.name}: command")
+            HEALTH.forget(self.part)
 
     async def _run(self, argv: list[str], env: dict[str, str]) -> None:
         lines = 0
@@ -162,11 +172,10 @@ class Command:
             if lines <= OUTPUT_LINES:
                 log.info("%s: %s: %s", self.name, argv[0], line)
 
-        part = f"{self.name}: command"
         try:
             await run_command(argv, env, self.time_limit, said)
-            HEALTH.worked(part)
+            HEALTH.worked(self.part)
         except NotifyFailed as exc:
-            HEALTH.failed(part, str(exc))
+            HEALTH.failed(self.part, str(exc))
         if lines > OUTPUT_LINES:
             log.info("%s: %s: (%d more lines)", self.name, argv[0], lines - OUTPUT_LINES)

@@ -73,6 +73,8 @@ class Mqtt:
     """The link to one broker for the cameras (name -> title) that use it."""
 
     kind = "MQTT"
+    #: No camera setting it follows while running: a new broker waits for a restart.
+    setting: str | None = None
 
     def __init__(self, url: str, password: str | None, cameras: dict[str, str], pictures: Path) -> None:
         self.broker = Broker.of(url)
@@ -108,12 +110,16 @@ class Mqtt:
             self._pending[f"{base}/picture"] = str(self.pictures / event.picture).encode()  # read when sent
         self._changed.set()
 
+    @property
+    def part(self) -> str:
+        """What its failures are listed as (:data:`HEALTH`)."""
+        return f"MQTT {self.broker.describe()}"
+
     async def run(self) -> None:
-        part = f"MQTT {self.broker.describe()}"
         try:
-            await self._connected(part)
+            await self._connected(self.part)
         finally:
-            HEALTH.forget(part)
+            HEALTH.forget(self.part)
 
     async def _connected(self, part: str) -> None:
         """Keep a connection to the broker, made again with backoff whenever it fails (``part``: what

@@ -29,6 +29,8 @@ class Webhook:
     """POSTs to the URL ``url()`` gives at the time of sending (a reload may change it)."""
 
     kind = "webhook"
+    #: The camera setting it follows (a reload that changes it ends what failed before).
+    setting: str | None = "motion_on_event"
 
     def __init__(
         self, name: str, url: Callable[[], str | None], backoff: tuple[float, ...] = BACKOFF
@@ -46,8 +48,6 @@ class Webhook:
     def tell(self, kind: str, event: Event) -> None:
         if self.url():
             self.outbox.put({"type": kind, "event": event.to_json()})
-        else:  # a reload took the URL away: what failed before is no one's concern now
-            HEALTH.forget(self.part)
 
     async def run(self) -> None:
         try:
