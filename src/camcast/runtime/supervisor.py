@@ -50,7 +50,6 @@ class Child:
     refusals: int = 0  # CamcastErrors: a known condition that stopped the child
     last_error: str | None = None
     last_failure: float | None = None  # Unix time
-    restart_in: float = 0.0  # seconds of the current wait, while restarting
     ended: asyncio.Event = field(default_factory=asyncio.Event, repr=False)  # set once it returned
 
     def describe(self) -> dict[str, object]:
@@ -137,7 +136,7 @@ class Supervisor:
             wait = BACKOFF_FIRST
         child.last_error = error
         child.last_failure = time.time()
-        child.state, child.restart_in = "restarting", wait
+        child.state = "restarting"
         return wait
 
 
