@@ -45,6 +45,9 @@ def assert_one_line_error(result: object, code: int, *fragments: str) -> None:
         (["--source", "/nonexistent/clip.mp4"], ["no such video file", "--source pattern"]),
         (["--source", "gopher://x"], ["unsupported source", "rtsp://"]),
         (["--fingerprint", "zz"], ["--fingerprint", "SHA-256"]),
+        (["--renditions", "640x360@fast"], ["--renditions", "bits per second"]),
+        (["--renditions", "phone"], ["--renditions", "WIDTHxHEIGHT@BITS"]),
+        (["--renditions", "641x360"], ["--renditions", "even"]),
     ],
 )
 def test_bad_flag_values_are_one_line_errors(args: list[str], fragments: list[str]) -> None:
@@ -82,7 +85,9 @@ def test_config_file_values_and_flag_override(tmp_path: Path) -> None:
 
 def test_config_printed_is_readable_back(tmp_path: Path) -> None:
     """What `camcast config` prints is itself a valid config file giving the same result."""
-    first = run_cli("config", "--size", "640x480", "--listen", "[::1]:8081")
+    first = run_cli("config", "--size", "640x480", "--listen", "[::1]:8081", "--renditions", "640x480",
+                    "--renditions", "320x240@150k", "--renditions", "160x120@1.5M")  # fmt: skip
+    assert 'renditions = ["640x480", "320x240@150k", "160x120@1.5M"]' in first.stdout
     cfg = tmp_path / "round.toml"
     cfg.write_text(first.stdout)
     second = run_cli("config", "--config", str(cfg))

@@ -201,10 +201,10 @@ async def test_someone_in_the_room_can_know_they_are_watched(tmp_path: Path) -> 
                 async with http.get(server.url + "/stream.mjpg") as stream:
                     await stream.content.readexactly(1000)
                     await until(lambda: seen["camcast/camera/watched"][-1:] == [b"ON"])
-                    assert seen["camcast/camera/viewers"][-1] == b"1"
+                    assert seen["camcast/camera/viewers"][-1] == b"1"  # the count comes first
                     await until(lambda: said.exists() and said.read_text() == "watched 1 camera\n")
                 await until(lambda: seen["camcast/camera/watched"][-1:] == [b"OFF"])
-                assert seen["camcast/camera/viewers"][-1] == b"0"
+                assert seen["camcast/camera/viewers"][-1] == b"0"  # the count comes first
                 await until(lambda: said.read_text() == "watched 1 camera\nunwatched 0 camera\n")
         finally:
             listener.cancel()

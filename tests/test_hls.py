@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import av
 import pytest
 
 from camcast.encode.h264 import H264Encoder
@@ -84,6 +85,24 @@ def test_stream_waits_for_a_keyframe_and_marks_a_gap() -> None:
     assert text.count("#EXT-X-DISCONTINUITY") == 1 and text.count("#EXTINF:") == 3
 
 
+def test_a_smaller_rendition_keeps_the_aspect_and_never_enlarges() -> None:
+    """Pictures fit in a rendition's box with their aspect kept and even sides; a picture that fits
+    is encoded at its own size (so a camera's own H.264 may pass), and the encoder makes that size."""
+    from camcast.encode.h264 import fit
+
+    assert fit(1280, 720, (640, 360)) == (640, 360)
+    assert fit(1920, 1080, (640, 480)) == (640, 360)
+    assert fit(640, 480, (640, 360)) == (480, 360)
+    assert fit(320, 240, (640, 360)) == (320, 240)
+    assert fit(1279, 719, None) == (1279, 719)
+    encoder = H264Encoder(200_000, 1.0, 15, box=(160, 120))
+    assert encoder.keeps_size(160, 120) and not encoder.keeps_size(320, 240)
+    packet = encoder.encode(PatternSource(320, 240, 15).draw(0, 0.0))
+    decoder = av.CodecContext.create("h264", "r")
+    frames = decoder.decode(av.Packet(packet.data)) + decoder.decode(None)
+    assert [(f.width, f.height) for f in frames] == [(160, 120)]  # type: ignore[attr-defined]
+
+
 def test_init_segment_names_the_stream() -> None:
     frames = encoded_pattern(1)
     units = fmp4.nal_units(frames[0].payload.data)  # type: ignore[union-attr]
@@ -144,7 +163,8 @@ async def test_blocking_reload_and_bad_queries() -> None:
 
 async def test_hls_access_and_one_viewer_session() -> None:
     """With accounts, HLS needs credentials like the MJPEG stream; a share link with the stream scope
-    opens it (a snapshot-scope link does not); a player's many requests are one viewer session."""
+    opens it (a snapshot-scope link does not), the playlist carrying its token to every file it lists;
+    a player's many requests are one viewer session."""
     Accounts(config_dir() / "users.json").add(OWNER.login, OWNER.password, "owner")
     keys = ShareKeys(config_dir() / "share.key")
     stream_token = keys.issue("tv", 3600, "stream")
@@ -159,7 +179,8 @@ async def test_hls_access_and_one_viewer_session() -> None:
                 assert resp.status == 200
                 text = await resp.text()
             segment = re.findall(r"^seg-\S+", text, re.M)[-1]
-            async with session.get(server.url + f"/hls/{segment}?token={stream_token}") as resp:
+            assert segment.endswith(f"?token={stream_token}")  # a player fetches it as it is listed
+            async with session.get(server.url + f"/hls/{segment}") as resp:
                 assert resp.status == 200 and (await resp.read())[4:8] == b"moof"
         async with session.get(server.url + "/api/viewers", headers=OWNER.header) as resp:
             watching = (await resp.json())["watching"]
@@ -254,3 +275,58 @@ async def test_a_lost_packet_holds_the_stream_until_a_keyframe() -> None:
     assert keyframes[:2] == [1, 16]
     assert got == [1, 2, 3, 4, *range(16, 46)]
     assert rendition.frames_encoded == 0
+
+
+#: A camera with a rendition for phones.
+PHONES = ("--source", "pattern", "--size", "1280x720", "--fps", "15",
+          "--renditions", "1280x720", "--renditions", "640x360@400k")  # fmt: skip
+
+
+async def test_a_small_rendition_for_phones_encoded_while_watched() -> None:
+    """``renditions = ["1280x720", "640x360@400k"]``: index.m3u8 names both; the small one is encoded
+    only once a player asks for it; hls.js in a 390 px wide page picks the small one, in a wide page
+    the full one, and in a wide page on a slow link the small one again; ffprobe reads the small one
+    at its size."""
+    async with camcast_server(*PHONES) as server, aiohttp.ClientSession() as http, chromium() as browser:
+
+        async def video() -> list[dict[str, object]]:
+            async with http.get(server.url + "/status.json") as resp:
+                return list((await resp.json())["video"])
+
+        async with http.get(server.url + "/hls/index.m3u8") as resp:
+            listed = await resp.text()
+        assert listed.count("#EXT-X-STREAM-INF:") == 2, listed
+        assert "RESOLUTION=1280x720" in listed and "RESOLUTION=640x360" in listed, listed
+        assert "AVERAGE-BANDWIDTH=400000" in listed, listed
+        assert [v["watched"] for v in await video()] == [False, False]  # a list starts no encoder
+
+        width = "() => document.getElementById('camcast-video').videoWidth"
+        phone = await browser.new_page(viewport={"width": 390, "height": 844})
+        await phone.add_init_script("delete window.RTCPeerConnection;")
+        await phone.goto(server.url + "/view/stream")
+        await phone.wait_for_function(f"() => ({width})() === 640", timeout=20000)
+        await plays_steadily(phone, 3)
+        assert await phone.evaluate(width) == 640
+        small = (await video())[1]
+        assert small["watched"] and small["width"] == 640 and small["height"] == 360, small
+        await phone.close()
+
+        wide = await browser.new_page(viewport={"width": 1400, "height": 900})
+        await wide.add_init_script("delete window.RTCPeerConnection;")
+        await wide.goto(server.url + "/view/stream")
+        await wide.wait_for_function(f"() => ({width})() === 1280", timeout=20000)
+        await wide.close()
+
+        # A wide page on a link too slow for the full one (Chromium throttles it to 400 kbit/s).
+        slow = await browser.new_page(viewport={"width": 1400, "height": 900})
+        cdp = await slow.context.new_cdp_session(slow)
+        await cdp.send("Network.enable")
+        link = {"offline": False, "latency": 20, "downloadThroughput": 50_000, "uploadThroughput": 50_000}
+        await cdp.send("Network.emulateNetworkConditions", link)
+        await slow.add_init_script("delete window.RTCPeerConnection;")
+        await slow.goto(server.url + "/view/stream")
+        await slow.wait_for_function(f"() => ({width})() === 640", timeout=30000)
+
+        assert ffprobe_json(server.url + "/hls/v1.m3u8")["streams"] == [
+            {"codec_name": "h264", "width": 640, "height": 360}
+        ]

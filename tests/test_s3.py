@@ -105,12 +105,12 @@ async def test_publish_to_s3_pictures_pages_archive_and_video(s3_peer: S3Peer) -
     assert sorted(await asyncio.to_thread(list_keys, s3_peer, "garden/archive/")) == archived[-2:]
 
 
-def list_keys(peer: S3Peer, prefix: str) -> list[str]:
+def list_keys(peer: S3Peer, prefix: str, bucket: str = "cam") -> list[str]:
     import obstore
     from obstore.store import S3Store
 
     store = S3Store(
-        "cam", endpoint=peer.endpoint, access_key_id=S3_KEY, secret_access_key=S3_SECRET,
+        bucket, endpoint=peer.endpoint, access_key_id=S3_KEY, secret_access_key=S3_SECRET,
         region="us-east-1", client_options={"allow_http": True},
     )  # fmt: skip
     return [o["path"] for batch in obstore.list(store, prefix) for o in batch]
@@ -160,7 +160,7 @@ def test_s3_credentials_from_a_profile_and_the_check(
     named = run_cli("publish", "--check", "--to", s3_peer.url("profiles", "x/") + "&profile=camera")
     assert named.returncode == 0, named.stderr
     assert "works: connect" in named.stdout and "write+rename" in named.stdout
-    assert list_keys(s3_peer, "x/") == []  # the check's file is gone
+    assert list_keys(s3_peer, "x/", "profiles") == []  # the check's file is gone
 
 
 async def test_put_file_uploads_a_large_file_in_parts(s3_peer: S3Peer, tmp_path: Path) -> None:

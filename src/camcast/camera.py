@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from camcast.config import DEFAULT_CAMERA, CameraSettings
+from camcast.config.parse import VideoSize
 from camcast.encode.h264 import H264Encoder
 from camcast.encode.rendition import Encoder, Rendition
 from camcast.encode.stripes import JpegEncoder
@@ -117,7 +118,8 @@ class Camera:
             "fps": lambda: f"{self.hub.rate_in.per_second():.0f}",
         }
         self.renditions: dict[tuple[tuple[str, Any], ...], Rendition] = {}  # by codec and drawing
-        self._outputs: dict[tuple[str, str], Rendition] = {}  # by (output, codec): who uses which
+        #: By output, codec and variant (0: the main one, 1...: the smaller H.264 renditions): who uses which.
+        self._outputs: dict[tuple[str, str, int], Rendition] = {}
         #: Other readers of the hub's pictures (motion), each saying whether it needs pixels now.
         self.pixel_readers: list[Callable[[], bool]] = []
         self._tasks: asyncio.TaskGroup | None = None
@@ -209,21 +211,36 @@ class Camera:
         they are)."""
         if self.hub.process:  # masks or geometry: every frame is processed, whoever watches
             return True
-        drawn = (r for r in self.renditions.values() if r.encoder.codec != "h264" or r.steps)
+        drawn = (r for r in self.renditions.values() if r.makes_pictures)
         return any(r.wants_pixels for r in drawn) or any(wants() for wants in self.pixel_readers)
 
-    def rendition(self, output: str, codec: str = "jpeg") -> Rendition:
-        """The rendition ``output`` (serve, publish, snapshot) shows in ``codec`` (jpeg or h264):
-        shared with every output that draws the same thing in the same codec, so each frame is
-        encoded once per distinct picture and codec."""
-        key = (("codec", codec), *self.settings.drawing(output))
-        rendition = self._outputs.get((output, codec)) or self.renditions.get(key)
+    @property
+    def video_sizes(self) -> tuple[VideoSize | None, ...]:
+        """The H.264 renditions by variant: the main one's box (None: the picture's own size), then
+        each smaller one's (``renditions``; one of each size)."""
+        given = self.settings.renditions
+        extra: dict[tuple[int, int], VideoSize] = {}
+        for size in given[1:]:
+            if (size.width, size.height) != (given[0].width, given[0].height):
+                extra.setdefault((size.width, size.height), size)
+        return (given[0] if given else None, *extra.values())
+
+    def rendition(self, output: str, codec: str = "jpeg", variant: int = 0) -> Rendition:
+        """The rendition ``output`` (serve, publish, snapshot) shows in ``codec`` (jpeg or h264), and
+        for H.264 its ``variant`` (an index of :attr:`video_sizes`): shared with every output that
+        draws the same thing in the same codec and size, so each frame is encoded once per distinct
+        picture."""
+        key = self._key(codec, variant, self.settings.drawing(output))
+        rendition = self._outputs.get((output, codec, variant)) or self.renditions.get(key)
         if rendition is None:
             steps = drawing_steps(dict(key), self.info)
             encoder: Encoder
             if codec == "h264":
                 fps = self.settings.fps or getattr(self.hub.source, "fps", None) or 30.0
-                encoder = H264Encoder(self.settings.video_bitrate, self.settings.keyframe_every, fps)
+                size = self.video_sizes[variant]
+                box = None if size is None else (size.width, size.height)
+                bitrate = (size and size.bitrate) or self.settings.video_bitrate
+                encoder = H264Encoder(bitrate, self.settings.keyframe_every, fps, box=box)
             else:
                 encoder = JpegEncoder(self.settings.quality)
             rendition = Rendition(
@@ -237,8 +254,15 @@ class Camera:
             self.hub.subscribe(rendition.receive)
             if self._tasks is not None:
                 self._tasks.create_task(rendition.run())
-        self._outputs[(output, codec)] = rendition
+        self._outputs[(output, codec, variant)] = rendition
         return rendition
+
+    def _key(
+        self, codec: str, variant: int, drawing: tuple[tuple[str, Any], ...]
+    ) -> tuple[tuple[str, Any], ...]:
+        """A rendition's identity: its codec, its size for a smaller variant, and what it draws."""
+        sized = (("size", str(self.video_sizes[variant])),) if variant else ()
+        return (("codec", codec), *sized, *drawing)
 
     def check(self, settings: CameraSettings) -> Plan:
         """A reloaded configuration's settings for this camera (restart-only ones already at their
@@ -251,7 +275,7 @@ class Camera:
         differently per output waits for a restart."""
         device, undo = self._controls_plan(settings)
         by_rendition: dict[int, set[tuple[tuple[str, Any], ...]]] = {}
-        for (output, _codec), rendition in self._outputs.items():
+        for (output, _codec, _variant), rendition in self._outputs.items():
             by_rendition.setdefault(id(rendition), set()).add(settings.drawing(output))
         if any(len(drawings) > 1 for drawings in by_rendition.values()):
             note = "drawing differently per output ([serve] and [publish] tables)"
@@ -259,11 +283,11 @@ class Camera:
         check_crop(settings, self.hub.source)
         process = tuple(shared_steps(settings))
         restyle: dict[int, tuple[Rendition, tuple[Step, ...], tuple[tuple[str, Any], ...]]] = {}
-        for (output, codec), rendition in self._outputs.items():
+        for (output, codec, variant), rendition in self._outputs.items():
             if id(rendition) not in restyle:
                 drawing = settings.drawing(output)
                 steps = tuple(drawing_steps(dict(drawing), self.info))
-                restyle[id(rendition)] = (rendition, steps, (("codec", codec), *drawing))
+                restyle[id(rendition)] = (rendition, steps, self._key(codec, variant, drawing))
 
         def commit() -> None:
             reshaped = shared_settings(settings) != shared_settings(self.settings)

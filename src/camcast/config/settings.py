@@ -22,6 +22,7 @@ from camcast.config.fields import (
 )
 from camcast.config.parse import (
     URL_SCHEMES,
+    VideoSize,
     device_path,
     int_range,
     parse_ancestors,
@@ -44,6 +45,7 @@ from camcast.config.parse import (
     parse_source,
     parse_text_setting,
     parse_trusted_proxy,
+    parse_video_size,
     parse_warmup,
 )
 from camcast.config.watching import MOTION_TABLE, RECORD_TABLE, WatchSettings
@@ -164,6 +166,13 @@ class CameraSettings(WatchSettings):
     video_bitrate: int = setting(
         2_000_000, parse_bitrate, "H.264 video (HLS, WebRTC) in bits per second, e.g. 2M or 800k",
         metavar="BITS", restart=True,
+    )  # fmt: skip
+    renditions: tuple[VideoSize, ...] = setting(
+        (), parse_video_size,
+        "H.264 renditions, largest first: the first is what HLS, WebRTC, RTSP and recordings send (its "
+        "pictures fit in it, e.g. 1280x720, or 1280x720@2M); each other one (640x360@400k, for phones) "
+        "is an HLS variant, encoded only while someone watches it (default: one, the picture's size)",
+        metavar="WxH[@BITS]", multiple=True, restart=True, show=lambda v: quote(str(v)),
     )  # fmt: skip
     keyframe_every: float = setting(
         1.0, parse_seconds(0.2, 10), "seconds between H.264 keyframes, the length of an HLS segment",

@@ -24,6 +24,8 @@ import av
 import numpy as np
 
 from camcast.frames import Encoded, Yuv420
+from camcast.picture import geometry
+from camcast.picture.geometry import Transform
 
 #: x264's speed/quality trade-off, measured at 1280x720 30 fps, 2 Mbit/s (bench/video.py, CPU of all
 #: the encoder's threads): veryfast 22% of a core on the pattern and 41% on a mandelbrot zoom,
@@ -47,8 +49,18 @@ class H264Encoder:
 
     codec = "h264"
 
-    def __init__(self, bitrate: int, keyframe_every: float, fps: float, profile: str = "baseline") -> None:
+    def __init__(
+        self,
+        bitrate: int,
+        keyframe_every: float,
+        fps: float,
+        profile: str = "baseline",
+        box: tuple[int, int] | None = None,
+    ) -> None:
         self.bitrate = bitrate
+        #: The size the pictures are made to fit in (the aspect kept, never enlarged), or None: as they come.
+        self.box = box
+        self._scales: dict[tuple[int, int], Transform] = {}
         #: x264's profile: "baseline" (what every WebRTC peer decodes), or "main" or "high" (CABAC, and
         #: the 8x8 transform for high), measured against it in bench/video.py.
         self.profile = profile
@@ -103,8 +115,22 @@ class H264Encoder:
         self._size = (width, height)
         return context
 
+    def size_for(self, width: int, height: int) -> tuple[int, int]:
+        """The size a ``width`` x ``height`` picture is encoded at."""
+        return fit(width, height, self.box)
+
+    def keeps_size(self, width: int, height: int) -> bool:
+        """Whether a ``width`` x ``height`` picture is encoded at its own size (so a camera's own H.264
+        of that size may be sent as it is)."""
+        return self.size_for(width, height) == (width, height)
+
     def encode(self, image: Yuv420) -> Encoded:
-        size = (image.width, image.height)
+        size = self.size_for(image.width, image.height)
+        if size != (image.width, image.height):
+            scale = self._scales.get(size)
+            if scale is None:
+                self._scales = {size: (scale := geometry.scale(*size))}
+            image = scale(image)
         if self._context is None or size != self._size:
             self._context = self._open(*size)
         frame = av.VideoFrame.from_ndarray(
@@ -132,3 +158,12 @@ class H264Encoder:
             self._last_keyframe = now
             self._deferred = False  # whoever waited has their keyframe
         return Encoded(self.codec, data, keyframe)
+
+
+def fit(width: int, height: int, box: tuple[int, int] | None) -> tuple[int, int]:
+    """``width`` x ``height`` made to fit in ``box`` with its aspect kept (never enlarged), both sides
+    even as 4:2:0 needs; as it is without a box."""
+    if box is None or (width <= box[0] and height <= box[1]):
+        return width, height
+    factor = min(box[0] / width, box[1] / height)
+    return max(2, round(width * factor / 2) * 2), max(2, round(height * factor / 2) * 2)

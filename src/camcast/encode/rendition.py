@@ -55,6 +55,10 @@ class Encoder(Protocol):
 
     codec: str
 
+    def size_for(self, width: int, height: int) -> tuple[int, int]:
+        """The size a ``width`` x ``height`` picture comes out at (a rendition for phones is smaller)."""
+        ...
+
     def encode(self, image: Yuv420) -> Encoded: ...
 
 
@@ -83,6 +87,7 @@ class Rendition:
         self._arrived = asyncio.Event()
         self._usable = asyncio.Event()  # set while ``latest`` is a frame this rendition can make
         self._pixels_wanted_until = 0.0
+        self._seen = (0, 0)  # the size of the newest frame received
         self._sent_seq = 0  # the hub's number of the last frame sent to the listeners
         self._in_chain = False  # the last frame sent was the source's own H.264, with nothing lost before
         self._encoding: tuple[int, asyncio.Future[EncodedFrame]] | None = None
@@ -93,6 +98,7 @@ class Rendition:
     # --- input -----------------------------------------------------------------------------------------
     def receive(self, frame: Captured) -> None:
         """Take ``frame`` as the newest (called by the hub on the event loop; costs no work)."""
+        self._seen = (frame.width, frame.height)
         if not self.can_make(frame):
             self.latest = None  # an H.264 packet without its pixels: wait for a decoded frame
             self._usable.clear()
@@ -111,12 +117,24 @@ class Rendition:
 
     def _passed_through(self, frame: Captured) -> Encoded | None:
         """The source's own encoding of ``frame`` when this rendition sends it untouched."""
-        if self.steps:
+        if self.steps or self.encoder.size_for(frame.width, frame.height) != (frame.width, frame.height):
             return None
         for own in (frame.payload, frame.packet):
             if isinstance(own, Encoded) and own.codec == self.encoder.codec:
                 return own
         return None
+
+    @property
+    def size(self) -> tuple[int, int] | None:
+        """The size of this rendition's pictures now, or None before the first frame."""
+        return self.encoder.size_for(*self._seen) if self._seen != (0, 0) else None
+
+    @property
+    def makes_pictures(self) -> bool:
+        """Whether this rendition encodes pictures of its own from pixels, rather than sending a
+        source's H.264 packets as they are: it draws, resizes, or is not H.264."""
+        resizes = self.encoder.size_for(*self._seen) != self._seen
+        return self.encoder.codec != "h264" or bool(self.steps) or resizes
 
     @property
     def wants_pixels(self) -> bool:
@@ -247,7 +265,8 @@ class Rendition:
         started = time.perf_counter()
         encoded = self.encoder.encode(image)
         self.encode_seconds += time.perf_counter() - started
-        return Frame(frame.seq, frame.time, frame.wall, image.width, image.height, encoded)
+        width, height = self.encoder.size_for(image.width, image.height)
+        return Frame(frame.seq, frame.time, frame.wall, width, height, encoded)
 
 
 class EncoderBehind(SourceError):

@@ -131,5 +131,8 @@ class JpegEncoder:
     def __init__(self, quality: int) -> None:
         self.stripes = StripeEncoder(quality)
 
+    def size_for(self, width: int, height: int) -> tuple[int, int]:
+        return width, height  # a JPEG is the picture's own size
+
     def encode(self, image: Yuv420) -> Encoded:
         return Encoded("jpeg", self.stripes.encode(image))

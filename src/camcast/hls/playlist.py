@@ -49,7 +49,9 @@ class MediaPlaylist:
     preload_hint: str | None = None
     discontinuity_sequence: int = 0
 
-    def render(self) -> str:
+    def render(self, query: str = "") -> str:
+        """The playlist's text; ``query`` (``?token=...``, a share link's) follows every URI in it, so a
+        player that was given the link fetches every file with it."""
         longest = max([s.duration for s in self.segments if s.duration is not None], default=0.0)
         lines = [
             "#EXTM3U",
@@ -76,13 +78,47 @@ class MediaPlaylist:
                 lines.append("#EXT-X-DISCONTINUITY")
             if segment.init != init:
                 init = segment.init
-                lines.append(f'#EXT-X-MAP:URI="{init}"')
+                lines.append(f'#EXT-X-MAP:URI="{init}{query}"')
             lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{program_date_time(segment.date)}")
             for part in segment.parts:
                 independent = ",INDEPENDENT=YES" if part.independent else ""
-                lines.append(f'#EXT-X-PART:DURATION={part.duration:.5f},URI="{part.uri}"{independent}')
+                lines.append(f'#EXT-X-PART:DURATION={part.duration:.5f},URI="{part.uri}{query}"{independent}')
             if segment.duration is not None:
-                lines += [f"#EXTINF:{segment.duration:.5f},", segment.uri]
+                lines += [f"#EXTINF:{segment.duration:.5f},", segment.uri + query]
         if self.preload_hint:
-            lines.append(f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="{self.preload_hint}"')
+            lines.append(f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="{self.preload_hint}{query}"')
+        return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One rendition as a multivariant playlist lists it: its playlist's URI, its peak and average bits
+    per second, and, when known, its picture size, codec (RFC 6381) and frame rate."""
+
+    uri: str
+    bandwidth: int
+    average_bandwidth: int
+    resolution: tuple[int, int] | None = None
+    codecs: str | None = None
+    frame_rate: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MultivariantPlaylist:
+    """The playlist that names a stream's renditions (RFC 8216's master playlist), so players choose
+    one by their screen and their link. Every segment of every rendition starts with a keyframe."""
+
+    variants: tuple[Variant, ...]
+
+    def render(self, query: str = "") -> str:
+        lines = ["#EXTM3U", "#EXT-X-INDEPENDENT-SEGMENTS"]
+        for v in self.variants:
+            attrs = [f"BANDWIDTH={v.bandwidth}", f"AVERAGE-BANDWIDTH={v.average_bandwidth}"]
+            if v.codecs:
+                attrs.append(f'CODECS="{v.codecs}"')
+            if v.resolution:
+                attrs.append(f"RESOLUTION={v.resolution[0]}x{v.resolution[1]}")
+            if v.frame_rate:
+                attrs.append(f"FRAME-RATE={v.frame_rate:.3f}")
+            lines += ["#EXT-X-STREAM-INF:" + ",".join(attrs), v.uri + query]
         return "\n".join(lines) + "\n"

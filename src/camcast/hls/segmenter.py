@@ -105,6 +105,20 @@ class Segmenter:
         self._gap = False
         self._changed = asyncio.Event()
 
+    @property
+    def codecs(self) -> str | None:
+        """The stream's codec as RFC 6381 names it (``avc1.42C01F``), once its first keyframe came."""
+        return None if self._params is None else fmp4.codec_string(self._params[0])
+
+    def bits_per_second(self) -> tuple[int, int] | None:
+        """The peak and the average bits per second of the finished segments in the window."""
+        finished = [s for s in self.segments if s.data is not None and s.duration > 0]
+        if not finished:
+            return None
+        peak = max(len(s.data or b"") * 8 / s.duration for s in finished)
+        average = sum(len(s.data or b"") for s in finished) * 8 / sum(s.duration for s in finished)
+        return round(peak), round(average)
+
     # --- names -----------------------------------------------------------------------------------------
     def segment_uri(self, msn: int) -> str:
         return names.segment(self.run, msn)

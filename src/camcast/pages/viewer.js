@@ -141,6 +141,27 @@
       if (!Hls || !Hls.isSupported()) return native(" (this browser cannot play HLS)");
       // Low-latency HLS: parts and blocking reloads; no worker, since the page's CSP allows none.
       var player = new Hls({ lowLatencyMode: true, enableWorker: false, backBufferLength: 10 });
+      video.camcastHls = player;  // for tests: the levels hls.js chose from
+      // With several renditions the page starts with the smallest one that fills the room it has for
+      // the video (counting at most 1.5 device pixels a CSS pixel, so a phone's narrow screen takes the
+      // small one however dense its pixels), and hls.js goes no higher, nor lower unless the link
+      // falls short (hls.js's own bandwidth guesses at the start, and its switches up while parts are
+      // held for low latency, were measured to stay on the smallest). The room, not the video's own
+      // size: the video is as large as the rendition it plays.
+      var cap = function (event) {
+        var levels = player.levels || [];
+        if (levels.length < 2) return;
+        var room = (video.parentNode.clientWidth || window.innerWidth) * Math.min(window.devicePixelRatio || 1, 1.5);
+        var best = -1, widest = 0;
+        levels.forEach(function (level, i) {
+          if (level.width > levels[widest].width) widest = i;
+          if (level.width >= room && (best < 0 || level.width < levels[best].width)) best = i;
+        });
+        player.autoLevelCapping = best < 0 ? widest : best;
+        if (event === Hls.Events.MANIFEST_PARSED) player.startLevel = player.autoLevelCapping;
+      };
+      player.on(Hls.Events.MANIFEST_PARSED, cap);
+      window.addEventListener("resize", cap);
       player.on(Hls.Events.ERROR, function (event, data) {
         if (!data.fatal) return;
         if (data.type === Hls.ErrorTypes.NETWORK_ERROR) {

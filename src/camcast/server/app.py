@@ -195,8 +195,12 @@ def build_app(
     for camera in cameras:
         rendition = camera.rendition("serve")
         video = camera.rendition("serve", "h264")  # one encode for HLS and WebRTC
-        hls = HlsOutput(video, camera.settings.hls_window)
-        shown[camera.name] = Served(camera, rendition, Fanout(rendition), hls, WebRtcOutput(video))
+        variants = [HlsOutput(video, camera.settings.hls_window, "v0.m3u8")]
+        for variant in range(1, len(camera.video_sizes)):  # smaller ones, for phones: HLS only
+            smaller = camera.rendition("serve", "h264", variant)
+            variants.append(HlsOutput(smaller, camera.settings.hls_window, f"v{variant}.m3u8"))
+        fanout, webrtc_out = Fanout(rendition), WebRtcOutput(video)
+        shown[camera.name] = Served(camera, rendition, fanout, tuple(variants), webrtc_out)
     webrtc = WebRtc(ice or IceSettings())
     app[STATE] = ServerState(
         shown, gate, ViewerLog(viewer_log), webrtc, proxies or TrustedProxies(()), base_path, frame_ancestors,
@@ -227,7 +231,8 @@ async def _sweeper(app: web.Application) -> AsyncIterator[None]:
             app[STATE].viewers.sweep()
             now = time.monotonic()
             for cam in app[STATE].cameras.values():
-                cam.hls.sweep(now)
+                for hls in cam.variants:
+                    hls.sweep(now)
 
     task = asyncio.create_task(sweep())
     yield

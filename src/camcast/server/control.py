@@ -13,6 +13,7 @@ from aiohttp import web
 from camcast.errors import ConfigError, SourceError
 from camcast.runtime.health import HEALTH
 from camcast.server import metrics as exposition
+from camcast.server.hls import HlsOutput
 from camcast.server.state import Handler, ServerState, camera_name, principal, read_json, served, state
 from camcast.sources.controls import Control, list_controls
 
@@ -49,8 +50,24 @@ def camera_status(st: ServerState, name: str, now: float, owner: bool = False) -
         "webrtc": len(cam.webrtc.tracks),
         "webrtc_skips": cam.webrtc.skips,
         "rtsp": st.rtsp.playing(name) if st.rtsp is not None else 0,
+        "video": [_video_status(hls, now) for hls in cam.variants],
         **_motion_status(st, name, owner),
         **_record_status(st, name),
+    }
+
+
+def _video_status(hls: HlsOutput, now: float) -> dict[str, object]:
+    """One H.264 rendition: its size and bits, and whether it encodes now (a smaller one only while
+    someone watches it)."""
+    rendition = hls.rendition
+    size = rendition.size
+    return {
+        "playlist": hls.uri,
+        "width": size[0] if size else None,
+        "height": size[1] if size else None,
+        "bitrate": hls.encoder.bitrate,
+        "encodes_per_second": round(rendition.rate_encode.per_second(now), 2),
+        "watched": bool(rendition.listeners),
     }
 
 

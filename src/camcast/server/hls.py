@@ -15,12 +15,14 @@ segment, part and init URI names its bytes for good (see :mod:`camcast.hls.segme
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from aiohttp import web
 
 from camcast.encode.h264 import H264Encoder
 from camcast.encode.rendition import Rendition
 from camcast.hls import names
+from camcast.hls.playlist import MultivariantPlaylist, Variant
 from camcast.hls.segmenter import Segmenter
 
 #: Seconds without an HLS request before the encoder is let go: longer than any player's reload
@@ -37,10 +39,12 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 class HlsOutput:
-    """One camera's HLS: the segmenter, attached to its H.264 rendition while anyone watches."""
+    """One rendition's HLS: the segmenter, attached to its H.264 rendition while anyone watches.
+    ``uri`` names its media playlist in a multivariant playlist."""
 
-    def __init__(self, rendition: Rendition, window: int) -> None:
+    def __init__(self, rendition: Rendition, window: int, uri: str = "index.m3u8") -> None:
         assert isinstance(rendition.encoder, H264Encoder), "HLS is cut from an H.264 rendition"
+        self.uri = uri
         self.rendition = rendition
         self.encoder = rendition.encoder
         self.segmenter = Segmenter(
@@ -68,8 +72,9 @@ class HlsOutput:
     def target(self) -> float:
         return self.segmenter.segment_target
 
-    async def playlist(self, request: web.Request) -> web.Response:
-        """The playlist, after waiting for what ``_HLS_msn``/``_HLS_part`` ask for."""
+    async def playlist(self, request: web.Request, query: str = "") -> web.Response:
+        """The playlist, after waiting for what ``_HLS_msn``/``_HLS_part`` ask for; ``query`` follows
+        every URI in it (a share link's token, so a player given the link fetches every file)."""
         seg = self.segmenter
         msn, part = _blocking_query(request)
         if not await seg.wait_for(lambda: seg.newest_finished >= 0, FIRST_SEGMENT_WAIT):
@@ -81,11 +86,14 @@ class HlsOutput:
             ready = await seg.wait_for(lambda: seg.has(msn, part), 3 * self.target)
             if not ready:
                 raise web.HTTPServiceUnavailable(text="that segment did not come in time; retry\n")
-        return web.Response(
-            text=seg.playlist().render(),
-            content_type=PLAYLIST_TYPE,
-            headers={"Cache-Control": "max-age=1"},
-        )
+        return playlist_response(seg.playlist().render(query))
+
+    def variant(self) -> Variant:
+        """This rendition as a multivariant playlist lists it: its bits as measured over the window,
+        else as the encoder is set (a peak of 1.5 times the rate, its VBV ceiling)."""
+        measured = self.segmenter.bits_per_second()
+        peak, average = measured or (self.encoder.bitrate * 3 // 2, self.encoder.bitrate)
+        return Variant(self.uri, peak, average, self.rendition.size, self.segmenter.codecs, self.encoder.fps)
 
     async def file(self, request: web.Request, name: str) -> tuple[web.Response, int]:
         """An init segment, segment or part by its URI name, and the frames it holds; a 404 for a
@@ -114,6 +122,17 @@ class HlsOutput:
         return web.Response(
             body=data, content_type=content_type, headers={"Cache-Control": IMMUTABLE}
         ), frames
+
+
+def multivariant(variants: Sequence[HlsOutput], query: str = "") -> web.Response:
+    """The playlist naming every rendition, largest first (the one a player starts with when it has
+    nothing else to go by); asks no encoder to start: a player asks for the one it picks."""
+    listed = MultivariantPlaylist(tuple(v.variant() for v in variants))
+    return playlist_response(listed.render(query))
+
+
+def playlist_response(text: str) -> web.Response:
+    return web.Response(text=text, content_type=PLAYLIST_TYPE, headers={"Cache-Control": "max-age=1"})
 
 
 def _blocking_query(request: web.Request) -> tuple[int | None, int | None]:

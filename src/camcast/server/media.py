@@ -3,11 +3,25 @@ visit or session in the viewer log."""
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlencode
+
 from aiohttp import web
 
 from camcast.errors import CamcastError
+from camcast.hls import names
+from camcast.server.hls import multivariant
 from camcast.server.mjpeg import VIEWER, stream
-from camcast.server.state import ENDED, camera_name, optional_number, served, state, touch, watcher
+from camcast.server.state import (
+    ENDED,
+    camera_name,
+    optional_number,
+    served,
+    share_query,
+    state,
+    touch,
+    watcher,
+)
 
 
 async def snapshot(request: web.Request) -> web.StreamResponse:
@@ -39,16 +53,39 @@ async def mjpeg(request: web.Request) -> web.StreamResponse:
 
 
 async def hls_playlist(request: web.Request) -> web.StreamResponse:
-    hls = served(request).hls
-    hls.touch()
-    response = await hls.playlist(request)
+    """``index.m3u8``: the media playlist, or with several renditions the playlist naming them."""
+    variants = served(request).variants
+    if len(variants) > 1:
+        response = multivariant(variants, _token_query(request))
+    else:
+        variants[0].touch()
+        response = await variants[0].playlist(request, _token_query(request))
     touch(request, "hls", 0)
     return response
 
 
 async def hls_file(request: web.Request) -> web.StreamResponse:
-    hls = served(request).hls
+    """A rendition's playlist (``v1.m3u8``), or a file of one: each file's name says whose it is."""
+    variants = served(request).variants
+    name = request.match_info["name"]
+    listed = re.fullmatch(r"v(\d{1,2})\.m3u8", name)
+    if listed is not None:
+        if int(listed[1]) >= len(variants):
+            raise web.HTTPNotFound(text="no such rendition\n")
+        hls = variants[int(listed[1])]
+        hls.touch()
+        response = await hls.playlist(request, _token_query(request))
+        touch(request, "hls", 0)
+        return response
+    parsed = names.parse(name)
+    hls = next((v for v in variants if parsed is not None and v.segmenter.run == parsed.run), variants[0])
     hls.touch()
-    response, frames = await hls.file(request, request.match_info["name"])
+    response, frames = await hls.file(request, name)
     touch(request, "hls", frames)
     return response
+
+
+def _token_query(request: web.Request) -> str:
+    """What follows each URI in a playlist: the share link's token it was asked with, if any."""
+    token = share_query(request)
+    return f"?{urlencode(token)}" if token else ""

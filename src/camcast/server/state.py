@@ -45,8 +45,14 @@ class Served:
     camera: Camera
     rendition: Rendition
     fanout: Fanout
-    hls: HlsOutput
+    #: HLS of each H.264 rendition: the main one first, then the smaller ones (``renditions``).
+    variants: tuple[HlsOutput, ...]
     webrtc: WebRtcOutput
+
+    @property
+    def hls(self) -> HlsOutput:
+        """The main rendition's HLS."""
+        return self.variants[0]
 
 
 @dataclass

@@ -85,8 +85,8 @@ class Mqtt:
         self.availability = f"camcast/{self.node}/availability"
         self._pending: dict[str, bytes] = {name_topic: b"OFF" for name_topic in self._motion_topics()}
         for name in self.cameras:  # nobody watches before the server runs
-            self._pending[f"camcast/{name}/watched"] = b"OFF"
             self._pending[f"camcast/{name}/viewers"] = b"0"
+            self._pending[f"camcast/{name}/watched"] = b"OFF"
         self._changed = asyncio.Event()
 
     def _motion_topics(self) -> list[str]:
@@ -96,8 +96,11 @@ class Mqtt:
         """Camera ``camera`` has ``viewers`` now: ``camcast/NAME/watched`` ON or OFF, and the count."""
         if camera not in self.cameras:
             return
-        self._pending[f"camcast/{camera}/watched"] = b"ON" if viewers else b"OFF"
+        # The count first: whoever reacts to the state finds the count already current.
+        self._pending.pop(f"camcast/{camera}/viewers", None)
+        self._pending.pop(f"camcast/{camera}/watched", None)
         self._pending[f"camcast/{camera}/viewers"] = str(viewers).encode()
+        self._pending[f"camcast/{camera}/watched"] = b"ON" if viewers else b"OFF"
         self._changed.set()
 
     def tell(self, kind: str, event: Event) -> None:
