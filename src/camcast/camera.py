@@ -240,7 +240,8 @@ class Camera:
                 size = self.video_sizes[variant]
                 box = None if size is None else (size.width, size.height)
                 bitrate = (size and size.bitrate) or self.settings.video_bitrate
-                encoder = H264Encoder(bitrate, self.settings.keyframe_every, fps, box=box)
+                crf = self.settings.video_crf
+                encoder = H264Encoder(bitrate, self.settings.keyframe_every, fps, box=box, crf=crf)
             else:
                 encoder = JpegEncoder(self.settings.quality)
             rendition = Rendition(

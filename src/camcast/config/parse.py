@@ -67,6 +67,19 @@ def parse_video_size(value: Any) -> VideoSize:
     return VideoSize(*dims, parse_bitrate(rate) if sep else None)
 
 
+def parse_crf(value: Any) -> float | None:
+    """x264's constant rate factor, 10 to 40, or ``off`` (None: a steady average bitrate)."""
+    if str(value).strip().lower() in ("off", "none", "abr"):
+        return None
+    try:
+        crf = float(value)
+    except (TypeError, ValueError):
+        crf = float("nan")
+    if isinstance(value, bool) or not 10 <= crf <= 40:
+        raise ValueError("must be a quality from 10 (best, most bits) to 40, or off")
+    return crf
+
+
 def parse_fps(value: Any) -> float | None:
     if value in (None, "", "auto"):
         return None

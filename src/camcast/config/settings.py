@@ -30,6 +30,7 @@ from camcast.config.parse import (
     parse_base_path,
     parse_bitrate,
     parse_bool,
+    parse_crf,
     parse_file_name,
     parse_fingerprint,
     parse_fps,
@@ -164,8 +165,16 @@ class CameraSettings(WatchSettings):
         False, parse_bool, "send an unchanged picture at most once a second on streams", restart=True
     )
     video_bitrate: int = setting(
-        2_000_000, parse_bitrate, "H.264 video (HLS, WebRTC) in bits per second, e.g. 2M or 800k",
+        2_000_000, parse_bitrate,
+        "H.264 video (HLS, WebRTC, RTSP, recordings) in bits per second, e.g. 2M or 800k: the most a "
+        "second costs (with video_crf), or the average (video_crf = off)",
         metavar="BITS", restart=True,
+    )  # fmt: skip
+    video_crf: float | None = setting(
+        26.0, parse_crf,
+        "H.264 quality held whatever the scene (x264's CRF, 10 best to 40), up to video_bitrate: a "
+        "still scene costs a fraction of a busy one; off: video_bitrate on average, whatever the scene",
+        metavar="Q", show=lambda v: '"off"' if v is None else f"{v:g}", restart=True,
     )  # fmt: skip
     renditions: tuple[VideoSize, ...] = setting(
         (), parse_video_size,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from fractions import Fraction
 
 import av
@@ -42,9 +42,10 @@ KEYFRAME_REQUEST_EVERY = 1.0
 class H264Encoder:
     """Encodes full-range I420 pictures to H.264 packets, one per picture; see the module docstring.
 
-    ``bitrate`` is in bits per second; ``fps`` is the capture rate, for rate control and the keyframe
-    interval. The size is taken from the first picture, and the encoder restarts (with a keyframe) if
-    it changes.
+    ``bitrate`` is in bits per second: the ceiling with a ``crf`` (capped CRF: the quality held, so a
+    still scene costs a fraction of it), else the average; ``fps`` is the capture rate, for rate
+    control and the keyframe interval. The size is taken from the first picture, and the encoder
+    restarts (with a keyframe) if it changes.
     """
 
     codec = "h264"
@@ -56,8 +57,15 @@ class H264Encoder:
         fps: float,
         profile: str = "baseline",
         box: tuple[int, int] | None = None,
+        crf: float | None = None,
+        options: Mapping[str, str] | None = None,
     ) -> None:
         self.bitrate = bitrate
+        #: With a CRF, the quality is held and ``bitrate`` is the ceiling (VBV): a still scene costs
+        #: what it needs. Without, ``bitrate`` is the average x264 aims at (and 1.5 times it the ceiling).
+        self.crf = crf
+        #: More libx264 options, over camcast's own (bench/ compares settings with them).
+        self.options = dict(options or {})
         #: The size the pictures are made to fit in (the aspect kept, never enlarged), or None: as they come.
         self.box = box
         self._scales: dict[tuple[int, int], Transform] = {}
@@ -96,7 +104,6 @@ class H264Encoder:
         context.pix_fmt = "yuv420p"
         context.time_base = Fraction(1, CLOCK)
         context.framerate = Fraction(self.fps).limit_denominator(1001)
-        context.bit_rate = self.bitrate
         # Keyframes are placed by the clock (see encode), which holds whatever the real frame rate;
         # x264's own interval is only a backstop.
         context.gop_size = max(1, round(2 * self.keyframe_every * self.fps))
@@ -106,11 +113,19 @@ class H264Encoder:
             "tune": "zerolatency",
             "profile": self.profile,
             "forced-idr": "1",  # a requested keyframe is an IDR, where a decoder may start
+        }
+        if self.crf is None:
+            context.bit_rate = self.bitrate
             # A steady rate: at most 1.5x the target over one second (VBV), so a keyframe never bursts
             # past what a viewer's link was sized for.
-            "maxrate": str(self.bitrate * 3 // 2),
-            "bufsize": str(self.bitrate),
-        }
+            context.options |= {"maxrate": str(self.bitrate * 3 // 2), "bufsize": str(self.bitrate)}
+        else:
+            # Capped CRF: the quality held, never more than the bitrate a second, and a VBV buffer of
+            # half a second, so the busiest second costs at most 1.5 times it (bench/rate.py: 1.37).
+            context.options |= {
+                "crf": f"{self.crf:g}", "maxrate": str(self.bitrate), "bufsize": str(self.bitrate // 2),
+            }  # fmt: skip
+        context.options |= self.options
         context.open()
         self._size = (width, height)
         return context

@@ -38,7 +38,7 @@ CAMERA_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
                        "on_watch_command")),
     ("Recording", ("record", "record_pre_seconds", "record_post_seconds", "record_file_minutes",
                    "record_max_days", "record_max_size", "record_min_free", "record_copy_to")),
-    ("Picture", ("crop", "rotate", "flip", "scale", "quality", "video_bitrate", "renditions",
+    ("Picture", ("crop", "rotate", "flip", "scale", "quality", "video_bitrate", "video_crf", "renditions",
                  "keyframe_every", "hls_window", "drop_same_frames", "pattern_timecode")),
     ("Caption and logo", ("text", "text_position", "text_size", "text_color", "text_font", "logo",
                           "logo_position", "logo_width", "live_badge")),
