@@ -11,11 +11,15 @@ zoom, rendered losslessly to a file first). For each source and size it reports
   it, as a fraction of MJPEG's bits;
 * with ``--profiles`` and ``--keyframe-every``, each x264 profile and keyframe interval as a row of
   its own (baseline, a keyframe a second: what camcast sends today; high: CABAC and the 8x8
-  transform, still without B-frames under ``tune=zerolatency``).
+  transform, still without B-frames under ``tune=zerolatency``); with ``--lookahead``, main and high
+  also with B-frames and a 20-picture lookahead (mbtree), and the delay that costs.
+
+VMAF is not measured: Debian's FFmpeg has no ``libvmaf`` (the table says so).
 
     python bench/video.py                        # 720p and 1080p, 4 s of each source
     python bench/video.py --sizes 1280x720 --seconds 2 --profiles baseline main high
     python bench/video.py --sizes 1280x720 --keyframe-every 1 2 4
+    python bench/video.py --sizes 1280x720 --profiles baseline high --lookahead
 """
 
 from __future__ import annotations
@@ -91,29 +95,48 @@ def write_reference(frames: list[Yuv420], path: Path) -> None:
 def ssim(distorted: Path, reference: Path) -> float:
     result = subprocess.run(
         ["ffmpeg", "-v", "info", "-nostats", "-i", str(distorted), "-i", str(reference),
-         "-lavfi", "[0:v]format=yuvj420p[a];[1:v]format=yuvj420p[b];[a][b]ssim", "-f", "null", "-"],
+         # Frame by frame in order, whatever timestamps a raw stream is given (B-frames reorder them).
+         "-lavfi", "[0:v]setpts=N,format=yuvj420p[a];[1:v]setpts=N,format=yuvj420p[b];[a][b]ssim",
+         "-f", "null", "-"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     return float(re.findall(r"All:([\d.]+)", result.stderr)[-1])
 
 
+#: x264 with B-frames and a lookahead (mbtree), over ``tune=zerolatency``: what a rendition that no
+#: WebRTC peer plays (HLS, recordings) could use, at the cost of the lookahead's delay.
+LOOKAHEAD = {"x264-params": "bframes=3:b-adapt=1:rc-lookahead=20:mbtree=1:sync-lookahead=0:sliced-threads=0"}
+
+
 def h264(
-    frames: list[Yuv420], bitrate: int, path: Path, profile: str = "baseline", keyframe_every: float = 1.0
-) -> tuple[float, int]:
-    """Encode ``frames`` as camcast does (in ``profile``, a keyframe every ``keyframe_every`` seconds);
-    write the stream to ``path``; return (CPU ms per frame, bytes)."""
-    encoder = H264Encoder(bitrate, keyframe_every, FPS, profile)
+    frames: list[Yuv420],
+    bitrate: int,
+    path: Path,
+    profile: str = "baseline",
+    keyframe_every: float = 1.0,
+    lookahead: bool = False,
+) -> tuple[float, int, int]:
+    """Encode ``frames`` as camcast does (in ``profile``, a keyframe every ``keyframe_every`` seconds,
+    with B-frames and a lookahead if ``lookahead``); write the stream to ``path``; return (CPU ms per
+    frame, bytes, pictures the encoder held back before its first packet)."""
+    encoder = H264Encoder(bitrate, keyframe_every, FPS, profile, options=LOOKAHEAD if lookahead else None)
     cpu = []
     total = 0
+    held = -1
     with path.open("wb") as out:
         for i, image in enumerate(frames):
             encoder.clock = lambda i=i: i / FPS  # type: ignore[misc]  # keyframes on the frames' timeline
             t0 = time.process_time()  # x264 encodes in threads of its own: count them all
             encoded = encoder.encode(image)
             cpu.append(time.process_time() - t0)
+            if encoded.data and held < 0:
+                held = i
             out.write(encoded.data)
             total += len(encoded.data)
-    return 1000 * statistics.median(cpu[5:]), total
+        rest = encoder.flush()
+        out.write(rest)
+        total += len(rest)
+    return 1000 * statistics.median(cpu[5:]), total, held
 
 
 def mjpeg(frames: list[Yuv420], path: Path) -> int:
@@ -146,16 +169,24 @@ def main() -> None:
     )
     parser.add_argument("--keyframe-every", nargs="+", type=float, default=[1.0],
                         help="seconds between keyframes to compare (each a row)")  # fmt: skip
+    parser.add_argument("--lookahead", action="store_true",
+                        help="also main and high with B-frames and a lookahead (mbtree)")  # fmt: skip
     args = parser.parse_args()
     count = round(args.seconds * FPS)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, PyAV {av.__version__}, x264 preset {PRESET}\n")  # fmt: skip
+    if not has_vmaf():
+        print("VMAF: not measured, this FFmpeg has no libvmaf\n")
     print(
-        "| source | size | profile | keyframe every s | H.264 encode ms/frame | % of a core at 30 fps "
-        "| MJPEG q80 Mbit/s | MJPEG SSIM | H.264 Mbit/s (SSIM) per rung "
+        "| source | size | profile | keyframe every s | encoder delay ms | H.264 encode ms/frame "
+        "| % of a core at 30 fps | MJPEG q80 Mbit/s | MJPEG SSIM | H.264 Mbit/s (SSIM) per rung "
         "| H.264 bits / MJPEG bits at matched SSIM |"
     )
-    print("|" + "---|" * 10)
+    print("|" + "---|" * 11)
+    modes = [(p, every, False) for p, every in itertools.product(args.profiles, args.keyframe_every)]
+    if args.lookahead:
+        modes += [(p, every, True) for p, every in itertools.product(args.profiles, args.keyframe_every)
+                  if p != "baseline"]  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for size_text in args.sizes:
@@ -170,19 +201,28 @@ def main() -> None:
                 mjpeg_path = folder / "mjpeg.mkv"
                 mjpeg_bits = mjpeg(frames, mjpeg_path) * 8 / args.seconds
                 mjpeg_ssim = ssim(mjpeg_path, reference)
-                for profile, every in itertools.product(args.profiles, args.keyframe_every):
+                for profile, every, lookahead in modes:
                     rungs = []
                     cost = 0.0
+                    held = 0
                     for bitrate in LADDER:
                         path = folder / f"h264-{bitrate}.h264"
-                        ms, size_bytes = h264(frames, bitrate, path, profile, every)
+                        ms, size_bytes, held = h264(frames, bitrate, path, profile, every, lookahead)
                         if bitrate == 2_000_000:  # the default --video-bitrate
                             cost = ms
                         rungs.append((size_bytes * 8 / args.seconds, ssim(path, reference)))
-                    row = [name, size_text, profile, f"{every:g}", f"{cost:.1f}", f"{cost * FPS / 10:.0f}",
+                    label = profile + (", B-frames + lookahead" if lookahead else "")
+                    row = [name, size_text, label, f"{every:g}", f"{held * 1000 / FPS:.0f}", f"{cost:.1f}",
+                           f"{cost * FPS / 10:.0f}",
                            f"{mjpeg_bits / 1e6:.1f}", f"{mjpeg_ssim:.3f}",
                            *matched(rungs, mjpeg_bits, mjpeg_ssim)]  # fmt: skip
                     print("| " + " | ".join(row) + " |", flush=True)
+
+
+def has_vmaf() -> bool:
+    """Whether this FFmpeg was built with libvmaf (Debian's is not)."""
+    filters = subprocess.run(["ffmpeg", "-hide_banner", "-filters"], capture_output=True, text=True).stdout
+    return any(line.split()[1:2] == ["libvmaf"] for line in filters.splitlines())
 
 
 def matched(rungs: list[tuple[float, float]], mjpeg_bits: float, mjpeg_ssim: float) -> list[str]:

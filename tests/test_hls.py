@@ -103,6 +103,21 @@ def test_a_smaller_rendition_keeps_the_aspect_and_never_enlarges() -> None:
     assert [(f.width, f.height) for f in frames] == [(160, 120)]  # type: ignore[attr-defined]
 
 
+def test_an_encoder_with_a_lookahead_gives_every_picture_back_when_flushed() -> None:
+    """With B-frames and a lookahead (what bench/video.py --lookahead measures) the encoder holds
+    pictures back; flush() gives the rest, and the stream decodes to every picture."""
+    options = {"x264-params": "bframes=3:rc-lookahead=10:mbtree=1:sync-lookahead=0:sliced-threads=0"}
+    encoder = H264Encoder(300_000, 1.0, 15, "high", options=options)
+    pattern = PatternSource(160, 120, 15)
+    data = [encoder.encode(pattern.draw(i, i / 15)).data for i in range(30)]
+    assert data[0] == b""  # held for the lookahead
+    stream = b"".join(data) + encoder.flush()
+    decoder = av.CodecContext.create("h264", "r")
+    packets = decoder.parse(stream) + decoder.parse(None)  # None: the parser's last picture too
+    frames = [f for p in packets for f in decoder.decode(p)] + list(decoder.decode(None))
+    assert len(frames) == 30
+
+
 def test_init_segment_names_the_stream() -> None:
     frames = encoded_pattern(1)
     units = fmp4.nal_units(frames[0].payload.data)  # type: ignore[union-attr]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from camcast.config import DEFAULT_CAMERA, CameraSettings
-from camcast.config.parse import VideoSize
+from camcast.config.video import VideoSize
 from camcast.encode.h264 import H264Encoder
 from camcast.encode.rendition import Encoder, Rendition
 from camcast.encode.stripes import JpegEncoder

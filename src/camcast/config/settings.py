@@ -22,7 +22,6 @@ from camcast.config.fields import (
 )
 from camcast.config.parse import (
     URL_SCHEMES,
-    VideoSize,
     device_path,
     int_range,
     parse_ancestors,
@@ -30,7 +29,6 @@ from camcast.config.parse import (
     parse_base_path,
     parse_bitrate,
     parse_bool,
-    parse_crf,
     parse_file_name,
     parse_fingerprint,
     parse_fps,
@@ -46,9 +44,9 @@ from camcast.config.parse import (
     parse_source,
     parse_text_setting,
     parse_trusted_proxy,
-    parse_video_size,
     parse_warmup,
 )
+from camcast.config.video import VideoSize, parse_crf, parse_video_size
 from camcast.config.watching import MOTION_TABLE, RECORD_TABLE, WatchSettings
 from camcast.picture.geometry import Crop, parse_crop, parse_flip, parse_rotate
 from camcast.picture.masks import Mask, PolygonMask, parse_mask

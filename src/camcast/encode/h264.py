@@ -174,6 +174,16 @@ class H264Encoder:
             self._deferred = False  # whoever waited has their keyframe
         return Encoded(self.codec, data, keyframe)
 
+    def flush(self) -> bytes:
+        """What the encoder still holds (nothing under ``tune=zerolatency``; pictures waiting for
+        their lookahead with ``options`` that allow one), and the encoder closed: the next picture
+        opens it again."""
+        if self._context is None:
+            return b""
+        data = b"".join(bytes(p) for p in self._context.encode(None))
+        self._context = None
+        return data
+
 
 def fit(width: int, height: int, box: tuple[int, int] | None) -> tuple[int, int]:
     """``width`` x ``height`` made to fit in ``box`` with its aspect kept (never enlarged), both sides

@@ -1,0 +1,57 @@
+"""The H.264 settings' values: a rendition's size and bits, and the quality x264 holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from camcast.config.parse import parse_bitrate, parse_size
+
+
+@dataclass(frozen=True, slots=True)
+class VideoSize:
+    """One H.264 rendition: the box its pictures fit in (the aspect kept, never enlarged), and its bits
+    per second (None: the camera's ``video_bitrate``)."""
+
+    width: int
+    height: int
+    bitrate: int | None = None
+
+    def __str__(self) -> str:
+        rate = "" if self.bitrate is None else f"@{show_bitrate(self.bitrate)}"
+        return f"{self.width}x{self.height}{rate}"
+
+
+def show_bitrate(bits: int) -> str:
+    """``bits`` per second as parse_bitrate reads it back: 400k, 2M, 1.5M."""
+    for unit, scale in (("M", 1_000_000), ("k", 1000)):
+        text = f"{bits / scale:g}"
+        if bits >= scale and round(float(text) * scale) == bits:
+            return text + unit
+    return str(bits)
+
+
+def parse_video_size(value: Any) -> VideoSize:
+    """``WIDTHxHEIGHT`` or ``WIDTHxHEIGHT@BITS`` (``640x360@400k``)."""
+    usage = "must be WIDTHxHEIGHT or WIDTHxHEIGHT@BITS, e.g. 640x360@400k"
+    size, sep, rate = str(value).strip().partition("@")
+    try:
+        dims = parse_size(size)
+    except ValueError as exc:  # not a size at all, or one with odd or out-of-range sides
+        raise ValueError(usage if "WIDTHxHEIGHT" in str(exc) else str(exc)) from None
+    if dims is None:
+        raise ValueError(usage)
+    return VideoSize(*dims, parse_bitrate(rate) if sep else None)
+
+
+def parse_crf(value: Any) -> float | None:
+    """x264's constant rate factor, 10 to 40, or ``off`` (None: a steady average bitrate)."""
+    if str(value).strip().lower() in ("off", "none", "abr"):
+        return None
+    try:
+        crf = float(value)
+    except (TypeError, ValueError):
+        crf = float("nan")
+    if isinstance(value, bool) or not 10 <= crf <= 40:
+        raise ValueError("must be a quality from 10 (best, most bits) to 40, or off")
+    return crf
