@@ -96,7 +96,8 @@ def ssim(distorted: Path, reference: Path) -> float:
     result = subprocess.run(
         ["ffmpeg", "-v", "info", "-nostats", "-i", str(distorted), "-i", str(reference),
          # Frame by frame in order, whatever timestamps a raw stream is given (B-frames reorder them).
-         "-lavfi", "[0:v]setpts=N,format=yuvj420p[a];[1:v]setpts=N,format=yuvj420p[b];[a][b]ssim",
+         "-lavfi", f"[0:v]setpts=N/({FPS}*TB),format=yuvj420p[a];[1:v]setpts=N/({FPS}*TB),format=yuvj420p[b];"
+                   "[a][b]ssim",
          "-f", "null", "-"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
