@@ -150,7 +150,8 @@
       // size: the video is as large as the rendition it plays.
       var cap = function (event) {
         var levels = player.levels || [];
-        if (levels.length < 2) return;
+        // Sizes not listed yet (a camera that sent no picture before the list was made): hls.js decides.
+        if (levels.length < 2 || levels.some(function (level) { return !level.width; })) return;
         var room = (video.parentNode.clientWidth || window.innerWidth) * Math.min(window.devicePixelRatio || 1, 1.5);
         var best = -1, widest = 0;
         levels.forEach(function (level, i) {
