@@ -14,6 +14,7 @@ the server's CPU from /proc, encodes per second from /status.json, and the frame
 
     python bench/webrtc.py --delay --seconds 20
     python bench/webrtc.py --peers 1 10 20 --seconds 10
+    python bench/webrtc.py --delay --seconds 10 --serve "--video-crf off"    # the rate until issue 36
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shlex
 import shutil
 import statistics
 import time
@@ -183,11 +185,13 @@ async def main() -> None:
         "--peers", type=int, nargs="*", default=[], help="WebRTC peer counts for the CPU table"
     )
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--serve", default="", help="more `camcast serve` flags, e.g. '--video-crf off'")
     args = parser.parse_args()
     port = free_port()
-    server = start(["serve", *SOURCE], port)
+    flags = [*SOURCE, *shlex.split(args.serve)]
+    server = start(["serve", *flags], port)
     base = f"http://127.0.0.1:{port}"
-    print(f"camcast serve {' '.join(SOURCE)}; {os.cpu_count()} cores; Chromium {CHROMIUM}\n")
+    print(f"camcast serve {' '.join(flags)}; {os.cpu_count()} cores; Chromium {CHROMIUM}\n")
     try:
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
