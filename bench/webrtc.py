@@ -63,7 +63,8 @@ HLS_PAGE = """([url, hlsjs]) => new Promise((resolve, reject) => {
   document.body.appendChild(video);
   const script = document.createElement('script'); script.src = hlsjs;
   script.onload = () => {
-    const hls = new Hls({lowLatencyMode: true, enableWorker: false, backBufferLength: 10});
+    const hls = new Hls({lowLatencyMode: true, enableWorker: false, backBufferLength: 10,
+                         liveSyncOnStallIncrease: 0.2, maxLiveSyncPlaybackRate: 1.25});  // as viewer.js
     hls.loadSource(url); hls.attachMedia(video); video.play().catch(() => {}); resolve();
   };
   script.onerror = reject;

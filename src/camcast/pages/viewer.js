@@ -139,8 +139,15 @@
     script.onload = function () {
       var Hls = window.Hls;
       if (!Hls || !Hls.isSupported()) return native(" (this browser cannot play HLS)");
-      // Low-latency HLS: parts and blocking reloads; no worker, since the page's CSP allows none.
-      var player = new Hls({ lowLatencyMode: true, enableWorker: false, backBufferLength: 10 });
+      // Low-latency HLS: parts and blocking reloads; no worker, since the page's CSP allows none. A
+      // stall (most often at the start, while the encoder makes its first segment) moves hls.js's
+      // target back by a fifth of a second rather than its default whole second, and hls.js plays up
+      // to 1.25 times as fast to get back to the target, where by default it never catches up: a
+      // start-up stall had left the page 2 s behind for good (bench/webrtc.py --delay).
+      var player = new Hls({
+        lowLatencyMode: true, enableWorker: false, backBufferLength: 10,
+        liveSyncOnStallIncrease: 0.2, maxLiveSyncPlaybackRate: 1.25,
+      });
       video.camcastHls = player;  // for tests: the levels hls.js chose from
       // With several renditions the page starts with the smallest one that fills the room it has for
       // the video (counting at most 1.5 device pixels a CSS pixel, so a phone's narrow screen takes the
