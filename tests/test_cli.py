@@ -48,6 +48,7 @@ def assert_one_line_error(result: object, code: int, *fragments: str) -> None:
         (["--renditions", "640x360@fast"], ["--renditions", "bits per second"]),
         (["--renditions", "phone"], ["--renditions", "WIDTHxHEIGHT@BITS"]),
         (["--renditions", "641x360"], ["--renditions", "even"]),
+        (["--video-crf", "5"], ["--video-crf", "10 to 40, or off"]),
     ],
 )
 def test_bad_flag_values_are_one_line_errors(args: list[str], fragments: list[str]) -> None:

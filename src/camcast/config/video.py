@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from camcast.config.parse import parse_bitrate, parse_size
+from camcast.config.parse import parse_bitrate, parse_seconds, parse_size
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +44,14 @@ def parse_video_size(value: Any) -> VideoSize:
     return VideoSize(*dims, parse_bitrate(rate) if sep else None)
 
 
+_crf = parse_seconds(10, 40, "x264 quality steps (10: the best picture, the most bits)")
+
+
 def parse_crf(value: Any) -> float | None:
     """x264's constant rate factor, 10 to 40, or ``off`` (None: a steady average bitrate)."""
     if str(value).strip().lower() in ("off", "none", "abr"):
         return None
     try:
-        crf = float(value)
-    except (TypeError, ValueError):
-        crf = float("nan")
-    if isinstance(value, bool) or not 10 <= crf <= 40:
-        raise ValueError("must be a quality from 10 (best, most bits) to 40, or off")
-    return crf
+        return float(_crf(value))
+    except ValueError as exc:
+        raise ValueError(f"{exc}, or off") from None
