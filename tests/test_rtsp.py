@@ -214,7 +214,7 @@ async def test_pushing_to_an_rtsp_server(tmp_path: Path) -> None:
 
 async def test_pushing_to_nginx_rtmp(tmp_path: Path) -> None:
     """--push rtmp://: nginx's RTMP module takes the stream, and ffprobe reads H.264 of the camera's size
-    back from it; the log shows the URL without its stream key."""
+    and rate back from it; the log shows the URL without its stream key."""
     from tests.peers import nginx_rtmp
 
     with nginx_rtmp(tmp_path) as port:
@@ -224,11 +224,13 @@ async def test_pushing_to_nginx_rtmp(tmp_path: Path) -> None:
 
             async def readable() -> bool:
                 probe = await asyncio.create_subprocess_exec(
-                    "ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height",
+                    "ffprobe", "-v", "error", "-show_entries",
+                    "stream=codec_name,width,height,r_frame_rate,avg_frame_rate",
                     "-of", "csv=p=0", url, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                 )  # fmt: skip
                 out, _ = await asyncio.wait_for(probe.communicate(), 30)
-                return out.decode().strip() == "h264,640,360"
+                # The average rate is what the stream's metadata says (it read 30/1 for 15 fps).
+                return out.decode().strip() == f"h264,640,360,{FPS}/1,{FPS}/1"
 
             await until(readable, seconds=40, every=1)
 

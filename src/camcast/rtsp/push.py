@@ -123,7 +123,9 @@ class Pusher:
         options = {"rtsp_transport": "tcp"} if scheme.startswith("rtsp") else {}
         container: Any = av.open(self.url, "w", format=SCHEMES[scheme], options=options, timeout=10)
         try:
-            stream: Any = container.add_stream("h264", rate=30)
+            # The rate the stream says it has (FLV's metadata): the camera's, as its encoder was given.
+            fps = getattr(self.rendition.encoder, "fps", None) or 30
+            stream: Any = container.add_stream("h264", rate=Fraction(fps).limit_denominator(1001))
             stream.width, stream.height = frame.width, frame.height
             stream.pix_fmt = "yuv420p"
             stream.time_base = TIME_BASE
