@@ -158,6 +158,54 @@ def test_sources_without_cameras(tmp_path: Path) -> None:
     assert "--source pattern" in result.stdout
 
 
+def test_sources_lists_microphones_and_whose_they_are(tmp_path: Path) -> None:
+    """`camcast sources` lists each sound card's capture devices by their lasting ALSA name, and says
+    which camera's each is: the one on the same USB device (a kernel's files, laid out as a USB webcam
+    with a microphone and a loopback card have them)."""
+    proc, sys_ = tmp_path / "proc" / "asound", tmp_path / "sys"
+    usb = sys_ / "devices" / "pci0000:00" / "0000:00:14.0" / "usb1" / "1-1"
+    cards = {
+        0: ("Loopback", "Loopback - Loopback", None, (0, 1)),
+        1: ("C920", "USB-Audio - HD Pro Webcam C920", "1-1:1.2", (0,)),
+    }
+    listing = ""
+    for number, (ident, long_name, interface, pcms) in cards.items():
+        card = proc / f"card{number}"
+        card.mkdir(parents=True)
+        (card / "id").write_text(ident + "\n")
+        for pcm in pcms:
+            (card / f"pcm{pcm}c").mkdir()
+            (card / f"pcm{pcm}p").mkdir()  # playback: not a microphone
+        listing += f"{number:2d} [{ident:<15}]: {long_name}\n                      {long_name}\n"
+        link = sys_ / "class" / "sound" / f"card{number}" / "device"
+        link.parent.mkdir(parents=True)
+        target = usb / interface if interface else sys_ / "devices" / "platform" / "snd_aloop.0"
+        target.mkdir(parents=True)
+        link.symlink_to(target)
+    (proc / "cards").write_text(listing)
+    video = sys_ / "class" / "video4linux" / "video0" / "device"
+    video.parent.mkdir(parents=True)
+    (usb / "1-1:1.0").mkdir()
+    video.symlink_to(usb / "1-1:1.0")
+
+    from camcast.sources.alsa import camera_microphone, find_microphones
+
+    found = find_microphones(str(tmp_path / "proc"), str(sys_))
+    assert [m.device for m in found] == [
+        "hw:CARD=Loopback,DEV=0",
+        "hw:CARD=Loopback,DEV=1",
+        "hw:CARD=C920,DEV=0",
+    ]
+    assert found[2].name == "HD Pro Webcam C920"
+    assert camera_microphone("/dev/video0", found, str(sys_)) == found[2]
+    assert camera_microphone("/dev/video1", found, str(sys_)) is None
+    result = run_cli("sources", "--dev", str(tmp_path), "--proc", str(tmp_path / "proc"), "--sys", str(sys_))
+    assert result.returncode == 0, result.stderr
+    assert "hw:CARD=Loopback,DEV=1  Loopback: of no camera" in result.stdout
+    none = run_cli("sources", "--dev", str(tmp_path), "--proc", str(tmp_path / "nothing"))
+    assert "no microphones found" in none.stdout
+
+
 def test_every_command_has_help() -> None:
     """``--help`` works for every command and action (a '%' in a setting's help once made
     ``camcast serve --help`` a traceback)."""

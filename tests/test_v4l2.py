@@ -118,6 +118,15 @@ def test_fourcc_codes_that_are_not_text_are_shown_in_hex() -> None:
     assert v4l2._fourcc(int.from_bytes(b"AR1\x8f", "little")) == "0x8f315241"
 
 
+# --- ALSA: the kernel's loopback sound card -----------------------------------------------------------------
+def test_sources_lists_the_loopback_cards_microphones(vm: dict[str, dict[str, Any]]) -> None:
+    """`camcast sources` lists snd-aloop's capture devices by their lasting ALSA names, as no camera's
+    (a real kernel's /proc/asound and /sys; the unit test in test_cli.py has a USB webcam's layout)."""
+    out = seen(vm, "alsa_sources")["stdout"]
+    assert "hw:CARD=Loopback,DEV=0  Loopback: of no camera" in out, out
+    assert "hw:CARD=Loopback,DEV=1  Loopback: of no camera" in out, out
+
+
 # --- vivid: a YUYV camera ----------------------------------------------------------------------------------
 def test_sources_lists_vivid_with_its_modes(vm: dict[str, dict[str, Any]]) -> None:
     """`camcast sources` lists vivid (whose capture node also offers overlay) with the YUYV sizes."""

@@ -289,15 +289,21 @@ def _device_of(settings: CameraSettings) -> str:
     return device
 
 
-def list_sources(root: str) -> int:
+def list_sources(root: str, proc: str = "/proc", sys: str = "/sys") -> int:
     """Each camera with the modes camcast captures (other pixel formats summed up in one line), and
-    each device that did not answer, with why."""
+    each device that did not answer, with why; then each microphone, and whose it is."""
+    from camcast.sources.alsa import camera_microphone, find_microphones
     from camcast.sources.v4l2 import PIXEL_FORMATS, probe_cameras
 
     found = probe_cameras(root)
     if not found:
         print(f"no cameras found under {root}; the test pattern is always available: --source pattern")
-        return 0
+    microphones = find_microphones(proc, sys)
+    owners = {}
+    for path, camera in found:
+        own = camera_microphone(path, microphones, sys) if not isinstance(camera, CamcastError) else None
+        if own is not None:
+            owners[own.device] = path
     for path, camera in found:
         if isinstance(camera, CamcastError):
             print(f"{path}  (not usable: {camera})")
@@ -309,4 +315,11 @@ def list_sources(root: str) -> int:
         others = sorted({m.fourcc for m in camera.modes if m.fourcc not in PIXEL_FORMATS})
         if others:
             print(f"    (and {len(others)} pixel formats camcast does not read: {' '.join(others)})")
+    if not microphones:
+        print("no microphones found")
+        return 0
+    print("microphones (listed from the kernel's files; none was opened):")
+    for mic in microphones:
+        whose = f"the microphone of {owners[mic.device]}" if mic.device in owners else "of no camera"
+        print(f"    {mic.device}  {mic.name}: {whose}")
     return 0

@@ -97,8 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings(snap, COMMAND_SETTINGS["snapshot"], "snapshot")
     snap.add_argument("output", help="JPEG file to write, or - for standard output")
 
-    sources = sub.add_parser("sources", parents=[common], help="list cameras with their formats and sizes")
+    sources = sub.add_parser(
+        "sources", parents=[common], help="list cameras with their formats and sizes, and the microphones"
+    )
     sources.add_argument("--dev", default="/dev", help=argparse.SUPPRESS)
+    sources.add_argument("--proc", default="/proc", help=argparse.SUPPRESS)  # tests: a kernel's files
+    sources.add_argument("--sys", default="/sys", help=argparse.SUPPRESS)
 
     show = sub.add_parser("config", parents=[common], help="print the effective configuration as TOML")
     _add_settings(show, COMMAND_SETTINGS["config"], "config")
@@ -240,7 +244,7 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "sources":
         from camcast import admin
 
-        return admin.list_sources(args.dev)
+        return admin.list_sources(args.dev, args.proc, args.sys)
     if args.command in ("users", "tls", "metrics-token", "service"):
         return run_admin(args)
     if args.command == "events":

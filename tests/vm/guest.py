@@ -163,6 +163,18 @@ def video_device(driver: str) -> str:
     return until(find, 30, f"a {driver} device")  # type: ignore[no-any-return]
 
 
+# --- ALSA: a loopback sound card's microphones --------------------------------------------------------
+def alsa_checks() -> None:
+    run("modprobe", "snd-aloop", check_rc=True)
+
+    def sources() -> dict[str, Any]:
+        result = until(lambda: (r := camcast("sources")).returncode == 0 and "Loopback" in r.stdout and r,
+                       SLOW, "the loopback card in camcast sources")  # fmt: skip
+        return {"stdout": result.stdout[-2000:]}
+
+    check("alsa_sources", sources)
+
+
 # --- vivid: a YUYV camera with controls -----------------------------------------------------------------
 def vivid_checks() -> None:
     run("modprobe", "vivid", "n_devs=1", "node_types=0x1", check_rc=True)
@@ -485,7 +497,7 @@ def main() -> None:
     # The control socket cannot live on the shared folder (9p has no Unix sockets): the guest's /tmp.
     os.environ["XDG_STATE_HOME"] = "/tmp/camcast-state"
     record("guest_started", True, kernel=os.uname().release)
-    for section in (late_camera_checks, vivid_checks, loopback_checks):
+    for section in (late_camera_checks, vivid_checks, loopback_checks, alsa_checks):
         try:
             section()
         except Exception as exc:
