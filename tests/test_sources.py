@@ -233,3 +233,19 @@ def test_a_live_sources_pictures_keep_its_timing_through_network_jitter_and_drif
     assert lag.min() >= 0 and lag[60:].max() < 0.1
     again = [clock.at(t, arrived[-1] + 1 + t) for t in (0.0, 1 / 30, 2 / 30)]  # its clock restarted
     assert again[0] > times[-1] and np.all(np.diff(again) > 0)
+
+
+def test_a_microphones_level_and_whether_its_card_is_there(tmp_path: Path) -> None:
+    """The level is the RMS in dBFS (a sine of amplitude 1/8 is -21, silence the floor); a card is
+    there when the kernel lists it, by its id or its number (names without a card: ALSA decides)."""
+    from camcast.sources.microphone import FLOOR, card_present, dbfs
+
+    t = np.arange(4800) / 48_000
+    assert abs(dbfs((np.sin(2 * np.pi * 440 * t) * 32767 / 8).astype(np.int16)) + 21.07) < 0.05
+    assert dbfs(np.zeros(480, np.int16)) == FLOOR
+    (tmp_path / "asound" / "card1").mkdir(parents=True)
+    (tmp_path / "asound" / "C920").symlink_to(tmp_path / "asound" / "card1")
+    assert card_present("hw:CARD=C920,DEV=0", str(tmp_path)) and card_present("plughw:1,0", str(tmp_path))
+    assert not card_present("hw:CARD=Loopback,DEV=1", str(tmp_path))
+    assert not card_present("hw:2", str(tmp_path))
+    assert card_present("default", str(tmp_path))

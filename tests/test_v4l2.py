@@ -127,6 +127,23 @@ def test_sources_lists_the_loopback_cards_microphones(vm: dict[str, dict[str, An
     assert "hw:CARD=Loopback,DEV=1  Loopback: of no camera" in out, out
 
 
+def test_no_microphone_is_opened_unless_audio_is_on(vm: dict[str, dict[str, Any]]) -> None:
+    """With audio off (the default) the server holds no sound device open and says the microphone is
+    off; audio = "auto" for a camera with no microphone of its own is refused in one line."""
+    assert seen(vm, "alsa_off_by_default")["open"] == []
+    assert "has no microphone of its own" in seen(vm, "alsa_auto_refused")["stderr"]
+
+
+def test_the_microphone_is_captured_shown_and_closed_by_the_shutter(vm: dict[str, dict[str, Any]]) -> None:
+    """audio = an ALSA device: a tone played into the loopback card is captured at its level (a sine of
+    amplitude 1/8 is -21 dBFS RMS) and the status says the microphone is on; the shutter closes the
+    device (not a mute: no sound file left open) until it opens again."""
+    heard = seen(vm, "alsa_level")
+    assert -24 <= heard["level"] <= -18, heard
+    shut = seen(vm, "alsa_shutter")
+    assert shut["closed"] == "closed" and any(f.endswith("D1c") for f in shut["open_again"]), shut
+
+
 # --- vivid: a YUYV camera ----------------------------------------------------------------------------------
 def test_sources_lists_vivid_with_its_modes(vm: dict[str, dict[str, Any]]) -> None:
     """`camcast sources` lists vivid (whose capture node also offers overlay) with the YUYV sizes."""

@@ -27,9 +27,11 @@ from camcast.picture.overlay import LogoOverlay, TextOverlay
 from camcast.picture.steps import Step
 from camcast.runtime.plan import Plan
 from camcast.sources import Source, ThreadedSource, open_source
+from camcast.sources.alsa import camera_microphone, find_microphones
 from camcast.sources.controls import Control, set_controls
 from camcast.sources.controls import Value as ControlValue
 from camcast.sources.media import MediaSource
+from camcast.sources.microphone import MicrophoneCapture
 from camcast.sources.pending import PendingSource
 
 log = logging.getLogger(__name__)
@@ -122,6 +124,8 @@ class Camera:
         self._outputs: dict[tuple[str, str, int], Rendition] = {}
         #: Other readers of the hub's pictures (motion), each saying whether it needs pixels now.
         self.pixel_readers: list[Callable[[], bool]] = []
+        #: The camera's microphone, when the owner turned audio on (:meth:`open` finds it).
+        self.microphone: MicrophoneCapture | None = None
         self._tasks: asyncio.TaskGroup | None = None
 
     @classmethod
@@ -129,6 +133,7 @@ class Camera:
         """The camera with its source opened and its controls set (blocking: call it in a thread). A
         control the camera does not have, or a value out of its range, is a ConfigError naming both."""
         camera = cls(settings, open_camera_source(settings))
+        camera.microphone = camera._microphone()
         try:
             camera.apply_controls()
         except SourceError as exc:  # the camera captures; its controls did not answer
@@ -139,12 +144,33 @@ class Camera:
             ) from None
         return camera
 
+    def _microphone(self) -> MicrophoneCapture | None:
+        """The capture of the microphone ``audio`` names (``auto``: the camera's own), or None when
+        audio is off. A camera with no microphone of its own is a ConfigError naming the choices."""
+        wanted = self.settings.audio
+        if wanted == "off":
+            return None
+        if wanted == "auto":
+            device = self.device
+            found = camera_microphone(device, find_microphones()) if device is not None else None
+            if found is None:
+                where = device or f"{self.describe()} (no camera found)"
+                raise ConfigError(
+                    f'audio = "auto": {where} has no microphone of its own; name a microphone as '
+                    'audio = "hw:CARD=...,DEV=..." (camcast sources lists them), or set audio = "off"',
+                    camera=self.name,
+                )
+            wanted = found.device
+        return MicrophoneCapture(self.name, wanted, lambda: self.hub.paused)
+
     @classmethod
     def offline(cls, settings: CameraSettings) -> Camera:
         """The camera whose source could not be opened at start: it starts offline and is tried again
         as a lost source is (:class:`~camcast.sources.pending.PendingSource`)."""
         width, height = settings.size or DEFAULT_SIZE  # the source's size: the card is processed as a frame
-        return cls(settings, PendingSource(settings.title, settings.source, width, height))
+        camera = cls(settings, PendingSource(settings.title, settings.source, width, height))
+        camera.microphone = camera._microphone()
+        return camera
 
     @property
     def device(self) -> str | None:

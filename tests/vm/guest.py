@@ -174,6 +174,71 @@ def alsa_checks() -> None:
 
     check("alsa_sources", sources)
 
+    def sound_files(pid: int) -> list[str]:
+        """The sound devices process ``pid`` has open."""
+        found = []
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                if (target := os.readlink(fd)).startswith("/dev/snd/"):
+                    found.append(target)
+        return sorted(found)
+
+    small = ("--source", "pattern", "--size", "320x240", "--fps", "5")
+
+    def off_by_default() -> dict[str, Any]:
+        server = Server("alsa-off", *small)
+        try:
+            until(lambda: status()["state"] == "live", SLOW, "the pattern")
+            opened = sound_files(server.proc.pid)
+            assert opened == [] and status()["microphone"] == "off", (opened, status()["microphone"])
+            return {"open": opened}
+        finally:
+            server.stop()
+
+    check("alsa_off_by_default", off_by_default)
+
+    def auto_refused() -> dict[str, Any]:
+        result = camcast("serve", *small, "--audio", "auto", "--listen", f"127.0.0.1:{PORT}")
+        assert result.returncode == 2 and "has no microphone of its own" in result.stderr, result.stderr
+        return {"stderr": result.stderr.strip()}
+
+    check("alsa_auto_refused", auto_refused)
+
+    # A sine (FFmpeg's, amplitude 1/8: -21 dBFS RMS) played into the loopback card reaches its capture side.
+    tone = subprocess.Popen(
+        ["ffmpeg", "-v", "error", "-re", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+         "-ac", "1", "-f", "alsa", "hw:CARD=Loopback,DEV=0"],
+        stdout=subprocess.DEVNULL, stderr=(OUT / "alsa-tone.log").open("w"),
+    )  # fmt: skip
+    try:
+        server = Server("alsa-on", *small, "--audio", "hw:CARD=Loopback,DEV=1")
+        try:
+
+            def level() -> dict[str, Any]:
+                doc = until(lambda: (d := status())["microphone"] == "on" and d["audio_level_dbfs"] and d,
+                            SLOW, "the microphone's level")  # fmt: skip
+                opened = sound_files(server.proc.pid)
+                assert any(f.endswith("D1c") for f in opened), opened
+                return {"level": doc["audio_level_dbfs"], "open": opened}
+
+            check("alsa_level", level)
+
+            def shutter() -> dict[str, Any]:
+                listen = ("--listen", f"127.0.0.1:{PORT}")
+                assert camcast("pause", *listen).returncode == 0
+                until(lambda: status()["microphone"] == "silenced", 30, "the microphone to close")
+                closed = until(lambda: not sound_files(server.proc.pid) and "closed", 30, "the device closed")
+                assert camcast("resume", *listen).returncode == 0
+                until(lambda: status()["microphone"] == "on", 60, "the microphone to open again")
+                return {"closed": closed, "open_again": sound_files(server.proc.pid)}
+
+            check("alsa_shutter", shutter)
+        finally:
+            server.stop()
+    finally:
+        tone.terminate()
+        tone.wait(10)
+
 
 # --- vivid: a YUYV camera with controls -----------------------------------------------------------------
 def vivid_checks() -> None:

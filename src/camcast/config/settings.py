@@ -46,7 +46,7 @@ from camcast.config.parse import (
     parse_trusted_proxy,
     parse_warmup,
 )
-from camcast.config.video import VideoSize, parse_crf, parse_video_size
+from camcast.config.video import VideoSize, parse_audio, parse_crf, parse_video_size
 from camcast.config.watching import MOTION_TABLE, RECORD_TABLE, WatchSettings
 from camcast.picture.geometry import Crop, parse_crop, parse_flip, parse_rotate
 from camcast.picture.masks import Mask, PolygonMask, parse_mask
@@ -180,6 +180,13 @@ class CameraSettings(WatchSettings):
         "pictures fit in it, e.g. 1280x720, or 1280x720@2M); each other one (640x360@400k, for phones) "
         "is an HLS variant, encoded only while someone watches it (default: one, the picture's size)",
         metavar="WxH[@BITS]", multiple=True, restart=True, show=lambda v: quote(str(v)),
+    )  # fmt: skip
+    audio: str = setting(
+        "off", parse_audio,
+        "the microphone: off (the default: none is opened), auto (the camera's own, on the same USB "
+        "device; refused if it has none) or an ALSA capture device (camcast sources lists them); "
+        "while on, every page and the status say so, and the shutter closes it",
+        metavar="MIC", restart=True,
     )  # fmt: skip
     keyframe_every: float = setting(
         1.0, parse_seconds(0.2, 10), "seconds between H.264 keyframes, the length of an HLS segment",

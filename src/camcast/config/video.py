@@ -1,7 +1,9 @@
-"""The H.264 settings' values: a rendition's size and bits, and the quality x264 holds."""
+"""The video and sound settings' values: a rendition's size and bits, the quality x264 holds, and the
+microphone."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,3 +57,19 @@ def parse_crf(value: Any) -> float | None:
         return float(_crf(value))
     except ValueError as exc:
         raise ValueError(f"{exc}, or off") from None
+
+
+def parse_audio(value: Any) -> str:
+    """``off``, ``auto`` (the camera's own microphone), or an ALSA capture device (``hw:CARD=C920,DEV=0``,
+    ``plughw:1,0``, ``default``)."""
+    text = str(value).strip()
+    if text.lower() in ("off", "false", "no", "none", ""):
+        return "off"
+    if text.lower() == "auto":
+        return "auto"
+    if re.fullmatch(r"(plug)?hw:[A-Za-z0-9_=,.-]{1,64}|default|sysdefault(:[A-Za-z0-9_=,.-]{1,64})?", text):
+        return text
+    raise ValueError(
+        "must be off, auto (the camera's own microphone) or an ALSA capture device such as "
+        "hw:CARD=C920,DEV=0 (camcast sources lists them)"
+    )

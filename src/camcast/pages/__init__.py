@@ -101,6 +101,7 @@ def render(
     recordings: str = "",
     may_delete: bool = False,
     rec: bool = False,
+    mic: bool = False,
     csrf: str = "",
 ) -> str:
     """The HTML of ``page`` (one of :data:`PAGES`).
@@ -118,8 +119,8 @@ def render(
     while ``motion`` is on, and for the owner the list of motion events from ``events`` (the API's
     URL) with the detector's view ``motion_view``. The ``recordings`` page lists what the API at
     ``recordings`` gives, by day, with the ``events`` marked, and offers deleting when ``may_delete``;
-    the home page's REC badge shows while ``rec``. ``csrf`` is a signed-in session's token, which the
-    page's changes (deleting a recording) carry.
+    the home page's REC badge shows while ``rec``, its microphone badge while ``mic``. ``csrf`` is a
+    signed-in session's token, which the page's changes (deleting a recording) carry.
     """
     if page not in PAGES:
         raise KeyError(page)
@@ -140,5 +141,5 @@ def render(
                for name, (label, what) in VIEWS.items() if name in links],
         tiles=tiles, state=state, viewers=int(viewers), status=status, camera=camera, urls=urls,
         motion=motion, events=events, motion_view=motion_view, recordings=recordings,
-        may_delete=may_delete, rec=rec,
+        may_delete=may_delete, rec=rec, mic=mic,
     )  # fmt: skip

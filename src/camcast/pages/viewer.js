@@ -298,6 +298,8 @@
         if (watching) watching.hidden = !mine.motion;
         var rec = document.getElementById("camcast-rec");
         if (rec) rec.hidden = !mine.recording;
+        var mic = document.getElementById("camcast-mic");
+        if (mic) mic.hidden = mine.microphone !== "on";
         if (viewerCount) viewerCount.textContent = mine.viewers + " watching";
       }, function () {
         stateBadge.textContent = "unreachable";

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from camcast.camera import Camera
 from camcast.errors import ConfigError, SourceError
 from camcast.runtime.health import HEALTH
 from camcast.server import metrics as exposition
@@ -51,9 +52,17 @@ def camera_status(st: ServerState, name: str, now: float, owner: bool = False) -
         "webrtc_skips": cam.webrtc.skips,
         "rtsp": st.rtsp.playing(name) if st.rtsp is not None else 0,
         "video": [_video_status(hls, now) for hls in cam.variants],
+        # Everyone sees whether the microphone is on (the pages' MIC badge); its level is the owner's.
+        "microphone": camera.microphone.state if camera.microphone is not None else "off",
+        **({"audio_level_dbfs": _level(camera)} if owner else {}),
         **_motion_status(st, name, owner),
         **_record_status(st, name),
     }
+
+
+def _level(camera: Camera) -> float | None:
+    mic = camera.microphone
+    return None if mic is None or mic.level is None else round(mic.level, 1)
 
 
 def _video_status(hls: HlsOutput, now: float) -> dict[str, object]:

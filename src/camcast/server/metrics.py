@@ -71,6 +71,10 @@ class CamcastCollector(Collector):
             "camcast_paused", "1 while the privacy shutter is closed", labels=["camera"]
         )
         up = GaugeMetricFamily("camcast_source_up", "1 while the source delivers pictures", labels=["camera"])
+        microphone = GaugeMetricFamily(
+            "camcast_microphone_on", "1 while the camera's microphone is open", labels=["camera"]
+        )
+        level = GaugeMetricFamily("camcast_audio_level_dbfs", "The microphone level (RMS)", labels=["camera"])
         kinds: Counter[tuple[str, str]] = Counter(
             (s.camera, KINDS.get(s.route, PAGES)) for s in st.viewers.open.values()
         )
@@ -96,7 +100,12 @@ class CamcastCollector(Collector):
             reconnects.add_metric([name], getattr(hub.source, "reconnects", 0))
             paused.add_metric([name], 1 if hub.paused else 0)
             up.add_metric([name], 1 if hub.live else 0)
+            mic = camera.microphone
+            microphone.add_metric([name], 1 if mic is not None and mic.state == "on" else 0)
+            if mic is not None and mic.level is not None:
+                level.add_metric([name], mic.level)
         yield from (captured, encoded, encode_seconds, viewers, parts, sent, skips, reconnects, paused, up)
+        yield from (microphone, level)
         yield from self._uploads()
         yield from self._motion()
         yield from self._recording()
