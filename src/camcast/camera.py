@@ -27,11 +27,10 @@ from camcast.picture.overlay import LogoOverlay, TextOverlay
 from camcast.picture.steps import Step
 from camcast.runtime.plan import Plan
 from camcast.sources import Source, ThreadedSource, open_source
-from camcast.sources.alsa import camera_microphone, find_microphones
 from camcast.sources.controls import Control, set_controls
 from camcast.sources.controls import Value as ControlValue
 from camcast.sources.media import MediaSource
-from camcast.sources.microphone import MicrophoneCapture
+from camcast.sources.microphone import MicrophoneCapture, microphone_for
 from camcast.sources.pending import PendingSource
 
 log = logging.getLogger(__name__)
@@ -145,23 +144,10 @@ class Camera:
         return camera
 
     def _microphone(self) -> MicrophoneCapture | None:
-        """The capture of the microphone ``audio`` names (``auto``: the camera's own), or None when
-        audio is off. A camera with no microphone of its own is a ConfigError naming the choices."""
-        wanted = self.settings.audio
-        if wanted == "off":
-            return None
-        if wanted == "auto":
-            device = self.device
-            found = camera_microphone(device, find_microphones()) if device is not None else None
-            if found is None:
-                where = device or f"{self.describe()} (no camera found)"
-                raise ConfigError(
-                    f'audio = "auto": {where} has no microphone of its own; name a microphone as '
-                    'audio = "hw:CARD=...,DEV=..." (camcast sources lists them), or set audio = "off"',
-                    camera=self.name,
-                )
-            wanted = found.device
-        return MicrophoneCapture(self.name, wanted, lambda: self.hub.paused)
+        """The capture of the microphone ``audio`` names, or None when audio is off (see
+        :func:`~camcast.sources.microphone.microphone_for`)."""
+        where = self.device or f"{self.describe()} (no camera found)"
+        return microphone_for(self.name, self.settings.audio, self.device, where, lambda: self.hub.paused)
 
     @classmethod
     def offline(cls, settings: CameraSettings) -> Camera:

@@ -22,7 +22,9 @@ from pathlib import Path
 import av
 import numpy as np
 
+from camcast.errors import ConfigError
 from camcast.runtime.health import HEALTH
+from camcast.sources.alsa import camera_microphone, find_microphones
 
 #: What the microphone is opened at: what Opus takes as it is, one channel (a webcam's own).
 RATE = 48_000
@@ -54,7 +56,6 @@ class MicrophoneCapture:
         self.state = "off"
         self.level: float | None = None  # dBFS of the newest period, None before the first
         self.samples = 0  # captured since the start
-        self._stop = threading.Event()
 
     @property
     def part(self) -> str:
@@ -62,21 +63,22 @@ class MicrophoneCapture:
         return f"{self.camera}: microphone"
 
     async def run(self) -> None:
-        """Capture until cancelled (in a thread; cancelling closes the device)."""
-        self._stop.clear()
+        """Capture until cancelled (in a thread; cancelling closes the device). Each run has a stop of
+        its own, so a run started again never revives the thread of the one before."""
+        stop = threading.Event()
         try:
-            await asyncio.shield(asyncio.to_thread(self._capture))
+            await asyncio.shield(asyncio.to_thread(self._capture, stop))
         finally:
-            self._stop.set()
+            stop.set()
             HEALTH.forget(self.part)
 
-    def _capture(self) -> None:
+    def _capture(self, stop: threading.Event) -> None:
         use_system_config()
         failures = 0
-        while not self._stop.is_set():
+        while not stop.is_set():
             if self.paused():
                 self.state, self.level = "silenced", None
-                self._stop.wait(0.2)
+                stop.wait(0.2)
                 continue
             try:
                 if not card_present(self.device):  # asked of the kernel: ALSA would print each attempt
@@ -85,27 +87,26 @@ class MicrophoneCapture:
                     self.device, format="alsa", options={"sample_rate": str(RATE), "channels": "1"}
                 )
             except (av.FFmpegError, OSError) as exc:
-                failures = self._failed(exc, failures)
+                failures = self._failed(exc, failures, stop)
                 continue
             try:
-                self._listen(container)
+                self._listen(container, stop)
                 failures = 0
             except (av.FFmpegError, OSError) as exc:  # unplugged while capturing
-                failures = self._failed(exc, failures)
+                failures = self._failed(exc, failures, stop)
             finally:
                 container.close()
         self.state, self.level = "off", None
 
-    def _failed(self, exc: Exception, failures: int) -> int:
+    def _failed(self, exc: Exception, failures: int, stop: threading.Event) -> int:
         """The microphone could not be read: say so once (:data:`HEALTH`), wait, and count."""
         self.state, self.level = "unavailable", None
-        wait = RETRY[min(failures, len(RETRY) - 1)]
         HEALTH.failed(self.part, f"{self.device}: {exc}; trying again, every {RETRY[-1]:g} s at most")
-        self._stop.wait(wait)
+        stop.wait(RETRY[min(failures, len(RETRY) - 1)])
         return failures + 1
 
-    def _listen(self, container: av.container.InputContainer) -> None:
-        """Read periods until stopped or the shutter closes."""
+    def _listen(self, container: av.container.InputContainer, stop: threading.Event) -> None:
+        """Read periods until stopped or the shutter closes; a device that ends by itself is an OSError."""
         for frame in container.decode(audio=0):
             samples = frame.to_ndarray()
             if self.state != "on":
@@ -113,8 +114,9 @@ class MicrophoneCapture:
                 HEALTH.worked(self.part)
             self.samples += samples.shape[-1]
             self.level = dbfs(samples)
-            if self._stop.is_set() or self.paused():
+            if stop.is_set() or self.paused():
                 return
+        raise OSError("the microphone stopped sending")
 
 
 def use_system_config() -> None:
@@ -132,3 +134,23 @@ def card_present(device: str, proc: str = "/proc") -> bool:
         return True
     card = match[1]
     return (Path(proc) / "asound" / (f"card{card}" if card.isdigit() else card)).exists()
+
+
+def microphone_for(
+    camera: str, audio: str, device: str | None, where: str, paused: Callable[[], bool]
+) -> MicrophoneCapture | None:
+    """The capture of the microphone a camera's ``audio`` setting names: None for ``off``; for ``auto``
+    the one on the same USB device as the camera's V4L2 ``device`` (``where`` names the camera in the
+    ConfigError when it has none); else the ALSA device named."""
+    if audio == "off":
+        return None
+    if audio == "auto":
+        found = camera_microphone(device, find_microphones()) if device is not None else None
+        if found is None:
+            raise ConfigError(
+                f'audio = "auto": {where} has no microphone of its own; name a microphone as '
+                'audio = "hw:CARD=...,DEV=..." (camcast sources lists them), or set audio = "off"',
+                camera=camera,
+            )
+        audio = found.device
+    return MicrophoneCapture(camera, audio, paused)
