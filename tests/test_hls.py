@@ -96,7 +96,7 @@ def test_a_smaller_rendition_keeps_the_aspect_and_never_enlarges() -> None:
     assert fit(320, 240, (640, 360)) == (320, 240)
     assert fit(1279, 719, None) == (1279, 719)
     encoder = H264Encoder(200_000, 1.0, 15, box=(160, 120))
-    assert encoder.keeps_size(160, 120) and not encoder.keeps_size(320, 240)
+    assert encoder.size_for(160, 120) == (160, 120) and encoder.size_for(320, 240) != (320, 240)
     packet = encoder.encode(PatternSource(320, 240, 15).draw(0, 0.0))
     decoder = av.CodecContext.create("h264", "r")
     frames = decoder.decode(av.Packet(packet.data)) + decoder.decode(None)
@@ -315,6 +315,9 @@ async def test_a_small_rendition_for_phones_encoded_while_watched() -> None:
         assert "RESOLUTION=1280x720" in listed and "RESOLUTION=640x360" in listed, listed
         assert "AVERAGE-BANDWIDTH=400000" in listed, listed
         assert [v["watched"] for v in await video()] == [False, False]  # a list starts no encoder
+        async with http.get(server.url + "/hls/seg-abc123-0.m4s") as resp:  # no rendition's: a 404
+            assert resp.status == 404
+        assert [v["watched"] for v in await video()] == [False, False]  # and no encoder woken for it
 
         width = "() => document.getElementById('camcast-video').videoWidth"
         phone = await browser.new_page(viewport={"width": 390, "height": 844})

@@ -68,7 +68,7 @@ class H264Encoder:
         self.options = dict(options or {})
         #: The size the pictures are made to fit in (the aspect kept, never enlarged), or None: as they come.
         self.box = box
-        self._scales: dict[tuple[int, int], Transform] = {}
+        self._scale: tuple[tuple[int, int], Transform] | None = None  # the resampling for the size now
         #: x264's profile: "baseline" (what every WebRTC peer decodes), or "main" or "high" (CABAC, and
         #: the 8x8 transform for high), measured against it in bench/video.py.
         self.profile = profile
@@ -134,18 +134,12 @@ class H264Encoder:
         """The size a ``width`` x ``height`` picture is encoded at."""
         return fit(width, height, self.box)
 
-    def keeps_size(self, width: int, height: int) -> bool:
-        """Whether a ``width`` x ``height`` picture is encoded at its own size (so a camera's own H.264
-        of that size may be sent as it is)."""
-        return self.size_for(width, height) == (width, height)
-
     def encode(self, image: Yuv420) -> Encoded:
         size = self.size_for(image.width, image.height)
         if size != (image.width, image.height):
-            scale = self._scales.get(size)
-            if scale is None:
-                self._scales = {size: (scale := geometry.scale(*size))}
-            image = scale(image)
+            if self._scale is None or self._scale[0] != size:
+                self._scale = (size, geometry.scale(*size))
+            image = self._scale[1](image)
         if self._context is None or size != self._size:
             self._context = self._open(*size)
         frame = av.VideoFrame.from_ndarray(

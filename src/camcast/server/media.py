@@ -72,13 +72,15 @@ async def hls_file(request: web.Request) -> web.StreamResponse:
     if listed is not None:
         if int(listed[1]) >= len(variants):
             raise web.HTTPNotFound(text="no such rendition\n")
-        hls = variants[int(listed[1])]
-        hls.touch()
-        response = await hls.playlist(request, _token_query(request))
+        chosen = variants[int(listed[1])]
+        chosen.touch()
+        response = await chosen.playlist(request, _token_query(request))
         touch(request, "hls", 0)
         return response
     parsed = names.parse(name)
-    hls = next((v for v in variants if parsed is not None and v.segmenter.run == parsed.run), variants[0])
+    hls = next((v for v in variants if parsed is not None and v.segmenter.run == parsed.run), None)
+    if hls is None:  # no rendition's file (a stream since restarted): no encoder is woken for it
+        raise web.HTTPNotFound(text="no such HLS file (the stream may have restarted)\n")
     hls.touch()
     response, frames = await hls.file(request, name)
     touch(request, "hls", frames)

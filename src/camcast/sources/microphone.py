@@ -73,7 +73,6 @@ class MicrophoneCapture:
             HEALTH.forget(self.part)
 
     def _capture(self, stop: threading.Event) -> None:
-        use_system_config()
         failures = 0
         while not stop.is_set():
             if self.paused():
@@ -153,4 +152,5 @@ def microphone_for(
                 camera=camera,
             )
         audio = found.device
+    use_system_config()  # once, at the start, before any capture thread opens a device
     return MicrophoneCapture(camera, audio, paused)
