@@ -238,7 +238,9 @@ def viewers(config: Config, history: int) -> None:
 
 def _who(s: dict[str, Any]) -> str:
     camera = f"{s.get('camera') or '-':<10} "
-    return f"{s['who']:<16} {s['via']:<9} {s['address']:<15} {camera}{s['route']} ({s['frames']} frames)"
+    listens = ", listening" if s.get("sound") else ""
+    frames = f"({s['frames']} frames{listens})"
+    return f"{s['who']:<16} {s['via']:<9} {s['address']:<15} {camera}{s['route']} {frames}"
 
 
 def controls(config: Config, assignments: Sequence[str]) -> None:

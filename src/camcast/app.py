@@ -112,7 +112,7 @@ def camera_line(camera: Camera, state: ServerState | None, now: float, alone: bo
             f" · viewers {state.viewers.watching(camera.name)}"
         )
     line += f" · encodes {camera.encodes_per_second(now):4.1f}/s"
-    mic = camera.microphone
+    mic = camera.sound
     if mic is not None:
         line += f" · mic {mic.state}" + (f" {mic.level:.0f} dBFS" if mic.level is not None else "")
     return line
@@ -176,10 +176,10 @@ async def serve(
         for name, publisher in publishers.items():
             supervisor.add(f"{name}: publishing", publisher.run)
         for camera in cameras:
-            if camera.microphone is not None:
-                print(f"camcast: {camera.name}'s microphone is ON ({camera.microphone.device}): every page "
+            if camera.sound is not None:
+                print(f"camcast: {camera.name}'s microphone is ON ({camera.sound.device}): every page "
                       "and the status say so; the shutter closes it", flush=True)  # fmt: skip
-                supervisor.add(camera.microphone.part, camera.microphone.run)
+                supervisor.add(camera.sound.part, camera.sound.run)
         for name, factory in motion.children() + recording.children():
             supervisor.add(name, factory)
         supervisor.add("status line", StatusLine(render, quiet).run)

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from camcast.audio.sound import Sound, sound_for
 from camcast.config import DEFAULT_CAMERA, CameraSettings
 from camcast.config.video import VideoSize
 from camcast.encode.h264 import H264Encoder
@@ -30,7 +31,7 @@ from camcast.sources import Source, ThreadedSource, open_source
 from camcast.sources.controls import Control, set_controls
 from camcast.sources.controls import Value as ControlValue
 from camcast.sources.media import MediaSource
-from camcast.sources.microphone import MicrophoneCapture, microphone_for
+from camcast.sources.pattern import PatternSource
 from camcast.sources.pending import PendingSource
 
 log = logging.getLogger(__name__)
@@ -123,8 +124,8 @@ class Camera:
         self._outputs: dict[tuple[str, str, int], Rendition] = {}
         #: Other readers of the hub's pictures (motion), each saying whether it needs pixels now.
         self.pixel_readers: list[Callable[[], bool]] = []
-        #: The camera's microphone, when the owner turned audio on (:meth:`open` finds it).
-        self.microphone: MicrophoneCapture | None = None
+        #: The camera's sound, when the owner turned audio on (:meth:`open` finds its input).
+        self.sound: Sound | None = None
         self._tasks: asyncio.TaskGroup | None = None
 
     @classmethod
@@ -132,7 +133,7 @@ class Camera:
         """The camera with its source opened and its controls set (blocking: call it in a thread). A
         control the camera does not have, or a value out of its range, is a ConfigError naming both."""
         camera = cls(settings, open_camera_source(settings))
-        camera.microphone = camera._microphone()
+        camera.sound = camera._sound()
         try:
             camera.apply_controls()
         except SourceError as exc:  # the camera captures; its controls did not answer
@@ -143,11 +144,13 @@ class Camera:
             ) from None
         return camera
 
-    def _microphone(self) -> MicrophoneCapture | None:
-        """The capture of the microphone ``audio`` names, or None when audio is off (see
-        :func:`~camcast.sources.microphone.microphone_for`)."""
+    def _sound(self) -> Sound | None:
+        """The sound ``audio`` names, or None when audio is off (see
+        :func:`~camcast.audio.sound.sound_for`)."""
         where = self.device or f"{self.describe()} (no camera found)"
-        return microphone_for(self.name, self.settings.audio, self.device, where, lambda: self.hub.paused)
+        pattern = isinstance(self.hub.source, PatternSource)
+        paused = lambda: self.hub.paused  # noqa: E731
+        return sound_for(self.name, self.settings.audio, self.device, where, paused, pattern)
 
     @classmethod
     def offline(cls, settings: CameraSettings) -> Camera:
@@ -155,7 +158,7 @@ class Camera:
         as a lost source is (:class:`~camcast.sources.pending.PendingSource`)."""
         width, height = settings.size or DEFAULT_SIZE  # the source's size: the card is processed as a frame
         camera = cls(settings, PendingSource(settings.title, settings.source, width, height))
-        camera.microphone = camera._microphone()
+        camera.sound = camera._sound()
         return camera
 
     @property
@@ -215,6 +218,8 @@ class Camera:
             source.on_reopen = lambda: self._reapply_controls(source)
         if isinstance(source, PendingSource):
             source.open_source = self._reopen
+        if isinstance(source, PatternSource):
+            source.flash = self.settings.audio == "source"  # in step with its beep
         return source
 
     def wants_pixels(self) -> bool:
@@ -374,6 +379,8 @@ class Camera:
     async def aclose(self) -> None:
         for rendition in self.renditions.values():
             rendition.close()
+        if self.sound is not None:
+            self.sound.close()
         await self.hub.source.aclose()
 
     # --- what the status shows ---------------------------------------------------------------------------

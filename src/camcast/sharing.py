@@ -50,6 +50,7 @@ def share(
     base: str | None,
     cameras: tuple[str, ...] = (),
     recording: str | None = None,
+    audio: bool = False,
 ) -> None:
     try:
         seconds = parse_duration(expires)
@@ -59,7 +60,7 @@ def share(
         config.camera(one)  # an unknown name is an error, not a link that never works
     if recording is not None:
         cameras = _one_recording(scope, recording)
-    link, token = share_links().issue(name, seconds, scope, cameras, recording or "")
+    link, token = share_links().issue(name, seconds, scope, cameras, recording or "", audio)
     until = time.strftime("%Y-%m-%d %H:%M", time.localtime(time.time() + seconds))
     if base is None:
         base = running_base(config.server.listen[1])
@@ -69,6 +70,7 @@ def share(
               "configuration; --base-url sets another)")  # fmt: skip
     root = base.rstrip("/")
     limit = f", cameras {', '.join(cameras)}" if cameras else ""
+    limit += ", with sound" if audio else ""
     print(f"share link {link.id} for {name!r}, {scope}{limit}, valid until {until} "
           f"(revoke: camcast share --revoke {link.id}):")  # fmt: skip
     shown: list[str | None] = [*cameras] if cameras else [None]
@@ -122,4 +124,5 @@ def list_links() -> None:
         until = time.strftime("%Y-%m-%d %H:%M", time.localtime(link.expires))
         used = time.strftime("%Y-%m-%d %H:%M", time.localtime(link.last_used)) if link.last_used else "never"
         state = "revoked" if link.revoked else f"until {until}"
-        print(f"{link.id}  {link.name:<16} {link.scope:<10} {state:<22} last used {used}")
+        sound = "  with sound" if link.audio else ""
+        print(f"{link.id}  {link.name:<16} {link.scope:<10} {state:<22} last used {used}{sound}")

@@ -184,7 +184,8 @@ class CameraSettings(WatchSettings):
     audio: str = setting(
         "off", parse_audio,
         "the microphone: off (the default: none is opened), auto (the camera's own, on the same USB "
-        "device; refused if it has none) or an ALSA capture device (camcast sources lists them); "
+        "device; refused if it has none), source (the test pattern's beep, with a flash in the picture) "
+        "or an ALSA capture device (camcast sources lists them); "
         "while on, every page and the status say so, and the shutter closes it",
         metavar="MIC", restart=True,
     )  # fmt: skip

@@ -60,16 +60,18 @@ def parse_crf(value: Any) -> float | None:
 
 
 def parse_audio(value: Any) -> str:
-    """``off``, ``auto`` (the camera's own microphone), or an ALSA capture device (``hw:CARD=C920,DEV=0``,
+    """``off``, ``auto`` (the camera's own microphone), ``source`` (the source's own sound: the test
+    pattern's beep), or an ALSA capture device (``hw:CARD=C920,DEV=0``,
     ``plughw:1,0``, ``default``)."""
     text = str(value).strip()
     if text.lower() in ("off", "false", "no", "none", ""):
         return "off"
-    if text.lower() == "auto":
-        return "auto"
+    if text.lower() in ("auto", "source"):
+        return text.lower()
     if re.fullmatch(r"(plug)?hw:[A-Za-z0-9_=,.-]{1,64}|default|sysdefault(:[A-Za-z0-9_=,.-]{1,64})?", text):
         return text
     raise ValueError(
-        "must be off, auto (the camera's own microphone) or an ALSA capture device such as "
+        "must be off, auto (the camera's own microphone), source (the test pattern's beep) or an ALSA "
+        "capture device such as "
         "hw:CARD=C920,DEV=0 (camcast sources lists them)"
     )

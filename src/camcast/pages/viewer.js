@@ -217,13 +217,23 @@
     // Not playing within 10 s (say, a network that lets no UDP through): try the next way.
     var timer = window.setTimeout(function () { end(" (WebRTC did not connect)", false); }, 10000);
     var transceiver = pc.addTransceiver("video", { direction: "recvonly" });
+    // Sound too, if the camera's audio is on and this viewer may hear it (the server decides); it
+    // plays muted, as browsers require, until the viewer presses the sound button.
+    pc.addTransceiver("audio", { direction: "recvonly" });
     if (transceiver.setCodecPreferences) {
       transceiver.setCodecPreferences(caps.codecs.filter(function (c) {
         return /^video\/(h264|rtx)$/i.test(c.mimeType);
       }));
     }
     pc.ontrack = function (event) {
-      video.srcObject = event.streams[0] || new MediaStream([event.track]);
+      if (event.track.kind === "audio") {
+        if (video.srcObject) video.srcObject.addTrack(event.track);
+        else video.srcObject = new MediaStream([event.track]);
+        soundButton(true);
+        return;
+      }
+      if (video.srcObject) video.srcObject.addTrack(event.track);
+      else video.srcObject = event.streams[0] || new MediaStream([event.track]);
       video.hidden = false;
       video.addEventListener("playing", function () {
         window.clearTimeout(timer);
@@ -262,6 +272,19 @@
       })
       .catch(function (error) { end(" (" + error.message + ")", false); });
     window.addEventListener("pagehide", function () { end("", false); });
+  };
+
+  // The sound button: shown while the stream carries sound; the video stays muted until pressed.
+  var soundButton = function (carried) {
+    var button = document.getElementById("camcast-sound");
+    if (!button) return;
+    button.hidden = !carried;
+    var show = function () {
+      button.textContent = video.muted ? "Sound off: listen" : "Sound on: mute";
+      button.setAttribute("aria-pressed", video.muted ? "false" : "true");
+    };
+    button.onclick = function () { video.muted = !video.muted; show(); };
+    show();
   };
 
   var whepUrl = video && video.getAttribute("data-whep");

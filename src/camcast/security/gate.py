@@ -105,6 +105,9 @@ class Principal:
     proof: str = ""  # an account's (or an account's session's) state when it was let in
     session: str = field(default="", repr=False)  # a sign-in session's cookie, to tell if it still holds
     expires: float = 0.0  # Unix time its access ends by itself (a link's, a session's), 0: never
+    #: Whether the streams it opens carry the camera's sound: everyone let in but a share link made
+    #: without ``--audio``.
+    audio: bool = True
 
     def may(self, route: str, needed: str, camera: str | None = None) -> bool:
         """Whether this principal may use ``route`` (which needs role ``needed``), on ``camera`` when
@@ -271,8 +274,10 @@ class Gate:
             self.limiter.fail(address)
             log.warning("refused share link from %s: %s", address, exc)
             raise Refused(401, "this link is invalid, expired or revoked") from None
-        return Principal(share.name, "viewer", "share", share.scope, token, share.cameras, share.recording,
-                         opens=self.scopes(share.scope), expires=share.expires)  # fmt: skip
+        return Principal(
+            share.name, "viewer", "share", share.scope, token, share.cameras, share.recording,
+            opens=self.scopes(share.scope), expires=share.expires, audio=share.audio,
+        )  # fmt: skip
 
     def session(self, asking: Asking) -> Session | None:
         """The session of ``asking``'s cookie, while it holds: its account unchanged (or, for the local

@@ -41,6 +41,7 @@ class Link:
     expires: float
     last_used: float | None = None
     revoked: bool = False
+    audio: bool = False
 
 
 class ShareLinks:
@@ -102,11 +103,12 @@ class ShareLinks:
         scope: str = "watch",
         cameras: tuple[str, ...] = (),
         recording: str = "",
+        audio: bool = False,
     ) -> tuple[Link, str]:
-        """A new link: its entry and its token (shown once)."""
-        token = self.keys.issue(name, seconds, scope, cameras, recording)
+        """A new link: its entry and its token (shown once); ``audio``: its streams carry sound."""
+        token = self.keys.issue(name, seconds, scope, cameras, recording, audio)
         share = self.keys.verify(token)
-        link = Link(share.id, name, scope, cameras, recording, time.time(), share.expires)
+        link = Link(share.id, name, scope, cameras, recording, time.time(), share.expires, audio=audio)
         links = dict(self.file.get(fresh=True))
         links[link.id] = link
         self._save(links)

@@ -34,6 +34,7 @@ class Share:
     cameras: tuple[str, ...] = ()  # empty: every camera
     recording: str = ""  # with the recordings scope: only this recording (its file name); empty: all
     id: str = ""  # the link's random id, by which it is listed and revoked (camcast.security.links)
+    audio: bool = False  # the link's streams carry the camera's sound (made with --audio)
 
 
 class TokenError(Exception):
@@ -73,6 +74,7 @@ class ShareKeys:
         scope: str = "watch",
         cameras: tuple[str, ...] = (),
         recording: str = "",
+        audio: bool = False,
     ) -> str:
         if scope not in SCOPES:
             raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
@@ -86,6 +88,7 @@ class ShareKeys:
                 "c": list(cameras),
                 "r": os.urandom(6).hex(),  # the link's id: hex, never a leading dash on a command line
                 **({"f": recording} if recording else {}),
+                **({"a": 1} if audio else {}),
             },
             separators=(",", ":"),
         ).encode()
@@ -113,6 +116,7 @@ class ShareKeys:
                 tuple(str(c) for c in data.get("c", [])),
                 str(data.get("f", "")),
                 str(data.get("r", "")),
+                bool(data.get("a", 0)),
             )
         except (ValueError, KeyError, TypeError):
             raise TokenError("malformed") from None

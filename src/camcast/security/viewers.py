@@ -44,6 +44,7 @@ class Session:
     camera: str = ""
     last_seen: float = field(default=0.0, repr=False)
     why: str = ""  # why it was ended by camcast (a link revoked, an account removed), if it was
+    sound: bool = False  # the stream carries the camera's sound: this viewer also listens
 
     def record(self, event: str) -> dict[str, object]:
         data = asdict(self)
@@ -89,14 +90,19 @@ class ViewerLog:
         else:
             HEALTH.worked(PART)
 
-    def start(self, address: str, who: str, via: str, route: str, camera: str = "") -> Session:
+    def start(
+        self, address: str, who: str, via: str, route: str, camera: str = "", sound: bool = False
+    ) -> Session:
         now = time.time()
-        session = Session(self._next, address, who, via, route, now, camera=camera, last_seen=now)
+        session = Session(
+            self._next, address, who, via, route, now, camera=camera, last_seen=now, sound=sound
+        )
         self._next += 1
         self.open[session.id] = session
         self._write(session, "start")
         self._counted(camera)
-        log.info("viewer %s (%s) from %s started watching %s %s", who, via, address, camera, route)
+        listens = " with sound" if sound else ""
+        log.info("viewer %s (%s) from %s started watching %s %s%s", who, via, address, camera, route, listens)
         return session
 
     def end(self, session: Session, why: str = "") -> None:

@@ -26,7 +26,7 @@ from camcast.server.urls import CAMERA_PREFIX, ROUTES, Route, path_for
 from camcast.server.webrtc import ice as webrtc_ice
 from camcast.server.webrtc.ice import IceSettings
 from camcast.server.webrtc.sessions import WebRtc
-from camcast.server.webrtc.track import WebRtcOutput
+from camcast.server.webrtc.track import SoundOutput, WebRtcOutput
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +200,8 @@ def build_app(
             smaller = camera.rendition("serve", "h264", variant)
             variants.append(HlsOutput(smaller, camera.settings.hls_window, f"v{variant}.m3u8"))
         fanout, webrtc_out = Fanout(rendition), WebRtcOutput(video)
-        shown[camera.name] = Served(camera, rendition, fanout, tuple(variants), webrtc_out)
+        sound = SoundOutput(camera.sound.rendition("opus")) if camera.sound is not None else None
+        shown[camera.name] = Served(camera, rendition, fanout, tuple(variants), webrtc_out, sound)
     webrtc = WebRtc(ice or IceSettings())
     app[STATE] = ServerState(
         shown, gate, ViewerLog(viewer_log), webrtc, proxies or TrustedProxies(()), base_path, frame_ancestors,

@@ -53,7 +53,7 @@ def camera_status(st: ServerState, name: str, now: float, owner: bool = False) -
         "rtsp": st.rtsp.playing(name) if st.rtsp is not None else 0,
         "video": [_video_status(hls, now) for hls in cam.variants],
         # Everyone sees whether the microphone is on (the pages' MIC badge); its level is the owner's.
-        "microphone": camera.microphone.state if camera.microphone is not None else "off",
+        "microphone": camera.sound.state if camera.sound is not None else "off",
         **({"audio_level_dbfs": _level(camera)} if owner else {}),
         **_motion_status(st, name, owner),
         **_record_status(st, name),
@@ -61,7 +61,7 @@ def camera_status(st: ServerState, name: str, now: float, owner: bool = False) -
 
 
 def _level(camera: Camera) -> float | None:
-    mic = camera.microphone
+    mic = camera.sound
     return None if mic is None or mic.level is None else round(mic.level, 1)
 
 

@@ -100,7 +100,7 @@ class CamcastCollector(Collector):
             reconnects.add_metric([name], getattr(hub.source, "reconnects", 0))
             paused.add_metric([name], 1 if hub.paused else 0)
             up.add_metric([name], 1 if hub.live else 0)
-            mic = camera.microphone
+            mic = camera.sound
             microphone.add_metric([name], 1 if mic is not None and mic.state == "on" else 0)
             if mic is not None and mic.level is not None:
                 level.add_metric([name], mic.level)

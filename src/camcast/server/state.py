@@ -33,7 +33,7 @@ from camcast.server.hls import HlsOutput
 from camcast.server.mjpeg import Fanout
 from camcast.server.proxy import TrustedProxies
 from camcast.server.webrtc.sessions import WebRtc
-from camcast.server.webrtc.track import WebRtcOutput
+from camcast.server.webrtc.track import SoundOutput, WebRtcOutput
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -48,6 +48,8 @@ class Served:
     #: HLS of each H.264 rendition: the main one first, then the smaller ones (``renditions``).
     variants: tuple[HlsOutput, ...]
     webrtc: WebRtcOutput
+    #: The camera's sound for WebRTC (Opus), when its audio is on.
+    sound: SoundOutput | None = None
 
     @property
     def hls(self) -> HlsOutput:

@@ -89,7 +89,7 @@ def page(request: web.Request, name: str) -> web.Response:
         recorder = st.recording.recorders.get(cam_name) if st.recording is not None else None
         home = {
             "rec": recorder is not None and recorder.recording,
-            "mic": camera.microphone is not None and camera.microphone.state == "on",
+            "mic": camera.sound is not None and camera.sound.state == "on",
             "motion": watcher is not None and watcher.enabled,
             "events": url("events") if owner else "",
             "motion_view": url("motion_view") if owner else "",

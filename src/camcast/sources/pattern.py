@@ -4,12 +4,17 @@ It is the default source when no camera is found, and how everything is tested o
 The background is drawn once; each frame copies it and draws only what moves (the square and the text
 band), so the pattern costs well under a millisecond per 720p frame and never dominates a benchmark.
 Frames are paced to ``fps`` against the monotonic clock and stamped with the time they were due; a
-frame late by more than a period is skipped, not made up for.
+frame late by more than a period is skipped, not made up for. They are due on a grid that meets every
+whole second of the monotonic clock (at a whole number of frames per second), so that with ``flash``
+the frames of the first :data:`FLASH_SECONDS` of each second show a white block, in step with the beep
+:class:`~camcast.audio.beep.Beep` plays on the same clock: what a bench measures sound and picture
+sync by.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import AsyncIterator
 
@@ -24,6 +29,8 @@ from camcast.picture.draw import GlyphCache
 #: Seconds the moving square takes to cross the picture: slow enough to follow, fast enough that two
 #: frames 1/30 s apart always differ.
 CROSSING_SECONDS = 4.0
+#: How long the flash (and the beep) lasts at the start of each second.
+FLASH_SECONDS = 0.1
 
 # SMPTE 75% colour bars as RGB: white, yellow, cyan, green, magenta, red, blue.
 _BARS = ((191, 191, 191), (191, 191, 0), (0, 191, 191), (0, 191, 0), (191, 0, 191), (191, 0, 0), (0, 0, 191))
@@ -41,6 +48,8 @@ class PatternSource:
     def __init__(self, width: int, height: int, fps: float, timecode: bool = False) -> None:
         self.width, self.height, self.fps = width, height, fps
         self.timecode = timecode
+        #: Whether the first frames of each second show the white block (set while the beep plays).
+        self.flash = False
         self._background = self._draw_background()
         # What moves is aligned to the encoder's 16-row stripes, so each frame re-encodes as few
         # stripes as possible (see jpeg.StripeEncoder): 3 for the square and 4 for the clock at 720p.
@@ -66,8 +75,8 @@ class PatternSource:
         bg.y[bars_h:] = np.linspace(16, 235, w, dtype=np.float32).astype(np.uint8)
         return bg
 
-    def draw(self, seq: int, wall: float) -> Yuv420:
-        """The picture for frame ``seq`` captured at Unix time ``wall``."""
+    def draw(self, seq: int, wall: float, due: float = 0.5) -> Yuv420:
+        """The picture for frame ``seq`` captured at Unix time ``wall`` (monotonic ``due``)."""
         w, h, box = self.width, self.height, self._box
         # Copying the background costs ~0.12 ms at 720p; reusing buffers and redrawing only what moved
         # was measured to save no more than that, so frames stay simple immutable copies.
@@ -96,6 +105,13 @@ class PatternSource:
         img.v[b0 // 2 : (b0 + band_h) // 2, : band_w // 2] = 128
         if self.timecode:
             _timecode.draw(img, wall)
+        if self.flash:
+            # Bottom right, below the clock band: white while the beep sounds, black otherwise.
+            side = _stripes(h // 6)
+            lit = 235 if (due + 1e-6) % 1.0 < FLASH_SECONDS else 16  # 1e-6: a due time's rounding
+            img.y[h - side :, w - side :] = lit
+            img.u[(h - side) // 2 :, (w - side) // 2 :] = 128
+            img.v[(h - side) // 2 :, (w - side) // 2 :] = 128
         return img
 
     def __aiter__(self) -> AsyncIterator[Frame[Yuv420]]:
@@ -103,7 +119,9 @@ class PatternSource:
 
     async def _frames(self) -> AsyncIterator[Frame[Yuv420]]:
         period = 1.0 / self.fps
-        start = time.monotonic()
+        now = time.monotonic()
+        second = math.floor(now)  # frames are due on a grid through every whole second
+        start = second + math.ceil((now - second) / period) * period
         seq = 0
         while not self._closed:
             seq += 1
@@ -121,7 +139,7 @@ class PatternSource:
             # never bunched up after a stall.
             late = max(0.0, time.monotonic() - due)
             wall = time.time() - late
-            yield of_image(seq, self.draw(seq, wall), at=due)
+            yield of_image(seq, self.draw(seq, wall, due), at=due)
 
     async def aclose(self) -> None:
         self._closed = True

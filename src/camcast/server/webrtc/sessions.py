@@ -1,5 +1,6 @@
-"""The server's WHEP sessions: one peer connection each, sending one camera's video to one viewer;
-at most :data:`MAX_SESSIONS` at once, each closed if it does not connect in time."""
+"""The server's WHEP sessions: one peer connection each, sending one camera's video (and its sound,
+when the camera's audio is on, the viewer may hear it and the offer asks for it) to one viewer; at
+most :data:`MAX_SESSIONS` at once, each closed if it does not connect in time."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSession
 from camcast.errors import CamcastError
 from camcast.server.webrtc.ice import IceSettings, gathering_on, reachable
 from camcast.server.webrtc.offer import OfferError
-from camcast.server.webrtc.track import PacketTrack, WebRtcOutput
+from camcast.server.webrtc.track import PacketTrack, SoundOutput, SoundTrack, WebRtcOutput
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ class Session:
     on_end: list[Callable[[Session], None]] = field(default_factory=list)
     closed: bool = False
     watchdog: asyncio.Task[None] | None = None
+    sound: SoundTrack | None = None
+    sound_output: SoundOutput | None = None
 
 
 #: What camcast sends: H.264 in packetization mode 1 (every profile aiortc declares; the packets are
@@ -55,6 +58,8 @@ _H264_CODECS = [
     if codec.mimeType.lower() == "video/rtx"
     or (codec.mimeType.lower() == "video/h264" and str(codec.parameters.get("packetization-mode")) == "1")
 ]
+#: What camcast sends sound in: Opus, as every browser takes it.
+_OPUS_CODECS = [c for c in RTCRtpSender.getCapabilities("audio").codecs if c.mimeType.lower() == "audio/opus"]
 
 
 class WebRtc:
@@ -65,10 +70,13 @@ class WebRtc:
         self.sessions: dict[str, Session] = {}
         self._closing: set[asyncio.Task[bool]] = set()
 
-    async def answer(self, offer: str, camera: str, output: WebRtcOutput, who: str) -> tuple[Session, str]:
-        """Make a session sending ``output``'s video for ``offer`` (checked by :func:`check_offer`);
-        return it and the SDP answer. Raises :class:`OfferError` when aiortc cannot answer it, and
-        :class:`SessionsFull` when the server holds :data:`MAX_SESSIONS` already."""
+    async def answer(
+        self, offer: str, camera: str, output: WebRtcOutput, who: str, sound: SoundOutput | None = None
+    ) -> tuple[Session, str]:
+        """Make a session sending ``output``'s video for ``offer`` (checked by :func:`check_offer`),
+        and ``sound`` when given and the offer has an audio section; return it and the SDP answer.
+        Raises :class:`OfferError` when aiortc cannot answer it, and :class:`SessionsFull` when the
+        server holds :data:`MAX_SESSIONS` already."""
         if len(self.sessions) >= MAX_SESSIONS:
             raise SessionsFull(f"the server already sends {MAX_SESSIONS} WebRTC streams")
         pc = RTCPeerConnection(RTCConfiguration(iceServers=list(self.ice.servers)))
@@ -84,6 +92,9 @@ class WebRtc:
             # RTCP picture-loss and full-picture requests reach the sender here; its own handling only
             # flags its encoder, which packets bypass. Ask the shared encoder instead (rate-limited).
             transceiver.sender._send_keyframe = output.request_keyframe  # type: ignore[method-assign]
+            if sound is not None and "\nm=audio " in offer.replace("\r\n", "\n"):
+                session.sound, session.sound_output = SoundTrack(), sound
+                pc.addTransceiver(session.sound, direction="sendonly").setCodecPreferences(_OPUS_CODECS)
             with gathering_on(self.ice.hosts):
                 await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
                 await pc.setLocalDescription(await pc.createAnswer())
@@ -95,6 +106,8 @@ class WebRtc:
             raise
         self.sessions[session.id] = session
         output.add(track)
+        if session.sound is not None and session.sound_output is not None:
+            session.sound_output.add(session.sound)
 
         @pc.on("connectionstatechange")
         async def changed() -> None:
@@ -121,6 +134,9 @@ class WebRtc:
             session.watchdog.cancel()
         session.output.remove(session.track)
         session.track.stop()
+        if session.sound is not None and session.sound_output is not None:
+            session.sound_output.remove(session.sound)
+            session.sound.stop()
         for callback in session.on_end:
             callback(session)
         with contextlib.suppress(Exception):  # a connection already torn down by the peer

@@ -1,4 +1,4 @@
-"""One peer's video, and one camera's frames fanned out to its peers.
+"""One peer's video (and sound), and one camera's frames fanned out to its peers.
 
 Keyframes: a peer starts at a keyframe, asked of the shared encoder when it starts; a picture-loss or
 full-picture request (RTCP PLI/FIR) from a peer asks for one too (see :mod:`.sessions`). The encoder
@@ -21,6 +21,8 @@ from typing import Any
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from camcast.audio.chunks import RATE, AudioPacket
+from camcast.audio.encode import AudioRendition
 from camcast.encode.h264 import CLOCK, H264Encoder
 from camcast.encode.rendition import Rendition
 from camcast.frames import EncodedFrame
@@ -28,6 +30,8 @@ from camcast.frames import EncodedFrame
 #: Frames a peer may have waiting before it drops them and skips to the next keyframe: about a quarter
 #: of a second at 30 fps, far past what a peer that keeps up ever holds (one).
 MAX_QUEUE = 8
+#: Opus packets a peer may have waiting (20 ms each) before the oldest are dropped.
+MAX_AUDIO_QUEUE = 25
 
 
 class PacketTrack(MediaStreamTrack):
@@ -117,3 +121,62 @@ class WebRtcOutput:
     def skips(self) -> int:
         """Times a peer fell behind and skipped to a keyframe, since the start."""
         return self._skips_ended + sum(t.skips for t in self.tracks)
+
+
+class SoundTrack(MediaStreamTrack):
+    """One peer's sound: the shared Opus encoder's packets, handed to aiortc as they are. A peer that
+    falls :data:`MAX_AUDIO_QUEUE` packets behind loses the oldest (a gap, never a growing delay)."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._queue: deque[AudioPacket] = deque(maxlen=MAX_AUDIO_QUEUE)
+        self._ready = asyncio.Event()
+        self._started = False
+        self.packets_sent = 0
+
+    def offer(self, packet: AudioPacket) -> None:
+        if self._started and self.readyState == "live":
+            self._queue.append(packet)
+            self._ready.set()
+
+    async def recv(self) -> av.Packet[Any]:
+        self._started = True
+        while not self._queue:
+            if self.readyState != "live":
+                raise MediaStreamError
+            self._ready.clear()
+            await self._ready.wait()
+        sound = self._queue.popleft()
+        packet = av.Packet(sound.data)
+        packet.pts = round(sound.time * RATE)  # RTP timestamps from capture times, as the pictures'
+        packet.time_base = Fraction(1, RATE)
+        self.packets_sent += 1
+        return packet
+
+    def stop(self) -> None:
+        super().stop()
+        self._ready.set()
+
+
+class SoundOutput:
+    """One camera's WebRTC listeners, fed from its Opus rendition while there are any."""
+
+    def __init__(self, rendition: AudioRendition) -> None:
+        self.rendition = rendition
+        self.tracks: set[SoundTrack] = set()
+
+    def add(self, track: SoundTrack) -> None:
+        if not self.tracks:
+            self.rendition.add_listener(self.push)
+        self.tracks.add(track)
+
+    def remove(self, track: SoundTrack) -> None:
+        self.tracks.discard(track)
+        if not self.tracks:
+            self.rendition.remove_listener(self.push)
+
+    def push(self, packet: AudioPacket) -> None:
+        for track in self.tracks:
+            track.offer(packet)

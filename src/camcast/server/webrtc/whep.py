@@ -22,7 +22,9 @@ async def offer(request: web.Request) -> web.StreamResponse:
     try:
         check_request(request.content_type, request.content_length)
         body = await request.content.read(MAX_OFFER + 1)
-        session, answer = await st.webrtc.answer(check_offer(body), name, st.cameras[name].webrtc, who)
+        served, p = st.cameras[name], principal(request)
+        sound = served.sound if p is None or p.audio else None  # a link made without --audio: pictures only
+        session, answer = await st.webrtc.answer(check_offer(body), name, served.webrtc, who, sound)
     except OfferError as exc:
         raise _refusal(exc) from None
     except SessionsFull as exc:
@@ -30,7 +32,9 @@ async def offer(request: web.Request) -> web.StreamResponse:
             text=f"{exc}; use {st.base_path}{path_for('view_stream', name)}\n",
             headers={"Retry-After": str(RETRY_FULL)},
         ) from None
-    viewing = st.viewers.start(request.remote or "?", who, via, "webrtc", name)
+    viewing = st.viewers.start(
+        request.remote or "?", who, via, "webrtc", name, sound=session.sound is not None
+    )
     why = ""
 
     def cut(reason: str) -> None:  # who opened the peer no longer may watch: it is closed
@@ -38,7 +42,6 @@ async def offer(request: web.Request) -> web.StreamResponse:
         why = reason
         st.webrtc.close_soon(session.id)
 
-    p = principal(request)
     held = st.gate.deliveries.add(p, cut, f"WebRTC {name} for {request.remote}") if p is not None else None
 
     def ended(_: object) -> None:

@@ -2,47 +2,44 @@
 
 One capture per camera, read in a thread of its own (FFmpeg's ALSA input, through PyAV: 48 kHz mono,
 16-bit). It keeps the sound's level (RMS over each period, in dBFS) for the owner's status and
-``/metrics``, and says whether it listens: ``on`` while it captures, ``silenced`` while the privacy
-shutter is closed (the device is closed then, not muted), ``unavailable`` while the device cannot be
-opened (unplugged, busy: one warning, tried again every :data:`RETRY` seconds, and a line when it
-works again; an unplugged card is seen in ``/proc/asound`` before ALSA is asked), ``off`` once
-stopped.
+``/metrics``, hands each period to the camera's :class:`~camcast.audio.sound.Sound` (``deliver``),
+stamped with the monotonic clock pictures are stamped with, and says whether it listens: ``on`` while it
+captures, ``silenced`` while the privacy shutter is closed (the device is closed then, not muted),
+``unavailable`` while the device cannot be opened (unplugged, busy: one warning, tried again every
+:data:`RETRY` seconds, and a line when it works again; an unplugged card is seen in ``/proc/asound``
+before ALSA is asked), ``off`` once stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
+import contextlib
 import os
 import re
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import av
 import numpy as np
 
+from camcast.audio.chunks import RATE, Chunk, dbfs
 from camcast.errors import ConfigError
 from camcast.runtime.health import HEALTH
 from camcast.sources.alsa import camera_microphone, find_microphones
 
-#: What the microphone is opened at: what Opus takes as it is, one channel (a webcam's own).
-RATE = 48_000
 #: Seconds between attempts to open a microphone that is not there: soon at first, then every 30 s.
 RETRY = (2.0, 5.0, 10.0, 30.0)
 #: Where Debian keeps ALSA's configuration. The ALSA library in PyAV's wheels looks for it where it was
 #: built (/tmp/vendor/...), and without it knows no device name but the numbered ``hw:N,M``.
 SYSTEM_ALSA_CONFIG = Path("/usr/share/alsa/alsa.conf")
-#: The quietest level shown, in dBFS (digital silence has no level).
-FLOOR = -96.0
-
-
-def dbfs(samples: np.ndarray) -> float:
-    """The RMS level of 16-bit ``samples`` in dB below full scale (a full-scale sine reads -3)."""
-    if samples.size == 0:
-        return FLOOR
-    rms = math.sqrt(float(np.mean(np.square(samples.astype(np.float64))))) / 32768.0
-    return max(FLOOR, 20 * math.log10(rms)) if rms > 0 else FLOOR
+#: How much of the gap between a period's counted time and when it was read is taken in per period:
+#: the sound card's clock and the monotonic clock drift apart by parts per million (tens of ms an
+#: hour), which this follows, while a period read late by the scheduler moves the stamps by 1/50 of it.
+FOLLOW = 0.02
+#: Seconds the counted time may stray from the reads before it is set from them anew (an overrun).
+RESYNC = 0.1
 
 
 class MicrophoneCapture:
@@ -56,6 +53,8 @@ class MicrophoneCapture:
         self.state = "off"
         self.level: float | None = None  # dBFS of the newest period, None before the first
         self.samples = 0  # captured since the start
+        #: Called with each period (on the event loop), by :class:`~camcast.audio.sound.Sound`.
+        self.deliver: Callable[[Chunk], None] = lambda chunk: None
 
     @property
     def part(self) -> str:
@@ -66,13 +65,19 @@ class MicrophoneCapture:
         """Capture until cancelled (in a thread; cancelling closes the device). Each run has a stop of
         its own, so a run started again never revives the thread of the one before."""
         stop = threading.Event()
+        loop = asyncio.get_running_loop()
+
+        def deliver(chunk: Chunk) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody listens any more
+                loop.call_soon_threadsafe(self.deliver, chunk)
+
         try:
-            await asyncio.shield(asyncio.to_thread(self._capture, stop))
+            await asyncio.shield(asyncio.to_thread(self._capture, stop, deliver))
         finally:
             stop.set()
             HEALTH.forget(self.part)
 
-    def _capture(self, stop: threading.Event) -> None:
+    def _capture(self, stop: threading.Event, deliver: Callable[[Chunk], None]) -> None:
         failures = 0
         while not stop.is_set():
             if self.paused():
@@ -89,7 +94,7 @@ class MicrophoneCapture:
                 failures = self._failed(exc, failures, stop)
                 continue
             try:
-                self._listen(container, stop)
+                self._listen(container, stop, deliver)
                 failures = 0
             except (av.FFmpegError, OSError) as exc:  # unplugged while capturing
                 failures = self._failed(exc, failures, stop)
@@ -104,14 +109,29 @@ class MicrophoneCapture:
         stop.wait(RETRY[min(failures, len(RETRY) - 1)])
         return failures + 1
 
-    def _listen(self, container: av.container.InputContainer, stop: threading.Event) -> None:
-        """Read periods until stopped or the shutter closes; a device that ends by itself is an OSError."""
+    def _listen(
+        self, container: av.container.InputContainer, stop: threading.Event, deliver: Callable[[Chunk], None]
+    ) -> None:
+        """Read periods until stopped or the shutter closes; a device that ends by itself is an OSError.
+
+        A period's time is its first sample's: counted on from the first period's (the sound card's
+        clock is steadier than when a thread gets to read), following the reads by :data:`FOLLOW`.
+        """
+        origin: float | None = None  # the monotonic time of the first sample counted from
+        counted = 0
         for frame in container.decode(audio=0):
-            samples = frame.to_ndarray()
+            samples = frame.to_ndarray().reshape(-1).astype(np.int16, copy=False)
+            read = time.monotonic() - len(samples) / RATE  # the period just ended: its first sample
+            if origin is None or abs(read - (origin + counted / RATE)) > RESYNC:
+                origin, counted = read, 0
+            else:
+                origin += (read - (origin + counted / RATE)) * FOLLOW
+            deliver(Chunk(samples, origin + counted / RATE))
+            counted += len(samples)
             if self.state != "on":
                 self.state = "on"
                 HEALTH.worked(self.part)
-            self.samples += samples.shape[-1]
+            self.samples += len(samples)
             self.level = dbfs(samples)
             if stop.is_set() or self.paused():
                 return

@@ -1,0 +1,117 @@
+"""One camera's sound: its input, and an encoder per codec that outputs listen to.
+
+The input is the camera's microphone (:class:`~camcast.audio.microphone.MicrophoneCapture`) or the
+test pattern's beep (:class:`~camcast.audio.beep.Beep`). It runs as a part of its own under the
+supervisor, so a microphone that fails never touches the pictures, and it hands its chunks to
+:meth:`Sound.receive` on the event loop; each :class:`~camcast.audio.encode.AudioRendition` encodes
+them only while an output listens to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from camcast.audio.beep import Beep
+from camcast.audio.chunks import Chunk
+from camcast.audio.encode import AudioRendition
+from camcast.errors import ConfigError
+from camcast.audio.microphone import MicrophoneCapture, microphone_for
+
+#: The codec each output carries sound in: Opus where the client takes it (WebRTC, RTSP), AAC-LC
+#: where one does not (Safari's HLS, MP4 players, RTMP).
+CODECS = ("opus", "aac")
+
+
+class AudioInput(Protocol):
+    """What a camera's sound comes from: it runs until cancelled, says whether it is ``on``
+    (``silenced`` by the shutter, ``unavailable``, ``off``) and how loud (dBFS), and hands its chunks
+    to ``deliver``."""
+
+    device: str
+    state: str
+    level: float | None
+    deliver: Callable[[Chunk], None]
+
+    @property
+    def part(self) -> str: ...
+
+    async def run(self) -> None: ...
+
+
+class Sound:
+    """A camera's input and its encoders by codec (see the module docstring)."""
+
+    def __init__(self, camera: str, input: AudioInput) -> None:
+        self.camera = camera
+        self.input = input
+        self.renditions: dict[str, AudioRendition] = {}
+        input.deliver = self.receive
+
+    # What the status shows: the input's.
+    @property
+    def device(self) -> str:
+        return self.input.device
+
+    @property
+    def state(self) -> str:
+        return self.input.state
+
+    @property
+    def level(self) -> float | None:
+        return self.input.level
+
+    @property
+    def part(self) -> str:
+        return self.input.part
+
+    async def run(self) -> None:
+        await self.input.run()
+
+    def rendition(self, codec: str) -> AudioRendition:
+        """The encoder of ``codec`` (one of :data:`CODECS`), made the first time it is asked for."""
+        if codec not in self.renditions:
+            self.renditions[codec] = AudioRendition(codec, f"{self.camera}-{codec}")
+        return self.renditions[codec]
+
+    def receive(self, chunk: Chunk) -> None:
+        for rendition in self.renditions.values():
+            rendition.receive(chunk)
+
+    @property
+    def listeners(self) -> int:
+        return sum(len(r.listeners) for r in self.renditions.values())
+
+    @property
+    def encode_seconds(self) -> float:
+        return sum(r.encode_seconds for r in self.renditions.values())
+
+    def close(self) -> None:
+        for rendition in self.renditions.values():
+            rendition.close()
+
+
+def sound_for(
+    camera: str,
+    audio: str,
+    device: str | None,
+    where: str,
+    paused: Callable[[], bool],
+    pattern: bool,
+) -> Sound | None:
+    """A camera's sound as its ``audio`` setting says: None for ``off``; ``source`` is the test
+    pattern's beep (``pattern``: the camera shows the pattern); else a microphone (see
+    :func:`~camcast.audio.microphone.microphone_for`)."""
+    if audio == "off":
+        return None
+    if audio == "source":
+        if not pattern:
+            raise ConfigError(
+                f'audio = "source": {where} carries no sound camcast reads (the test pattern has its '
+                'beep); name a microphone as audio = "hw:CARD=...,DEV=..." (camcast sources lists '
+                'them), or set audio = "off"',
+                camera=camera,
+            )
+        return Sound(camera, Beep(camera, paused))
+    microphone: MicrophoneCapture | None = microphone_for(camera, audio, device, where, paused)
+    return None if microphone is None else Sound(camera, microphone)

@@ -1,0 +1,184 @@
+"""Sound (issue 33): encoded once per codec on the pictures' clock, carried by every output that
+carries sound, and heard only by those allowed: the test pattern's beep, in step with its flash, as the
+source; aiortc and Chromium as WebRTC listeners."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import AsyncIterator
+
+import aiohttp
+import numpy as np
+import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
+
+from camcast.audio.beep import beep_samples
+from camcast.audio.chunks import RATE, Chunk, dbfs
+from camcast.audio.encode import REANCHOR, AudioEncoder
+from camcast.paths import config_dir
+from camcast.security.tokens import ShareKeys
+from camcast.server.webrtc import ice
+from camcast.sources.pattern import FLASH_SECONDS, PatternSource
+from tests.browser import chromium
+from tests.conftest import camcast_server
+from tests.test_access import VIEWER, accounts  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.timeout(120)
+
+BEEP = ("--source", "pattern", "--size", "320x240", "--fps", "15", "--audio", "source")
+
+
+def test_the_beep_sounds_with_the_flash() -> None:
+    """The tone fills the first 100 ms of each second of the monotonic clock and nothing else; the
+    pattern's frames due in those 100 ms show the white block, the others a black one."""
+    samples = beep_samples(1000.0, RATE * 2).reshape(-1, RATE // 1000)  # by the millisecond
+    loud = [ms for ms, block in enumerate(samples) if np.abs(block.astype(np.int32)).max() > 1000]
+    wanted = int(FLASH_SECONDS * 1000)
+    assert loud == [*range(wanted), *range(1000, 1000 + wanted)]
+    pattern = PatternSource(320, 240, 30)
+    pattern.flash = True
+    corner = [pattern.draw(1, 0.0, 1000.0 + i / 30).y[-8:, -8:].mean() for i in range(31)]
+    assert [round(c) for c in corner[:4]] == [235, 235, 235, 16] and corner[30] == 235
+
+
+@pytest.mark.parametrize("codec", ["opus", "aac"])
+def test_packets_are_stamped_on_the_chunks_clock(codec: str) -> None:
+    """Packets follow the chunks' times to the sample; a chunk that arrives after a gap (the input was
+    reopened) starts a new anchor, and so does one whose time strays past REANCHOR."""
+    encoder = AudioEncoder(codec)
+    packets = []
+    for i in range(100):
+        packets += encoder.encode(Chunk(beep_samples(50.0 + i * 0.02, 960), 50.0 + i * 0.02))
+    # The first packet carries the encoder's priming, stamped earlier by as much.
+    spans = [(p.time, p.samples) for p in packets]
+    for (t0, n0), (t1, _) in itertools.pairwise(spans):
+        assert abs(t1 - (t0 + n0 / RATE)) < 1e-6
+    assert packets[0].time <= 50.0 and packets[1].time > 50.0 - 0.03
+    gap = encoder.encode(Chunk(np.zeros(960 * 4, np.int16), 60.0))
+    gap += encoder.encode(Chunk(np.zeros(960 * 4, np.int16), 60.08 + REANCHOR * 2))
+    assert any(abs(p.time - 60.0) < 0.03 for p in gap)
+    assert any(p.time >= 60.08 + REANCHOR for p in gap)
+
+
+@contextlib.asynccontextmanager
+async def listener(
+    session: aiohttp.ClientSession, url: str, headers: dict[str, str] | None = None
+) -> AsyncIterator[dict[str, MediaStreamTrack]]:
+    """A WHEP peer asking for video and sound: yields the tracks that came, by kind, once the video has."""
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc.addTransceiver("video", direction="recvonly")
+    pc.addTransceiver("audio", direction="recvonly")
+    tracks: dict[str, MediaStreamTrack] = {}
+    video = asyncio.Event()
+
+    @pc.on("track")
+    def got(track: MediaStreamTrack) -> None:
+        tracks[track.kind] = track
+        if track.kind == "video":
+            video.set()
+
+    with ice.gathering_on(("127.0.0.1",)):
+        await pc.setLocalDescription(await pc.createOffer())
+    async with session.post(
+        url, data=pc.localDescription.sdp, headers={"Content-Type": "application/sdp", **(headers or {})}
+    ) as resp:
+        assert resp.status == 201, await resp.text()
+        resource = str(resp.url.join(aiohttp.client.URL(resp.headers["Location"])))
+        await pc.setRemoteDescription(RTCSessionDescription(await resp.text(), "answer"))
+    try:
+        await asyncio.wait_for(video.wait(), 10)
+        yield tracks
+    finally:
+        async with session.delete(resource, headers=headers):
+            pass
+        await pc.close()
+
+
+async def heard(track: MediaStreamTrack, seconds: float) -> list[float]:
+    """The level (dBFS) of each 20 ms of sound received in ``seconds``."""
+    levels = []
+    loop = asyncio.get_running_loop()
+    until = loop.time() + seconds
+    while loop.time() < until:
+        frame = await asyncio.wait_for(track.recv(), 5)
+        samples = frame.to_ndarray().reshape(-1)[:: len(frame.layout.channels)]  # type: ignore[attr-defined]
+        levels.append(dbfs(samples.astype(np.int16)))
+    return levels
+
+
+async def test_webrtc_carries_the_beep_to_a_listener() -> None:
+    """aiortc asks for video and sound: the sound track plays the beep (loud about a tenth of the time,
+    silent otherwise); the status says the microphone is on, and the viewer log that the peer listens."""
+    async with (
+        camcast_server(*BEEP) as server,
+        aiohttp.ClientSession() as session,
+        listener(session, server.url + "/whep") as tracks,
+    ):
+        assert "audio" in tracks, tracks
+        levels = await heard(tracks["audio"], 3)
+        loud = sum(level > -25 for level in levels)
+        assert 0.05 * len(levels) <= loud <= 0.2 * len(levels), levels
+        async with session.get(server.url + "/status.json") as resp:
+            assert (await resp.json())["microphone"] == "on"
+        async with session.get(server.url + "/api/viewers") as resp:
+            watching = (await resp.json())["watching"]
+        assert [s["sound"] for s in watching if s["route"] == "webrtc"] == [True]
+
+
+#: In the page: the loudest level (dBFS) a WebAudio analyser measures on the video's sound over 2 s.
+PAGE_LEVEL = """async () => {
+  const video = document.getElementById('camcast-video');
+  const ctx = new AudioContext();
+  await ctx.resume();
+  const analyser = ctx.createAnalyser();
+  analyser.fftSize = 2048;
+  ctx.createMediaStreamSource(video.srcObject).connect(analyser);
+  const data = new Float32Array(analyser.fftSize);
+  let loudest = 0;
+  for (let i = 0; i < 40; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    analyser.getFloatTimeDomainData(data);
+    let sum = 0;
+    for (const v of data) sum += v * v;
+    loudest = Math.max(loudest, Math.sqrt(sum / data.length));
+  }
+  return loudest > 0 ? 20 * Math.log10(loudest) : -200;
+}"""
+
+
+async def test_chromium_plays_the_sound_muted_until_the_viewer_asks() -> None:
+    """Chromium's live page plays WebRTC with the sound muted and a sound button shown; pressed, the
+    video is unmuted, and a WebAudio analyser on its stream measures the beep."""
+    async with camcast_server(*BEEP) as server, chromium() as browser:
+        page = await browser.new_page()
+        await page.goto(server.url + "/view/live")
+        await page.wait_for_function(
+            "() => document.getElementById('camcast-player').dataset.mode === 'webrtc'", timeout=10000
+        )
+        button = page.locator("#camcast-sound")
+        await button.wait_for(state="visible", timeout=5000)
+        assert await page.evaluate("() => document.getElementById('camcast-video').muted")
+        assert await button.text_content() == "Sound off: listen"
+        await button.click()
+        assert not await page.evaluate("() => document.getElementById('camcast-video').muted")
+        assert await button.get_attribute("aria-pressed") == "true"
+        level = await page.evaluate(PAGE_LEVEL)
+        assert level > -30, level
+
+
+async def test_only_links_made_with_audio_carry_sound(accounts: object) -> None:  # noqa: F811
+    """An account hears the camera; a share link made without ``--audio`` gets the pictures alone
+    (its offer's audio section is answered, but nothing is sent on it), one made with it hears."""
+    keys = ShareKeys(config_dir() / "share.key")
+    silent, with_sound = keys.issue("tv", 3600, "stream"), keys.issue("radio", 3600, "stream", audio=True)
+    async with camcast_server(*BEEP) as server, aiohttp.ClientSession() as session:
+        url = server.url + "/whep"
+        async with listener(session, url, VIEWER.header) as tracks:
+            assert "audio" in tracks
+        async with listener(session, f"{url}?token={silent}") as tracks:
+            assert "audio" not in tracks
+        async with listener(session, f"{url}?token={with_sound}") as tracks:
+            assert max(await heard(tracks["audio"], 1.5)) > -25
