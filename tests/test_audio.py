@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import subprocess
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import numpy as np
@@ -22,6 +24,7 @@ from camcast.paths import config_dir
 from camcast.security.tokens import ShareKeys
 from camcast.server.webrtc import ice
 from camcast.sources.pattern import FLASH_SECONDS, PatternSource
+from tests.avsync import offsets
 from tests.browser import chromium
 from tests.conftest import camcast_server
 from tests.test_access import VIEWER, accounts  # noqa: F401 - the fixture
@@ -135,7 +138,9 @@ PAGE_LEVEL = """async () => {
   await ctx.resume();
   const analyser = ctx.createAnalyser();
   analyser.fftSize = 2048;
-  ctx.createMediaStreamSource(video.srcObject).connect(analyser);
+  const source = video.srcObject
+    ? ctx.createMediaStreamSource(video.srcObject) : ctx.createMediaElementSource(video);
+  source.connect(analyser);
   const data = new Float32Array(analyser.fftSize);
   let loudest = 0;
   for (let i = 0; i < 40; i++) {
@@ -182,3 +187,54 @@ async def test_only_links_made_with_audio_carry_sound(accounts: object) -> None:
             assert "audio" not in tracks
         async with listener(session, f"{url}?token={with_sound}") as tracks:
             assert max(await heard(tracks["audio"], 1.5)) > -25
+
+
+def streams_of(url: str) -> list[str]:
+    """The codecs ffprobe finds in ``url``."""
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0", url],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return sorted(set(probe.stdout.split()))  # each stream is listed in its program too
+
+
+async def test_hls_carries_the_sound_in_step_with_the_pictures(tmp_path: Path) -> None:
+    """The HLS segments carry AAC beside the H.264 (ffprobe sees both; the playlist names both codecs);
+    FFmpeg's copy of 5 s of it plays each beep within 40 ms of its flash. A share link made without
+    --audio gets the pictures alone, and the files with sound are refused to it."""
+    keys = ShareKeys(config_dir() / "share.key")
+    silent = keys.issue("tv", 3600, "stream")
+    async with camcast_server(*BEEP) as server, aiohttp.ClientSession() as session:
+        url = server.url + "/hls/index.m3u8"
+        async with session.get(url) as resp:
+            heard = await resp.text()
+        assert await asyncio.to_thread(streams_of, url) == ["aac", "h264"]
+        copy = tmp_path / "copy.mp4"
+        ffmpeg = ["ffmpeg", "-v", "error", "-i", url, "-t", "5", "-c", "copy", str(copy)]
+        await asyncio.to_thread(subprocess.run, ffmpeg, check=True, timeout=60)
+        found = offsets(copy)
+        assert len(found) >= 3 and max(abs(o) for o in found) <= 0.04, found
+        async with session.get(f"{url}?token={silent}") as resp:
+            pictures = await resp.text()
+        assert await asyncio.to_thread(streams_of, f"{url}?token={silent}") == ["h264"]
+        assert pictures != heard
+        sound_file = next(line for line in heard.splitlines() if line.endswith(".m4s"))
+        async with session.get(f"{server.url}/hls/{sound_file}?token={silent}") as resp:
+            assert resp.status == 403
+
+
+async def test_hlsjs_plays_the_sound_when_asked() -> None:
+    """Chromium with WHEP refused plays HLS by hls.js: the sound button shows, and once pressed a
+    WebAudio analyser on the video measures the beep."""
+    async with camcast_server(*BEEP) as server, chromium() as browser:
+        page = await browser.new_page()
+        await page.route("**/whep", lambda route: route.fulfill(status=503, body="no WebRTC here"))
+        await page.goto(server.url + "/view/stream")
+        await page.wait_for_function(
+            "() => document.getElementById('camcast-player').dataset.mode === 'hls.js'", timeout=15000
+        )
+        button = page.locator("#camcast-sound")
+        await button.wait_for(state="visible", timeout=15000)
+        await button.click()
+        await page.wait_for_function("() => document.getElementById('camcast-video').currentTime > 1")
+        assert await page.evaluate(PAGE_LEVEL) > -30

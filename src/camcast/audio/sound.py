@@ -15,8 +15,8 @@ from typing import Protocol
 from camcast.audio.beep import Beep
 from camcast.audio.chunks import Chunk
 from camcast.audio.encode import AudioRendition
-from camcast.errors import ConfigError
 from camcast.audio.microphone import MicrophoneCapture, microphone_for
+from camcast.errors import ConfigError
 
 #: The codec each output carries sound in: Opus where the client takes it (WebRTC, RTSP), AAC-LC
 #: where one does not (Safari's HLS, MP4 players, RTMP).

@@ -3,8 +3,10 @@
 Written by hand, as gohlslib's ``pkg/fmp4`` is, rather than through FFmpeg's mp4 muxer: a fragment
 must be cut exactly where an LL-HLS part ends (every ~200 ms, not only at keyframes) and be available
 the moment its last frame is, which a muxer behind a file-like object does not promise. Only what
-browsers, hls.js and FFmpeg need is written: one video track, timescale 90 kHz, ``avc1`` with its
-``avcC``, and per fragment ``moof`` (``mfhd``, ``traf`` with ``tfhd``, ``tfdt``, ``trun``) + ``mdat``.
+browsers, hls.js and FFmpeg need is written: a video track, timescale 90 kHz, ``avc1`` with its
+``avcC``; when the camera's sound is carried, an AAC-LC track (track 2, timescale 48 kHz, ``mp4a``
+with its ``esds``); and per fragment ``moof`` (``mfhd``, a ``traf`` per track with ``tfhd``, ``tfdt``,
+``trun``) + ``mdat``.
 
 Input is Annex B (start codes), as :mod:`camcast.encode.h264` and cameras deliver it; samples are
 stored length-prefixed (4 bytes), without the parameter sets, which live in the init segment.
@@ -21,6 +23,11 @@ from camcast.frames import Encoded, Frame
 
 #: The MP4 timescale of the video track: 90 kHz, the MPEG clock.
 TIMESCALE = 90_000
+#: The sound track's: its sample rate.
+AUDIO_TIMESCALE = 48_000
+VIDEO_TRACK, AUDIO_TRACK = 1, 2
+#: The RFC 6381 name of AAC-LC, for the playlist's CODECS.
+AAC_LC = "mp4a.40.2"
 
 NAL_SLICE, NAL_IDR, NAL_SEI, NAL_SPS, NAL_PPS, NAL_AUD = 1, 5, 6, 7, 8, 9
 #: Sample flags (ISO/IEC 14496-12 8.8.3.1): a sync sample depends on nothing; others depend on earlier
@@ -111,40 +118,72 @@ def _avcc(sps: bytes, pps: bytes) -> bytes:
     return _box(b"avcC", body)
 
 
-def init_segment(sps: bytes, pps: bytes, width: int, height: int) -> bytes:
-    """``ftyp`` + ``moov`` for one H.264 track of ``width`` x ``height`` pixels."""
-    ftyp = _box(b"ftyp", b"iso5", struct.pack(">I", 512), b"iso5iso6mp41")
-    mvhd = _full_box(
-        b"mvhd", 0, 0,
-        struct.pack(">IIII", 0, 0, 1000, 0), struct.pack(">IH", 0x10000, 0x100), bytes(10), _UNITY_MATRIX,
-        bytes(24), struct.pack(">I", 2),
+def _descriptor(tag: int, *payload: bytes) -> bytes:
+    """An MPEG-4 descriptor (ISO/IEC 14496-1) of fewer than 128 bytes."""
+    body = b"".join(payload)
+    return bytes((tag, len(body))) + body
+
+
+def _mp4a(config: bytes) -> bytes:
+    """The sample entry of mono AAC at 48 kHz, with its AudioSpecificConfig ``config``."""
+    decoder = _descriptor(
+        0x04, bytes((0x40, 0x15)), bytes(3), struct.pack(">II", 0, 0),  # MPEG-4 audio, an audio stream
+        _descriptor(0x05, config),
     )  # fmt: skip
+    esds = _full_box(
+        b"esds", 0, 0, _descriptor(0x03, struct.pack(">HB", 0, 0), decoder, _descriptor(0x06, b"\x02"))
+    )
+    return _box(
+        b"mp4a", bytes(6), struct.pack(">H", 1), bytes(8), struct.pack(">HHHH", 1, 16, 0, 0),
+        struct.pack(">I", AUDIO_TIMESCALE << 16), esds,
+    )  # fmt: skip
+
+
+def _trak(track: int, kind: bytes, timescale: int, entry: bytes, width: int = 0, height: int = 0) -> bytes:
+    """A track of ``kind`` (``vide``, ``soun``) whose samples are described by ``entry``; its samples
+    all come in fragments."""
+    volume = 0x100 if kind == b"soun" else 0
     tkhd = _full_box(
         b"tkhd", 0, 3,  # enabled, in the movie
-        struct.pack(">IIIII", 0, 0, 1, 0, 0), bytes(8), struct.pack(">HHHH", 0, 0, 0, 0), _UNITY_MATRIX,
-        struct.pack(">II", width << 16, height << 16),
+        struct.pack(">IIIII", 0, 0, track, 0, 0), bytes(8), struct.pack(">HHHH", 0, 0, volume, 0),
+        _UNITY_MATRIX, struct.pack(">II", width << 16, height << 16),
     )  # fmt: skip
-    mdhd = _full_box(b"mdhd", 0, 0, struct.pack(">IIIIHH", 0, 0, TIMESCALE, 0, 0x55C4, 0))  # 'und'
-    hdlr = _full_box(b"hdlr", 0, 0, struct.pack(">I4s", 0, b"vide"), bytes(12), b"camcast\x00")
-    avc1 = _box(
-        b"avc1",
-        bytes(6), struct.pack(">H", 1), bytes(16), struct.pack(">HH", width, height),
-        struct.pack(">IIIH", 0x00480000, 0x00480000, 0, 1), bytes(32), struct.pack(">Hh", 0x18, -1),
-        _avcc(sps, pps),
-    )  # fmt: skip
+    mdhd = _full_box(b"mdhd", 0, 0, struct.pack(">IIIIHH", 0, 0, timescale, 0, 0x55C4, 0))  # 'und'
+    hdlr = _full_box(b"hdlr", 0, 0, struct.pack(">I4s", 0, kind), bytes(12), b"camcast\x00")
     stbl = _box(
         b"stbl",
-        _full_box(b"stsd", 0, 0, struct.pack(">I", 1), avc1),
+        _full_box(b"stsd", 0, 0, struct.pack(">I", 1), entry),
         _full_box(b"stts", 0, 0, struct.pack(">I", 0)),
         _full_box(b"stsc", 0, 0, struct.pack(">I", 0)),
         _full_box(b"stsz", 0, 0, struct.pack(">II", 0, 0)),
         _full_box(b"stco", 0, 0, struct.pack(">I", 0)),
     )
     dinf = _box(b"dinf", _full_box(b"dref", 0, 0, struct.pack(">I", 1), _full_box(b"url ", 0, 1)))
-    minf = _box(b"minf", _full_box(b"vmhd", 0, 1, bytes(8)), dinf, stbl)
-    trak = _box(b"trak", tkhd, _box(b"mdia", mdhd, hdlr, minf))
-    mvex = _box(b"mvex", _full_box(b"trex", 0, 0, struct.pack(">IIIII", 1, 1, 0, 0, 0)))
-    return ftyp + _box(b"moov", mvhd, trak, mvex)
+    header = _full_box(b"vmhd", 0, 1, bytes(8)) if kind == b"vide" else _full_box(b"smhd", 0, 0, bytes(4))
+    return _box(b"trak", tkhd, _box(b"mdia", mdhd, hdlr, _box(b"minf", header, dinf, stbl)))
+
+
+def init_segment(sps: bytes, pps: bytes, width: int, height: int, audio: bytes | None = None) -> bytes:
+    """``ftyp`` + ``moov`` for one H.264 track of ``width`` x ``height`` pixels, and with ``audio`` (an
+    AAC AudioSpecificConfig) a sound track."""
+    ftyp = _box(b"ftyp", b"iso5", struct.pack(">I", 512), b"iso5iso6mp41")
+    tracks = (VIDEO_TRACK,) if audio is None else (VIDEO_TRACK, AUDIO_TRACK)
+    mvhd = _full_box(
+        b"mvhd", 0, 0,
+        struct.pack(">IIII", 0, 0, 1000, 0), struct.pack(">IH", 0x10000, 0x100), bytes(10), _UNITY_MATRIX,
+        bytes(24), struct.pack(">I", len(tracks) + 1),
+    )  # fmt: skip
+    avc1 = _box(
+        b"avc1",
+        bytes(6), struct.pack(">H", 1), bytes(16), struct.pack(">HH", width, height),
+        struct.pack(">IIIH", 0x00480000, 0x00480000, 0, 1), bytes(32), struct.pack(">Hh", 0x18, -1),
+        _avcc(sps, pps),
+    )  # fmt: skip
+    traks = [_trak(VIDEO_TRACK, b"vide", TIMESCALE, avc1, width, height)]
+    if audio is not None:
+        traks.append(_trak(AUDIO_TRACK, b"soun", AUDIO_TIMESCALE, _mp4a(audio)))
+    mvex = _box(b"mvex", *(_full_box(b"trex", 0, 0, struct.pack(">IIIII", t, 1, 0, 0, 0)) for t in tracks))
+    return ftyp + _box(b"moov", mvhd, *traks, mvex)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,27 +196,45 @@ class Sample:
     keyframe: bool
 
 
-def fragment(sequence: int, decode_time: int, samples: Sequence[Sample]) -> bytes:
-    """``moof`` + ``mdat`` holding ``samples``; ``decode_time`` (90 kHz) is the first one's, and
-    ``sequence`` counts fragments from 1."""
+def _flags(sample: Sample) -> int:
+    return SYNC_SAMPLE if sample.keyframe else NON_SYNC_SAMPLE
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One track's samples in a fragment, the first decoded at ``decode_time`` (in its timescale)."""
+
+    track: int
+    decode_time: int
+    samples: Sequence[Sample]
+
+
+def fragment(sequence: int, decode_time: int, samples: Sequence[Sample], sound: Run | None = None) -> bytes:
+    """``moof`` + ``mdat`` holding the pictures ``samples``, the first decoded at ``decode_time``
+    (90 kHz), and the ``sound`` samples of the same stretch; ``sequence`` counts fragments from 1."""
+    runs = [Run(VIDEO_TRACK, decode_time, samples)]
+    if sound is not None and sound.samples:
+        runs.append(sound)
 
     def moof(data_offset: int) -> bytes:
-        trun = _full_box(
-            b"trun", 0, 0x000701,  # data offset, and per sample: duration, size, flags
-            struct.pack(">Ii", len(samples), data_offset),
-            *(
-                struct.pack(">III", s.duration, len(s.data), SYNC_SAMPLE if s.keyframe else NON_SYNC_SAMPLE)
-                for s in samples
-            ),
-        )  # fmt: skip
-        traf = _box(
-            b"traf",
-            _full_box(b"tfhd", 0, 0x020000, struct.pack(">I", 1)),  # default-base-is-moof, track 1
-            _full_box(b"tfdt", 1, 0, struct.pack(">Q", decode_time)),
-            trun,
-        )
-        return _box(b"moof", _full_box(b"mfhd", 0, 0, struct.pack(">I", sequence)), traf)
+        trafs = []
+        for run in runs:
+            trun = _full_box(
+                b"trun", 0, 0x000701,  # data offset, and per sample: duration, size, flags
+                struct.pack(">Ii", len(run.samples), data_offset),
+                *(struct.pack(">III", s.duration, len(s.data), _flags(s)) for s in run.samples),
+            )  # fmt: skip
+            trafs.append(
+                _box(
+                    b"traf",
+                    _full_box(b"tfhd", 0, 0x020000, struct.pack(">I", run.track)),  # default-base-is-moof
+                    _full_box(b"tfdt", 1, 0, struct.pack(">Q", run.decode_time)),
+                    trun,
+                )
+            )
+            data_offset += sum(len(s.data) for s in run.samples)
+        return _box(b"moof", _full_box(b"mfhd", 0, 0, struct.pack(">I", sequence)), *trafs)
 
     size = len(moof(0))
-    payload = b"".join(s.data for s in samples)
+    payload = b"".join(s.data for run in runs for s in run.samples)
     return moof(size + 8) + struct.pack(">I4s", 8 + len(payload), b"mdat") + payload

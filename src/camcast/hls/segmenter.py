@@ -6,6 +6,11 @@ closes once it spans ``part_target`` seconds; a segment closes at the first keyf
 most of ``segment_target`` seconds. Each part is one fMP4 fragment, and a segment is its parts
 end to end, so a part and its segment share bytes and timing exactly.
 
+With the camera's sound (``sound``: the AAC encoder's configuration), each part also holds the AAC
+packets that arrived since the last one, stamped on the same clock (48 kHz ticks from the same start):
+a player places them by their own decode time, so sound that arrives a few milliseconds after the
+pictures it goes with still plays with them.
+
 The window is bounded: ``window`` finished segments, older ones are forgotten, and the bytes of a
 finished segment's parts are let go once the playlist no longer lists them. Everything here runs on
 the event loop; waiting (for a blocking playlist reload, a preloaded part) is
@@ -23,6 +28,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from camcast.audio.chunks import AudioPacket
 from camcast.frames import EncodedFrame
 from camcast.hls import fmp4, names
 from camcast.hls.playlist import MediaPlaylist, Part, Segment
@@ -83,12 +89,14 @@ class Segmenter:
         window: int = 6,
         need_keyframe: Callable[[], object] = lambda: None,
         on_segment: Callable[[Finished], object] = lambda finished: None,
+        sound: bytes | None = None,
     ) -> None:
         self.segment_target = segment_target
         self.part_target = part_target
         self.window = window
         self.need_keyframe = need_keyframe
         self.on_segment = on_segment
+        self.sound = sound
         self.run = secrets.token_hex(3)
         self.init: bytes | None = None
         self.init_uri = ""
@@ -104,11 +112,16 @@ class Segmenter:
         self._part_start = 0
         self._gap = False
         self._changed = asyncio.Event()
+        self._heard: list[tuple[int, bytes, int]] = []  # AAC packets not yet in a part: tick, data, samples
+        self._heard_until = 0  # where the sound in the parts so far ends (48 kHz ticks)
 
     @property
     def codecs(self) -> str | None:
         """The stream's codec as RFC 6381 names it (``avc1.42C01F``), once its first keyframe came."""
-        return None if self._params is None else fmp4.codec_string(self._params[0])
+        if self._params is None:
+            return None
+        video = fmp4.codec_string(self._params[0])
+        return video if self.sound is None else f"{video},{fmp4.AAC_LC}"
 
     def bits_per_second(self) -> tuple[int, int] | None:
         """The peak and the average bits per second of the finished segments in the window."""
@@ -162,6 +175,32 @@ class Segmenter:
             self._close_part(tick)
         self._held = (tick, fmp4.Sample(0, fmp4.sample_data(units), picture.keyframe))
 
+    def push_sound(self, packet: AudioPacket) -> None:
+        """Take the next AAC packet (a listener of the sound's AAC rendition); kept for the next part."""
+        if self._t0 is None or self._held is None or self.sound is None:
+            return  # no picture yet to go with it
+        tick = round((packet.time - self._t0) * fmp4.AUDIO_TIMESCALE)
+        if tick + packet.samples // 2 >= self._heard_until:  # not sound a part already holds
+            self._heard.append((tick, packet.data, packet.samples))
+
+    def _sound_run(self) -> fmp4.Run | None:
+        """The packets for the part being closed: those that follow on from one another (a gap, where
+        the input stopped or its clock was set anew, waits for the next part, as a part's sound has
+        one decode time)."""
+        if not self._heard:
+            return None
+        first = self._heard[0][0]
+        if abs(first - self._heard_until) <= self._heard[0][2] // 2:
+            first = self._heard_until  # on from the last part's sound, without a gap or an overlap
+        end, count = first, 0
+        for tick, _data, samples in self._heard:
+            if count and abs(tick - end) > samples // 2:
+                break
+            end, count = end + samples, count + 1
+        taken, self._heard = self._heard[:count], self._heard[count:]
+        self._heard_until = end
+        return fmp4.Run(fmp4.AUDIO_TRACK, first, [fmp4.Sample(n, data, True) for _tick, data, n in taken])
+
     def interrupt(self) -> None:
         """The stream stops (nobody watches, or the shutter closed): finish what there is; the next
         frames start a new segment after a discontinuity, at a keyframe."""
@@ -173,6 +212,7 @@ class Segmenter:
             self._close_segment(held_tick + nominal)
         self._held = None
         self._samples = []
+        self._heard = []
         self._gap = bool(self.segments)
 
     def _new_init(self, sps: bytes, pps: bytes, width: int, height: int) -> None:
@@ -180,7 +220,7 @@ class Segmenter:
             self.interrupt()  # a new picture size or encoder: players start afresh from the new init
         self._params = (sps, pps, width, height)
         self._versions += 1
-        self.init = fmp4.init_segment(sps, pps, width, height)
+        self.init = fmp4.init_segment(sps, pps, width, height, self.sound)
         self.init_uri = names.init(self.run, self._versions)
 
     def _open_segment(self, tick: int, wall: float) -> None:
@@ -199,7 +239,7 @@ class Segmenter:
             self._samples = []
             return
         self._fragments += 1
-        data = fmp4.fragment(self._fragments, self._part_start, self._samples)
+        data = fmp4.fragment(self._fragments, self._part_start, self._samples, self._sound_run())
         duration = (tick - self._part_start) / fmp4.TIMESCALE
         self.segments[-1].parts.append(_Part(data, duration, self._samples[0].keyframe, len(self._samples)))
         self._samples = []

@@ -130,6 +130,9 @@
       if (!video.canPlayType("application/vnd.apple.mpegurl")) return mjpeg(reason);
       video.addEventListener("error", function () { mjpeg(" (the video failed)"); });
       video.src = hlsUrl;
+      video.addEventListener("loadedmetadata", function () {
+        soundButton(Boolean(video.audioTracks && video.audioTracks.length));
+      }, { once: true });
       playing("hls-native", "Live: H.264 video (HLS, played by the browser)" + why + ".");
     };
     if (!(window.MediaSource || window.ManagedMediaSource)) return native(" (this browser cannot play HLS)");
@@ -169,6 +172,12 @@
         if (event === Hls.Events.MANIFEST_PARSED) player.startLevel = player.autoLevelCapping;
       };
       player.on(Hls.Events.MANIFEST_PARSED, cap);
+      // The segments carry the camera's sound when its audio is on and this viewer may hear it.
+      // (hls.js lists a segment holding both as one "audiovideo" track.)
+      player.on(Hls.Events.BUFFER_CODECS, function (event, data) {
+        var both = data.audiovideo && /mp4a/.test(data.audiovideo.codec || "");
+        soundButton(Boolean(data.audio || both));
+      });
       window.addEventListener("resize", cap);
       player.on(Hls.Events.ERROR, function (event, data) {
         if (!data.fatal) return;

@@ -200,8 +200,14 @@ def build_app(
             smaller = camera.rendition("serve", "h264", variant)
             variants.append(HlsOutput(smaller, camera.settings.hls_window, f"v{variant}.m3u8"))
         fanout, webrtc_out = Fanout(rendition), WebRtcOutput(video)
-        sound = SoundOutput(camera.sound.rendition("opus")) if camera.sound is not None else None
-        shown[camera.name] = Served(camera, rendition, fanout, tuple(variants), webrtc_out, sound)
+        sound, heard = None, []
+        if camera.sound is not None:
+            sound = SoundOutput(camera.sound.rendition("opus"))
+            aac = camera.sound.rendition("aac")
+            heard = [HlsOutput(v.rendition, v.segmenter.window, v.uri, aac) for v in variants]
+        shown[camera.name] = Served(
+            camera, rendition, fanout, tuple(variants), webrtc_out, sound, tuple(heard)
+        )
     webrtc = WebRtc(ice or IceSettings())
     app[STATE] = ServerState(
         shown, gate, ViewerLog(viewer_log), webrtc, proxies or TrustedProxies(()), base_path, frame_ancestors,
@@ -232,7 +238,7 @@ async def _sweeper(app: web.Application) -> AsyncIterator[None]:
             app[STATE].viewers.sweep()
             now = time.monotonic()
             for cam in app[STATE].cameras.values():
-                for hls in cam.variants:
+                for hls in (*cam.variants, *cam.heard):
                     hls.sweep(now)
 
     task = asyncio.create_task(sweep())

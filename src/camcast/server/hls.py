@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from camcast.audio.encode import AudioRendition
 from camcast.encode.h264 import H264Encoder
 from camcast.encode.rendition import Rendition
 from camcast.hls import names
@@ -39,17 +40,21 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 class HlsOutput:
-    """One rendition's HLS: the segmenter, attached to its H.264 rendition while anyone watches.
-    ``uri`` names its media playlist in a multivariant playlist."""
+    """One rendition's HLS: the segmenter, attached to its H.264 rendition (and with ``sound``, to the
+    camera's AAC) while anyone watches. ``uri`` names its media playlist in a multivariant playlist."""
 
-    def __init__(self, rendition: Rendition, window: int, uri: str = "index.m3u8") -> None:
+    def __init__(
+        self, rendition: Rendition, window: int, uri: str = "index.m3u8", sound: AudioRendition | None = None
+    ) -> None:
         assert isinstance(rendition.encoder, H264Encoder), "HLS is cut from an H.264 rendition"
         self.uri = uri
         self.rendition = rendition
         self.encoder = rendition.encoder
+        self.sound = sound
         self.segmenter = Segmenter(
-            self.encoder.keyframe_every, PART_TARGET, window, need_keyframe=self.encoder.request_keyframe
-        )
+            self.encoder.keyframe_every, PART_TARGET, window, need_keyframe=self.encoder.request_keyframe,
+            sound=sound.encoder.extradata if sound is not None else None,
+        )  # fmt: skip
         self.attached = False
         self.last_request = 0.0
 
@@ -59,6 +64,8 @@ class HlsOutput:
         if not self.attached:
             self.attached = True
             self.rendition.add_listener(self.segmenter.push)
+            if self.sound is not None:
+                self.sound.add_listener(self.segmenter.push_sound)
             self.encoder.request_keyframe()
 
     def sweep(self, now: float) -> None:
@@ -66,6 +73,8 @@ class HlsOutput:
         if self.attached and now - self.last_request > IDLE_DETACH:
             self.attached = False
             self.rendition.remove_listener(self.segmenter.push)
+            if self.sound is not None:
+                self.sound.remove_listener(self.segmenter.push_sound)
             self.segmenter.interrupt()
 
     @property

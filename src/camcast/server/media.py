@@ -15,6 +15,7 @@ from camcast.server.mjpeg import VIEWER, stream
 from camcast.server.state import (
     ENDED,
     camera_name,
+    hears,
     optional_number,
     served,
     share_query,
@@ -53,8 +54,9 @@ async def mjpeg(request: web.Request) -> web.StreamResponse:
 
 
 async def hls_playlist(request: web.Request) -> web.StreamResponse:
-    """``index.m3u8``: the media playlist, or with several renditions the playlist naming them."""
-    variants = served(request).variants
+    """``index.m3u8``: the media playlist, or with several renditions the playlist naming them; with
+    the camera's sound in them for those who may hear it."""
+    variants = served(request).hls_for(hears(request))
     if len(variants) > 1:
         response = multivariant(variants, _token_query(request))
     else:
@@ -65,8 +67,10 @@ async def hls_playlist(request: web.Request) -> web.StreamResponse:
 
 
 async def hls_file(request: web.Request) -> web.StreamResponse:
-    """A rendition's playlist (``v1.m3u8``), or a file of one: each file's name says whose it is."""
-    variants = served(request).variants
+    """A rendition's playlist (``v1.m3u8``), or a file of one: each file's name says whose it is (and
+    those with sound are refused to a share link made without it)."""
+    cam = served(request)
+    variants = cam.hls_for(hears(request))
     name = request.match_info["name"]
     listed = re.fullmatch(r"v(\d{1,2})\.m3u8", name)
     if listed is not None:
@@ -79,6 +83,8 @@ async def hls_file(request: web.Request) -> web.StreamResponse:
         return response
     parsed = names.parse(name)
     hls = next((v for v in variants if parsed is not None and v.segmenter.run == parsed.run), None)
+    if hls is None and any(parsed is not None and v.segmenter.run == parsed.run for v in cam.heard):
+        raise web.HTTPForbidden(text="this link does not carry the camera's sound\n")
     if hls is None:  # no rendition's file (a stream since restarted): no encoder is woken for it
         raise web.HTTPNotFound(text="no such HLS file (the stream may have restarted)\n")
     hls.touch()

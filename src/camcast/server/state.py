@@ -50,6 +50,13 @@ class Served:
     webrtc: WebRtcOutput
     #: The camera's sound for WebRTC (Opus), when its audio is on.
     sound: SoundOutput | None = None
+    #: With its audio on, the HLS of each rendition with the sound in it (AAC), as ``variants``, for
+    #: those who may hear it (:func:`hears`); empty otherwise.
+    heard: tuple[HlsOutput, ...] = ()
+
+    def hls_for(self, sound: bool) -> tuple[HlsOutput, ...]:
+        """The renditions' HLS for someone who may hear the camera (``sound``), or may not."""
+        return self.heard if sound and self.heard else self.variants
 
     @property
     def hls(self) -> HlsOutput:
@@ -106,6 +113,13 @@ def state(request: web.Request) -> ServerState:
 def principal(request: web.Request) -> Principal | None:
     p = request.get(PRINCIPAL)
     return p
+
+
+def hears(request: web.Request) -> bool:
+    """Whether the streams this request opens may carry the camera's sound: for everyone let in but a
+    share link made without ``--audio``."""
+    p = principal(request)
+    return p is None or p.audio
 
 
 def share_query(request: web.Request) -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from camcast.server.state import camera_name, principal, share_query, state, watcher
+from camcast.server.state import camera_name, hears, principal, share_query, state, watcher
 from camcast.server.urls import path_for
 from camcast.server.webrtc.offer import MAX_OFFER, SDP_TYPE, OfferError, check_offer, check_request
 from camcast.server.webrtc.sessions import SessionsFull
@@ -22,8 +22,8 @@ async def offer(request: web.Request) -> web.StreamResponse:
     try:
         check_request(request.content_type, request.content_length)
         body = await request.content.read(MAX_OFFER + 1)
-        served, p = st.cameras[name], principal(request)
-        sound = served.sound if p is None or p.audio else None  # a link made without --audio: pictures only
+        served = st.cameras[name]
+        sound = served.sound if hears(request) else None  # a link made without --audio: pictures only
         session, answer = await st.webrtc.answer(check_offer(body), name, served.webrtc, who, sound)
     except OfferError as exc:
         raise _refusal(exc) from None
@@ -42,6 +42,7 @@ async def offer(request: web.Request) -> web.StreamResponse:
         why = reason
         st.webrtc.close_soon(session.id)
 
+    p = principal(request)
     held = st.gate.deliveries.add(p, cut, f"WebRTC {name} for {request.remote}") if p is not None else None
 
     def ended(_: object) -> None:
