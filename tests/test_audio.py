@@ -26,7 +26,7 @@ from camcast.server.webrtc import ice
 from camcast.sources.pattern import FLASH_SECONDS, PatternSource
 from tests.avsync import offsets
 from tests.browser import chromium
-from tests.conftest import camcast_server
+from tests.conftest import camcast_server, free_port, run_cli
 from tests.test_access import VIEWER, accounts  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.timeout(120)
@@ -189,10 +189,10 @@ async def test_only_links_made_with_audio_carry_sound(accounts: object) -> None:
             assert max(await heard(tracks["audio"], 1.5)) > -25
 
 
-def streams_of(url: str) -> list[str]:
+def streams_of(url: str, *options: str) -> list[str]:
     """The codecs ffprobe finds in ``url``."""
     probe = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0", url],
+        ["ffprobe", "-v", "error", *options, "-show_entries", "stream=codec_name", "-of", "csv=p=0", url],
         capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     return sorted(set(probe.stdout.split()))  # each stream is listed in its program too
@@ -238,3 +238,30 @@ async def test_hlsjs_plays_the_sound_when_asked() -> None:
         await button.click()
         await page.wait_for_function("() => document.getElementById('camcast-video').currentTime > 1")
         assert await page.evaluate(PAGE_LEVEL) > -30
+
+
+async def test_rtsp_sends_opus_as_a_second_track_in_step(tmp_path: Path) -> None:
+    """RTSP's description has an Opus track beside the H.264 (RFC 7587): ffmpeg over TCP and over UDP
+    each record 5 s in which every beep is within 40 ms of its flash (sender reports line them up);
+    a link made without --audio is described and played without it, one made with it hears."""
+    port = free_port()
+    async with camcast_server(*BEEP, "--rtsp", f"127.0.0.1:{port}") as server:
+        url = f"rtsp://127.0.0.1:{port}/camera"
+        assert await asyncio.to_thread(streams_of, url, "-rtsp_transport", "tcp") == ["h264", "opus"]
+
+        async def record(transport: str) -> list[float]:
+            out = tmp_path / f"{transport}.mkv"
+            command = ["ffmpeg", "-v", "error", "-rtsp_transport", transport, "-i", url, "-t", "5",
+                       "-c", "copy", str(out)]  # fmt: skip
+            await asyncio.to_thread(subprocess.run, command, check=True, timeout=60)
+            return offsets(out)
+
+        recorded = await asyncio.gather(record("tcp"), record("udp"))
+        for transport, found in zip(("tcp", "udp"), recorded, strict=True):
+            assert len(found) >= 3 and max(abs(o) for o in found) <= 0.04, (transport, found)
+        listen = ("--listen", f"127.0.0.1:{server.port}", "--rtsp", f"127.0.0.1:{port}")
+        for made, heard in (((), ["h264"]), (("--audio",), ["h264", "opus"])):
+            share = run_cli("share", "--scope", "stream", *made, *listen).stdout
+            assert ("with sound" in share) == bool(made), share
+            link = next(word for word in share.split() if word.startswith("rtsp://"))
+            assert await asyncio.to_thread(streams_of, link, "-rtsp_transport", "tcp") == heard

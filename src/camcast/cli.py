@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     share.add_argument("--list", action="store_true", help="list the links in use, with their last use")
     share.add_argument("--recording", metavar="NAME", help="with --scope recordings: a link to this one only")
     share.add_argument(
-        "--audio", action="store_true",
+        "--audio", action="store_true", dest="with_sound",  # not the camera setting of that name
         help="the link's streams carry the camera's sound, when its audio is on (default: pictures only)",
     )  # fmt: skip
     share.add_argument(
@@ -296,7 +296,7 @@ def run(args: argparse.Namespace) -> int:
             sharing.revoke(args.revoke) if args.revoke else sharing.list_links()
         else:
             sharing.share(cfg, args.expires, args.name, args.scope, args.base_url, _names(args.camera),
-                          args.recording, args.audio)  # fmt: skip
+                          args.recording, args.with_sound)  # fmt: skip
     elif args.command in ("pause", "resume"):
         admin.shutter(cfg, args.command, args.name)
     elif args.command == "viewers":

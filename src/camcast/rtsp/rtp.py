@@ -1,4 +1,5 @@
-"""H.264 over RTP (RFC 6184) and RTCP sender reports (RFC 3550), built without sockets.
+"""H.264 over RTP (RFC 6184), Opus over RTP (RFC 7587: one packet each, as it is) and RTCP sender
+reports (RFC 3550), built without sockets.
 
 A frame's NAL units become RTP payloads once (:func:`packetize`): a unit that fits is sent whole
 (single NAL unit packet), a bigger one in FU-A fragments. Every client then gets the same payload
@@ -17,6 +18,9 @@ from camcast.hls import fmp4
 MTU = 1400
 PAYLOAD_TYPE = 96
 CLOCK = 90_000
+#: The sound's (RFC 7587: Opus is always named opus/48000/2, whatever it carries; camcast's is mono).
+OPUS_PAYLOAD_TYPE = 97
+OPUS_CLOCK = 48_000
 _FU_A = 28
 #: Seconds between 1900 (NTP's epoch) and 1970.
 _NTP_EPOCH = 2_208_988_800
@@ -56,22 +60,28 @@ def packetize(units: list[bytes], mtu: int = MTU) -> tuple[bytes, ...]:
     return tuple(out)
 
 
-def header(sequence: int, timestamp: int, ssrc: int, marker: bool) -> bytes:
+def header(sequence: int, timestamp: int, ssrc: int, marker: bool, payload_type: int = PAYLOAD_TYPE) -> bytes:
     """An RTP header (version 2, no padding, extension or CSRC)."""
     return struct.pack(
         ">BBHII",
         0x80,
-        (0x80 if marker else 0) | PAYLOAD_TYPE,
+        (0x80 if marker else 0) | payload_type,
         sequence & 0xFFFF,
         timestamp & 0xFFFFFFFF,
         ssrc,
     )
 
 
-def headers(count: int, sequence: int, timestamp: int, ssrc: int) -> list[bytes]:
+def headers(
+    count: int, sequence: int, timestamp: int, ssrc: int, payload_type: int = PAYLOAD_TYPE
+) -> list[bytes]:
     """The RTP headers of one picture's ``count`` payloads: sequence numbers from ``sequence`` on, one
-    timestamp, the marker bit on the last (RFC 6184 5.1: the access unit's last packet)."""
-    return [header(sequence + i, timestamp, ssrc, i == count - 1) for i in range(count)]
+    timestamp, the marker bit on the last (RFC 6184 5.1: the access unit's last packet). For sound
+    (one payload, an Opus packet) the marker is left clear: RFC 7587 sets it only after silence
+    that was not sent, and camcast sends every packet."""
+    if payload_type == OPUS_PAYLOAD_TYPE:
+        return [header(sequence, timestamp, ssrc, False, payload_type)]
+    return [header(sequence + i, timestamp, ssrc, i == count - 1, payload_type) for i in range(count)]
 
 
 def sender_report(ssrc: int, wall: float, timestamp: int, packets: int, octets: int, cname: str) -> bytes:

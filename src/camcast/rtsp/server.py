@@ -1,5 +1,6 @@
 """The RTSP server: each camera at ``rtsp://HOST:PORT/NAME`` (the first also at ``/``), H.264 over
-RTP, to clients that take it over TCP (interleaved in the RTSP connection) or UDP (their ports).
+RTP (trackID=0), and Opus (trackID=1) when the camera's audio is on and the client may hear it, to
+clients that take it over TCP (interleaved in the RTSP connection) or UDP (their ports).
 
 Access is the HTTP server's gate (:class:`~camcast.security.gate.Gate`): without accounts a loopback
 client is the local user; otherwise a share link's ``?token=`` with the stream scope, or an account
@@ -43,8 +44,9 @@ log = logging.getLogger(__name__)
 
 #: Seconds a session lives without a request or a report (RFC 2326's default is 60).
 SESSION_TIMEOUT = 60
-#: The most sessions one connection may set up (a client has one track to set up).
+#: The most sessions one connection may set up (a client sets up one, with its tracks).
 MAX_SESSIONS = 4
+VIDEO_TRACK, SOUND_TRACK = "trackID=0", "trackID=1"
 
 
 class Refused(Exception):
@@ -155,7 +157,7 @@ class Connection:
                     break
                 for event in self.parser.feed(data):
                     if isinstance(event, Interleaved):
-                        if not any(s.transport.tcp for s in self.sessions.values()):
+                        if not any(s.video.transport.tcp for s in self.sessions.values()):
                             raise ProtocolError(400, "interleaved data before any TCP session")
                         for session in self.sessions.values():
                             session.last_active = time.monotonic()
@@ -187,7 +189,7 @@ class Connection:
         UDP session whose client still sends reports."""
         now = time.monotonic()
         return any(
-            s.playing and (s.transport.tcp or now - s.last_active < SESSION_TIMEOUT)
+            s.playing and (s.video.transport.tcp or now - s.last_active < SESSION_TIMEOUT)
             for s in self.sessions.values()
         )
 
@@ -229,7 +231,9 @@ class Connection:
         stream = self.server.streams[camera]
         if await stream.describe() is None:
             raise Refused(503, "the camera has sent no video yet")
-        sdp = stream.sdp(self.local, self.server.titles.get(camera, camera), secrets.randbits(31))
+        who = self.allowed.get(camera)
+        sound = who is None or who.audio  # a share link made without --audio: the pictures alone
+        sdp = stream.sdp(self.local, self.server.titles.get(camera, camera), secrets.randbits(31), sound)
         base = request.uri.split("?", 1)[0].rstrip("/") + "/"
         return 200, {"Content-Type": "application/sdp", "Content-Base": base}, sdp.encode()
 
@@ -238,42 +242,71 @@ class Connection:
     ) -> tuple[int, dict[str, str], bytes]:
         path = request.path.rstrip("/")
         head, _, last = path.rpartition("/")
+        track = VIDEO_TRACK
         if last.startswith(("trackID=", "streamid=")):
-            if last not in ("trackID=0", "streamid=0"):
-                raise Refused(404, "the stream has one track, trackID=0")
+            track = last.replace("streamid=", "trackID=")
+            if track not in (VIDEO_TRACK, SOUND_TRACK):
+                raise Refused(404, "the stream's tracks are trackID=0 (video) and trackID=1 (sound)")
             path = head or "/"
         camera = self._camera(path)
         who = await self._allowed(request, camera)
         transport = Transport.parse(request.headers.get("transport", ""))
         if transport.tcp and max(transport.channels) > 255:
             raise Refused(400, "interleaved channels are 0 to 255")
+        if track == SOUND_TRACK:
+            return await self._setup_sound(camera, who, transport, session)
         if session is not None:
-            raise Refused(459, "the stream has one track: it is set up already")
+            raise Refused(459, "the video track is set up already")
         if request.session:
             raise Refused(454, "no such session")
         if len(self.sessions) >= MAX_SESSIONS:
             raise Refused(503, "too many sessions on one connection")
         session = RtspSession(self, self.server.streams[camera], camera, transport, who)
         if not transport.tcp:
-            await session.open_udp(self.local)
+            await session.video.open_udp(self.local)
         self.sessions[session.id] = session
         self.server.sessions[session.id] = session
         headers = {
-            "Transport": transport.header(session.ssrc, session.server_ports),
+            "Transport": transport.header(session.video.ssrc, session.video.server_ports),
+            "Session": f"{session.id};timeout={SESSION_TIMEOUT}",
+        }
+        return 200, headers, b""
+
+    async def _setup_sound(
+        self, camera: str, who: Principal | None, transport: Transport, session: RtspSession | None
+    ) -> tuple[int, dict[str, str], bytes]:
+        """SETUP of the sound track, in the session its video was set up in."""
+        if self.server.streams[camera].sound is None or not (who is None or who.audio):
+            raise Refused(404, "no sound track: the camera's audio is off, or this link carries none")
+        if session is None or session.camera != camera:
+            raise Refused(455, "set up the video track (trackID=0) first, then the sound in its session")
+        if session.sound is not None or session.playing:
+            raise Refused(459, "the sound track is set up already" if session.sound else "already playing")
+        if transport.tcp and set(transport.channels) & set(session.video.transport.channels):
+            raise Refused(400, "the sound needs interleaved channels of its own")
+        leg = session.add_sound(transport)
+        if not transport.tcp:
+            await leg.open_udp(self.local)
+        headers = {
+            "Transport": transport.header(leg.ssrc, leg.server_ports),
             "Session": f"{session.id};timeout={SESSION_TIMEOUT}",
         }
         return 200, headers, b""
 
     async def _play(self, request: Request, session: RtspSession | None) -> tuple[int, dict[str, str], bytes]:
         session = self._session(request, session)
-        track = request.uri.split("?", 1)[0].rstrip("/")
-        if not track.endswith("trackID=0"):
-            track += "/trackID=0"
+        base = request.uri.split("?", 1)[0].rstrip("/")
+        if base.endswith((VIDEO_TRACK, SOUND_TRACK)):
+            base = base.rsplit("/", 1)[0]
         session.play()
+        info = [
+            f"url={base}/{track};seq={leg.sequence & 0xFFFF};rtptime={leg.rtp_time()}"
+            for track, leg in zip((VIDEO_TRACK, SOUND_TRACK), session.legs, strict=False)
+        ]
         headers = {
             "Session": f"{session.id};timeout={SESSION_TIMEOUT}",
             "Range": "npt=0.000-",
-            "RTP-Info": f"url={track};seq={session.sequence & 0xFFFF};rtptime={session.rtp_time()}",
+            "RTP-Info": ",".join(info),
         }
         return 200, headers, b""
 

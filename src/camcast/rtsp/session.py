@@ -1,6 +1,7 @@
-"""One client's RTP session of one camera: its sequence numbers, timestamps and SSRC, its transport
-(interleaved in the RTSP connection, or its own UDP sockets), the viewer log entry while it plays, and
-the rule for a client that falls behind (see :mod:`camcast.rtsp.server`)."""
+"""One client's RTP session of one camera: per track (the video; the sound, when the client sets it up)
+its sequence numbers, timestamps and SSRC and its transport (interleaved in the RTSP connection, or
+its own UDP sockets); the viewer log entry while it plays, and the rule for a client that falls
+behind (see :mod:`camcast.rtsp.server`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import time
 from typing import Any, Protocol
 
 from camcast.rtsp.protocol import Transport
-from camcast.rtsp.rtp import RtpFrame, headers, sender_report
+from camcast.rtsp.rtp import OPUS_PAYLOAD_TYPE, PAYLOAD_TYPE, RtpFrame, headers, sender_report
 from camcast.rtsp.stream import RtpStream
 from camcast.security.gate import Principal
 from camcast.security.viewers import Session as Viewing
@@ -43,8 +44,73 @@ class Link(Protocol):
     def forget(self, session_id: str) -> None: ...
 
 
+class Leg:
+    """One track of a session as it travels: its transport (interleaved channels, or UDP ports and
+    the server's sockets for them), SSRC, sequence numbers, timestamp offset and RTCP counts."""
+
+    def __init__(self, session: RtspSession, transport: Transport) -> None:
+        self.session = session
+        self.transport = transport
+        self.ssrc = secrets.randbits(32)
+        self.sequence = secrets.randbits(16)
+        self.offset = secrets.randbits(32)
+        self.packets = 0
+        self.octets = 0
+        self.udp: tuple[asyncio.DatagramTransport, asyncio.DatagramTransport] | None = None
+        self.server_ports = (0, 0)
+        self._last_report = 0.0
+
+    async def open_udp(self, host: str) -> None:
+        loop = asyncio.get_running_loop()
+        rtp, _ = await loop.create_datagram_endpoint(lambda: _Reports(self.session), local_addr=(host, 0))
+        rtcp, _ = await loop.create_datagram_endpoint(lambda: _Reports(self.session), local_addr=(host, 0))
+        self.udp = (rtp, rtcp)
+        self.server_ports = (rtp.get_extra_info("sockname")[1], rtcp.get_extra_info("sockname")[1])
+
+    def rtp_time(self) -> int:
+        return self.offset & 0xFFFFFFFF
+
+    def send(self, frame: RtpFrame, payload_type: int) -> None:
+        """``frame``'s packets behind this leg's headers, and now and then a sender report."""
+        connection = self.session.connection
+        stamp = frame.timestamp + self.offset
+        heads = headers(len(frame.payloads), self.sequence, stamp, self.ssrc, payload_type)
+        self.sequence += len(heads)
+        if self.transport.tcp:
+            channel = b"$" + bytes([self.transport.channels[0]])
+            parts: list[bytes] = []
+            for head, payload in zip(heads, frame.payloads, strict=True):
+                parts += [channel + (12 + len(payload)).to_bytes(2, "big") + head, payload]
+            connection.writer.writelines(parts)
+        elif self.udp is not None:
+            address = (connection.address, self.transport.client_ports[0])
+            for head, payload in zip(heads, frame.payloads, strict=True):
+                self.udp[0].sendto(head + payload, address)
+        self.packets += len(frame.payloads)
+        self.octets += frame.size
+        if frame.wall - self._last_report >= REPORT_EVERY:
+            self._last_report = frame.wall
+            self._report(frame.wall, stamp)
+
+    def _report(self, wall: float, stamp: int) -> None:
+        report = sender_report(self.ssrc, wall, stamp, self.sequence, self.octets, "camcast")
+        connection = self.session.connection
+        if self.transport.tcp:
+            channel = self.transport.channels[1]
+            connection.writer.write(b"$" + bytes([channel]) + len(report).to_bytes(2, "big") + report)
+        elif self.udp is not None:
+            self.udp[1].sendto(report, (connection.address, self.transport.client_ports[1]))
+
+    def close(self) -> None:
+        if self.udp is not None:
+            for transport in self.udp:
+                transport.close()
+            self.udp = None
+
+
 class RtspSession:
-    """One client's stream of one camera."""
+    """One client's stream of one camera: its video, and its sound once the client sets up the
+    camera's sound track (:meth:`add_sound`)."""
 
     def __init__(
         self, connection: Link, stream: RtpStream, camera: str, transport: Transport, who: Principal | None
@@ -53,28 +119,23 @@ class RtspSession:
         self.connection = connection
         self.camera = camera
         self.stream = stream
-        self.transport = transport
         self.who = who
-        self.ssrc = secrets.randbits(32)
-        self.sequence = secrets.randbits(16)
-        self.offset = secrets.randbits(32)
+        self.video = Leg(self, transport)
+        self.sound: Leg | None = None
         self.playing = False
         self.waiting = True  # for a keyframe
-        self.packets = 0
-        self.octets = 0
         self.last_active = time.monotonic()
-        self._last_report = 0.0
         self._slow_since: float | None = None
         self._viewing: Viewing | None = None
-        self.udp: tuple[asyncio.DatagramTransport, asyncio.DatagramTransport] | None = None
-        self.server_ports = (0, 0)
 
-    async def open_udp(self, host: str) -> None:
-        loop = asyncio.get_running_loop()
-        rtp, _ = await loop.create_datagram_endpoint(lambda: _Reports(self), local_addr=(host, 0))
-        rtcp, _ = await loop.create_datagram_endpoint(lambda: _Reports(self), local_addr=(host, 0))
-        self.udp = (rtp, rtcp)
-        self.server_ports = (rtp.get_extra_info("sockname")[1], rtcp.get_extra_info("sockname")[1])
+    @property
+    def legs(self) -> tuple[Leg, ...]:
+        return (self.video,) if self.sound is None else (self.video, self.sound)
+
+    def add_sound(self, transport: Transport) -> Leg:
+        """The sound track's leg (SETUP of trackID=1)."""
+        self.sound = Leg(self, transport)
+        return self.sound
 
     def play(self) -> None:
         if self.playing:
@@ -82,16 +143,19 @@ class RtspSession:
         self.playing = True
         self.waiting = True
         self.stream.add(self.receive)
+        if self.sound is not None:
+            self.stream.add_sound(self.receive_sound)
         self.stream.request_keyframe()
         if self._viewing is None:
             who, via = (self.who.name, self.who.via) if self.who else ("anonymous", "anonymous")
             self._viewing = self.connection.viewers.start(
-                self.connection.address, who, via, "rtsp", self.camera
+                self.connection.address, who, via, "rtsp", self.camera, sound=self.sound is not None
             )
 
     def pause(self) -> None:
         self.playing = False
         self.stream.remove(self.receive)
+        self.stream.remove_sound(self.receive_sound)
 
     def end(self, why: str = "") -> None:
         """The session ends (torn down, its connection gone, or ended by camcast for ``why``)."""
@@ -99,45 +163,31 @@ class RtspSession:
         if self._viewing is not None:
             self.connection.viewers.end(self._viewing, why or self.connection.why)
             self._viewing = None
-        if self.udp is not None:
-            for transport in self.udp:
-                transport.close()
-            self.udp = None
+        for leg in self.legs:
+            leg.close()
         self.connection.forget(self.id)
-
-    def rtp_time(self) -> int:
-        return self.offset & 0xFFFFFFFF
 
     def receive(self, frame: RtpFrame) -> None:
         """An RTP stream receiver: the frame to this client, unless it is behind (see the module)."""
         if not self.playing or self.connection.closing:
             return
-        if self.transport.tcp and not self._keeping_up():
+        if self.video.transport.tcp and not self._keeping_up():
             return
         if self.waiting:
             if not frame.keyframe:
                 return
             self.waiting = False
-        stamp = frame.timestamp + self.offset
-        heads = headers(len(frame.payloads), self.sequence, stamp, self.ssrc)
-        self.sequence += len(heads)
-        if self.transport.tcp:
-            channel = b"$" + bytes([self.transport.channels[0]])
-            parts: list[bytes] = []
-            for head, payload in zip(heads, frame.payloads, strict=True):
-                parts += [channel + (12 + len(payload)).to_bytes(2, "big") + head, payload]
-            self.connection.writer.writelines(parts)
-        elif self.udp is not None:
-            address = (self.connection.address, self.transport.client_ports[0])
-            for head, payload in zip(heads, frame.payloads, strict=True):
-                self.udp[0].sendto(head + payload, address)
+        self.video.send(frame, PAYLOAD_TYPE)
         if self._viewing is not None:
             self._viewing.frames += 1
-        self.packets += len(frame.payloads)
-        self.octets += frame.size
-        if frame.wall - self._last_report >= REPORT_EVERY:
-            self._last_report = frame.wall
-            self._report(frame.wall, stamp)
+
+    def receive_sound(self, frame: RtpFrame) -> None:
+        """The sound's receiver: from the first picture sent on, while the client keeps up."""
+        if self.sound is None or not self.playing or self.waiting or self.connection.closing:
+            return
+        if self.sound.transport.tcp and self._slow_since is not None:
+            return
+        self.sound.send(frame, OPUS_PAYLOAD_TYPE)
 
     def _keeping_up(self) -> bool:
         """False while the client's unread bytes are over HIGH_WATER (it waits for the next keyframe);
@@ -154,14 +204,6 @@ class RtspSession:
             log.warning("RTSP: %s stopped reading %s; dropped", self.connection.address, self.camera)
             self.connection.close()
         return False
-
-    def _report(self, wall: float, stamp: int) -> None:
-        report = sender_report(self.ssrc, wall, stamp, self.sequence, self.octets, "camcast")
-        if self.transport.tcp:
-            channel = self.transport.channels[1]
-            self.connection.writer.write(b"$" + bytes([channel]) + len(report).to_bytes(2, "big") + report)
-        elif self.udp is not None:
-            self.udp[1].sendto(report, (self.connection.address, self.transport.client_ports[1]))
 
 
 class _Reports(asyncio.DatagramProtocol):

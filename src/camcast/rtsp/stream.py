@@ -1,5 +1,10 @@
 """One camera's RTP: attached to its H.264 rendition while anyone plays (or asks for its description),
-each frame packetized once and handed to every playing session.
+each frame packetized once and handed to every playing session; with the camera's sound on, its Opus
+packets too, to the sessions that set up the sound track, while any has.
+
+Both tracks count their RTP time from the same instant (the first picture's capture), and each
+packet's sender report maps its time to the Unix time it was captured at: what a client lines the
+sound up with the pictures by.
 
 The parameter sets (SPS, PPS) come from the stream itself, on its keyframes; DESCRIBE waits for the
 first (asking the encoder for a keyframe) so its SDP can carry them.
@@ -9,13 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from collections.abc import Callable
 
+from camcast.audio.chunks import AudioPacket
+from camcast.audio.encode import AudioRendition
 from camcast.encode.h264 import H264Encoder
 from camcast.encode.rendition import Rendition
 from camcast.frames import EncodedFrame
 from camcast.hls import fmp4
-from camcast.rtsp.rtp import CLOCK, PAYLOAD_TYPE, RtpFrame, packetize
+from camcast.rtsp.rtp import CLOCK, OPUS_CLOCK, OPUS_PAYLOAD_TYPE, PAYLOAD_TYPE, RtpFrame, packetize
 
 Receiver = Callable[[RtpFrame], None]
 #: Seconds DESCRIBE waits for the stream's first keyframe (an encoder that just started, a camera's
@@ -27,9 +35,12 @@ DESCRIBE_HOLD = 20.0
 
 
 class RtpStream:
-    def __init__(self, rendition: Rendition) -> None:
+    def __init__(self, rendition: Rendition, sound: AudioRendition | None = None) -> None:
         self.rendition = rendition
+        #: The camera's Opus, when its audio is on.
+        self.sound = sound
         self.receivers: list[Receiver] = []
+        self.sound_receivers: list[Receiver] = []
         self.params: tuple[bytes, bytes] | None = None
         self.size: tuple[int, int] | None = None
         #: Frames slow clients skipped (the metrics' camcast_slow_viewer_skips).
@@ -49,6 +60,20 @@ class RtpStream:
         if receiver in self.receivers:
             self.receivers.remove(receiver)
         self._detach_if_idle()
+
+    def add_sound(self, receiver: Receiver) -> None:
+        """Hand ``receiver`` every sound packet from now on."""
+        if self.sound is None:
+            return
+        if not self.sound_receivers:
+            self.sound.add_listener(self.push_sound)
+        self.sound_receivers.append(receiver)
+
+    def remove_sound(self, receiver: Receiver) -> None:
+        if receiver in self.sound_receivers:
+            self.sound_receivers.remove(receiver)
+            if not self.sound_receivers and self.sound is not None:
+                self.sound.remove_listener(self.push_sound)
 
     async def describe(self) -> tuple[bytes, bytes] | None:
         """The parameter sets, once the stream has had a keyframe (None if none came within
@@ -102,9 +127,19 @@ class RtpStream:
         for receiver in list(self.receivers):
             receiver(rtp)
 
+    def push_sound(self, packet: AudioPacket) -> None:
+        """The Opus rendition's listener: one RTP payload per packet, on the pictures' time line."""
+        if self._t0 is None:
+            return  # no picture yet: the tracks' times start at the first one
+        wall = time.time() - (time.monotonic() - packet.time)
+        rtp = RtpFrame((packet.data,), round((packet.time - self._t0) * OPUS_CLOCK), True, wall)
+        for receiver in list(self.sound_receivers):
+            receiver(rtp)
+
     # --- the session description ----------------------------------------------------------------------
-    def sdp(self, origin_host: str, title: str, session_id: int) -> str:
-        """The SDP of the stream (RFC 4566, with RFC 6184's fmtp)."""
+    def sdp(self, origin_host: str, title: str, session_id: int, sound: bool = False) -> str:
+        """The SDP of the stream (RFC 4566, with RFC 6184's fmtp), and with ``sound`` (the camera's
+        audio is on and the client may hear it) the Opus track, trackID=1 (RFC 7587)."""
         assert self.params is not None
         sps, pps = self.params
         sprop = ",".join(base64.b64encode(p).decode() for p in (sps, pps))
@@ -124,4 +159,11 @@ class RtpStream:
         ]
         if self.size is not None:
             lines.append(f"a=x-dimensions:{self.size[0]},{self.size[1]}")
+        if sound and self.sound is not None:
+            lines += [
+                f"m=audio 0 RTP/AVP {OPUS_PAYLOAD_TYPE}",
+                f"a=rtpmap:{OPUS_PAYLOAD_TYPE} opus/{OPUS_CLOCK}/2",
+                f"a=fmtp:{OPUS_PAYLOAD_TYPE} sprop-stereo=0",
+                "a=control:trackID=1",
+            ]
         return "\r\n".join(lines) + "\r\n"

@@ -149,7 +149,10 @@ async def start_rtsp(
     """The RTSP server of ``cameras`` (RTSPS with ``tls``) on ``settings.rtsp``, listening, with the
     HTTP server's connection limits."""
     assert settings.rtsp is not None
-    streams = {c.name: RtpStream(c.rendition("rtsp", codec="h264")) for c in cameras}
+    streams = {
+        c.name: RtpStream(c.rendition("rtsp", codec="h264"), c.sound.rendition("opus") if c.sound else None)
+        for c in cameras
+    }
     rtsp = RtspServer(
         streams, {c.name: c.settings.title for c in cameras}, gate, viewers, tls, settings.max_connections,
         settings.max_connections_per_address,
