@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
+import os
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -28,6 +30,7 @@ from tests.avsync import offsets
 from tests.browser import chromium
 from tests.conftest import camcast_server, free_port, run_cli
 from tests.test_access import VIEWER, accounts  # noqa: F401 - the fixture
+from tests.waiting import until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -265,3 +268,21 @@ async def test_rtsp_sends_opus_as_a_second_track_in_step(tmp_path: Path) -> None
             assert ("with sound" in share) == bool(made), share
             link = next(word for word in share.split() if word.startswith("rtsp://"))
             assert await asyncio.to_thread(streams_of, link, "-rtsp_transport", "tcp") == heard
+
+
+async def test_recordings_carry_the_sound_in_step() -> None:
+    """--record continuous with the beep: each finished file (a normal MP4, indexed) has AAC beside
+    the H.264, and in it every beep is within 40 ms of its flash."""
+    args = ("--record", "continuous", "--record-file-minutes", "0.05", "--record-min-free", "0")
+    folder = Path(os.environ["XDG_STATE_HOME"]) / "camcast" / "recordings"
+
+    def finished() -> list[Path]:
+        return sorted(p.with_suffix(".mp4") for p in folder.rglob("*.json"))
+
+    async with camcast_server(*BEEP, *args):
+        await until(lambda: len(finished()) >= 1, seconds=40)
+    first = finished()[0]
+    assert json.loads(first.with_suffix(".json").read_text())["complete"]
+    assert await asyncio.to_thread(streams_of, str(first)) == ["aac", "h264"]
+    found = offsets(first)
+    assert len(found) >= 2 and max(abs(o) for o in found) <= 0.04, found

@@ -209,6 +209,16 @@ class Run:
     samples: Sequence[Sample]
 
 
+def timed_run(track: int, packets: Sequence[tuple[int, bytes, int]]) -> Run:
+    """A run of sound packets given as (decode time, bytes, samples): each lasts until the next
+    begins (a gap in the sound is a longer sample, heard as silence), the last its own length."""
+    samples = [
+        Sample(max(1, following[0] - tick) if following else count, data, True)
+        for (tick, data, count), following in zip(packets, [*packets[1:], None], strict=True)
+    ]
+    return Run(track, packets[0][0] if packets else 0, samples)
+
+
 def fragment(sequence: int, decode_time: int, samples: Sequence[Sample], sound: Run | None = None) -> bytes:
     """``moof`` + ``mdat`` holding the pictures ``samples``, the first decoded at ``decode_time``
     (90 kHz), and the ``sound`` samples of the same stretch; ``sequence`` counts fragments from 1."""

@@ -67,7 +67,9 @@ class Recording:
 class Clip:
     """A recording being written. Not thread-safe: one thread writes it."""
 
-    def __init__(self, path: Path, camera: str, params: Params, start: float) -> None:
+    def __init__(
+        self, path: Path, camera: str, params: Params, start: float, sound: bytes | None = None
+    ) -> None:
         self.path = path
         self.camera = camera
         self.params = params
@@ -78,6 +80,7 @@ class Clip:
         self.bytes = 0
         self._sequence = 0
         self._ticks = 0
+        self._origin: float | None = None  # the monotonic time of the first picture: decode time 0
         try:
             private_dir(path.parent)
             self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -86,7 +89,8 @@ class Clip:
         except OSError as exc:
             raise RecordError(f"cannot start a recording in {path.parent}: {exc.strerror}") from exc
         sps, pps, width, height = params
-        self._write(fmp4.init_segment(sps, pps, width, height))
+        self._write(fmp4.init_segment(sps, pps, width, height, sound))
+        self._sound = sound is not None
 
     @property
     def seconds(self) -> float:
@@ -95,9 +99,20 @@ class Clip:
     def add(self, gop: Gop) -> None:
         """Append one group as a fragment (to the disk now: a crash keeps it)."""
         self._sequence += 1
-        self._write(fmp4.fragment(self._sequence, self._ticks, gop.samples))
+        if self._origin is None:
+            self._origin = gop.time
+        self._write(fmp4.fragment(self._sequence, self._ticks, gop.samples, self._sound_of(gop)))
         self._ticks += gop.ticks
         self.end = gop.end_wall
+
+    def _sound_of(self, gop: Gop) -> fmp4.Run | None:
+        """The group's sound, placed on the clip's time line (none from before its first picture)."""
+        if not self._sound or self._origin is None:
+            return None
+        origin = self._origin
+        timed = [(round((p.time - origin) * fmp4.AUDIO_TIMESCALE), p.data, p.samples) for p in gop.sound]
+        timed = [t for t in timed if t[0] >= 0]
+        return fmp4.timed_run(fmp4.AUDIO_TRACK, timed) if timed else None
 
     def _write(self, data: bytes) -> None:
         try:
@@ -142,12 +157,12 @@ def index(path: Path) -> None:
     try:
         with av.open(str(path)) as source, av.open(str(temp), "w", format="mp4",
                                                    options={"movflags": "+faststart"}) as out:  # fmt: skip
-            stream = source.streams.video[0]
-            copy = out.add_stream_from_template(stream)
-            for packet in source.demux(stream):
+            streams = [source.streams.video[0], *source.streams.audio[:1]]
+            copies = {stream.index: out.add_stream_from_template(stream) for stream in streams}
+            for packet in source.demux(*streams):
                 if packet.dts is None:
                     continue
-                packet.stream = copy
+                packet.stream = copies[packet.stream.index]
                 out.mux(packet)
         os.chmod(temp, 0o600)
         os.replace(temp, path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from camcast.audio.chunks import AudioPacket
 from camcast.frames import EncodedFrame
 from camcast.hls import fmp4
 
@@ -22,6 +23,8 @@ class Gop:
     time: float
     samples: list[fmp4.Sample] = field(default_factory=list)
     ticks: int = 0
+    #: The camera's sound (AAC) that arrived while the group was open.
+    sound: list[AudioPacket] = field(default_factory=list)
 
     @property
     def seconds(self) -> float:
@@ -62,6 +65,11 @@ class GopBuilder:
             self.open = Gop(self._params, frame.wall, frame.time)
         self._held = (frame.time, fmp4.sample_data(units), keyframe)
         return done
+
+    def push_sound(self, packet: AudioPacket) -> None:
+        """Keep ``packet`` with the group open now (its time, not the group's, places it)."""
+        if self.open is not None:
+            self.open.sound.append(packet)
 
     def flush(self, nominal: float = 1 / 30) -> Gop | None:
         """The open group, its last picture given ``nominal`` seconds (the stream stops: the shutter)."""

@@ -1,5 +1,6 @@
 """One camera's recorder: a listener of its H.264 rendition (the packets every other output gets, so
-nothing is encoded twice, and a camera's own H.264 is written as it came) and of its motion events.
+nothing is encoded twice, and a camera's own H.264 is written as it came), of its AAC while its audio
+is on (each group of pictures keeps the sound that came with it), and of its motion events.
 
 - ``events``: the last ``pre_seconds`` of video are kept in memory as whole groups of pictures, so a
   clip starts at a keyframe before the event; the clip goes on while any event is open and
@@ -28,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from camcast.audio.chunks import AudioPacket
+from camcast.audio.encode import AudioRendition
 from camcast.config import CameraSettings
 from camcast.encode.rendition import Rendition
 from camcast.frames import EncodedFrame
@@ -73,8 +76,10 @@ class Recorder:
         settings: CameraSettings,
         folder: Path,
         finished: Callable[[Recording], None],
+        sound: AudioRendition | None = None,
     ) -> None:
         self.hub = hub
+        self.sound = sound
         self.name = settings.id
         self.rendition = rendition
         self.settings = settings
@@ -117,13 +122,14 @@ class Recorder:
         if self.mode != "off" and not self._attached:
             self._attached = True
             self.rendition.add_listener(self.receive)
+            if self.sound is not None:
+                self.sound.add_listener(self.receive_sound)
 
     def change(self, settings: CameraSettings) -> None:
         """Take reloaded settings: a new mode from the next group of pictures (off closes the clip)."""
         self.settings = settings
         if settings.record == "off" and self._attached:
-            self._attached = False
-            self.rendition.remove_listener(self.receive)
+            self._detach()
             self._interrupt()
         elif settings.record != "off":
             self.start()
@@ -139,6 +145,17 @@ class Recorder:
         gop = self._gops.push(frame)
         if gop is not None:
             self._complete(gop)
+
+    def receive_sound(self, packet: AudioPacket) -> None:
+        """The AAC rendition's listener: the packet goes with the group of pictures open now."""
+        if self.hub.live:
+            self._gops.push_sound(packet)
+
+    def _detach(self) -> None:
+        self._attached = False
+        self.rendition.remove_listener(self.receive)
+        if self.sound is not None:
+            self.sound.remove_listener(self.receive_sound)
 
     def _complete(self, gop: Gop) -> None:
         self._pre.append(gop)
@@ -261,7 +278,8 @@ class Recorder:
             self.finished(future.result())
 
     def _t_open(self, path: Path, params: Params, start: float) -> None:
-        self._file = Clip(path, self.name, params, start)
+        sound = self.sound.encoder.extradata if self.sound is not None else None
+        self._file = Clip(path, self.name, params, start, sound)
 
     def _t_add(self, gop: Gop) -> None:
         if self._file is None:
@@ -283,8 +301,7 @@ class Recorder:
     async def aclose(self) -> None:
         """Finish the clip being written (the server stops) and wait for the thread."""
         if self._attached:
-            self._attached = False
-            self.rendition.remove_listener(self.receive)
+            self._detach()
         self._interrupt()
         # What is queued is written and the clip finished; a disk that does not answer is not waited for
         # past STOP_WAIT (the file plays up to its last fragment, as after a crash).

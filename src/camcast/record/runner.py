@@ -69,8 +69,9 @@ class Recorders:
         self._pruned: dict[str, float] = {}
         for camera in cameras:
             rendition = camera.rendition("record", codec="h264")
+            sound = camera.sound.rendition("aac") if camera.sound is not None else None
             self.recorders[camera.name] = Recorder(
-                camera.hub, rendition, camera.settings, folder, self._finished
+                camera.hub, rendition, camera.settings, folder, self._finished, sound
             )
             if camera.settings.record_copy_to:  # a bad URL fails now, before anything runs
                 self._stores[camera.name] = _store(camera.settings)
