@@ -286,3 +286,46 @@ async def test_recordings_carry_the_sound_in_step() -> None:
     assert await asyncio.to_thread(streams_of, str(first)) == ["aac", "h264"]
     found = offsets(first)
     assert len(found) >= 2 and max(abs(o) for o in found) <= 0.04, found
+
+
+async def test_the_rtmp_push_carries_the_sound_in_step(tmp_path: Path) -> None:
+    """--push to nginx's RTMP ingest with the beep: ffprobe reads AAC beside the H.264 back from nginx,
+    and in 5 s FFmpeg records from it every beep is within 40 ms of its flash."""
+    from tests.peers import nginx_rtmp
+
+    with nginx_rtmp(tmp_path) as port:
+        url = f"rtmp://127.0.0.1:{port}/live/door"
+        async with camcast_server(*BEEP, "--push", url):
+
+            async def both() -> bool:
+                try:
+                    return await asyncio.to_thread(streams_of, url) == ["aac", "h264"]
+                except subprocess.CalledProcessError:
+                    return False  # not pushed yet
+
+            await until(both, seconds=40, every=1)
+            out = tmp_path / "pushed.mkv"
+            command = ["ffmpeg", "-v", "error", "-i", url, "-t", "5", "-c", "copy", str(out)]
+            await asyncio.to_thread(subprocess.run, command, check=True, timeout=60)
+    found = offsets(out)
+    assert len(found) >= 3 and max(abs(o) for o in found) <= 0.04, found
+
+
+async def test_published_hls_carries_the_sound_in_step(tmp_path: Path) -> None:
+    """`publish --hls` to a folder with the beep: the published playlist plays AAC beside the H.264
+    (ffprobe), every beep within 40 ms of its flash in FFmpeg's copy of it."""
+    from tests.test_publish import publishing
+
+    site = tmp_path / "site"
+    playlist = site / "hls" / "index.m3u8"
+    args = ("--to", str(site), "--hls", "--hls-segment", "1", "--hls-window", "6", "--every", "5")
+    async with publishing(*BEEP, *args):
+        await until(lambda: playlist.exists() and playlist.read_text().count(".m4s") >= 5, seconds=40)
+    assert await asyncio.to_thread(streams_of, str(playlist)) == ["aac", "h264"]
+    out = tmp_path / "copy.mkv"
+    # From the first segment listed, and no more than it has (the live playlist is never ended).
+    command = ["ffmpeg", "-v", "error", "-live_start_index", "0", "-i", str(playlist), "-t", "4.5",
+               "-c", "copy", str(out)]  # fmt: skip
+    await asyncio.to_thread(subprocess.run, command, check=True, timeout=60)
+    found = offsets(out)
+    assert len(found) >= 3 and max(abs(o) for o in found) <= 0.04, found

@@ -81,6 +81,7 @@ async def start_publisher(camera: Camera, stack: contextlib.AsyncExitStack) -> P
         video = HlsPublisher(
             camera.rendition("publish", codec="h264"), store, segment_seconds=s.hls_segment,
             window=s.hls_window, paused=paused,
+            sound=camera.sound.rendition("aac") if camera.sound is not None else None,
         )  # fmt: skip
     publisher = Publisher(camera.rendition("publish"), store, options, paused=paused, video=video)
     await publisher.prepare()
@@ -150,7 +151,8 @@ async def serve(
         await recording.start(stack)
         for camera in cameras:
             for url in camera.settings.push:
-                pusher = Pusher(camera.name, url, camera.rendition("push", codec="h264"))
+                sound = camera.sound.rendition("aac") if camera.sound is not None else None
+                pusher = Pusher(camera.name, url, camera.rendition("push", codec="h264"), sound)
                 pusher.start()
                 stack.push_async_callback(pusher.aclose)
                 print(f"camcast: {camera.name} pushes its video to {shown(url)}", flush=True)
@@ -176,10 +178,7 @@ async def serve(
         for name, publisher in publishers.items():
             supervisor.add(f"{name}: publishing", publisher.run)
         for camera in cameras:
-            if camera.sound is not None:
-                print(f"camcast: {camera.name}'s microphone is ON ({camera.sound.device}): every page "
-                      "and the status say so; the shutter closes it", flush=True)  # fmt: skip
-                supervisor.add(camera.sound.part, camera.sound.run)
+            start_sound(camera, supervisor)
         for name, factory in motion.children() + recording.children():
             supervisor.add(name, factory)
         supervisor.add("status line", StatusLine(render, quiet).run)
@@ -194,6 +193,15 @@ async def serve(
         settled()
         await run_until_signalled(cameras, supervisor)
     log.info("stopped")
+
+
+def start_sound(camera: Camera, supervisor: Supervisor) -> None:
+    """Open the camera's microphone (its sound input) as a part of its own, when its audio is on; and
+    say so."""
+    if camera.sound is not None:
+        print(f"camcast: {camera.name}'s microphone is ON ({camera.sound.device}): every page "
+              "and the status say so; the shutter closes it", flush=True)  # fmt: skip
+        supervisor.add(camera.sound.part, camera.sound.run)
 
 
 def settled() -> None:
@@ -226,6 +234,8 @@ async def publish(config: Config, quiet: bool = False, wait: bool = False) -> No
                 flush=True,
             )
             supervisor.add(f"{camera.name}: publishing", publisher.run)
+            if publisher.video is not None:  # the only output of publish that carries sound
+                start_sound(camera, supervisor)
 
         def render() -> str:
             now = time.monotonic()

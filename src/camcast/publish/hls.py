@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from camcast.audio.encode import AudioRendition
 from camcast.encode.h264 import H264Encoder
 from camcast.encode.rendition import Rendition
 from camcast.errors import UploadError
@@ -60,8 +61,9 @@ class HlsStats:
 
 
 class HlsPublisher:
-    """Publishes ``rendition`` (an H.264 rendition) to ``store`` under :data:`FOLDER`, except while
-    ``paused()``. Run :meth:`run` as a task."""
+    """Publishes ``rendition`` (an H.264 rendition), with ``sound`` (the camera's AAC, while its audio
+    is on) in the segments, to ``store`` under :data:`FOLDER`, except while ``paused()``. Run
+    :meth:`run` as a task."""
 
     def __init__(
         self,
@@ -71,9 +73,11 @@ class HlsPublisher:
         segment_seconds: float,
         window: int,
         paused: Callable[[], bool] = lambda: False,
+        sound: AudioRendition | None = None,
     ) -> None:
         assert isinstance(rendition.encoder, H264Encoder), "HLS is cut from an H.264 rendition"
         self.rendition = rendition
+        self.sound = sound
         self.encoder = rendition.encoder
         self.store = store
         self.window = window
@@ -85,6 +89,7 @@ class HlsPublisher:
             window=2,  # the publisher keeps its own list; the segmenter only holds what it is making
             need_keyframe=self.encoder.request_keyframe,
             on_segment=self._finished,
+            sound=sound.encoder.extradata if sound is not None else None,
         )
         self._pending: deque[Finished] = deque()
         self._failures = 0  # uploads failed in a row: how long the next pause is
@@ -140,17 +145,28 @@ class HlsPublisher:
             while True:
                 want = not self.paused()
                 if want and not attached:
-                    self.rendition.add_listener(self.segmenter.push)
+                    self._listen(True)
                     self.encoder.request_keyframe()
                 elif attached and not want:
-                    self.rendition.remove_listener(self.segmenter.push)
+                    self._listen(False)
                     self.segmenter.interrupt()
                     self._pending.clear()  # nothing filmed before the shutter closed goes up after
                 attached = want
                 await asyncio.sleep(PAUSE_POLL)
         finally:
             if attached:
-                self.rendition.remove_listener(self.segmenter.push)
+                self._listen(False)
+
+    def _listen(self, on: bool) -> None:
+        """Start (or stop) taking the pictures, and the sound with them."""
+        if on:
+            self.rendition.add_listener(self.segmenter.push)
+            if self.sound is not None:
+                self.sound.add_listener(self.segmenter.push_sound)
+        else:
+            self.rendition.remove_listener(self.segmenter.push)
+            if self.sound is not None:
+                self.sound.remove_listener(self.segmenter.push_sound)
 
     async def _uploader(self) -> None:
         while True:

@@ -1,6 +1,6 @@
 """Publishing a camera to another server: RTSP ANNOUNCE/RECORD (a media server such as MediaMTX) or
 RTMP (a live ingest), with FFmpeg's muxers through PyAV, of the same H.264 packets every other output
-gets. Nothing is encoded.
+gets, and with the camera's audio on, its AAC. Nothing is encoded.
 
 A listener of the camera's H.264 rendition hands each packet to a bounded worker per destination (a
 full queue drops packets up to the next keyframe) whose thread writes them, so a slow or dead server
@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 import av
 
+from camcast.audio.chunks import RATE, AudioPacket
+from camcast.audio.encode import AudioRendition
 from camcast.encode.h264 import H264Encoder
 from camcast.encode.rendition import Rendition
 from camcast.frames import Encoded, EncodedFrame
@@ -28,13 +30,15 @@ from camcast.runtime.worker import Worker
 
 log = logging.getLogger(__name__)
 
-#: Packets waiting for a destination: about 5 s at 30 fps; past it, the oldest go up to a keyframe.
-QUEUE = 150
+#: Packets waiting for a destination: about 5 s at 30 fps with AAC's 47 a second; past it, the oldest
+#: go up to a keyframe.
+QUEUE = 400
 #: Seconds between attempts to connect: doubling from the first to the last.
 RETRY = (1.0, 30.0)
 #: FFmpeg's muxer for each scheme (config.parse.PUSH_SCHEMES lists them).
 SCHEMES = {"rtsp": "rtsp", "rtsps": "rtsp", "rtmp": "flv", "rtmps": "flv"}
 TIME_BASE = Fraction(1, 90_000)
+SOUND_TIME_BASE = Fraction(1, RATE)
 
 
 def shown(url: str) -> str:
@@ -56,14 +60,18 @@ class Pusher:
     Each packet is a job of the pusher's worker (:mod:`camcast.runtime.worker`: a full queue drops
     packets up to the next keyframe); the worker's thread alone holds the connection."""
 
-    def __init__(self, camera: str, url: str, rendition: Rendition) -> None:
+    def __init__(
+        self, camera: str, url: str, rendition: Rendition, sound: AudioRendition | None = None
+    ) -> None:
         self.camera = camera
         self.url = url
         self.rendition = rendition
+        self.sound = sound
         self._worker = Worker(f"push-{camera}", QUEUE, when_full="keyframe")
         # The worker's thread alone touches these.
         self._container: Any = None
         self._stream: Any = None
+        self._sound_stream: Any = None
         self._t0 = 0.0
         self._connected_at = 0.0
         self._retry_at = 0.0
@@ -71,11 +79,15 @@ class Pusher:
 
     def start(self) -> None:
         self.rendition.add_listener(self.receive)
+        if self.sound is not None:
+            self.sound.add_listener(self.receive_sound)
 
     async def aclose(self) -> None:
         """Stop taking packets and close the connection."""
         if self.receive in self.rendition.listeners:
             self.rendition.remove_listener(self.receive)
+        if self.sound is not None:
+            self.sound.remove_listener(self.receive_sound)
         self._worker.close(drain=False)
         await asyncio.to_thread(self._worker.join, 5)
         if not self._worker.alive:  # else it is stuck in a write: the process ends it
@@ -87,7 +99,24 @@ class Pusher:
         if isinstance(payload, Encoded) and payload.codec == "h264" and not self._worker.closed:
             self._worker.submit(self._t_send, frame, keyframe=payload.keyframe)
 
+    def receive_sound(self, packet: AudioPacket) -> None:
+        """The AAC rendition's listener: queued behind the pictures, in the order they came."""
+        if not self._worker.closed:
+            self._worker.submit(self._t_send_sound, packet)
+
     # --- the worker's thread -------------------------------------------------------------------------
+    def _t_send_sound(self, sound: AudioPacket) -> None:
+        """An AAC packet, once connected (by a picture), from the connection's start on."""
+        if self._container is None or sound.time < self._t0:
+            return
+        packet = av.Packet(sound.data)
+        packet.pts = packet.dts = round((sound.time - self._t0) / SOUND_TIME_BASE)
+        packet.time_base = SOUND_TIME_BASE
+        packet.stream = self._sound_stream
+        # A broken connection is found, and said, by the next picture.
+        with contextlib.suppress(av.FFmpegError, OSError, ValueError):
+            self._container.mux(packet)
+
     def _t_send(self, frame: EncodedFrame) -> None:
         try:
             if self._container is None and not self._t_connect(frame):
@@ -130,6 +159,12 @@ class Pusher:
             stream.pix_fmt = "yuv420p"
             stream.time_base = TIME_BASE
             stream.codec_context.extradata = b"".join(b"\x00\x00\x00\x01" + p for p in picture.params)
+            if self.sound is not None:
+                sound: Any = container.add_stream("aac", rate=RATE)
+                sound.layout = "mono"
+                sound.time_base = SOUND_TIME_BASE
+                sound.codec_context.extradata = self.sound.encoder.extradata
+                self._sound_stream = sound
             container.start_encoding()
         except BaseException:
             container.close()
