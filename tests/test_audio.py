@@ -10,7 +10,7 @@ import itertools
 import json
 import os
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -20,8 +20,8 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from camcast.audio.beep import beep_samples
-from camcast.audio.chunks import RATE, Chunk, dbfs
 from camcast.audio.encode import REANCHOR, AudioEncoder
+from camcast.frames import RATE, Chunk, dbfs
 from camcast.paths import config_dir
 from camcast.security.tokens import ShareKeys
 from camcast.server.webrtc import ice
@@ -329,3 +329,66 @@ async def test_published_hls_carries_the_sound_in_step(tmp_path: Path) -> None:
     await asyncio.to_thread(subprocess.run, command, check=True, timeout=60)
     found = offsets(out)
     assert len(found) >= 3 and max(abs(o) for o in found) <= 0.04, found
+
+
+#: A file whose picture flashes and whose sound beeps in the first 100 ms of each second, in step to
+#: the sample (H.264 without B-frames, AAC at 48 kHz).
+FLASHING = (
+    "color=black:s=320x240:r=15,drawbox=x=iw-60:y=ih-60:w=60:h=60:color=white:t=fill:"
+    "enable='lt(mod(t\\,1)\\,0.1)'"
+)
+BEEPING = "aevalsrc='0.25*sin(2*PI*1000*t)*lt(mod(t\\,1)\\,0.1)':s=48000"
+
+
+@pytest.fixture(scope="module")
+def flashing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("av") / "flashing.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", FLASHING, "-f", "lavfi", "-i", BEEPING, "-t", "30",
+         "-c:v", "libx264", "-g", "15", "-bf", "0", "-pix_fmt", "yuv420p", "-c:a", "aac", str(path)],
+        check=True, timeout=120,
+    )  # fmt: skip
+    return path
+
+
+@contextlib.contextmanager
+def gst_camera(path: Path) -> Iterator[str]:
+    """GStreamer's RTSP server serving ``path`` as a camera with a microphone; yields its URL."""
+    port = free_port()
+    script = Path(__file__).with_name("gst_camera.py")
+    command = ["/usr/bin/python3", str(script), str(port), str(path)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+            yield f"rtsp://127.0.0.1:{port}/cam"
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+@pytest.mark.parametrize("kind", ["file", "rtsp camera"])
+async def test_a_sources_own_sound_is_carried_in_step(kind: str, flashing: Path, tmp_path: Path) -> None:
+    """audio = "source": a file's sound track, and an RTSP camera's (GStreamer's RTSP server with AAC),
+    come out of camcast's HLS beside the pictures, every beep within 40 ms of its flash, as in the
+    source."""
+    with contextlib.ExitStack() as stack:
+        source = str(flashing) if kind == "file" else stack.enter_context(gst_camera(flashing))
+        async with camcast_server("--source", source, "--audio", "source") as server:
+            out = tmp_path / "copy.mp4"
+            command = ["ffmpeg", "-v", "error", "-i", server.url + "/hls/index.m3u8", "-t", "5", "-c", "copy",
+                       str(out)]  # fmt: skip
+            await asyncio.to_thread(subprocess.run, command, check=True, timeout=60)
+    found = offsets(out)
+    assert len(found) >= 3 and max(abs(o) for o in found) <= 0.04, found
+
+
+def test_a_source_without_sound_is_refused_in_one_line(tmp_path: Path) -> None:
+    """audio = "source" for a file with no sound track: one line, exit 2, nothing started."""
+    silent = tmp_path / "silent.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", FLASHING, "-t", "1", str(silent)],
+                   check=True, timeout=60)  # fmt: skip
+    result = run_cli(
+        "serve", "--source", str(silent), "--audio", "source", "--listen", f"127.0.0.1:{free_port()}"
+    )
+    assert result.returncode == 2, result
+    assert "carries no sound" in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr

@@ -238,8 +238,8 @@ def test_a_live_sources_pictures_keep_its_timing_through_network_jitter_and_drif
 def test_a_microphones_level_and_whether_its_card_is_there(tmp_path: Path) -> None:
     """The level is the RMS in dBFS (a sine of amplitude 1/8 is -21, silence the floor); a card is
     there when the kernel lists it, by its id or its number (names without a card: ALSA decides)."""
-    from camcast.audio.chunks import FLOOR, dbfs
     from camcast.audio.microphone import card_present
+    from camcast.frames import FLOOR, dbfs
 
     t = np.arange(4800) / 48_000
     assert abs(dbfs((np.sin(2 * np.pi * 440 * t) * 32767 / 8).astype(np.int16)) + 21.07) < 0.05

@@ -14,17 +14,16 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from camcast.audio.sound import Sound, sound_for
+from camcast.audio.source import SourceSound
 from camcast.config import DEFAULT_CAMERA, CameraSettings
 from camcast.config.video import VideoSize
+from camcast.drawing import Info, drawing_steps, shared_settings, shared_steps
 from camcast.encode.h264 import H264Encoder
 from camcast.encode.rendition import Encoder, Rendition
 from camcast.encode.stripes import JpegEncoder
 from camcast.errors import CamcastError, ConfigError, SourceError
 from camcast.frames import DEFAULT_SIZE
 from camcast.hub import Hub
-from camcast.picture.geometry import transforms
-from camcast.picture.masks import live_badge_step, mask_step
-from camcast.picture.overlay import LogoOverlay, TextOverlay
 from camcast.picture.steps import Step
 from camcast.runtime.plan import Plan
 from camcast.sources import Source, ThreadedSource, open_source
@@ -36,9 +35,6 @@ from camcast.sources.pending import PendingSource
 
 log = logging.getLogger(__name__)
 
-#: Live values a caption can show, filled in by whoever knows them (the server knows its viewers).
-Info = dict[str, Callable[[], object]]
-
 
 def open_camera_source(settings: CameraSettings) -> Source:
     """The camera's source, opened so that a bad device or file fails now, not after start-up.
@@ -47,8 +43,9 @@ def open_camera_source(settings: CameraSettings) -> Source:
     """
     passthrough = settings.passthrough and not settings.needs_pixels()
     source = open_source(
-        settings.source, settings.size, settings.fps, passthrough, settings.warmup, settings.pattern_timecode
-    )
+        settings.source, settings.size, settings.fps, passthrough, settings.warmup, settings.pattern_timecode,
+        sound=settings.audio == "source",
+    )  # fmt: skip
     if isinstance(source, ThreadedSource):
         source.start()
     check_crop(settings, source)
@@ -68,39 +65,6 @@ def check_crop(settings: CameraSettings, source: Source) -> None:
         )
 
 
-def shared_steps(settings: CameraSettings) -> list[Step]:
-    """The steps applied to every frame before any output sees it: geometry (so text is never
-    rotated), then privacy masks."""
-    steps: list[Step] = [
-        (lambda image, wall, t=t: t(image))  # type: ignore[misc]
-        for t in transforms(settings.crop, settings.rotate, settings.flip, settings.scale)
-    ]
-    if settings.mask:
-        steps.append(mask_step(settings.mask))
-    return steps
-
-
-def shared_settings(settings: CameraSettings) -> tuple[object, ...]:
-    """What :func:`shared_steps` is made of."""
-    return (settings.crop, settings.rotate, settings.flip, settings.scale, settings.mask)
-
-
-def drawing_steps(drawing: dict[str, Any], info: Info) -> list[Step]:
-    """What one output draws on the shared pictures: caption, logo, LIVE badge."""
-    steps: list[Step] = []
-    if drawing["text"]:
-        caption = TextOverlay(
-            drawing["text"], drawing["text_position"], drawing["text_size"], drawing["text_color"],
-            drawing["text_font"], stats=lambda: {key: value() for key, value in info.items()},
-        )  # fmt: skip
-        steps.append(caption)
-    if drawing["logo"]:
-        steps.append(LogoOverlay(drawing["logo"], drawing["logo_position"], drawing["logo_width"]))
-    if drawing["live_badge"]:
-        steps.append(live_badge_step())
-    return steps
-
-
 class Camera:
     """Source, hub and renditions of one camera. Run :meth:`run` as a task."""
 
@@ -111,6 +75,8 @@ class Camera:
         self.controls: dict[str, ControlValue] = dict(settings.controls)
         # The reader thread sets them on a reopened camera while the owner may set others.
         self._controls_lock = threading.Lock()
+        #: The camera's sound, when the owner turned audio on (:meth:`open` finds its input).
+        self.sound: Sound | None = None
         self.hub = Hub(
             self._wired(source), reopen=self._reopen, process=shared_steps(settings), name=self.name
         )
@@ -124,8 +90,6 @@ class Camera:
         self._outputs: dict[tuple[str, str, int], Rendition] = {}
         #: Other readers of the hub's pictures (motion), each saying whether it needs pixels now.
         self.pixel_readers: list[Callable[[], bool]] = []
-        #: The camera's sound, when the owner turned audio on (:meth:`open` finds its input).
-        self.sound: Sound | None = None
         self._tasks: asyncio.TaskGroup | None = None
 
     @classmethod
@@ -134,6 +98,7 @@ class Camera:
         control the camera does not have, or a value out of its range, is a ConfigError naming both."""
         camera = cls(settings, open_camera_source(settings))
         camera.sound = camera._sound()
+        camera._wired(camera.hub.source)  # the sound's input is known now
         try:
             camera.apply_controls()
         except SourceError as exc:  # the camera captures; its controls did not answer
@@ -148,9 +113,8 @@ class Camera:
         """The sound ``audio`` names, or None when audio is off (see
         :func:`~camcast.audio.sound.sound_for`)."""
         where = self.device or f"{self.describe()} (no camera found)"
-        pattern = isinstance(self.hub.source, PatternSource)
         paused = lambda: self.hub.paused  # noqa: E731
-        return sound_for(self.name, self.settings.audio, self.device, where, paused, pattern)
+        return sound_for(self.name, self.settings.audio, self.device, where, paused, self.hub.source)
 
     @classmethod
     def offline(cls, settings: CameraSettings) -> Camera:
@@ -159,6 +123,7 @@ class Camera:
         width, height = settings.size or DEFAULT_SIZE  # the source's size: the card is processed as a frame
         camera = cls(settings, PendingSource(settings.title, settings.source, width, height))
         camera.sound = camera._sound()
+        camera._wired(camera.hub.source)
         return camera
 
     @property
@@ -216,6 +181,8 @@ class Camera:
         if isinstance(source, MediaSource):
             source.want_pixels = self.wants_pixels
             source.on_reopen = lambda: self._reapply_controls(source)
+            if self.sound is not None and isinstance(self.sound.input, SourceSound):
+                source.on_sound = self.sound.input.take
         if isinstance(source, PendingSource):
             source.open_source = self._reopen
         if isinstance(source, PatternSource):

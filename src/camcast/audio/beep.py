@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from camcast.audio.chunks import RATE, Chunk, dbfs
+from camcast.frames import RATE, Chunk, dbfs
 from camcast.sources.pattern import FLASH_SECONDS
 
 #: The tone: 1 kHz at a quarter of full scale (-15 dBFS RMS while it sounds).

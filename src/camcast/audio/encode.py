@@ -26,7 +26,7 @@ from typing import Any
 import av
 import numpy as np
 
-from camcast.audio.chunks import RATE, AudioPacket, Chunk
+from camcast.frames import RATE, AudioPacket, Chunk
 from camcast.runtime.worker import Worker
 
 log = logging.getLogger(__name__)

@@ -24,8 +24,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from camcast.audio.chunks import RATE, Chunk, dbfs
 from camcast.errors import ConfigError
+from camcast.frames import RATE, Chunk, dbfs
 from camcast.runtime.health import HEALTH
 from camcast.sources.alsa import camera_microphone, find_microphones
 

@@ -13,10 +13,14 @@ from collections.abc import Callable
 from typing import Protocol
 
 from camcast.audio.beep import Beep
-from camcast.audio.chunks import Chunk
 from camcast.audio.encode import AudioRendition
 from camcast.audio.microphone import MicrophoneCapture, microphone_for
+from camcast.audio.source import SourceSound
 from camcast.errors import ConfigError
+from camcast.frames import Chunk, Source
+from camcast.sources.media import MediaSource
+from camcast.sources.pattern import PatternSource
+from camcast.sources.pending import PendingSource
 
 #: The codec each output carries sound in: Opus where the client takes it (WebRTC, RTSP), AAC-LC
 #: where one does not (Safari's HLS, MP4 players, RTMP).
@@ -92,26 +96,25 @@ class Sound:
 
 
 def sound_for(
-    camera: str,
-    audio: str,
-    device: str | None,
-    where: str,
-    paused: Callable[[], bool],
-    pattern: bool,
+    camera: str, audio: str, device: str | None, where: str, paused: Callable[[], bool], source: Source
 ) -> Sound | None:
-    """A camera's sound as its ``audio`` setting says: None for ``off``; ``source`` is the test
-    pattern's beep (``pattern``: the camera shows the pattern); else a microphone (see
-    :func:`~camcast.audio.microphone.microphone_for`)."""
+    """A camera's sound as its ``audio`` setting says: None for ``off``; ``source`` is what the
+    camera's ``source`` carries (a file's or a stream's sound track, the test pattern's beep); else a
+    microphone (see :func:`~camcast.audio.microphone.microphone_for`)."""
     if audio == "off":
         return None
     if audio == "source":
-        if not pattern:
-            raise ConfigError(
-                f'audio = "source": {where} carries no sound camcast reads (the test pattern has its '
-                'beep); name a microphone as audio = "hw:CARD=...,DEV=..." (camcast sources lists '
-                'them), or set audio = "off"',
-                camera=camera,
-            )
-        return Sound(camera, Beep(camera, paused))
+        if isinstance(source, PatternSource):
+            return Sound(camera, Beep(camera, paused))
+        known = isinstance(source, MediaSource) and source.kind != "v4l2"
+        if isinstance(source, PendingSource) or (known and getattr(source, "has_sound", False)):
+            # (A stream not reached yet: its sound once it is.)
+            return Sound(camera, SourceSound(camera, source.describe(), paused))
+        raise ConfigError(
+            f'audio = "source": {where} carries no sound (a video file or stream with a sound track '
+            'does; the test pattern has its beep); name a microphone as audio = "hw:CARD=...,DEV=..." '
+            '(camcast sources lists them), or set audio = "off"',
+            camera=camera,
+        )
     microphone: MicrophoneCapture | None = microphone_for(camera, audio, device, where, paused)
     return None if microphone is None else Sound(camera, microphone)

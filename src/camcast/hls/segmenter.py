@@ -28,8 +28,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from camcast.audio.chunks import AudioPacket
-from camcast.frames import EncodedFrame
+from camcast.frames import AudioPacket, EncodedFrame
 from camcast.hls import fmp4, names
 from camcast.hls.playlist import MediaPlaylist, Part, Segment
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from camcast.audio.chunks import AudioPacket
-from camcast.frames import EncodedFrame
+from camcast.frames import AudioPacket, EncodedFrame
 from camcast.hls import fmp4
 
 Params = tuple[bytes, bytes, int, int]  # SPS, PPS, width, height

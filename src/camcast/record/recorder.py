@@ -29,11 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from camcast.audio.chunks import AudioPacket
 from camcast.audio.encode import AudioRendition
 from camcast.config import CameraSettings
 from camcast.encode.rendition import Rendition
-from camcast.frames import EncodedFrame
+from camcast.frames import AudioPacket, EncodedFrame
 from camcast.hub import Hub
 from camcast.motion.events import Event
 from camcast.record.clip import Clip, RecordError, Recording

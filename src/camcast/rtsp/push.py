@@ -20,11 +20,10 @@ from urllib.parse import urlsplit
 
 import av
 
-from camcast.audio.chunks import RATE, AudioPacket
 from camcast.audio.encode import AudioRendition
 from camcast.encode.h264 import H264Encoder
 from camcast.encode.rendition import Rendition
-from camcast.frames import Encoded, EncodedFrame
+from camcast.frames import RATE, AudioPacket, Encoded, EncodedFrame
 from camcast.hls import fmp4
 from camcast.runtime.worker import Worker
 

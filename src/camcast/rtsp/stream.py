@@ -17,11 +17,10 @@ import base64
 import time
 from collections.abc import Callable
 
-from camcast.audio.chunks import AudioPacket
 from camcast.audio.encode import AudioRendition
 from camcast.encode.h264 import H264Encoder
 from camcast.encode.rendition import Rendition
-from camcast.frames import EncodedFrame
+from camcast.frames import AudioPacket, EncodedFrame
 from camcast.hls import fmp4
 from camcast.rtsp.rtp import CLOCK, OPUS_CLOCK, OPUS_PAYLOAD_TYPE, PAYLOAD_TYPE, RtpFrame, packetize
 

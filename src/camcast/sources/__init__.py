@@ -34,11 +34,13 @@ def open_source(
     passthrough: bool = True,
     warmup: str = "auto",
     timecode: bool = False,
+    sound: bool = False,
 ) -> Source:
     """Build the source ``spec`` names. Cameras and files are opened (not yet read) to fail early.
 
     ``warmup`` (auto, on, off) drops frames until exposure settles; auto does so for cameras only.
-    ``timecode`` draws the capture time on the test pattern (:mod:`camcast.timecode`).
+    ``timecode`` draws the capture time on the test pattern (:mod:`camcast.timecode`). ``sound``: a
+    file's or a stream's sound track is read too (the camera carries the source's sound).
 
     Raises :class:`SourceError` with the devices found, or the sizes a camera offers, when ``spec``
     cannot be used.
@@ -56,7 +58,7 @@ def open_source(
         return _camera(device, size, fps, passthrough, warmup != "off")
     scheme = urlsplit(spec).scheme.lower()
     if scheme in URL_SCHEMES:
-        return MediaSource(spec, "url", size, passthrough=passthrough, warmup=warmup == "on")
+        return MediaSource(spec, "url", size, passthrough=passthrough, warmup=warmup == "on", sound=sound)
     if scheme == "file":
         spec = unquote(urlsplit(spec).path)
     elif scheme and len(scheme) > 1:  # one letter would be a Windows drive, not a scheme
@@ -69,7 +71,7 @@ def open_source(
         raise SourceError(f"no such video file or camera: {spec}", hint=_cameras_found())
     if not os.access(path, os.R_OK):
         raise SourceError(f"cannot read {spec}: permission denied")
-    return MediaSource(str(path), "file", size, passthrough=passthrough, warmup=warmup == "on")
+    return MediaSource(str(path), "file", size, passthrough=passthrough, warmup=warmup == "on", sound=sound)
 
 
 def _cameras_found() -> str:

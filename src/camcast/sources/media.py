@@ -5,6 +5,9 @@ resizing is asked, its JPEG packets are passed through without decoding or re-en
 without B-frames (an RTSP camera, a file, a V4L2 camera's H.264 mode), its packets go on as they are
 (in Annex B, as the HLS segmenter and RTP want them) and are decoded only while something needs the
 pixels (``want_pixels``), starting at a keyframe.
+
+With the camera's ``audio = "source"``, the stream's first audio track is decoded in the same thread,
+resampled to 48 kHz mono and handed to ``on_sound`` as chunks stamped on the pictures' clock.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ from urllib.parse import urlsplit, urlunsplit
 import av
 import av.bitstream
 import av.error
+import numpy as np
 
 from camcast.encode.jpeg import clean_camera_jpeg
 from camcast.errors import SourceError
-from camcast.frames import Captured, Encoded, Yuv420, of_h264, of_image, of_jpeg
+from camcast.frames import RATE, Captured, Chunk, Encoded, Yuv420, of_h264, of_image, of_jpeg
 from camcast.sources.threaded import ThreadedSource
 from camcast.sources.warmup import settle
 
@@ -49,8 +53,11 @@ class MediaSource(ThreadedSource):
         options: dict[str, str] | None = None,
         passthrough: bool = True,
         warmup: bool = False,
+        sound: bool = False,
     ) -> None:
         self.location, self.kind = location, kind
+        #: Whether the stream's sound is read (the camera's ``audio = "source"``).
+        self.sound = sound
         self.warmup = warmup
         self.options = dict(options or {})
         self.passthrough = passthrough
@@ -59,6 +66,10 @@ class MediaSource(ThreadedSource):
         #: Called in the reader thread each time the source is opened again after it was lost (a
         #: camera's controls are set again on a camera plugged back in).
         self.on_reopen: Callable[[], None] = lambda: None
+        #: Given the sound's chunks, in the reader thread, while the camera carries the source's sound.
+        self.on_sound: Callable[[Chunk], None] | None = None
+        #: Whether the stream, as last opened, has a sound track.
+        self.has_sound = False
         self._opened = False
         self._size = size
         #: The source's times on ours, kept across openings: a file played again goes on from where it
@@ -93,6 +104,9 @@ class MediaSource(ThreadedSource):
             if not container.streams.video:
                 raise SourceError(f"{redact_url(self.location)} has no video stream")
             stream = container.streams.video[0]
+            self.has_sound = bool(container.streams.audio)
+            sound = _Sound(container.streams.audio[0], self) if self.has_sound and self.sound else None
+            streams = (stream,) if sound is None else (stream, sound.stream)
             native = (stream.codec_context.width, stream.codec_context.height)
             if not all(native):
                 raise SourceError(f"{redact_url(self.location)} does not say its picture size")
@@ -101,7 +115,7 @@ class MediaSource(ThreadedSource):
             codec = stream.codec_context.name
             if self.passthrough and codec == "mjpeg" and same_size:
                 self.width, self.height = native
-                yield from self._passthrough(container, stream)
+                yield from self._passthrough(container.demux(*streams), sound)
             elif (
                 self.passthrough
                 and codec == "h264"
@@ -109,10 +123,10 @@ class MediaSource(ThreadedSource):
                 and native == (self.width, self.height)
                 and not (stream.codec_context.has_b_frames)
             ):
-                yield from self._h264(container, stream)
+                yield from self._h264(container.demux(*streams), stream, sound)
             else:
                 stream.thread_type = "AUTO"
-                yield from self._decoded(container, stream)
+                yield from self._decoded(container.demux(*streams), sound)
         except av.error.FFmpegError as exc:
             raise SourceError(f"reading {redact_url(self.location)} failed: {_reason(exc)}") from exc
         finally:
@@ -128,21 +142,21 @@ class MediaSource(ThreadedSource):
                 self._stop.wait(delay)
         return at
 
-    def _passthrough(self, container: Any, stream: Any) -> Iterator[Captured]:
-        for packet in container.demux(stream):
-            if packet.size == 0 or self._stop.is_set():
+    def _passthrough(self, packets: Iterator[Any], sound: _Sound | None) -> Iterator[Captured]:
+        for packet in packets:
+            if packet.size == 0 or self._stop.is_set() or _heard(packet, sound):
                 continue
             at = self._pace(_seconds(packet))
             data = clean_camera_jpeg(bytes(packet))
             yield of_jpeg(self.next_seq(), data, self.width, self.height, at)
 
-    def _h264(self, container: Any, stream: Any) -> Iterator[Captured]:
+    def _h264(self, packets: Iterator[Any], stream: Any, sound: _Sound | None) -> Iterator[Captured]:
         annexb = av.bitstream.BitStreamFilterContext("h264_mp4toannexb", stream)
         decoder: Any = None
-        for packet in container.demux(stream):
+        for packet in packets:
             if self._stop.is_set():
                 return
-            if packet.size == 0:
+            if packet.size == 0 or _heard(packet, sound):
                 continue
             at = self._pace(_seconds(packet))
             for out in annexb.filter(packet):
@@ -165,12 +179,49 @@ class MediaSource(ThreadedSource):
         flat = planes[h:].reshape(-1)
         return Yuv420(planes[:h], flat[:q].reshape(h // 2, w // 2), flat[q:].reshape(h // 2, w // 2))
 
-    def _decoded(self, container: Any, stream: Any) -> Iterator[Captured]:
-        for vf in container.decode(stream):
-            if self._stop.is_set():
-                return
-            at = self._pace(vf.time)
-            yield of_image(self.next_seq(), self._yuv(vf), at)
+    def _decoded(self, packets: Iterator[Any], sound: _Sound | None) -> Iterator[Captured]:
+        for packet in packets:
+            if _heard(packet, sound):
+                continue
+            for vf in packet.decode():
+                if self._stop.is_set():
+                    return
+                at = self._pace(vf.time)
+                yield of_image(self.next_seq(), self._yuv(vf), at)
+
+
+class _Sound:
+    """A stream's audio track, decoded and resampled to 48 kHz mono for ``source.on_sound``."""
+
+    def __init__(self, stream: Any, source: MediaSource) -> None:
+        self.stream = stream
+        self.source = source
+        self.resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
+
+    def hear(self, packet: Any) -> None:
+        """Decode ``packet`` and hand its chunks on, placed on the pictures' clock (none before the
+        first picture placed it). A packet that does not decode is skipped: the pictures go on."""
+        take = self.source.on_sound
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError:
+            return
+        for frame in frames:
+            at = self.source._clock.place(frame.time)
+            if at is None or take is None:
+                continue
+            out = self.resampler.resample(frame)
+            if out:
+                samples = np.concatenate([f.to_ndarray().reshape(-1) for f in out]).astype(np.int16)
+                take(Chunk(samples, at))
+
+
+def _heard(packet: Any, sound: _Sound | None) -> bool:
+    """Whether ``packet`` was the sound's (and went to it)."""
+    if sound is None or packet.stream is not sound.stream:
+        return False
+    sound.hear(packet)
+    return True
 
 
 def _seconds(packet: Any) -> float | None:
@@ -206,6 +257,11 @@ class MediaClock:
         self._seen = 0.0  # when the origin was last moved
         self._last = -float("inf")
         self._step = 1 / 30  # the last interval between two pictures
+
+    def place(self, t: float | None) -> float | None:
+        """Where source time ``t`` falls on the monotonic clock as the pictures are placed now (the
+        sound's times), or None before the first picture."""
+        return None if t is None or self._origin is None else t + self._origin
 
     def at(self, t: float | None, now: float) -> float:
         """The monotonic time of the picture at source time ``t`` (None: a picture without one, now),

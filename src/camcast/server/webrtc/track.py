@@ -21,11 +21,10 @@ from typing import Any
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from camcast.audio.chunks import RATE, AudioPacket
 from camcast.audio.encode import AudioRendition
 from camcast.encode.h264 import CLOCK, H264Encoder
 from camcast.encode.rendition import Rendition
-from camcast.frames import EncodedFrame
+from camcast.frames import RATE, AudioPacket, EncodedFrame
 
 #: Frames a peer may have waiting before it drops them and skips to the next keyframe: about a quarter
 #: of a second at 30 fps, far past what a peer that keeps up ever holds (one).
