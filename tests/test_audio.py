@@ -392,3 +392,57 @@ def test_a_source_without_sound_is_refused_in_one_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 2, result
     assert "carries no sound" in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+async def test_sound_events_are_kept_told_and_recorded(tmp_path: Path) -> None:
+    """--audio-events with the beep (louder than -30 dBFS for 100 ms each second): a sound event starts;
+    the webhook gets it (kind sound), MQTT says sound ON with Home Assistant's discovery of the sound,
+    its level and the microphone, and the events API lists it. The shutter ends it (webhook, MQTT OFF),
+    and --record events has a clip naming it."""
+    from tests.conftest import web_site
+    from tests.peers import mosquitto_server, mqtt_listen, webhook_receiver
+
+    app, posts = webhook_receiver()
+    with mosquitto_server(tmp_path) as broker:
+        seen: dict[str, list[bytes]] = {}
+        ready = asyncio.Event()
+        listening = asyncio.create_task(mqtt_listen(broker.port, seen, ready))
+        await ready.wait()
+        async with web_site(app) as hook:  # noqa: SIM117 - the receiver outlives the server's last message
+            async with camcast_server(
+                *BEEP, "--audio-events", "--audio-min-seconds", "0.05", "--motion-on-event", hook + "/hook",
+                "--motion-mqtt", broker.url, "--record", "events", "--record-pre-seconds", "1",
+                "--record-post-seconds", "0", "--record-min-free", "0",
+            ) as server, aiohttp.ClientSession() as session:  # fmt: skip
+                await until(lambda: [p["type"] for p in posts][:1] == ["start"], seconds=30)
+                started = posts[0]["event"]
+                assert isinstance(started, dict) and started["kind"] == "sound" and started["level"] > -30
+                await until(lambda: seen.get("camcast/camera/sound", [])[-1:] == [b"ON"], seconds=20)
+                await until(lambda: seen.get("camcast/camera/microphone", [])[-1:] == [b"on"], seconds=20)
+                level = float(seen["camcast/camera/sound_level"][-1])
+                assert -96 <= level <= 0
+                sensors = {
+                    t.split("/")[-2]: json.loads(v[-1]) for t, v in seen.items() if t.endswith("/config")
+                }
+                assert sensors["sound"]["device_class"] == "sound"
+                assert sensors["sound_level"]["state_topic"] == "camcast/camera/sound_level"
+                assert sensors["microphone"]["state_topic"] == "camcast/camera/microphone"
+                async with session.get(server.url + "/api/events") as resp:
+                    listed = (await resp.json())["events"]
+                assert [e["kind"] for e in listed if e["id"] == started["id"]] == ["sound"]
+                await asyncio.sleep(1.5)  # a second or so of the event in its clip
+                async with session.post(server.url + "/api/pause") as resp:
+                    assert resp.status == 200
+                await until(lambda: [p["type"] for p in posts][:2] == ["start", "end"], seconds=20)
+                await until(lambda: seen.get("camcast/camera/sound", [])[-1:] == [b"OFF"], seconds=20)
+                await until(
+                    lambda: seen.get("camcast/camera/microphone", [])[-1:] == [b"silenced"], seconds=20
+                )
+
+                def clips() -> list[dict[str, object]]:
+                    result = run_cli("recordings", "--json")
+                    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+
+                await until(lambda: any(started["id"] in c["events"] for c in clips()), seconds=30)  # type: ignore[operator]
+        listening.cancel()
+    assert "sound" in run_cli("events").stdout

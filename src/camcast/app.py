@@ -146,7 +146,10 @@ async def serve(
         state.supervisor = supervisor
         state.viewers.listeners.append(motion.watching)  # the "being watched" state, for the room
         supervisor.add("accounts and links", state.gate.watch)
-        for line in motion.describe() + recording.describe({c.name: c.settings.motion for c in cameras}):
+        watched = {
+            c.name: c.settings.motion or (c.settings.audio_events and c.sound is not None) for c in cameras
+        }
+        for line in motion.describe() + recording.describe(watched):
             print(f"camcast: {line}", flush=True)
         await recording.start(stack)
         for camera in cameras:

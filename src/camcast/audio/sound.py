@@ -50,6 +50,8 @@ class Sound:
         self.camera = camera
         self.input = input
         self.renditions: dict[str, AudioRendition] = {}
+        #: Readers of the chunks themselves (sound events), on the event loop.
+        self.hearing: list[Callable[[Chunk], None]] = []
         input.deliver = self.receive
 
     # What the status shows: the input's.
@@ -81,6 +83,8 @@ class Sound:
     def receive(self, chunk: Chunk) -> None:
         for rendition in self.renditions.values():
             rendition.receive(chunk)
+        for hear in self.hearing:
+            hear(chunk)
 
     @property
     def listeners(self) -> int:

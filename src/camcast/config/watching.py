@@ -84,6 +84,19 @@ class WatchSettings:
         None, parse_optional_text, "the MQTT user's password (or use CAMCAST_MQTT_PASSWORD)", secret=True,
         table=MOTION_TABLE, restart=True,
     )  # fmt: skip
+    # --- sound events (with audio on) ---------------------------------------------------------------------
+    audio_events: bool = setting(
+        False, parse_bool,
+        "with audio on: a sound louder than audio_threshold for audio_min_seconds is an event (kind "
+        "sound), kept, told and recorded as motion's are",
+    )  # fmt: skip
+    audio_threshold: float = setting(
+        -30.0, parse_seconds(-90, 0, "dBFS"), "how loud a sound event is: its level (RMS), in dBFS",
+        metavar="DBFS",
+    )  # fmt: skip
+    audio_min_seconds: float = setting(
+        0.5, parse_seconds(0.02, 60), "a sound lasting this long starts an event", metavar="S"
+    )
     # --- someone in the room can know they are watched ---------------------------------------------------
     on_watch_command: tuple[str, ...] = setting(
         (), parse_command,

@@ -50,11 +50,16 @@ class Event:
     zones: tuple[int, ...] = ()
     picture: str | None = None
     interrupted: bool = False
+    #: ``motion``, or ``sound`` (the camera's sound louder than its threshold; ``level`` the loudest
+    #: it was, in dBFS).
+    kind: str = "motion"
+    level: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "camera": self.camera,
+            "kind": self.kind,
             "start": iso(self.start),
             "end": None if self.end is None else iso(self.end),
             "seconds": None if self.end is None else round(self.end - self.start, 2),
@@ -63,6 +68,7 @@ class Event:
             "zones": list(self.zones),
             "picture": self.picture,
             **({"interrupted": True} if self.interrupted else {}),
+            **({"level": round(self.level, 1)} if self.level is not None else {}),
         }
 
     @classmethod
@@ -73,7 +79,8 @@ class Event:
             end=None if doc.get("end") is None else parse_time(doc["end"]), peak=float(doc.get("peak", 0)),
             box=None if box is None else (float(box[0]), float(box[1]), float(box[2]), float(box[3])),
             zones=tuple(int(z) for z in doc.get("zones", ())), picture=doc.get("picture"),
-            interrupted=bool(doc.get("interrupted", False)),
+            interrupted=bool(doc.get("interrupted", False)), kind=str(doc.get("kind", "motion")),
+            level=None if doc.get("level") is None else float(doc["level"]),
         )  # fmt: skip
 
 

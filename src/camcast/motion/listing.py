@@ -69,7 +69,9 @@ def line(event: Event, log: EventLog) -> str:
     doc = event.to_json()
     end = "interrupted" if event.interrupted else "open" if event.end is None else f"{doc['seconds']:.1f} s"
     picture = f"  {log.pictures / event.picture}" if event.picture else ""
-    return f"{event.camera}  {doc['start']}  {end:>8}  peak {event.peak * 100:5.2f}%  {event.id}{picture}"
+    sound = event.kind == "sound"
+    what = f"sound {event.level or 0:4.0f} dBFS" if sound else f"peak {event.peak * 100:5.2f}%"
+    return f"{event.camera}  {doc['start']}  {end:>8}  {what}  {event.id}{picture}"
 
 
 def _follow(log: EventLog, ready: Callable[[], None]) -> Iterator[tuple[str, Event]]:

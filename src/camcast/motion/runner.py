@@ -1,6 +1,7 @@
-"""Motion over the set of cameras: a watcher per camera, the event log, and the notifiers (a webhook
-and a command per camera, one MQTT link per broker), each run as a child of the server's supervisor
-(:meth:`Motion.children`), so one failing never stops the others.
+"""Motion over the set of cameras: a watcher per camera (and a sound watcher per camera whose audio is
+on: sound events), the event log, and the notifiers (a webhook and a command per camera, one MQTT link
+per broker), each run as a child of the server's supervisor (:meth:`Motion.children`), so one failing
+never stops the others.
 
 Every camera gets a watcher, idle while its motion is off, so that a reload can turn motion on or off
 and change its thresholds, zones, webhook and command at once; a new MQTT broker waits for a restart.
@@ -15,6 +16,7 @@ from typing import Protocol
 from camcast.camera import Camera
 from camcast.config import CameraSettings
 from camcast.motion.events import Event, EventLog
+from camcast.motion.hearing import SoundWatcher
 from camcast.motion.notify.command import Command, WatchCommand
 from camcast.motion.notify.mqtt import Mqtt
 from camcast.motion.notify.webhook import Webhook
@@ -50,6 +52,7 @@ class Motion:
     def __init__(self, cameras: Sequence[Camera], events: EventLog) -> None:
         self.events = events
         self.watchers: dict[str, MotionWatcher] = {}
+        self.hearing: dict[str, SoundWatcher] = {}
         self.notifiers: dict[str, list[Notifier]] = {}
         self.links: dict[tuple[str, str | None], Mqtt] = {}
         self.watch_commands: dict[str, WatchCommand] = {}
@@ -62,16 +65,23 @@ class Motion:
             if s.motion_mqtt:
                 by_broker.setdefault((s.motion_mqtt, s.motion_mqtt_password), {})[camera.name] = s.title
         for (url, password), named in by_broker.items():
-            link = Mqtt(url, password, named, events.pictures)
+            link = Mqtt(
+                url, password, named, events.pictures, frozenset(n for n in named if n in self.hearing)
+            )
             self.links[(url, password)] = link
             for name in named:
                 self.notifiers[name].append(link)
+                if name in self.hearing:
+                    self.hearing[name].report.append(link.hearing)
 
     def _add(self, camera: Camera) -> None:
         name = camera.name
         watcher = MotionWatcher(camera.hub, camera.settings, self.events, lambda k, e: self._tell(name, k, e))
         self.watchers[name] = watcher
         camera.pixel_readers.append(watcher.wants_pixels)
+        if camera.sound is not None:
+            tell = lambda k, e: self._tell(name, k, e)  # noqa: E731
+            self.hearing[name] = SoundWatcher(camera.sound, camera.settings, self.events, tell)
 
         def webhook() -> str | None:  # the current settings, after any reload
             return watcher.settings.motion_on_event
@@ -93,8 +103,13 @@ class Motion:
     def _tell(self, camera: str, kind: str, event: Event) -> None:
         verb = "started" if kind == "start" else "ended"
         seconds = "" if event.end is None else f" after {event.end - event.start:.1f} s"
-        log.info("%s: motion %s%s (%s, peak %.1f%% of the picture)", camera, verb, seconds, event.id,
-                 event.peak * 100)  # fmt: skip
+        if event.kind == "sound":
+            log.info(
+                "%s: sound %s%s (%s, up to %.0f dBFS)", camera, verb, seconds, event.id, event.level or 0
+            )
+        else:
+            log.info("%s: motion %s%s (%s, peak %.1f%% of the picture)", camera, verb, seconds, event.id,
+                     event.peak * 100)  # fmt: skip
         for notifier in self.notifiers.get(camera, ()):
             notifier.tell(kind, event)
         for listener in self._listeners:
@@ -117,6 +132,11 @@ class Motion:
                 f"{name} watches for motion (sensitivity {s.motion_sensitivity:g}, up to {s.motion_fps:g} "
                 f"pictures a second); events: camcast events" + (f"; tells {', '.join(told)}" if told else "")
             )
+        for name, hearing in self.hearing.items():
+            s = hearing.settings
+            if s.audio_events:
+                lines.append(f"{name} listens for sounds over {s.audio_threshold:g} dBFS lasting "
+                             f"{s.audio_min_seconds:g} s; events: camcast events")  # fmt: skip
         return lines
 
     def check(self, settings: Mapping[str, CameraSettings]) -> Plan:
@@ -129,6 +149,8 @@ class Motion:
             for name, new in changes:
                 old = self.watchers[name].settings
                 self.watchers[name].change(new)
+                if name in self.hearing:
+                    self.hearing[name].change(new)
                 following: list[Follows] = [*self.notifiers[name], self.watch_commands[name]]
                 for notifier in following:
                     setting = notifier.setting
@@ -149,6 +171,7 @@ class Motion:
     def children(self) -> list[tuple[str, Factory]]:
         """What runs under the supervisor: each camera's watcher, and each notifier once."""
         found: list[tuple[str, Factory]] = [(f"motion {name}", w.run) for name, w in self.watchers.items()]
+        found += [(f"sound events {name}", w.run) for name, w in self.hearing.items()]
         for name, notifiers in self.notifiers.items():
             found += [(f"{name}: {n.kind}", n.run) for n in notifiers if not isinstance(n, Mqtt)]
         found += [(f"MQTT {link.broker.describe()}", link.run) for link in self.links.values()]

@@ -370,7 +370,8 @@
           var text = document.createElement("span");
           var when = new Date(e.start).toLocaleString();
           var length = e.interrupted ? "interrupted (camcast stopped)" : (e.end ? e.seconds.toFixed(1) + " s" : "now");
-          text.textContent = when + " · " + length + " · " + (e.peak * 100).toFixed(1) + "% of the picture";
+          text.textContent = when + " · " + length + " · " + (e.kind === "sound"
+            ? "sound, up to " + Math.round(e.level) + " dBFS" : (e.peak * 100).toFixed(1) + "% of the picture");
           item.appendChild(text);
           if (e.clip_url) {
             var clip = document.createElement("a");

@@ -40,6 +40,7 @@ def environment(kind: str, event: Event, pictures: Path) -> dict[str, str]:
         "CAMCAST_EVENT": kind,
         "CAMCAST_CAMERA": event.camera,
         "CAMCAST_EVENT_ID": event.id,
+        "CAMCAST_KIND": event.kind,
         "CAMCAST_START": str(doc["start"]),
         "CAMCAST_END": str(doc["end"] or ""),
         "CAMCAST_PEAK": str(doc["peak"]),

@@ -1,9 +1,12 @@
 """MQTT: each camera's motion as ``camcast/NAME/motion`` ON/OFF, its latest event as JSON on
-``camcast/NAME/event`` and its picture on ``camcast/NAME/picture``, all retained, with Home
-Assistant's MQTT discovery (a motion binary_sensor and a camera entity showing the event's picture per
-camera, one device each). One connection per broker, shared by the cameras that name it, with a last
-will that marks them unavailable. A broker that goes away is retried with backoff; while it is away
-only the newest value of each topic waits (nothing queues up), and the camera never waits for it.
+``camcast/NAME/event`` and its picture on ``camcast/NAME/picture``, all retained, with Home Assistant's
+MQTT discovery (a motion binary_sensor and a camera entity showing the event's picture per camera, one
+device each). A camera whose audio is on also has its sound events as ``camcast/NAME/sound`` ON/OFF, its
+microphone's state (``on``, ``silenced``...) on ``camcast/NAME/microphone`` and its level (dBFS) on
+``camcast/NAME/sound_level``, each discovered too. One connection per broker, shared by the cameras that
+name it, with a last will that marks them unavailable. A broker that goes away is retried with backoff;
+while it is away only the newest value of each topic waits (nothing queues up), and the camera never
+waits for it.
 """
 
 from __future__ import annotations
@@ -76,17 +79,27 @@ class Mqtt:
     #: No camera setting it follows while running: a new broker waits for a restart.
     setting: str | None = None
 
-    def __init__(self, url: str, password: str | None, cameras: dict[str, str], pictures: Path) -> None:
+    def __init__(
+        self,
+        url: str,
+        password: str | None,
+        cameras: dict[str, str],
+        pictures: Path,
+        sounding: frozenset[str] = frozenset(),
+    ) -> None:
         self.broker = Broker.of(url)
         self.password = os.environ.get(PASSWORD_ENV) or password
         self.cameras = dict(cameras)
         self.pictures = pictures
+        self.sounding = frozenset(sounding)  # the cameras whose audio is on
         self.node = node_id()
         self.availability = f"camcast/{self.node}/availability"
         self._pending: dict[str, bytes] = {name_topic: b"OFF" for name_topic in self._motion_topics()}
         for name in self.cameras:  # nobody watches before the server runs
             self._pending[f"camcast/{name}/viewers"] = b"0"
             self._pending[f"camcast/{name}/watched"] = b"OFF"
+        for name in self.sounding:
+            self._pending[f"camcast/{name}/sound"] = b"OFF"
         self._changed = asyncio.Event()
 
     def _motion_topics(self) -> list[str]:
@@ -103,11 +116,20 @@ class Mqtt:
         self._pending[f"camcast/{camera}/watched"] = b"ON" if viewers else b"OFF"
         self._changed.set()
 
+    def hearing(self, camera: str, state: str, level: float | None) -> None:
+        """Camera ``camera``'s microphone is ``state`` at ``level`` dBFS (None: no sound now)."""
+        if camera not in self.sounding:
+            return
+        self._pending[f"camcast/{camera}/microphone"] = state.encode()
+        self._pending[f"camcast/{camera}/sound_level"] = b"-96" if level is None else f"{level:.0f}".encode()
+        self._changed.set()
+
     def tell(self, kind: str, event: Event) -> None:
         if event.camera not in self.cameras:
             return
         base = f"camcast/{event.camera}"
-        self._pending[f"{base}/motion"] = b"ON" if kind == "start" else b"OFF"
+        what = "sound" if event.kind == "sound" else "motion"
+        self._pending[f"{base}/{what}"] = b"ON" if kind == "start" else b"OFF"
         self._pending[f"{base}/event"] = json.dumps({"type": kind, **event.to_json()}).encode()
         if event.picture:
             self._pending[f"{base}/picture"] = str(self.pictures / event.picture).encode()  # read when sent
@@ -181,12 +203,32 @@ class Mqtt:
             **common, "name": "Viewers", "unique_id": f"{unique}_viewers", "icon": "mdi:account-eye",
             "state_topic": f"camcast/{name}/viewers", "state_class": "measurement",
         }  # fmt: skip
-        return [
+        found: list[tuple[str, dict[str, object]]] = [
             (f"{DISCOVERY}/binary_sensor/{unique}/motion/config", sensor),
             (f"{DISCOVERY}/camera/{unique}/picture/config", camera),
             (f"{DISCOVERY}/binary_sensor/{unique}/watched/config", watched),
             (f"{DISCOVERY}/sensor/{unique}/viewers/config", viewers),
         ]
+        if name in self.sounding:
+            sound: dict[str, object] = {
+                **common, "name": "Sound", "unique_id": f"{unique}_sound", "device_class": "sound",
+                "state_topic": f"camcast/{name}/sound", "payload_on": "ON", "payload_off": "OFF",
+            }  # fmt: skip
+            level: dict[str, object] = {
+                **common, "name": "Sound level", "unique_id": f"{unique}_sound_level",
+                "icon": "mdi:volume-high", "state_topic": f"camcast/{name}/sound_level",
+                "unit_of_measurement": "dB", "state_class": "measurement",
+            }  # fmt: skip
+            microphone: dict[str, object] = {
+                **common, "name": "Microphone", "unique_id": f"{unique}_microphone", "icon": "mdi:microphone",
+                "state_topic": f"camcast/{name}/microphone",
+            }  # fmt: skip
+            found += [
+                (f"{DISCOVERY}/binary_sensor/{unique}/sound/config", sound),
+                (f"{DISCOVERY}/sensor/{unique}/sound_level/config", level),
+                (f"{DISCOVERY}/sensor/{unique}/microphone/config", microphone),
+            ]
+        return found
 
     async def _publish_changes(self, client: aiomqtt.Client) -> None:
         try:
