@@ -168,6 +168,7 @@ async def test_chromium_plays_the_sound_muted_until_the_viewer_asks() -> None:
         )
         button = page.locator("#camcast-sound")
         await button.wait_for(state="visible", timeout=5000)
+        assert await page.locator("#camcast-mic").is_visible()  # every page says the microphone is on
         assert await page.evaluate("() => document.getElementById('camcast-video').muted")
         assert await button.text_content() == "Sound off: listen"
         await button.click()

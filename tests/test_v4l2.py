@@ -144,6 +144,15 @@ def test_the_microphone_is_captured_shown_and_closed_by_the_shutter(vm: dict[str
     assert shut["closed"] == "closed" and any(f.endswith("D1c") for f in shut["open_again"]), shut
 
 
+def test_the_microphones_sound_is_carried_and_outlives_an_unplug(vm: dict[str, dict[str, Any]]) -> None:
+    """The tone the loopback card captures comes out of the server's HLS as AAC at its level (about
+    -21 dB mean); the card taken away while captured (its driver unbound) makes the microphone
+    unavailable, listed as failing, while the pictures stay live; bound again, it is captured again."""
+    assert -25 <= seen(vm, "alsa_carried")["mean_volume"] <= -17, seen(vm, "alsa_carried")
+    unplug = seen(vm, "alsa_unplugged")
+    assert unplug["live"] == "live" and unplug["failing"], unplug
+
+
 # --- vivid: a YUYV camera ----------------------------------------------------------------------------------
 def test_sources_lists_vivid_with_its_modes(vm: dict[str, dict[str, Any]]) -> None:
     """`camcast sources` lists vivid (whose capture node also offers overlay) with the YUYV sizes."""

@@ -233,6 +233,34 @@ def alsa_checks() -> None:
                 return {"closed": closed, "open_again": sound_files(server.proc.pid)}
 
             check("alsa_shutter", shutter)
+
+            def carried() -> dict[str, Any]:
+                """The microphone's sound in the server's HLS (AAC), at the level it was played at."""
+                result = run("ffmpeg", "-v", "info", "-i", f"http://127.0.0.1:{PORT}/hls/index.m3u8", "-t", "3",
+                             "-vn", "-af", "volumedetect", "-f", "null", "-")  # fmt: skip
+                mean = [line for line in result.stderr.splitlines() if "mean_volume" in line]
+                assert mean, result.stderr[-2000:]
+                return {"mean_volume": float(mean[-1].split("mean_volume:")[1].split()[0])}
+
+            check("alsa_carried", carried)
+
+            def unplugged() -> dict[str, Any]:
+                """The card taken away (its driver unbound, as a USB microphone pulled out) while it
+                captures: the microphone is unavailable and the pictures go on; bound again, it is
+                captured again by itself."""
+                driver = Path("/sys/bus/platform/drivers/snd_aloop")
+                device = next(p.name for p in driver.iterdir() if p.name.startswith("snd_aloop."))
+                (driver / "unbind").write_text(device)
+                try:
+                    until(lambda: status()["microphone"] == "unavailable", 30, "the microphone to be missed")
+                    live = status()["state"]
+                    failing = [p for p in status()["failing"] if "microphone" in p]
+                finally:
+                    (driver / "bind").write_text(device)
+                until(lambda: status()["microphone"] == "on", 60, "the microphone back")
+                return {"live": live, "failing": failing}
+
+            check("alsa_unplugged", unplugged)
         finally:
             server.stop()
     finally:

@@ -101,7 +101,7 @@ def render(
     recordings: str = "",
     may_delete: bool = False,
     rec: bool = False,
-    mic: bool = False,
+    mic: bool | None = None,
     csrf: str = "",
 ) -> str:
     """The HTML of ``page`` (one of :data:`PAGES`).
@@ -119,7 +119,8 @@ def render(
     while ``motion`` is on, and for the owner the list of motion events from ``events`` (the API's
     URL) with the detector's view ``motion_view``. The ``recordings`` page lists what the API at
     ``recordings`` gives, by day, with the ``events`` marked, and offers deleting when ``may_delete``;
-    the home page's REC badge shows while ``rec``, its microphone badge while ``mic``. ``csrf`` is a
+    the home page's REC badge shows while ``rec``; every page of a camera whose audio is on has the
+    microphone badge (``mic`` not None), shown while ``mic``. ``csrf`` is a
     signed-in session's token, which the page's changes (deleting a recording) carry.
     """
     if page not in PAGES:

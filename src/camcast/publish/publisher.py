@@ -163,6 +163,8 @@ class Publisher:
             "snapshot": o.name,
             "stream": "",
             "meta": "webcam.json",
+            # The published video carries the camera's sound: every page says so.
+            "mic": True if self.video is not None and self.video.sound is not None else None,
         }
         files = {f"{page}.html": pages.render(page, **common).encode() for page in links}  # type: ignore[arg-type]
         if self.video:  # the video, or (where the browser plays none) a note pointing to the other pages

@@ -89,7 +89,6 @@ def page(request: web.Request, name: str) -> web.Response:
         recorder = st.recording.recorders.get(cam_name) if st.recording is not None else None
         home = {
             "rec": recorder is not None and recorder.recording,
-            "mic": camera.sound is not None and camera.sound.state == "on",
             "motion": watcher is not None and watcher.enabled,
             "events": url("events") if owner else "",
             "motion_view": url("motion_view") if owner else "",
@@ -111,6 +110,8 @@ def page(request: web.Request, name: str) -> web.Response:
         whep=url("whep"),
         ice=st.webrtc.ice.stun_urls,
         csrf=p.csrf if p is not None else "",
+        # Every page of a camera whose audio is on says whether its microphone is open now.
+        mic=None if camera.sound is None else camera.sound.state == "on",
         **home,
     )
     return web.Response(text=body, content_type="text/html", headers={"Cache-Control": "no-store"})
