@@ -9,8 +9,9 @@ these clients take a few seconds each, at the start and again after ``--minutes`
   - HLS: FFmpeg copies the LL-HLS stream (the segments as a player gets them);
   - RTSP: FFmpeg copies the RTSP stream over TCP (the client lines the tracks up by the sender reports);
   - recording: the newest finished file of the continuous recording;
-  - WebRTC: aiortc as a WHEP client, decoding both tracks as they arrive (no jitter buffer lines them
-    up: this is the offset a player that plays on arrival hears; browsers also use the sender reports).
+  - WebRTC: aiortc as a WHEP client, decoding both tracks: each flash and beep placed by the RTCP
+    sender reports (the capture time a player lines the tracks up by), and as they arrive (what a
+    player with no jitter buffer would play).
 
 The offset is the beep's onset minus the flash's (tests/avsync.py reads them); positive: the sound
 comes late. The target is |offset| <= 40 ms and no drift.
@@ -68,12 +69,29 @@ def newest_recording(state: Path) -> list[float]:
     return offsets(finished[-1].with_suffix(".mp4")) if finished else []
 
 
-async def webrtc(url: str, seconds: float) -> list[float]:
-    """Flash and beep onsets as aiortc decodes them on arrival, paired by second (see the docstring)."""
+async def webrtc(url: str, seconds: float) -> tuple[list[float], list[float]]:
+    """Offsets as aiortc (a WHEP client) gets both tracks: (by the sender reports, on arrival).
+
+    By the sender reports: each decoded frame's RTP time, through the newest RTCP sender report of
+    its track, is the NTP time it was captured at, which is how a player lines the tracks up. On
+    arrival: when aiortc decoded it, which a player without a jitter buffer would play at."""
     import aiohttp
     import numpy as np
-    from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+    from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
+    from aiortc.rtp import RtcpSrPacket
 
+    from camcast.server.webrtc import ice
+
+    reports: dict[int, tuple[float, int]] = {}  # receiver -> (NTP seconds, RTP time) of its newest report
+    original = RTCRtpReceiver._handle_rtcp_packet
+
+    async def noted(self: RTCRtpReceiver, packet: object) -> None:
+        if isinstance(packet, RtcpSrPacket):
+            info = packet.sender_info
+            reports[id(self)] = (info.ntp_timestamp / 2**32, info.rtp_timestamp)
+        await original(self, packet)  # type: ignore[arg-type]
+
+    RTCRtpReceiver._handle_rtcp_packet = noted  # type: ignore[method-assign]
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     pc.addTransceiver("video", direction="recvonly")
     pc.addTransceiver("audio", direction="recvonly")
@@ -86,43 +104,64 @@ async def webrtc(url: str, seconds: float) -> list[float]:
         if len(tracks) == 2:
             both.set()
 
-    await pc.setLocalDescription(await pc.createOffer())
+    with ice.gathering_on(("127.0.0.1",)):  # candidates on loopback, as the server's
+        await pc.setLocalDescription(await pc.createOffer())
+    receivers = {t.kind: t.receiver for t in pc.getTransceivers()}
+
+    def captured(kind: str, pts: int, clock: int) -> float | None:
+        receiver = receivers[kind]
+        report = reports.get(id(receiver))
+        origin = receiver._RTCRtpReceiver__timestamp_mapper._origin  # type: ignore[attr-defined]
+        if report is None or origin is None:
+            return None
+        ntp, rtp = report
+        ticks = (pts + origin - rtp + 2**31) % 2**32 - 2**31
+        return ntp + ticks / clock
+
+    onsets: dict[str, list[tuple[float | None, float]]] = {"video": [], "audio": []}
+
+    async def watch() -> None:
+        lit = True
+        while True:
+            frame = await tracks["video"].recv()  # type: ignore[attr-defined]
+            now = time.monotonic()
+            now_lit = frame.to_ndarray(format="gray")[-CORNER:, -CORNER:].mean() > LIT
+            if now_lit and not lit:
+                onsets["video"].append((captured("video", frame.pts, 90_000), now))
+            lit = now_lit
+
+    async def listen() -> None:
+        loud = True
+        while True:
+            frame = await tracks["audio"].recv()  # type: ignore[attr-defined]
+            now = time.monotonic()
+            samples = np.abs(frame.to_ndarray().reshape(-1)[:: len(frame.layout.channels)]) / 32768
+            hot = np.flatnonzero(samples > LOUD)
+            if len(hot) and not loud:
+                at = captured("audio", frame.pts + int(hot[0]), 48_000)
+                onsets["audio"].append((at, now - (len(samples) - hot[0]) / frame.sample_rate))
+            loud = bool(len(hot)) and hot[-1] > len(samples) - frame.sample_rate // 200
+
     async with aiohttp.ClientSession() as session:
-        async with session.post(url, data=pc.localDescription.sdp,
-                                headers={"Content-Type": "application/sdp"}) as resp:  # fmt: skip
+        headers = {"Content-Type": "application/sdp"}
+        async with session.post(url, data=pc.localDescription.sdp, headers=headers) as resp:
             answer = await resp.text()
         await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
-        flashes: list[float] = []
-        beeps: list[float] = []
-
-        async def watch() -> None:
-            lit = True
-            while True:
-                frame = await tracks["video"].recv()  # type: ignore[attr-defined]
-                now = time.monotonic()
-                now_lit = frame.to_ndarray(format="gray")[-CORNER:, -CORNER:].mean() > LIT
-                if now_lit and not lit:
-                    flashes.append(now)
-                lit = now_lit
-
-        async def listen() -> None:
-            loud = True
-            while True:
-                frame = await tracks["audio"].recv()  # type: ignore[attr-defined]
-                now = time.monotonic()
-                samples = np.abs(frame.to_ndarray().reshape(-1)[:: len(frame.layout.channels)]) / 32768
-                hot = np.flatnonzero(samples > LOUD)
-                if len(hot) and not loud:
-                    beeps.append(now - (len(samples) - hot[0]) / frame.sample_rate)
-                loud = bool(len(hot)) and hot[-1] > len(samples) - frame.sample_rate // 200
-
         await asyncio.wait_for(both.wait(), 10)
         tasks = [asyncio.create_task(watch()), asyncio.create_task(listen())]
         await asyncio.sleep(seconds)
         for task in tasks:
             task.cancel()
         await pc.close()
-    return [min(beeps, key=lambda b: abs(b - f)) - f for f in flashes if beeps]
+    RTCRtpReceiver._handle_rtcp_packet = original  # type: ignore[method-assign]
+
+    def paired(which: int) -> list[float]:
+        flashes = [o[which] for o in onsets["video"] if o[which] is not None]
+        beeps = [o[which] for o in onsets["audio"] if o[which] is not None]
+        found = [min(beeps, key=lambda b: abs(b - f)) - f for f in flashes if beeps]  # type: ignore[operator]
+        return [o for o in found if abs(o) < 0.5]
+
+    return paired(0), paired(1)
 
 
 def measure(port: int, rtsp: int, state: Path, seconds: float) -> list[tuple[str, list[float]]]:
@@ -135,7 +174,11 @@ def measure(port: int, rtsp: int, state: Path, seconds: float) -> list[tuple[str
             copy(f"rtsp://127.0.0.1:{rtsp}/camera", state / "rtsp.mkv", seconds, "-rtsp_transport", "tcp"),
         ),
         ("recording", newest_recording(state)),
-        ("WebRTC (aiortc, on arrival)", asyncio.run(webrtc(f"{base}/whep", seconds))),
+        *zip(
+            ("WebRTC (aiortc, by sender reports)", "WebRTC (aiortc, on arrival)"),
+            asyncio.run(webrtc(f"{base}/whep", seconds)),
+            strict=True,
+        ),
     ]
 
 

@@ -89,12 +89,15 @@ class WebRtc:
             # the offer prefers.
             transceiver = pc.addTransceiver(track, direction="sendonly")
             transceiver.setCodecPreferences(_H264_CODECS)
+            track.sender = transceiver.sender
             # RTCP picture-loss and full-picture requests reach the sender here; its own handling only
             # flags its encoder, which packets bypass. Ask the shared encoder instead (rate-limited).
             transceiver.sender._send_keyframe = output.request_keyframe  # type: ignore[method-assign]
             if sound is not None and "\nm=audio " in offer.replace("\r\n", "\n"):
                 session.sound, session.sound_output = SoundTrack(), sound
-                pc.addTransceiver(session.sound, direction="sendonly").setCodecPreferences(_OPUS_CODECS)
+                heard = pc.addTransceiver(session.sound, direction="sendonly")
+                heard.setCodecPreferences(_OPUS_CODECS)
+                session.sound.sender = heard.sender
             with gathering_on(self.ice.hosts):
                 await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
                 await pc.setLocalDescription(await pc.createAnswer())

@@ -5,6 +5,11 @@ full-picture request (RTCP PLI/FIR) from a peer asks for one too (see :mod:`.ses
 grants at most one keyframe request a second, whatever the number of peers
 (:meth:`~camcast.encode.h264.H264Encoder.request_keyframe`).
 
+Sync: RTP timestamps are capture times (video at 90 kHz, sound at 48 kHz), and each sender report
+maps them to the Unix time of the capture (:func:`report_capture`), not to when aiortc sent the
+packet: a browser lines sound up with pictures by those reports, and the sound's way through
+capture and Opus (tens of ms) is longer than the pictures'.
+
 Slow peers: each peer holds at most :data:`MAX_QUEUE` frames not yet sent. One that falls that far
 behind drops them all and skips to the next keyframe; it never queues without bound nor holds up the
 others, which are fed from the same frame without waiting for anyone.
@@ -13,12 +18,15 @@ others, which are fed from the same frame without waiting for anyone.
 from __future__ import annotations
 
 import asyncio
+import datetime
+import time
 from collections import deque
 from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
 import av
+from aiortc import RTCRtpSender, clock
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from camcast.audio.encode import AudioRendition
@@ -31,6 +39,17 @@ from camcast.frames import RATE, AudioPacket, EncodedFrame
 MAX_QUEUE = 8
 #: Opus packets a peer may have waiting (20 ms each) before the oldest are dropped.
 MAX_AUDIO_QUEUE = 25
+
+
+def report_capture(sender: RTCRtpSender | None, wall: float | None) -> None:
+    """Make ``sender``'s next sender reports map the RTP time of the packet it sent last to ``wall``,
+    the Unix time that packet was captured at. aiortc notes the time each packet goes out (in its
+    private ``__ntp_timestamp``, beside the packet's RTP time); called when the track is asked for the
+    next packet, that is right after the last one went out, before the event loop runs anything
+    else, this puts the capture time in its place."""
+    if sender is not None and wall is not None:
+        moment = datetime.datetime.fromtimestamp(wall, datetime.UTC)
+        sender._RTCRtpSender__ntp_timestamp = clock.datetime_to_ntp(moment)  # type: ignore[attr-defined]
 
 
 class PacketTrack(MediaStreamTrack):
@@ -47,6 +66,8 @@ class PacketTrack(MediaStreamTrack):
         self._need_keyframe = True
         self.frames_sent = 0
         self.skips = 0
+        self.sender: RTCRtpSender | None = None  # the session sets it, for report_capture
+        self._sent_wall: float | None = None
 
     def offer(self, frame: EncodedFrame) -> None:
         """Take the shared encoder's newest frame (on the event loop; never blocks)."""
@@ -67,6 +88,7 @@ class PacketTrack(MediaStreamTrack):
         self._ready.set()
 
     async def recv(self) -> av.Packet[Any]:
+        report_capture(self.sender, self._sent_wall)
         if not self._started:
             self._started = True
             self._request_keyframe()  # a peer starts at a keyframe: ask for one now, not in seconds
@@ -76,6 +98,7 @@ class PacketTrack(MediaStreamTrack):
             self._ready.clear()
             await self._ready.wait()
         frame = self._queue.popleft()
+        self._sent_wall = frame.wall
         packet = av.Packet(frame.payload.data)
         packet.pts = round(frame.time * CLOCK)  # RTP timestamps from capture times
         packet.time_base = Fraction(1, CLOCK)
@@ -134,6 +157,8 @@ class SoundTrack(MediaStreamTrack):
         self._ready = asyncio.Event()
         self._started = False
         self.packets_sent = 0
+        self.sender: RTCRtpSender | None = None  # the session sets it, for report_capture
+        self._sent_wall: float | None = None
 
     def offer(self, packet: AudioPacket) -> None:
         if self._started and self.readyState == "live":
@@ -141,6 +166,7 @@ class SoundTrack(MediaStreamTrack):
             self._ready.set()
 
     async def recv(self) -> av.Packet[Any]:
+        report_capture(self.sender, self._sent_wall)
         self._started = True
         while not self._queue:
             if self.readyState != "live":
@@ -148,6 +174,7 @@ class SoundTrack(MediaStreamTrack):
             self._ready.clear()
             await self._ready.wait()
         sound = self._queue.popleft()
+        self._sent_wall = time.time() - (time.monotonic() - sound.time)
         packet = av.Packet(sound.data)
         packet.pts = round(sound.time * RATE)  # RTP timestamps from capture times, as the pictures'
         packet.time_base = Fraction(1, RATE)
