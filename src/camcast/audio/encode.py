@@ -1,9 +1,12 @@
 """Audio encoded once per codec, for every output that carries that codec.
 
 An :class:`AudioRendition` is to sound what :class:`~camcast.encode.rendition.Rendition` is to
-pictures: one encoder in one thread, its listeners, and no work while nobody listens. The camera's
+pictures: one encoder, its listeners, and no work while nobody listens. The camera's
 :class:`~camcast.audio.sound.Sound` hands it each chunk while it has listeners; the encoder's packets
-go to every listener in order, on the event loop.
+go to every listener in order. Unlike a picture's, a chunk is encoded on the event loop: 20 ms of
+mono costs Opus or AAC under 0.1 ms (bench/audio.py), and handing each chunk to a thread and its
+packets back cost the server more than the encoding itself (+4.5 to +6.0% of a core for a camera's
+sound with an encoder thread per codec, +2.8 to +3.3% without; bench/audio.py, one run).
 
 Times: packets are stamped on the inputs' monotonic clock. The encoder counts samples (its ``pts``);
 an *anchor* ties a sample count to a monotonic time, and a new one is taken when a chunk arrives
@@ -15,7 +18,6 @@ where a decoder's first real sample then lands.
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import logging
 import time
@@ -27,7 +29,7 @@ import av
 import numpy as np
 
 from camcast.frames import RATE, AudioPacket, Chunk
-from camcast.runtime.worker import Worker
+from camcast.runtime.health import HEALTH
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +38,6 @@ AudioListener = Callable[[AudioPacket], None]
 #: Seconds a chunk may arrive early or late against the samples counted before it a new anchor is
 #: taken: well under what a viewer notices (40 ms), well over an ALSA period's jitter.
 REANCHOR = 0.02
-#: Chunks waiting for the encoder's thread (about a second at 20 ms each); past it a chunk is dropped
-#: and the gap is bridged by a new anchor.
-AUDIO_QUEUE = 50
 #: Bits per second: Opus at 32k is transparent for speech and a room's sound in mono; AAC-LC needs
 #: about twice that for the same.
 BITRATES = {"opus": 32_000, "aac": 64_000}
@@ -127,9 +126,9 @@ class AudioRendition:
         self.encoder = AudioEncoder(codec)
         self.listeners: list[AudioListener] = []
         self.packets = 0
-        self.dropped = 0  # chunks the encoder's thread had no room for
         self.encode_seconds = 0.0
-        self._worker = Worker(name, AUDIO_QUEUE, when_full="refuse")
+        self.closed = False
+        self._failing = False
 
     def add_listener(self, listener: AudioListener) -> None:
         self.listeners.append(listener)
@@ -138,29 +137,27 @@ class AudioRendition:
         if listener in self.listeners:
             self.listeners.remove(listener)
 
+    @property
+    def part(self) -> str:
+        return f"{self.name}: audio encoder"
+
     def receive(self, chunk: Chunk) -> None:
-        """Encode ``chunk`` (on the event loop; the work is done in the rendition's thread)."""
-        if not self.listeners or self._worker.closed:
+        """Encode ``chunk`` and hand its packets to the listeners (on the event loop: see the module
+        docstring). A chunk the encoder refuses is one warning (:data:`HEALTH`), not a stop."""
+        if not self.listeners or self.closed:
             return
-        job = self._worker.submit(self._encode, chunk)
-        if job is None:
-            self.dropped += 1
-            return
-        job.add_done_callback(self._encoded)
-
-    def _encode(self, chunk: Chunk) -> list[AudioPacket]:
         started = time.perf_counter()
-        packets = self.encoder.encode(chunk)
+        try:
+            packets = self.encoder.encode(chunk)
+        except (av.FFmpegError, ValueError) as exc:
+            HEALTH.failed(self.part, f"a chunk of sound was not encoded: {exc}")
+            self._failing = True
+            return
+        if self._failing:
+            HEALTH.worked(self.part)
+            self._failing = False
         self.encode_seconds += time.perf_counter() - started
-        return packets
-
-    def _encoded(self, job: asyncio.Future[list[AudioPacket]]) -> None:
-        if job.cancelled():
-            return
-        if job.exception() is not None:
-            log.error("%s: audio not encoded: %s", self.name, job.exception())
-            return
-        for packet in job.result():
+        for packet in packets:
             self.packets += 1
             for listener in tuple(self.listeners):
                 try:
@@ -169,4 +166,4 @@ class AudioRendition:
                     log.exception("%s: listener %r failed", self.name, listener)
 
     def close(self) -> None:
-        self._worker.close(drain=False)
+        self.closed = True
