@@ -225,6 +225,9 @@ async def test_hls_carries_the_sound_in_step_with_the_pictures(tmp_path: Path) -
         sound_file = next(line for line in heard.splitlines() if line.endswith(".m4s"))
         async with session.get(f"{server.url}/hls/{sound_file}?token={silent}") as resp:
             assert resp.status == 403
+        async with session.get(server.url + "/api/viewers") as resp:
+            listening = {s["via"]: s["sound"] for s in (await resp.json())["watching"] if s["route"] == "hls"}
+        assert listening == {"anonymous": True, "share": False}, listening  # loopback, no accounts
 
 
 async def test_hlsjs_plays_the_sound_when_asked() -> None:

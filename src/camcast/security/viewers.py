@@ -117,15 +117,25 @@ class ViewerLog:
         log.info("viewer %s from %s stopped (%d frames)", session.who, session.address, session.frames)
 
     def touch(
-        self, address: str, who: str, via: str, route: str, frames: int, camera: str = "", own: bool = False
+        self,
+        address: str,
+        who: str,
+        via: str,
+        route: str,
+        frames: int,
+        camera: str = "",
+        own: bool = False,
+        sound: bool = False,
     ) -> None:
         """Count a snapshot or page request in its person's ongoing session (starting one if needed);
-        an ``own`` route (a recording watched or deleted) is a session of its own, so the log names it."""
+        an ``own`` route (a recording watched or deleted) is a session of its own, so the log names it.
+        ``sound``: what was fetched carries the camera's sound (HLS with it): the session listens."""
         key = (address, who, camera, route if own else "")
         session = self._by_key.get(key)
         if session is None:
             session = self._by_key[key] = self.start(address, who, via, route, camera)
         session.frames += frames
+        session.sound = session.sound or sound
         session.last_seen = time.time()
 
     def sweep(self, now: float | None = None) -> None:

@@ -56,13 +56,14 @@ async def mjpeg(request: web.Request) -> web.StreamResponse:
 async def hls_playlist(request: web.Request) -> web.StreamResponse:
     """``index.m3u8``: the media playlist, or with several renditions the playlist naming them; with
     the camera's sound in them for those who may hear it."""
-    variants = served(request).hls_for(hears(request))
+    cam = served(request)
+    variants = cam.hls_for(hears(request))
     if len(variants) > 1:
         response = multivariant(variants, _token_query(request))
     else:
         variants[0].touch()
         response = await variants[0].playlist(request, _token_query(request))
-    touch(request, "hls", 0)
+    touch(request, "hls", 0, sound=variants is cam.heard)
     return response
 
 
@@ -79,7 +80,7 @@ async def hls_file(request: web.Request) -> web.StreamResponse:
         chosen = variants[int(listed[1])]
         chosen.touch()
         response = await chosen.playlist(request, _token_query(request))
-        touch(request, "hls", 0)
+        touch(request, "hls", 0, sound=variants is cam.heard)
         return response
     parsed = names.parse(name)
     hls = next((v for v in variants if parsed is not None and v.segmenter.run == parsed.run), None)
@@ -89,7 +90,7 @@ async def hls_file(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound(text="no such HLS file (the stream may have restarted)\n")
     hls.touch()
     response, frames = await hls.file(request, name)
-    touch(request, "hls", frames)
+    touch(request, "hls", frames, sound=hls.sound is not None)
     return response
 
 

@@ -189,11 +189,16 @@ def watcher(request: web.Request) -> tuple[str, str]:
 
 
 def touch(
-    request: web.Request, route: str, frames: int, camera: str | None = None, own: bool = False
+    request: web.Request,
+    route: str,
+    frames: int,
+    camera: str | None = None,
+    own: bool = False,
+    sound: bool = False,
 ) -> None:
     """Log a visit that is not a stream (a picture, a page, an HLS file, a recording) in the viewer
     log, as one of ``camera`` (by default the request's); ``own``: a session of its own (see
     :meth:`~camcast.security.viewers.ViewerLog.touch`)."""
     who, via = watcher(request)
     where = camera or camera_name(request)
-    state(request).viewers.touch(request.remote or "?", who, via, route, frames, where, own)
+    state(request).viewers.touch(request.remote or "?", who, via, route, frames, where, own, sound)
