@@ -212,6 +212,7 @@ async def test_hls_carries_the_sound_in_step_with_the_pictures(tmp_path: Path) -
         url = server.url + "/hls/index.m3u8"
         async with session.get(url) as resp:
             heard = await resp.text()
+            assert resp.headers["Cache-Control"].startswith("private")  # it differs by who asks
         assert await asyncio.to_thread(streams_of, url) == ["aac", "h264"]
         copy = tmp_path / "copy.mp4"
         ffmpeg = ["ffmpeg", "-v", "error", "-i", url, "-t", "5", "-c", "copy", str(copy)]

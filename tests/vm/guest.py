@@ -236,8 +236,9 @@ def alsa_checks() -> None:
 
             def carried() -> dict[str, Any]:
                 """The microphone's sound in the server's HLS (AAC), at the level it was played at."""
-                result = run("ffmpeg", "-v", "info", "-i", f"http://127.0.0.1:{PORT}/hls/index.m3u8", "-t", "3",
-                             "-vn", "-af", "volumedetect", "-f", "null", "-")  # fmt: skip
+                hls = f"http://127.0.0.1:{PORT}/hls/index.m3u8"
+                result = run("ffmpeg", "-v", "info", "-i", hls, "-t", "3", "-vn", "-af", "volumedetect",
+                             "-f", "null", "-")  # fmt: skip
                 mean = [line for line in result.stderr.splitlines() if "mean_volume" in line]
                 assert mean, result.stderr[-2000:]
                 return {"mean_volume": float(mean[-1].split("mean_volume:")[1].split()[0])}

@@ -64,7 +64,7 @@ async def hls_playlist(request: web.Request) -> web.StreamResponse:
         variants[0].touch()
         response = await variants[0].playlist(request, _token_query(request))
     touch(request, "hls", 0, sound=variants is cam.heard)
-    return response
+    return _per_listener(response, cam.heard)
 
 
 async def hls_file(request: web.Request) -> web.StreamResponse:
@@ -81,7 +81,7 @@ async def hls_file(request: web.Request) -> web.StreamResponse:
         chosen.touch()
         response = await chosen.playlist(request, _token_query(request))
         touch(request, "hls", 0, sound=variants is cam.heard)
-        return response
+        return _per_listener(response, cam.heard)
     parsed = names.parse(name)
     hls = next((v for v in variants if parsed is not None and v.segmenter.run == parsed.run), None)
     if hls is None and any(parsed is not None and v.segmenter.run == parsed.run for v in cam.heard):
@@ -91,6 +91,14 @@ async def hls_file(request: web.Request) -> web.StreamResponse:
     hls.touch()
     response, frames = await hls.file(request, name)
     touch(request, "hls", frames, sound=hls.sound is not None)
+    return response
+
+
+def _per_listener(response: web.Response, heard: tuple[object, ...]) -> web.Response:
+    """A playlist of a camera with sound differs by who asks (with the sound or without, under the
+    same name): no shared cache (a proxy, a CDN) may give one's to the other."""
+    if heard:
+        response.headers["Cache-Control"] = "private, max-age=1"
     return response
 
 
