@@ -26,9 +26,10 @@ FLAGS = [
 
 
 @contextlib.asynccontextmanager
-async def chromium() -> AsyncIterator[Browser]:
+async def chromium(*flags: str) -> AsyncIterator[Browser]:
+    """Chromium, with ``flags`` beside the usual ones (a fake microphone, say)."""
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[*FLAGS, *flags])
         try:
             yield browser
         finally:

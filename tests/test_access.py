@@ -100,8 +100,8 @@ async def test_viewers_watch_and_only_owners_control(accounts: Accounts) -> None
         for route in ROUTES:
             if route.path == "/api/pause":
                 continue  # pausing is tested on its own; here it would change what others see
-            if route.name in ("whep", "whep_session"):
-                continue  # they need an SDP offer, then a session: test_webrtc checks their access
+            if route.name in ("whep", "whep_session", "talk", "talk_session"):
+                continue  # an SDP offer, then a session: test_webrtc and test_audio check their access
             url = server.url + concrete(route.path)
             if route.name == "hls_file":  # a file of the live stream: the init segment the playlist names
                 async with session.get(server.url + "/hls/index.m3u8", headers=OWNER.header) as resp:

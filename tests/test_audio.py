@@ -29,7 +29,7 @@ from camcast.sources.pattern import FLASH_SECONDS, PatternSource
 from tests.avsync import offsets
 from tests.browser import chromium
 from tests.conftest import camcast_server, free_port, run_cli
-from tests.test_access import VIEWER, accounts  # noqa: F401 - the fixture
+from tests.test_access import OWNER, VIEWER, accounts  # noqa: F401 - the fixture
 from tests.waiting import until
 
 pytestmark = pytest.mark.timeout(120)
@@ -451,3 +451,99 @@ async def test_sound_events_are_kept_told_and_recorded(tmp_path: Path) -> None:
                 await until(lambda: any(started["id"] in c["events"] for c in clips()), seconds=30)  # type: ignore[operator]
         listening.cancel()
     assert "sound" in run_cli("events").stdout
+
+
+#: An ALSA configuration with a playback device that writes what it plays to a file (ALSA's own file
+#: plugin): the speaker the tests talk on, with no sound card.
+SPEAKER_CONF = """</usr/share/alsa/alsa.conf>
+pcm.speaker {{
+    type file
+    slave.pcm "null"
+    file "{path}"
+    format "raw"
+}}
+"""
+
+
+async def test_push_to_talk_plays_the_owners_voice_on_the_speaker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """audio_out: the owner's home page has a push-to-talk button; held, Chromium's (fake) microphone,
+    a 1 kHz tone, goes over WebRTC to the speaker (ALSA, here its file plugin) and every page and the
+    status say "talking"; let go, the talk ends and the speaker is closed. A second talker meanwhile
+    is refused (409)."""
+    played = tmp_path / "played.raw"
+    conf = tmp_path / "asound.conf"
+    conf.write_text(SPEAKER_CONF.format(path=played))
+    monkeypatch.setenv("ALSA_CONFIG_PATH", str(conf))
+    voice = tmp_path / "voice.wav"
+    # Bursts, like speech: a steady tone is what a browser's noise suppression takes away first.
+    tone = ["-f", "lavfi", "-i", "aevalsrc='0.5*sin(2*PI*700*t)*lt(mod(t\\,0.6)\\,0.3)':s=48000", "-t", "10"]
+    subprocess.run(["ffmpeg", "-v", "error", *tone, str(voice)], check=True, timeout=60)
+    fake = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={voice}")  # fmt: skip
+    async with (
+        camcast_server(*BEEP, "--audio-out", "speaker") as server,
+        chromium(*fake) as browser,
+        aiohttp.ClientSession() as session,
+    ):
+        page = await browser.new_page()
+        await page.goto(server.url + "/")
+        button = page.locator("#camcast-talk")
+        await button.wait_for(state="visible", timeout=10000)
+
+        async def talking() -> bool:
+            async with session.get(server.url + "/status.json") as resp:
+                return bool((await resp.json())["talking"])
+
+        await button.hover()
+        await page.mouse.down()
+        await until(talking, seconds=20)
+        live = await browser.new_page()
+        await live.goto(server.url + "/view/live")
+        assert await live.locator("#camcast-talking").is_visible()  # every page says so
+        sdp = {"Content-Type": "application/sdp"}
+        async with session.post(server.url + "/api/talk", data=b"v=0", headers=sdp) as resp:
+            assert resp.status == 400  # not an offer with a voice in it
+        other = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        other.addTransceiver("audio", direction="sendonly")
+        with ice.gathering_on(("127.0.0.1",)):
+            await other.setLocalDescription(await other.createOffer())
+        async with session.post(
+            server.url + "/api/talk", data=other.localDescription.sdp, headers=sdp
+        ) as resp:
+            assert resp.status == 409, await resp.text()  # one talks at a time
+        await other.close()
+        await until(lambda: played.exists() and played.stat().st_size > RATE * 2, seconds=20)  # a second
+
+        async def quiet() -> bool:
+            return not await talking()
+
+        await page.mouse.up()
+        await until(quiet, seconds=20)
+        assert await button.get_attribute("aria-pressed") == "false"
+    samples = np.frombuffer(played.read_bytes(), np.int16)
+    loudest = max(dbfs(samples[i : i + RATE // 10]) for i in range(0, len(samples), RATE // 10))
+    assert len(samples) >= RATE and loudest > -30, loudest
+
+
+async def test_only_owners_talk(accounts: object) -> None:  # noqa: F811
+    """With accounts: a viewer's talk offer is refused (403), an owner's reaches the checks (a body
+    that is no offer: 400); a camera without a speaker has no talk (404) and no button."""
+    sdp = {"Content-Type": "application/sdp"}
+    async with camcast_server(*BEEP, "--audio-out", "speaker") as server, aiohttp.ClientSession() as session:
+        async with session.post(
+            server.url + "/api/talk", data=b"v=0", headers={**sdp, **VIEWER.header}
+        ) as resp:
+            assert resp.status == 403
+        async with session.post(
+            server.url + "/api/talk", data=b"v=0", headers={**sdp, **OWNER.header}
+        ) as resp:
+            assert resp.status == 400
+    async with camcast_server(*BEEP) as server, aiohttp.ClientSession() as session:
+        async with session.post(
+            server.url + "/api/talk", data=b"v=0", headers={**sdp, **OWNER.header}
+        ) as resp:
+            assert resp.status == 404
+        async with session.get(server.url + "/", headers=OWNER.header) as resp:
+            assert 'id="camcast-talk"' not in await resp.text()

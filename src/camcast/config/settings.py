@@ -46,7 +46,7 @@ from camcast.config.parse import (
     parse_trusted_proxy,
     parse_warmup,
 )
-from camcast.config.video import VideoSize, parse_audio, parse_crf, parse_video_size
+from camcast.config.video import VideoSize, parse_audio, parse_audio_out, parse_crf, parse_video_size
 from camcast.config.watching import MOTION_TABLE, RECORD_TABLE, WatchSettings
 from camcast.picture.geometry import Crop, parse_crop, parse_flip, parse_rotate
 from camcast.picture.masks import Mask, PolygonMask, parse_mask
@@ -184,10 +184,16 @@ class CameraSettings(WatchSettings):
     audio: str = setting(
         "off", parse_audio,
         "the microphone: off (the default: none is opened), auto (the camera's own, on the same USB "
-        "device; refused if it has none), source (the test pattern's beep, with a flash in the picture) "
-        "or an ALSA capture device (camcast sources lists them); "
+        "device; refused if it has none), source (the source's own sound; the test pattern's beep, "
+        "with a flash in the picture) or an ALSA capture device (camcast sources lists them); "
         "while on, every page and the status say so, and the shutter closes it",
         metavar="MIC", restart=True,
+    )  # fmt: skip
+    audio_out: str | None = setting(
+        None, parse_audio_out,
+        "talk back: the ALSA playback device (a speaker by the camera) the owner's push-to-talk button "
+        "plays the owner's voice on; opened only while the button is held (default: none, no button)",
+        metavar="SPEAKER", restart=True,
     )  # fmt: skip
     keyframe_every: float = setting(
         1.0, parse_seconds(0.2, 10), "seconds between H.264 keyframes, the length of an HLS segment",

@@ -59,6 +59,19 @@ def parse_crf(value: Any) -> float | None:
         raise ValueError(f"{exc}, or off") from None
 
 
+def parse_audio_out(value: Any) -> str | None:
+    """An ALSA playback device (``hw:CARD=Speaker,DEV=0``, ``plughw:1,0``, ``default``, a PCM the ALSA
+    configuration defines), or off."""
+    text = str(value).strip()
+    if text.lower() in ("off", "false", "no", "none", ""):
+        return None
+    if re.fullmatch(r"[A-Za-z][A-Za-z0-9_:=,.-]{0,63}", text):
+        return text
+    raise ValueError(
+        "must be off or an ALSA playback device such as hw:CARD=Speaker,DEV=0 (aplay -L lists them)"
+    )
+
+
 def parse_audio(value: Any) -> str:
     """``off``, ``auto`` (the camera's own microphone), ``source`` (the source's own sound: the test
     pattern's beep), or an ALSA capture device (``hw:CARD=C920,DEV=0``,

@@ -102,6 +102,8 @@ def render(
     may_delete: bool = False,
     rec: bool = False,
     mic: bool | None = None,
+    talking: bool | None = None,
+    talk: str = "",
     csrf: str = "",
 ) -> str:
     """The HTML of ``page`` (one of :data:`PAGES`).
@@ -120,7 +122,9 @@ def render(
     URL) with the detector's view ``motion_view``. The ``recordings`` page lists what the API at
     ``recordings`` gives, by day, with the ``events`` marked, and offers deleting when ``may_delete``;
     the home page's REC badge shows while ``rec``; every page of a camera whose audio is on has the
-    microphone badge (``mic`` not None), shown while ``mic``. ``csrf`` is a
+    microphone badge (``mic`` not None), shown while ``mic``, and of a camera with a speaker the
+    "talking" badge (``talking`` not None), shown while the owner talks; the owner's home page has
+    the push-to-talk button, whose offers go to ``talk``. ``csrf`` is a
     signed-in session's token, which the page's changes (deleting a recording) carry.
     """
     if page not in PAGES:
@@ -142,5 +146,5 @@ def render(
                for name, (label, what) in VIEWS.items() if name in links],
         tiles=tiles, state=state, viewers=int(viewers), status=status, camera=camera, urls=urls,
         motion=motion, events=events, motion_view=motion_view, recordings=recordings,
-        may_delete=may_delete, rec=rec, mic=mic,
+        may_delete=may_delete, rec=rec, mic=mic, talking=talking, talk=talk,
     )  # fmt: skip

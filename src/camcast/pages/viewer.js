@@ -315,6 +315,84 @@
     mjpeg("");
   }
 
+  // Push-to-talk (the owner's home page, a camera with a speaker): while the button is held, this
+  // browser's microphone goes to the camera's speaker in a WebRTC session of its own, ended (DELETE)
+  // when the button is let go. The browser asks for the microphone the first time.
+  var talkButton = document.getElementById("camcast-talk");
+  if (talkButton) {
+    var talking = null;
+    var csrf = document.querySelector('meta[name="csrf-token"]');
+    var headers = function (extra) {
+      var all = extra || {};
+      if (csrf) all["X-CSRF-Token"] = csrf.content;
+      return all;
+    };
+    // Ends a talk, whatever step it is at (each step checks talk.stop, and ends it again when it must).
+    var end = function (talk) {
+      talk.stop = true;
+      if (talking === talk) {
+        talking = null;
+        talkButton.setAttribute("aria-pressed", "false");
+        talkButton.textContent = "Hold to talk";
+      }
+      if (talk.session) {
+        fetch(talk.session, { method: "DELETE", credentials: "same-origin", headers: headers(), keepalive: true })
+          .catch(function () {});
+        talk.session = null;
+      }
+      if (talk.pc) talk.pc.close();
+      if (talk.stream) talk.stream.getTracks().forEach(function (t) { t.stop(); });
+    };
+    var start = function () {
+      if (talking) return;
+      var talk = talking = { stop: false };
+      talkButton.setAttribute("aria-pressed", "true");
+      talkButton.textContent = "Talking… (let go to stop)";
+      navigator.mediaDevices.getUserMedia({ audio: true }).then(function (stream) {
+        talk.stream = stream;
+        if (talk.stop) return end(talk);
+        var pc = talk.pc = new RTCPeerConnection();
+        stream.getAudioTracks().forEach(function (t) { pc.addTransceiver(t, { direction: "sendonly" }); });
+        return pc.createOffer().then(function (offer) { return pc.setLocalDescription(offer); }).then(function () {
+          return new Promise(function (resolve) {
+            if (pc.iceGatheringState === "complete") return resolve();
+            pc.addEventListener("icegatheringstatechange", function () {
+              if (pc.iceGatheringState === "complete") resolve();
+            });
+            window.setTimeout(resolve, 1000);
+          });
+        }).then(function () {
+          return fetch(talkButton.getAttribute("data-talk"), {
+            method: "POST", credentials: "same-origin", body: pc.localDescription.sdp,
+            headers: headers({ "Content-Type": "application/sdp" }),
+          });
+        }).then(function (response) {
+          return response.text().then(function (text) {
+            if (response.status !== 201) throw new Error(text.trim());
+            talk.session = new URL(response.headers.get("Location"), window.location.href).href;
+            if (talk.stop) return end(talk);
+            return pc.setRemoteDescription({ type: "answer", sdp: text });
+          });
+        });
+      }).catch(function (error) {
+        var asked = !talk.stop;
+        end(talk);
+        if (asked) setStatus("Cannot talk: " + error.message, true);
+      });
+    };
+    var release = function () { if (talking) end(talking); };
+    // The pointer is captured while held, so the button let go anywhere (or the capture lost) ends it.
+    talkButton.addEventListener("pointerdown", function (event) {
+      event.preventDefault();
+      if (talkButton.setPointerCapture) talkButton.setPointerCapture(event.pointerId);
+      start();
+    });
+    ["pointerup", "pointercancel", "lostpointercapture"].forEach(function (kind) {
+      talkButton.addEventListener(kind, release);
+    });
+    window.addEventListener("pagehide", release);
+  }
+
   // The home page: the camera's state (live, paused, offline) and viewers, kept current.
   var stateBadge = document.getElementById("camcast-state");
   var viewerCount = document.getElementById("camcast-viewers");
@@ -332,6 +410,8 @@
         if (rec) rec.hidden = !mine.recording;
         var mic = document.getElementById("camcast-mic");
         if (mic) mic.hidden = mine.microphone !== "on";
+        var talkingBadge = document.getElementById("camcast-talking");
+        if (talkingBadge) talkingBadge.hidden = !mine.talking;
         if (viewerCount) viewerCount.textContent = mine.viewers + " watching";
       }, function () {
         stateBadge.textContent = "unreachable";

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from aiohttp import web, web_response
 
+from camcast.audio.talk import Speaker
 from camcast.camera import Camera
 from camcast.security.viewers import ViewerLog
 from camcast.server.auth import Gate, check, same_origin
@@ -24,6 +25,7 @@ from camcast.server.routes import BOUND
 from camcast.server.state import ENDED, PRINCIPAL, STATE, Handler, Served, ServerState, read_form, state
 from camcast.server.urls import CAMERA_PREFIX, ROUTES, Route, path_for
 from camcast.server.webrtc import ice as webrtc_ice
+from camcast.server.webrtc import talk
 from camcast.server.webrtc.ice import IceSettings
 from camcast.server.webrtc.sessions import WebRtc
 from camcast.server.webrtc.track import SoundOutput, WebRtcOutput
@@ -205,8 +207,9 @@ def build_app(
             sound = SoundOutput(camera.sound.rendition("opus"))
             aac = camera.sound.rendition("aac")
             heard = [HlsOutput(v.rendition, v.segmenter.window, v.uri, aac) for v in variants]
+        speaker = Speaker(camera.name, camera.settings.audio_out) if camera.settings.audio_out else None
         shown[camera.name] = Served(
-            camera, rendition, fanout, tuple(variants), webrtc_out, sound, tuple(heard)
+            camera, rendition, fanout, tuple(variants), webrtc_out, sound, tuple(heard), speaker
         )
     webrtc = WebRtc(ice or IceSettings())
     app[STATE] = ServerState(
@@ -253,3 +256,4 @@ async def _close_streams(app: web.Application) -> None:
     for cam in app[STATE].cameras.values():
         cam.fanout.close_all()
     await app[STATE].webrtc.close_all()
+    await talk.end_all()

@@ -54,6 +54,8 @@ def camera_status(st: ServerState, name: str, now: float, owner: bool = False) -
         "video": [_video_status(hls, now) for hls in cam.variants],
         # Everyone sees whether the microphone is on (the pages' MIC badge); its level is the owner's.
         "microphone": camera.sound.state if camera.sound is not None else "off",
+        # And whether the owner is talking on the camera's speaker (push-to-talk).
+        "talking": cam.speaker is not None and cam.speaker.talking is not None,
         **({"audio_level_dbfs": _level(camera)} if owner else {}),
         **_motion_status(st, name, owner),
         **_record_status(st, name),
@@ -115,7 +117,7 @@ def status_document(
 #: What a share link's page may know of a camera: what its own page shows (live, paused or offline,
 #: who watches, the REC and watching badges), nothing of the owner's (the source, the rates).
 LINK_SEES = ("name", "title", "state", "live", "paused", "paused_since", "on_air", "viewers", "motion",
-             "motion_active", "events_total", "record", "recording")  # fmt: skip
+             "motion_active", "events_total", "record", "recording", "microphone", "talking")  # fmt: skip
 
 
 async def status(request: web.Request) -> web.StreamResponse:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from camcast.server import access, control, events, media, recordings, settings, signin, views
 from camcast.server.state import Handler
 from camcast.server.urls import ROUTES, Route
-from camcast.server.webrtc import whep
+from camcast.server.webrtc import talk, whep
 
 HANDLERS: dict[str, Handler] = {
     "index": views.index,
@@ -21,6 +21,8 @@ HANDLERS: dict[str, Handler] = {
     "view_live": views.view("live"),
     "whep": whep.offer,
     "whep_session": whep.end,
+    "talk": talk.offer,
+    "talk_session": talk.end,
     "static": views.static_asset,
     "status": control.status,
     "healthz": control.healthz,

@@ -17,6 +17,7 @@ from aiohttp.web_request import FileField
 from multidict import MultiDictProxy
 from prometheus_client.registry import CollectorRegistry
 
+from camcast.audio.talk import Speaker
 from camcast.camera import Camera
 from camcast.config import ServerSettings
 from camcast.config.reloader import Reloader
@@ -53,6 +54,8 @@ class Served:
     #: With its audio on, the HLS of each rendition with the sound in it (AAC), as ``variants``, for
     #: those who may hear it (:func:`hears`); empty otherwise.
     heard: tuple[HlsOutput, ...] = ()
+    #: The camera's speaker, the owner's push-to-talk plays on (``audio_out``), if it has one.
+    speaker: Speaker | None = None
 
     def hls_for(self, sound: bool) -> tuple[HlsOutput, ...]:
         """The renditions' HLS for someone who may hear the camera (``sound``), or may not."""

@@ -58,6 +58,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/view/live", "view_live", "viewer", camera=True, scopes=_WATCH, link=True),
     Route("POST", "/whep", "whep", "viewer", camera=True, scopes=_VIDEO, link=True),
     Route("DELETE", "/whep/{name}", "whep_session", "viewer", scopes=_VIDEO),
+    Route("POST", "/api/talk", "talk", "owner", camera=True, changes="csrf"),
+    Route("DELETE", "/api/talk/{name}", "talk_session", "owner", changes="csrf"),
     Route("GET", "/static/{name}", "static", "public"),
     Route("GET", "/status.json", "status", "viewer", scopes=(*_PICTURE, *_EVENTS, *_RECORDINGS)),
     Route("GET", "/healthz", "healthz", "public"),

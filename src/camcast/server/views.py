@@ -72,6 +72,7 @@ def page(request: web.Request, name: str) -> web.Response:
         links["settings"] = st.base_path + path_for("settings_page")
     touch(request, f"page {name}", 0)
     camera = st.cameras[cam_name].camera
+    speaker = st.cameras[cam_name].speaker
     home: dict[str, Any] = {}
     if name == "home":
         # Absolute, as Home Assistant, OctoPrint and VLC are given them (the proxy's name and scheme
@@ -92,6 +93,7 @@ def page(request: web.Request, name: str) -> web.Response:
             "motion": watcher is not None and watcher.enabled,
             "events": url("events") if owner else "",
             "motion_view": url("motion_view") if owner else "",
+            "talk": url("talk") if owner and speaker is not None else "",
             "state": camera.hub.state,
             "viewers": st.viewers.watching(cam_name),
             "status": url("status"),
@@ -112,6 +114,7 @@ def page(request: web.Request, name: str) -> web.Response:
         csrf=p.csrf if p is not None else "",
         # Every page of a camera whose audio is on says whether its microphone is open now.
         mic=None if camera.sound is None else camera.sound.state == "on",
+        talking=None if speaker is None else speaker.talking is not None,
         **home,
     )
     return web.Response(text=body, content_type="text/html", headers={"Cache-Control": "no-store"})

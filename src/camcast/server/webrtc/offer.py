@@ -42,12 +42,13 @@ def check_request(content_type: str, length: int | None) -> None:
 _LINE = re.compile(r"[a-z]=[\x20-\x7e\t]*")
 
 
-def check_offer(body: bytes) -> str:
+def check_offer(body: bytes, talk: bool = False) -> str:
     """``body`` as an SDP offer camcast can answer, or :class:`OfferError` saying what is wrong.
 
     Checked before aiortc sees it: printable ASCII lines of the form ``x=...``, at most
     :data:`MAX_MEDIA` media sections, a video section offering H.264 in packetization mode 1 (what
-    camcast sends), ICE credentials and a DTLS fingerprint. Then aiortc's own parser must accept it.
+    camcast sends; with ``talk``, the owner's voice: an audio section offering Opus), ICE credentials
+    and a DTLS fingerprint. Then aiortc's own parser must accept it.
     """
     if len(body) > MAX_OFFER:
         raise OfferTooLarge(f"the offer is larger than {MAX_OFFER} bytes")
@@ -68,11 +69,21 @@ def check_offer(body: bytes) -> str:
         parsed = SessionDescription.parse("\r\n".join(lines) + "\r\n")
     except Exception as exc:  # aiortc's parser raises whatever the text trips it on
         raise OfferError(f"the offer is not valid SDP ({type(exc).__name__})") from None
+    if talk:
+        voice = [m for m in parsed.media if m.kind == "audio"]
+        if not any(c.mimeType.lower() == "audio/opus" for m in voice for c in m.rtp.codecs):
+            raise OfferError("the offer has no audio section offering Opus (the voice to play)")
+        return _checked(parsed, lines)
     video = [m for m in parsed.media if m.kind == "video"]
     if not video:
         raise OfferError("the offer has no video section")
     if not any(_sends_h264(m) for m in video):
         raise OfferError("the offer has no H.264 in packetization mode 1, which camcast sends")
+    return _checked(parsed, lines)
+
+
+def _checked(parsed: Any, lines: list[str]) -> str:
+    """The offer's text, once each section has ICE credentials and a DTLS fingerprint."""
     for m in parsed.media:  # aiortc's parser gives each section the session-level values too
         if not (m.ice and m.ice.usernameFragment and m.ice.password):
             raise OfferError("the offer has no ICE user fragment and password (a=ice-ufrag, a=ice-pwd)")
