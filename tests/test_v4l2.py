@@ -153,6 +153,14 @@ def test_the_microphones_sound_is_carried_and_outlives_an_unplug(vm: dict[str, d
     assert unplug["live"] == "live" and unplug["failing"], unplug
 
 
+def test_the_speaker_plays_on_the_card_and_is_closed_after(vm: dict[str, dict[str, Any]]) -> None:
+    """Talk back's speaker (audio_out) on the loopback card's playback side: arecord on its capture
+    side records the voice at its level (a sine of amplitude 1/8: -21 dBFS), and the device is closed
+    once the talk ends."""
+    heard = seen(vm, "alsa_speaker")
+    assert -24 <= heard["level"] <= -18 and heard["open_after"] == [], heard
+
+
 # --- vivid: a YUYV camera ----------------------------------------------------------------------------------
 def test_sources_lists_vivid_with_its_modes(vm: dict[str, dict[str, Any]]) -> None:
     """`camcast sources` lists vivid (whose capture node also offers overlay) with the YUYV sizes."""

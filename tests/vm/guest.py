@@ -268,6 +268,46 @@ def alsa_checks() -> None:
         tone.terminate()
         tone.wait(10)
 
+    def speaker() -> dict[str, Any]:
+        """Talk back's speaker on the loopback card's playback side, recorded by arecord on its
+        capture side: a 440 Hz tone at -21 dBFS comes out at its level, and the device is closed when
+        the talk ends."""
+        import asyncio
+
+        import av
+        import numpy as np
+
+        from camcast.audio.talk import Speaker
+
+        recorded = OUT / "speaker.wav"
+        capture = ["-D", "hw:CARD=Loopback,DEV=1", "-f", "S16_LE", "-r", "48000", "-c", "1", "-d", "4"]
+        record = subprocess.Popen(["arecord", "-q", *capture, str(recorded)])
+
+        async def talk() -> list[str]:
+            mouth = Speaker("camera", "hw:CARD=Loopback,DEV=0")
+            assert mouth.start("owner") and not mouth.start("someone else")
+            t = np.arange(960) / 48_000
+            for i in range(150):  # 3 s of 20 ms frames, as WebRTC brings them
+                wave = (np.sin(2 * np.pi * 440 * (t + i * 0.02)) * 32767 / 8).astype(np.int16)
+                frame = av.AudioFrame.from_ndarray(wave.reshape(1, -1), format="s16", layout="mono")
+                frame.sample_rate = 48_000
+                mouth.play(frame)
+                await asyncio.sleep(0.02)
+            mouth.stop()
+            await asyncio.sleep(1)
+            return sound_files(os.getpid())
+
+        still_open = asyncio.run(talk())
+        record.wait(20)
+        samples = np.frombuffer(recorded.read_bytes()[44:], np.int16).astype(np.float64)
+        loudest = max(
+            float(np.sqrt(np.mean(np.square(samples[i : i + 4800]))))
+            for i in range(0, len(samples) - 4800, 4800)
+        )
+        return {"level": round(20 * np.log10(loudest / 32768), 1), "open_after": still_open}
+
+    check("alsa_speaker", speaker)
+
 
 # --- vivid: a YUYV camera with controls -----------------------------------------------------------------
 def vivid_checks() -> None:
