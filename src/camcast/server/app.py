@@ -256,4 +256,4 @@ async def _close_streams(app: web.Application) -> None:
     for cam in app[STATE].cameras.values():
         cam.fanout.close_all()
     await app[STATE].webrtc.close_all()
-    await talk.end_all()
+    await talk.end_all(app[STATE].talks)

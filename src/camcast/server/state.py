@@ -79,6 +79,8 @@ class ServerState:
     started: float = 0.0
     #: The cameras' publishers when the server also publishes (``serve --publish-to``), by camera.
     publishers: dict[str, Publisher] = field(default_factory=dict)
+    #: The owners' talks under way (push-to-talk), by id: :mod:`camcast.server.webrtc.talk`'s.
+    talks: dict[str, Any] = field(default_factory=dict)
     #: /metrics's registry, made at the first scrape.
     registry: CollectorRegistry | None = None
     #: The server settings it runs with (a reload compares against them).

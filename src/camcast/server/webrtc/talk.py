@@ -43,10 +43,6 @@ class Talk:
     tasks: list[asyncio.Task[None]]
 
 
-#: The talks under way, by id (one per speaker at most).
-TALKS: dict[str, Talk] = {}
-
-
 async def offer(request: web.Request) -> web.StreamResponse:
     """Start a talk: the owner's offer (an audio section with Opus) in, the answer out."""
     name = camera_name(request)
@@ -73,7 +69,7 @@ async def offer(request: web.Request) -> web.StreamResponse:
     @pc.on("connectionstatechange")
     async def changed() -> None:
         if pc.connectionState in ("failed", "closed"):
-            await end_talk(talk.id)
+            await end_talk(st.talks, talk.id)
 
     try:
         with gathering_on(st.webrtc.ice.hosts):
@@ -87,8 +83,8 @@ async def offer(request: web.Request) -> web.StreamResponse:
         speaker.stop()
         await pc.close()
         raise web.HTTPBadRequest(text=f"the offer cannot be answered: {exc}\n") from None
-    TALKS[talk.id] = talk
-    talk.tasks.append(asyncio.create_task(_watchdog(talk)))
+    st.talks[talk.id] = talk
+    talk.tasks.append(asyncio.create_task(_watchdog(st.talks, talk)))
     location = st.base_path + path_for("talk_session", name=talk.id, **share_query(request))
     return web.Response(status=201, text=pc.localDescription.sdp, content_type=SDP_TYPE,
                         headers={"Location": location})  # fmt: skip
@@ -96,14 +92,14 @@ async def offer(request: web.Request) -> web.StreamResponse:
 
 async def end(request: web.Request) -> web.StreamResponse:
     """The button let go: the talk ends."""
-    if not await end_talk(request.match_info["name"]):
+    if not await end_talk(state(request).talks, request.match_info["name"]):
         raise web.HTTPNotFound(text="no such talk\n")
     return web.Response(text="ended\n")
 
 
-async def end_talk(talk_id: str) -> bool:
-    """End a talk (its speaker closed once what waits is played); whether it existed."""
-    talk = TALKS.pop(talk_id, None)
+async def end_talk(talks: dict[str, Talk], talk_id: str) -> bool:
+    """End a talk of ``talks`` (its speaker closed once what waits is played); whether it existed."""
+    talk = talks.pop(talk_id, None)
     if talk is None:
         return False
     talk.speaker.stop()
@@ -115,8 +111,8 @@ async def end_talk(talk_id: str) -> bool:
     return True
 
 
-async def end_all() -> None:
-    await asyncio.gather(*(end_talk(talk_id) for talk_id in list(TALKS)))
+async def end_all(talks: dict[str, Talk]) -> None:
+    await asyncio.gather(*(end_talk(talks, talk_id) for talk_id in list(talks)))
 
 
 async def _play(track: MediaStreamTrack, speaker: Speaker) -> None:
@@ -125,12 +121,12 @@ async def _play(track: MediaStreamTrack, speaker: Speaker) -> None:
             speaker.play(await track.recv())  # type: ignore[arg-type]
 
 
-async def _watchdog(talk: Talk) -> None:
+async def _watchdog(talks: dict[str, Talk], talk: Talk) -> None:
     await asyncio.sleep(CONNECT_TIMEOUT)
     if talk.pc.connectionState != "connected":
         log.info("a talk did not connect in %g s; ended", CONNECT_TIMEOUT)
-        await end_talk(talk.id)
+        await end_talk(talks, talk.id)
         return
     await asyncio.sleep(LONGEST - CONNECT_TIMEOUT)
     log.info("a talk lasted %g s: ended", LONGEST)
-    await end_talk(talk.id)
+    await end_talk(talks, talk.id)
