@@ -1,7 +1,8 @@
 """One camera's sound: its input, and an encoder per codec that outputs listen to.
 
-The input is the camera's microphone (:class:`~camcast.audio.microphone.MicrophoneCapture`) or the
-test pattern's beep (:class:`~camcast.audio.beep.Beep`). It runs as a part of its own under the
+The input is the camera's microphone (:class:`~camcast.audio.microphone.MicrophoneCapture`), the
+sound its source carries (:class:`~camcast.audio.source.SourceSound`) or the test pattern's beep
+(:class:`~camcast.audio.beep.Beep`). It runs as a part of its own under the
 supervisor, so a microphone that fails never touches the pictures, and it hands its chunks to
 :meth:`Sound.receive` on the event loop; each :class:`~camcast.audio.encode.AudioRendition` encodes
 them only while an output listens to it.
@@ -86,14 +87,6 @@ class Sound:
         for hear in self.hearing:
             hear(chunk)
 
-    @property
-    def listeners(self) -> int:
-        return sum(len(r.listeners) for r in self.renditions.values())
-
-    @property
-    def encode_seconds(self) -> float:
-        return sum(r.encode_seconds for r in self.renditions.values())
-
     def close(self) -> None:
         for rendition in self.renditions.values():
             rendition.close()
@@ -110,8 +103,8 @@ def sound_for(
     if audio == "source":
         if isinstance(source, PatternSource):
             return Sound(camera, Beep(camera, paused))
-        known = isinstance(source, MediaSource) and source.kind != "v4l2"
-        if isinstance(source, PendingSource) or (known and getattr(source, "has_sound", False)):
+        heard = isinstance(source, MediaSource) and source.kind != "v4l2" and source.has_sound
+        if isinstance(source, PendingSource) or heard:
             # (A stream not reached yet: its sound once it is.)
             return Sound(camera, SourceSound(camera, source.describe(), paused))
         raise ConfigError(
