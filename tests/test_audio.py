@@ -547,3 +547,18 @@ async def test_only_owners_talk(accounts: object) -> None:  # noqa: F811
             assert resp.status == 404
         async with session.get(server.url + "/", headers=OWNER.header) as resp:
             assert 'id="camcast-talk"' not in await resp.text()
+
+
+def test_the_live_badge_says_mic_while_the_microphone_is_on() -> None:
+    """The LIVE badge (--live-badge) reads LIVE MIC while the camera's microphone is on: wider, and
+    its text differs; LIVE again once it is off."""
+    from camcast.frames import Yuv420
+    from camcast.picture.masks import live_badge_step
+
+    on = [True]
+    step = live_badge_step(lambda: on[0])
+    with_mic = step(Yuv420.blank(640, 360), 0.0).v
+    on[0] = False
+    without = step(Yuv420.blank(640, 360), 0.0).v
+    red = lambda plane: int((plane[:40] == 255).sum())  # noqa: E731 - red's Cr
+    assert red(with_mic) > red(without) * 1.5 > 0

@@ -84,6 +84,8 @@ class Camera:
             "name": lambda: self.settings.title,
             "viewers": lambda: 0,
             "fps": lambda: f"{self.hub.rate_in.per_second():.0f}",
+            # The LIVE badge says MIC too while the microphone is on.
+            "mic": lambda: self.sound is not None and self.sound.state == "on",
         }
         self.renditions: dict[tuple[tuple[str, Any], ...], Rendition] = {}  # by codec and drawing
         #: By output, codec and variant (0: the main one, 1...: the smaller H.264 renditions): who uses which.

@@ -45,5 +45,6 @@ def drawing_steps(drawing: dict[str, Any], info: Info) -> list[Step]:
     if drawing["logo"]:
         steps.append(LogoOverlay(drawing["logo"], drawing["logo_position"], drawing["logo_width"]))
     if drawing["live_badge"]:
-        steps.append(live_badge_step())
+        mic = info.get("mic", lambda: False)
+        steps.append(live_badge_step(lambda: bool(mic())))
     return steps

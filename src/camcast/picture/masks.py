@@ -9,7 +9,7 @@ width (x, w) or height (y, h): ``0,0,25%,100%`` blacks out the left quarter. A p
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -154,21 +154,22 @@ def mask_step(masks: Sequence[Mask | PolygonMask]) -> Step:
 
 
 @functools.cache
-def _badge(height: int) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """The LIVE badge's luma and its size: white text on red, about 1/18 of the picture high."""
+def _badge(height: int, label: str = "LIVE") -> tuple[np.ndarray, np.ndarray, int, int]:
+    """The badge's luma and its size: white ``label`` on red, about 1/18 of the picture high."""
     h = max(16, height // 18) & ~1
-    w = (h * 3) & ~1
-    text = text_mask("LIVE", w, h, max(8, h * 2 // 3), align="center")
+    w = (h * 3 * len(label) // 4) & ~1
+    text = text_mask(label, w, h, max(8, h * 2 // 3), align="center")
     red_y = 76  # full-range luma of pure red
     luma = np.where(text > 127, 255, red_y).astype(np.uint8)
     return luma, text, w, h
 
 
-def live_badge_step() -> Step:
-    """A step drawing a red "LIVE" badge in the top-left corner: the picture says it is on air."""
+def live_badge_step(mic: Callable[[], bool] = lambda: False) -> Step:
+    """A step drawing a red "LIVE" badge in the top-left corner: the picture says it is on air, and
+    "LIVE MIC" while ``mic()`` (the camera's microphone is on: its sound is carried too)."""
 
     def apply(image: Yuv420, wall: float) -> Yuv420:
-        luma, _, w, h = _badge(image.height)
+        luma, _, w, h = _badge(image.height, "LIVE MIC" if mic() else "LIVE")
         margin = max(2, image.height // 60) & ~1
         if w + margin > image.width or h + margin > image.height:
             return image
