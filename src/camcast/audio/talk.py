@@ -10,6 +10,7 @@ the health record (:data:`~camcast.runtime.health.HEALTH`), and the talk ends.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -37,9 +38,7 @@ class Speaker:
         self.frames = 0
         self._resampler: Any = None
         self._worker: Worker | None = None
-        # The worker's thread alone touches these.
-        self._container: Any = None
-        self._stream: Any = None
+        self._output: _Output | None = None  # the talk's device, its worker's thread alone touches
         use_system_config()  # ALSA's device names, before a thread opens the device
 
     @property
@@ -52,7 +51,9 @@ class Speaker:
             return False
         self.talking = who
         self._resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
+        # A worker and a device of its own per talk: one that starts as the last ends never meets it.
         self._worker = Worker(f"speaker-{self.camera}", QUEUE, when_full="refuse")
+        self._output = _Output(self.device)
         log.info("%s: %s talks on %s", self.camera, who, self.device)
         return True
 
@@ -61,8 +62,9 @@ class Speaker:
         if self._worker is None or self._worker.closed:
             return
         frame.pts = None  # the resampler counts on its own: the voice is played as it comes
+        assert self._output is not None
         for out in self._resampler.resample(frame):
-            job = self._worker.submit(self._t_write, out)
+            job = self._worker.submit(self._output.write, out)
             if job is not None:
                 job.add_done_callback(self._written)
 
@@ -72,8 +74,9 @@ class Speaker:
             log.info("%s: %s stopped talking", self.camera, self.talking)
         self.talking = None
         worker, self._worker = self._worker, None
-        if worker is not None and not worker.closed:
-            worker.submit(self._t_close, force=True)
+        output, self._output = self._output, None
+        if worker is not None and output is not None and not worker.closed:
+            worker.submit(output.close, force=True)
             worker.close(drain=True)
 
     def _written(self, job: Any) -> None:
@@ -87,7 +90,17 @@ class Speaker:
         HEALTH.failed(self.part, f"{self.device}: {exc}; the talk ends")
         self.stop()
 
-    def _t_write(self, frame: av.AudioFrame) -> None:
+
+class _Output:
+    """One talk's ALSA playback device: opened by the first frame written, closed at the end (both in
+    the talk's worker thread)."""
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+        self._container: Any = None
+        self._stream: Any = None
+
+    def write(self, frame: av.AudioFrame) -> None:
         if self._container is None:
             try:
                 self._container = av.open(self.device, "w", format="alsa")
@@ -99,12 +112,10 @@ class Speaker:
         for packet in self._stream.encode(frame):
             self._container.mux(packet)
 
-    def _t_close(self) -> None:
+    def close(self) -> None:
         container, self._container = self._container, None
         if container is not None:
-            try:
+            with contextlib.suppress(av.FFmpegError, ValueError):
                 for packet in self._stream.encode(None):
                     container.mux(packet)
-            except (av.FFmpegError, ValueError):
-                pass
             container.close()
