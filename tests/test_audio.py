@@ -491,6 +491,10 @@ async def test_push_to_talk_plays_the_owners_voice_on_the_speaker(
         await page.goto(server.url + "/")
         button = page.locator("#camcast-talk")
         await button.wait_for(state="visible", timeout=10000)
+        # Pressed once the video plays: until then the page's layout still moves under the pointer.
+        await page.wait_for_function(
+            "() => document.getElementById('camcast-player').dataset.mode === 'webrtc'", timeout=10000
+        )
 
         async def talking() -> bool:
             async with session.get(server.url + "/status.json") as resp:
