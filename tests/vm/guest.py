@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import traceback
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -236,6 +237,14 @@ def alsa_checks() -> None:
 
             def carried() -> dict[str, Any]:
                 """The microphone's sound in the server's HLS (AAC), at the level it was played at."""
+
+                def started() -> bool:  # a player retries a 503 until the first segment is made
+                    try:
+                        return b"#EXTINF" in get("/hls/index.m3u8", timeout=SLOW)
+                    except urllib.error.HTTPError:
+                        return False
+
+                until(started, SLOW, "the HLS to start")  # the emulated CPU encodes slowly
                 hls = f"http://127.0.0.1:{PORT}/hls/index.m3u8"
                 result = run("ffmpeg", "-v", "info", "-i", hls, "-t", "3", "-vn", "-af", "volumedetect",
                              "-f", "null", "-")  # fmt: skip
