@@ -11,6 +11,7 @@ the health record (:data:`~camcast.runtime.health.HEALTH`), and the talk ends.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from typing import Any
 
@@ -66,7 +67,7 @@ class Speaker:
         for out in self._resampler.resample(frame):
             job = self._worker.submit(self._output.write, out)
             if job is not None:
-                job.add_done_callback(self._written)
+                job.add_done_callback(functools.partial(self._written, self._output))
 
     def stop(self) -> None:
         """The talk ends: what waits is played, then the device is closed."""
@@ -79,8 +80,9 @@ class Speaker:
             worker.submit(output.close, force=True)
             worker.close(drain=True)
 
-    def _written(self, job: Any) -> None:
-        if job.cancelled():
+    def _written(self, output: _Output, job: Any) -> None:
+        """A frame of ``output``'s talk written, or not: a failure ends that talk, never a later one."""
+        if job.cancelled() or output is not self._output:
             return
         exc = job.exception()
         if exc is None:
