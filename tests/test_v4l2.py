@@ -148,7 +148,10 @@ def test_the_microphones_sound_is_carried_and_outlives_an_unplug(vm: dict[str, d
     """The tone the loopback card captures comes out of the server's HLS as AAC at its level (about
     -21 dB mean); the card taken away while captured (its driver unbound) makes the microphone
     unavailable, listed as failing, while the pictures stay live; bound again, it is captured again."""
+    log = vm.get("alsa_server_log", {}).get("log", "")
+    assert (vm.get("alsa_carried") or {}).get("ok"), f"{vm.get('alsa_carried')}\nthe server's log:\n{log}"
     assert -25 <= seen(vm, "alsa_carried")["mean_volume"] <= -17, seen(vm, "alsa_carried")
+    assert seen(vm, "alsa_server_log")["exit"] == 0
     unplug = seen(vm, "alsa_unplugged")
     assert unplug["live"] == "live" and unplug["failing"], unplug
 
