@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,15 +51,23 @@ def camcast_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "camcast", *args]
 
 
+def home_env(home: Path) -> dict[str, str]:
+    """The XDG variables that make ``home`` camcast's whole world: config, state, and the control
+    sockets' folder (a session's XDG_RUNTIME_DIR is shared by every test otherwise)."""
+    (home / "run").mkdir(mode=0o700, exist_ok=True)
+    return {
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_STATE_HOME": str(home / "state"),
+        "XDG_RUNTIME_DIR": str(home / "run"),
+    }
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own config folder, so no user config leaks in."""
     home = tmp_path_factory.mktemp("xdg")
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
-    # The control sockets' folder too (a session's XDG_RUNTIME_DIR is shared by every test otherwise).
-    (home / "run").mkdir(mode=0o700)
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(home / "run"))
+    for name, value in home_env(home).items():
+        monkeypatch.setenv(name, value)
     return home
 
 
@@ -121,9 +130,12 @@ def _written(fh: IO[str] | None) -> str:
     return os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
 
 
-def start_server_process(port: int, args: tuple[str, ...]) -> tuple[subprocess.Popen[str], IO[str], IO[str]]:
-    """``camcast serve`` as a process. Its output goes to files, not pipes: a pipe nobody reads
-    while the test runs would fill up and block the server on its next log line."""
+def start_server_process(
+    port: int, args: tuple[str, ...], env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], IO[str], IO[str]]:
+    """``camcast serve`` as a process, ``env`` added to its environment. Its output goes to files, not
+    pipes: a pipe nobody reads while the test runs would fill up and block the server on its next log
+    line."""
     out = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed by finish_output
     err = tempfile.TemporaryFile("w+")  # noqa: SIM115
     proc = subprocess.Popen(
@@ -131,6 +143,7 @@ def start_server_process(port: int, args: tuple[str, ...]) -> tuple[subprocess.P
         stdout=out,
         stderr=err,
         text=True,
+        env={**os.environ, **(env or {})},
     )
     return proc, out, err
 
@@ -170,6 +183,38 @@ async def camcast_server(
         print(
             f"--- camcast serve {' '.join(args)}\n{server.stdout}{server.stderr}"
         )  # shown if the test fails
+
+
+@contextlib.contextmanager
+def sync_server(*args: str, home: Path | None = None, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """``camcast serve ARGS`` without an event loop, as a fixture shared by a module's tests needs (no
+    loop outlives a test). Its world is ``home`` (see home_env) if given: a module's fixture must, or
+    it starts in the runner's own; ``env`` is added to its environment."""
+    port = free_port()
+    proc, out, err = start_server_process(port, args, {**(home_env(home) if home else {}), **(env or {})})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            urllib.request.urlopen(url + "/healthz", timeout=1).read()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise AssertionError(f"camcast did not start: {finish_output(out, err)}") from None
+            time.sleep(0.1)
+    server = Server(url, proc, port, out=out, err=err)
+    try:
+        yield server
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        server.out = server.err = None
+        server.stdout, server.stderr = finish_output(out, err)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -28,13 +29,68 @@ from camcast.server.webrtc import ice
 from camcast.sources.pattern import FLASH_SECONDS, PatternSource
 from tests.avsync import offsets
 from tests.browser import chromium
-from tests.conftest import camcast_server, free_port, run_cli
+from tests.conftest import Server, camcast_server, free_port, home_env, run_cli, sync_server
 from tests.test_access import OWNER, VIEWER, accounts  # noqa: F401 - the fixture
 from tests.waiting import until
 
 pytestmark = pytest.mark.timeout(120)
 
 BEEP = ("--source", "pattern", "--size", "320x240", "--fps", "15", "--audio", "source")
+#: Seconds of a stream copied to measure its sync: at least three beeps, each whole.
+COPY = "3.5"
+
+#: An ALSA configuration with a playback device that writes what it plays to a file (ALSA's own file
+#: plugin): the speaker the tests talk on, with no sound card.
+SPEAKER_CONF = """</usr/share/alsa/alsa.conf>
+pcm.speaker {{
+    type file
+    slave.pcm "null"
+    file "{path}"
+    format "raw"
+}}
+"""
+
+
+@dataclass
+class Beeping:
+    """The server the tests that only watch and listen share: the beep, RTSP, continuous recording in
+    3 s files, and a speaker (ALSA's file plugin writing to ``played``) for talk back."""
+
+    server: Server
+    home: Path
+    rtsp: int
+    played: Path
+
+
+@pytest.fixture(scope="module")
+def beeping(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Beeping]:
+    home = tmp_path_factory.mktemp("beeping")
+    played, conf = home / "played.raw", home / "asound.conf"
+    conf.write_text(SPEAKER_CONF.format(path=played))
+    rtsp = free_port()
+    recording = ("--record", "continuous", "--record-file-minutes", "0.05", "--record-min-free", "0")
+    args = (*BEEP, "--rtsp", f"127.0.0.1:{rtsp}", "--audio-out", "speaker", *recording)
+    with sync_server(*args, home=home, env={"ALSA_CONFIG_PATH": str(conf)}) as server:
+        yield Beeping(server, home, rtsp, played)
+    print(f"--- the shared server\n{server.stdout}{server.stderr}")
+
+
+@pytest.fixture
+def beep(beeping: Beeping, isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> Beeping:
+    """The shared server, this test's camcast commands and config in its world (its share key)."""
+    for name, value in home_env(beeping.home).items():
+        monkeypatch.setenv(name, value)
+    return beeping
+
+
+async def opened_since(session: aiohttp.ClientSession, url: str, before: set[int]) -> list[dict[str, object]]:
+    """The viewer sessions open on the server at ``url`` that were not among the ids ``before``."""
+    async with session.get(url + "/api/viewers") as resp:
+        return [s for s in (await resp.json())["watching"] if s["id"] not in before]
+
+
+async def open_ids(session: aiohttp.ClientSession, url: str) -> set[int]:
+    return {int(s["id"]) for s in await opened_since(session, url, set())}  # type: ignore[call-overload]
 
 
 def test_the_beep_sounds_with_the_flash() -> None:
@@ -115,23 +171,21 @@ async def heard(track: MediaStreamTrack, seconds: float) -> list[float]:
     return levels
 
 
-async def test_webrtc_carries_the_beep_to_a_listener() -> None:
+async def test_webrtc_carries_the_beep_to_a_listener(beep: Beeping) -> None:
     """aiortc asks for video and sound: the sound track plays the beep (loud about a tenth of the time,
     silent otherwise); the status says the microphone is on, and the viewer log that the peer listens."""
-    async with (
-        camcast_server(*BEEP) as server,
-        aiohttp.ClientSession() as session,
-        listener(session, server.url + "/whep") as tracks,
-    ):
-        assert "audio" in tracks, tracks
-        levels = await heard(tracks["audio"], 3)
-        loud = sum(level > -25 for level in levels)
-        assert 0.05 * len(levels) <= loud <= 0.2 * len(levels), levels
-        async with session.get(server.url + "/status.json") as resp:
-            assert (await resp.json())["microphone"] == "on"
-        async with session.get(server.url + "/api/viewers") as resp:
-            watching = (await resp.json())["watching"]
-        assert [s["sound"] for s in watching if s["route"] == "webrtc"] == [True]
+    url = beep.server.url
+    async with aiohttp.ClientSession() as session:
+        before = await open_ids(session, url)
+        async with listener(session, url + "/whep") as tracks:
+            assert "audio" in tracks, tracks
+            levels = await heard(tracks["audio"], 3)
+            loud = sum(level > -25 for level in levels)
+            assert 0.05 * len(levels) <= loud <= 0.2 * len(levels), levels
+            async with session.get(url + "/status.json") as resp:
+                assert (await resp.json())["microphone"] == "on"
+            opened = await opened_since(session, url, before)
+        assert [s["sound"] for s in opened if s["route"] == "webrtc"] == [True], opened
 
 
 #: In the page: the loudest level (dBFS) a WebAudio analyser measures on the video's sound over 2 s.
@@ -157,12 +211,12 @@ PAGE_LEVEL = """async () => {
 }"""
 
 
-async def test_chromium_plays_the_sound_muted_until_the_viewer_asks() -> None:
+async def test_chromium_plays_the_sound_muted_until_the_viewer_asks(beep: Beeping) -> None:
     """Chromium's live page plays WebRTC with the sound muted and a sound button shown; pressed, the
     video is unmuted, and a WebAudio analyser on its stream measures the beep."""
-    async with camcast_server(*BEEP) as server, chromium() as browser:
+    async with chromium() as browser:
         page = await browser.new_page()
-        await page.goto(server.url + "/view/live")
+        await page.goto(beep.server.url + "/view/live")
         await page.wait_for_function(
             "() => document.getElementById('camcast-player').dataset.mode === 'webrtc'", timeout=10000
         )
@@ -202,20 +256,22 @@ def streams_of(url: str, *options: str) -> list[str]:
     return sorted(set(probe.stdout.split()))  # each stream is listed in its program too
 
 
-async def test_hls_carries_the_sound_in_step_with_the_pictures(tmp_path: Path) -> None:
+async def test_hls_carries_the_sound_in_step_with_the_pictures(beep: Beeping, tmp_path: Path) -> None:
     """The HLS segments carry AAC beside the H.264 (ffprobe sees both; the playlist names both codecs);
-    FFmpeg's copy of 5 s of it plays each beep within 40 ms of its flash. A share link made without
-    --audio gets the pictures alone, and the files with sound are refused to it."""
+    FFmpeg's copy of 3.5 s of it plays each beep within 40 ms of its flash. A share link made without
+    --audio gets the pictures alone, and the files with sound are refused to it; the viewer log says
+    which link listens."""
     keys = ShareKeys(config_dir() / "share.key")
-    silent = keys.issue("tv", 3600, "stream")
-    async with camcast_server(*BEEP) as server, aiohttp.ClientSession() as session:
+    silent, with_sound = keys.issue("tv", 3600, "stream"), keys.issue("radio", 3600, "stream", audio=True)
+    server = beep.server
+    async with aiohttp.ClientSession() as session:
         url = server.url + "/hls/index.m3u8"
         async with session.get(url) as resp:
             heard = await resp.text()
             assert resp.headers["Cache-Control"].startswith("private")  # it differs by who asks
         assert await asyncio.to_thread(streams_of, url) == ["aac", "h264"]
         copy = tmp_path / "copy.mp4"
-        ffmpeg = ["ffmpeg", "-v", "error", "-i", url, "-t", "5", "-c", "copy", str(copy)]
+        ffmpeg = ["ffmpeg", "-v", "error", "-i", url, "-t", COPY, "-c", "copy", str(copy)]
         await asyncio.to_thread(subprocess.run, ffmpeg, check=True, timeout=60)
         found = offsets(copy)
         assert len(found) >= 3 and max(abs(o) for o in found) <= 0.04, found
@@ -226,18 +282,19 @@ async def test_hls_carries_the_sound_in_step_with_the_pictures(tmp_path: Path) -
         sound_file = next(line for line in heard.splitlines() if line.endswith(".m4s"))
         async with session.get(f"{server.url}/hls/{sound_file}?token={silent}") as resp:
             assert resp.status == 403
-        async with session.get(server.url + "/api/viewers") as resp:
-            listening = {s["via"]: s["sound"] for s in (await resp.json())["watching"] if s["route"] == "hls"}
-        assert listening == {"anonymous": True, "share": False}, listening  # loopback, no accounts
+        assert await asyncio.to_thread(streams_of, f"{url}?token={with_sound}") == ["aac", "h264"]
+        opened = await opened_since(session, server.url, set())
+        listening = {s["who"]: s["sound"] for s in opened if s["via"] == "share" and s["route"] == "hls"}
+        assert listening == {"tv": False, "radio": True}, json.dumps(opened)
 
 
-async def test_hlsjs_plays_the_sound_when_asked() -> None:
+async def test_hlsjs_plays_the_sound_when_asked(beep: Beeping) -> None:
     """Chromium with WHEP refused plays HLS by hls.js: the sound button shows, and once pressed a
     WebAudio analyser on the video measures the beep."""
-    async with camcast_server(*BEEP) as server, chromium() as browser:
+    async with chromium() as browser:
         page = await browser.new_page()
         await page.route("**/whep", lambda route: route.fulfill(status=503, body="no WebRTC here"))
-        await page.goto(server.url + "/view/stream")
+        await page.goto(beep.server.url + "/view/stream")
         await page.wait_for_function(
             "() => document.getElementById('camcast-player').dataset.mode === 'hls.js'", timeout=15000
         )
@@ -248,44 +305,45 @@ async def test_hlsjs_plays_the_sound_when_asked() -> None:
         assert await page.evaluate(PAGE_LEVEL) > -30
 
 
-async def test_rtsp_sends_opus_as_a_second_track_in_step(tmp_path: Path) -> None:
+async def test_rtsp_sends_opus_as_a_second_track_in_step(beep: Beeping, tmp_path: Path) -> None:
     """RTSP's description has an Opus track beside the H.264 (RFC 7587): ffmpeg over TCP and over UDP
-    each record 5 s in which every beep is within 40 ms of its flash (sender reports line them up);
+    each record 3.5 s in which every beep is within 40 ms of its flash (sender reports line them up);
     a link made without --audio is described and played without it, one made with it hears."""
-    port = free_port()
-    async with camcast_server(*BEEP, "--rtsp", f"127.0.0.1:{port}") as server:
-        url = f"rtsp://127.0.0.1:{port}/camera"
-        assert await asyncio.to_thread(streams_of, url, "-rtsp_transport", "tcp") == ["h264", "opus"]
+    url = f"rtsp://127.0.0.1:{beep.rtsp}/camera"
 
-        async def record(transport: str) -> list[float]:
-            out = tmp_path / f"{transport}.mkv"
-            command = ["ffmpeg", "-v", "error", "-rtsp_transport", transport, "-i", url, "-t", "5",
-                       "-c", "copy", str(out)]  # fmt: skip
-            await asyncio.to_thread(subprocess.run, command, check=True, timeout=60)
-            return offsets(out)
+    async def record(transport: str) -> list[float]:
+        out = tmp_path / f"{transport}.mkv"
+        command = ["ffmpeg", "-v", "error", "-rtsp_transport", transport, "-i", url, "-t", COPY,
+                   "-c", "copy", str(out)]  # fmt: skip
+        await asyncio.to_thread(subprocess.run, command, check=True, timeout=60)
+        return offsets(out)
 
-        recorded = await asyncio.gather(record("tcp"), record("udp"))
-        for transport, found in zip(("tcp", "udp"), recorded, strict=True):
-            assert len(found) >= 3 and max(abs(o) for o in found) <= 0.04, (transport, found)
-        listen = ("--listen", f"127.0.0.1:{server.port}", "--rtsp", f"127.0.0.1:{port}")
-        for made, heard in (((), ["h264"]), (("--audio",), ["h264", "opus"])):
-            share = run_cli("share", "--scope", "stream", *made, *listen).stdout
-            assert ("with sound" in share) == bool(made), share
-            link = next(word for word in share.split() if word.startswith("rtsp://"))
-            assert await asyncio.to_thread(streams_of, link, "-rtsp_transport", "tcp") == heard
+    async def described(made: tuple[str, ...]) -> tuple[str, list[str]]:
+        listen = ("--listen", f"127.0.0.1:{beep.server.port}", "--rtsp", f"127.0.0.1:{beep.rtsp}")
+        share = (await asyncio.to_thread(run_cli, "share", "--scope", "stream", *made, *listen)).stdout
+        link = next(word for word in share.split() if word.startswith("rtsp://"))
+        return share, await asyncio.to_thread(streams_of, link, "-rtsp_transport", "tcp")
+
+    probed, tcp, udp, silent, with_sound = await asyncio.gather(
+        asyncio.to_thread(streams_of, url, "-rtsp_transport", "tcp"), record("tcp"), record("udp"),
+        described(()), described(("--audio",)),
+    )  # fmt: skip
+    assert probed == ["h264", "opus"]
+    for transport, found in (("tcp", tcp), ("udp", udp)):
+        assert len(found) >= 3 and max(abs(o) for o in found) <= 0.04, (transport, found)
+    assert "with sound" not in silent[0] and silent[1] == ["h264"], silent
+    assert "with sound" in with_sound[0] and with_sound[1] == ["h264", "opus"], with_sound
 
 
-async def test_recordings_carry_the_sound_in_step() -> None:
+async def test_recordings_carry_the_sound_in_step(beep: Beeping) -> None:
     """--record continuous with the beep: each finished file (a normal MP4, indexed) has AAC beside
     the H.264, and in it every beep is within 40 ms of its flash."""
-    args = ("--record", "continuous", "--record-file-minutes", "0.05", "--record-min-free", "0")
     folder = Path(os.environ["XDG_STATE_HOME"]) / "camcast" / "recordings"
 
     def finished() -> list[Path]:
         return sorted(p.with_suffix(".mp4") for p in folder.rglob("*.json"))
 
-    async with camcast_server(*BEEP, *args):
-        await until(lambda: len(finished()) >= 1, seconds=40)
+    await until(lambda: len(finished()) >= 1, seconds=40)
     first = finished()[0]
     assert json.loads(first.with_suffix(".json").read_text())["complete"]
     assert await asyncio.to_thread(streams_of, str(first)) == ["aac", "h264"]
@@ -295,7 +353,7 @@ async def test_recordings_carry_the_sound_in_step() -> None:
 
 async def test_the_rtmp_push_carries_the_sound_in_step(tmp_path: Path) -> None:
     """--push to nginx's RTMP ingest with the beep: ffprobe reads AAC beside the H.264 back from nginx,
-    and in 5 s FFmpeg records from it every beep is within 40 ms of its flash."""
+    and in 3.5 s FFmpeg records from it every beep is within 40 ms of its flash."""
     from tests.peers import nginx_rtmp
 
     with nginx_rtmp(tmp_path) as port:
@@ -310,7 +368,7 @@ async def test_the_rtmp_push_carries_the_sound_in_step(tmp_path: Path) -> None:
 
             await until(both, seconds=40, every=1)
             out = tmp_path / "pushed.mkv"
-            command = ["ffmpeg", "-v", "error", "-i", url, "-t", "5", "-c", "copy", str(out)]
+            command = ["ffmpeg", "-v", "error", "-i", url, "-t", COPY, "-c", "copy", str(out)]
             await asyncio.to_thread(subprocess.run, command, check=True, timeout=60)
     found = offsets(out)
     assert len(found) >= 3 and max(abs(o) for o in found) <= 0.04, found
@@ -380,8 +438,8 @@ async def test_a_sources_own_sound_is_carried_in_step(kind: str, flashing: Path,
         source = str(flashing) if kind == "file" else stack.enter_context(gst_camera(flashing))
         async with camcast_server("--source", source, "--audio", "source") as server:
             out = tmp_path / "copy.mp4"
-            command = ["ffmpeg", "-v", "error", "-i", server.url + "/hls/index.m3u8", "-t", "5", "-c", "copy",
-                       str(out)]  # fmt: skip
+            hls = server.url + "/hls/index.m3u8"
+            command = ["ffmpeg", "-v", "error", "-i", hls, "-t", COPY, "-c", "copy", str(out)]
             await asyncio.to_thread(subprocess.run, command, check=True, timeout=60)
     found = offsets(out)
     assert len(found) >= 3 and max(abs(o) for o in found) <= 0.04, found
@@ -453,40 +511,19 @@ async def test_sound_events_are_kept_told_and_recorded(tmp_path: Path) -> None:
     assert "sound" in run_cli("events").stdout
 
 
-#: An ALSA configuration with a playback device that writes what it plays to a file (ALSA's own file
-#: plugin): the speaker the tests talk on, with no sound card.
-SPEAKER_CONF = """</usr/share/alsa/alsa.conf>
-pcm.speaker {{
-    type file
-    slave.pcm "null"
-    file "{path}"
-    format "raw"
-}}
-"""
-
-
-async def test_push_to_talk_plays_the_owners_voice_on_the_speaker(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_push_to_talk_plays_the_owners_voice_on_the_speaker(beep: Beeping, tmp_path: Path) -> None:
     """audio_out: the owner's home page has a push-to-talk button; held, Chromium's (fake) microphone,
     a 1 kHz tone, goes over WebRTC to the speaker (ALSA, here its file plugin) and every page and the
     status say "talking"; let go, the talk ends and the speaker is closed. A second talker meanwhile
     is refused (409)."""
-    played = tmp_path / "played.raw"
-    conf = tmp_path / "asound.conf"
-    conf.write_text(SPEAKER_CONF.format(path=played))
-    monkeypatch.setenv("ALSA_CONFIG_PATH", str(conf))
+    server, played = beep.server, beep.played
     voice = tmp_path / "voice.wav"
     # Bursts, like speech: a steady tone is what a browser's noise suppression takes away first.
     tone = ["-f", "lavfi", "-i", "aevalsrc='0.5*sin(2*PI*700*t)*lt(mod(t\\,0.6)\\,0.3)':s=48000", "-t", "10"]
     subprocess.run(["ffmpeg", "-v", "error", *tone, str(voice)], check=True, timeout=60)
     fake = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
             f"--use-file-for-fake-audio-capture={voice}")  # fmt: skip
-    async with (
-        camcast_server(*BEEP, "--audio-out", "speaker") as server,
-        chromium(*fake) as browser,
-        aiohttp.ClientSession() as session,
-    ):
+    async with chromium(*fake) as browser, aiohttp.ClientSession() as session:
         page = await browser.new_page()
         await page.goto(server.url + "/")
         button = page.locator("#camcast-talk")

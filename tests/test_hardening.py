@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import socket
 import time
 import urllib.request
@@ -17,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import Server, camcast_server, finish_output, free_port, run_cli, start_server_process
+from tests.conftest import Server, camcast_server, free_port, run_cli, sync_server
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -44,28 +43,6 @@ def raw_request(
         return int(data.split(b" ", 2)[1]), data
     except (IndexError, ValueError):
         return 0, data
-
-
-@contextlib.contextmanager
-def sync_server(*args: str) -> Iterator[Server]:
-    port = free_port()
-    proc, out, err = start_server_process(port, args)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            urllib.request.urlopen(url + "/healthz", timeout=1).read()
-            break
-        except OSError:
-            assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.1)
-    server = Server(url, proc, port)
-    try:
-        yield server
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(10)
-        server.stdout, server.stderr = finish_output(out, err)
 
 
 def traversal_payloads() -> list[str]:
@@ -119,8 +96,8 @@ def test_path_traversal_never_serves_a_file_outside_the_assets() -> None:
 
 
 @pytest.fixture(scope="module")
-def fuzz_target() -> Iterator[Server]:
-    with sync_server(*PATTERN) as server:
+def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with sync_server(*PATTERN, home=tmp_path_factory.mktemp("xdg")) as server:
         yield server
 
 

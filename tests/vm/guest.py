@@ -43,12 +43,18 @@ def record(name: str, ok: bool, **seen: Any) -> None:
 
 def check(name: str, fn: Callable[[], dict[str, Any]]) -> None:
     """Run one check: it returns what it saw and raises AssertionError (or anything) when it fails."""
+    started = time.monotonic()
     try:
         seen = fn()
     except Exception as exc:
-        record(name, False, error=f"{type(exc).__name__}: {exc}", trace=traceback.format_exc()[-2000:])
+        error = f"{type(exc).__name__}: {exc}"
+        record(name, False, error=error, trace=traceback.format_exc()[-2000:], elapsed=elapsed(started))
     else:
-        record(name, True, **seen)
+        record(name, True, **seen, elapsed=elapsed(started))
+
+
+def elapsed(since: float) -> float:
+    return round(time.monotonic() - since, 1)
 
 
 def run(*args: str, timeout: float = SLOW, check_rc: bool = False) -> subprocess.CompletedProcess[str]:
@@ -260,7 +266,8 @@ def alsa_checks() -> None:
                              "-f", "null", "-")  # fmt: skip
                 mean = [line for line in result.stderr.splitlines() if "mean_volume" in line]
                 assert mean, result.stderr[-2000:]
-                return {"mean_volume": float(mean[-1].split("mean_volume:")[1].split()[0]), "segments": segments}
+                volume = float(mean[-1].split("mean_volume:")[1].split()[0])
+                return {"mean_volume": volume, "segments": segments}
 
             check("alsa_carried", carried)
 
