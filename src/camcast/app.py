@@ -37,6 +37,7 @@ from camcast.security.files import write_atomic
 from camcast.server.listen import access_policy
 from camcast.server.runner import serving
 from camcast.server.state import ServerState
+from camcast.timelapse.runner import Timelapses
 
 log = logging.getLogger(__name__)
 
@@ -138,10 +139,11 @@ async def serve(
         await asyncio.to_thread(events.open)
         motion = Motion(cameras, events)
         recording = Recorders(cameras, paths.recordings_dir(), events)
+        timelapse = Timelapses(cameras, paths.timelapse_dir())
         motion.listen(recording.on_event)
         print(f"camcast: serving {', '.join(f'{c.name} ({c.describe()})' for c in cameras)}", flush=True)
         state = await stack.enter_async_context(
-            serving(cameras, config.server, access, accounts, motion, recording)
+            serving(cameras, config.server, access, accounts, motion, recording, timelapse)
         )
         state.supervisor = supervisor
         state.viewers.listeners.append(motion.watching)  # the "being watched" state, for the room
@@ -149,9 +151,10 @@ async def serve(
         watched = {
             c.name: c.settings.motion or (c.settings.audio_events and c.sound is not None) for c in cameras
         }
-        for line in motion.describe() + recording.describe(watched):
+        for line in motion.describe() + recording.describe(watched) + timelapse.describe():
             print(f"camcast: {line}", flush=True)
         await recording.start(stack)
+        await timelapse.start(stack)
         for camera in cameras:
             for url in camera.settings.push:
                 sound = camera.sound.rendition("aac") if camera.sound is not None else None
@@ -182,11 +185,13 @@ async def serve(
             supervisor.add(f"{name}: publishing", publisher.run)
         for camera in cameras:
             start_sound(camera, supervisor)
-        for name, factory in motion.children() + recording.children():
+        for name, factory in motion.children() + recording.children() + timelapse.children():
             supervisor.add(name, factory)
         supervisor.add("status line", StatusLine(render, quiet).run)
         if file is not None:
-            running = reloading.Running({c.name: c for c in cameras}, publishers, state, motion, recording)
+            running = reloading.Running(
+                {c.name: c for c in cameras}, publishers, state, motion, recording, timelapse
+            )
 
             async def apply_config(new: Config) -> list[str]:
                 return await reloading.apply(new, running)

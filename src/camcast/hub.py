@@ -56,6 +56,8 @@ class Hub:
         self.frames_in = 0
         self.rate_in = Rate()
         self.paused_since: float | None = None
+        #: When the shutter last opened (epoch seconds): a frame from before is a paused card.
+        self.resumed_at = 0.0
         self.dropped_by_processing = 0
         self._subscribers: list[Subscriber] = []
         self._seq = 0
@@ -99,6 +101,7 @@ class Hub:
         if not self.paused:
             return
         self.paused_since = None
+        self.resumed_at = time.time()
         log.warning("%s (%s) resumed: capturing again", self.name, self.source.describe())
         self._state_changed.set()
 

@@ -88,3 +88,8 @@ def events_dir() -> Path:
 def recordings_dir() -> Path:
     """Recordings: ``CAMERA/YYYY-MM-DD/CAMERA-YYYYMMDD-HHMMSS-mmm.mp4``, each with a ``.json`` sidecar."""
     return state_dir() / "recordings"
+
+
+def timelapse_dir() -> Path:
+    """Timelapse films: ``CAMERA/YYYY-MM-DD.mp4`` with a ``.json`` sidecar, and the day's working parts."""
+    return state_dir() / "timelapse"

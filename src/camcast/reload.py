@@ -30,6 +30,7 @@ from camcast.record.runner import Recorders
 from camcast.runtime.plan import Plan
 from camcast.server.proxy import parse_network
 from camcast.server.state import ServerState
+from camcast.timelapse.runner import Timelapses
 
 log = logging.getLogger("camcast")
 
@@ -43,6 +44,7 @@ class Running:
     state: ServerState | None = None
     motion: Motion | None = None
     recording: Recorders | None = None
+    timelapse: Timelapses | None = None
 
 
 def check(config: Config, running: Running) -> list[Plan]:
@@ -66,6 +68,8 @@ def check(config: Config, running: Running) -> list[Plan]:
         plans.append(running.motion.check(chosen))
     if running.recording is not None:
         plans.append(running.recording.check(chosen))
+    if running.timelapse is not None:
+        plans.append(running.timelapse.check(chosen))
     return plans
 
 

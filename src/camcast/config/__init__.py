@@ -340,8 +340,15 @@ def _camera(
 ) -> CameraSettings:
     # A flag is meant for every output: it replaces what the [serve]/[publish] tables say.
     outputs = {out: {k: v for k, v in table.items() if k not in flags} for out, table in outputs.items()}
+    merged = {**values, **flags}
+    window = merged.get("timelapse_window")
+    if window is not None and window.needs_sun and merged.get("timelapse_location") is None:
+        raise ConfigError(
+            f"a timelapse window from the sun ({window.show()}) needs the camera's location, such as "
+            'location = "48.85,2.35"', key="timelapse_location", camera=name,
+        )  # fmt: skip
     return CameraSettings(
-        **{**values, **flags}, id=name, outputs={k: v for k, v in outputs.items() if v},
+        **merged, id=name, outputs={k: v for k, v in outputs.items() if v},
         controls=tuple(controls.items()),
     )  # fmt: skip
 

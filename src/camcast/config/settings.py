@@ -47,7 +47,7 @@ from camcast.config.parse import (
     parse_warmup,
 )
 from camcast.config.video import VideoSize, parse_audio, parse_audio_out, parse_crf, parse_video_size
-from camcast.config.watching import MOTION_TABLE, RECORD_TABLE, WatchSettings
+from camcast.config.watching import MOTION_TABLE, RECORD_TABLE, TIMELAPSE_TABLE, WatchSettings
 from camcast.picture.geometry import Crop, parse_crop, parse_flip, parse_rotate
 from camcast.picture.masks import Mask, PolygonMask, parse_mask
 from camcast.picture.overlay import POSITIONS, parse_color, parse_position
@@ -359,7 +359,7 @@ OUTPUT_TABLES = ("serve", "publish")
 TABLED = {
     table: {(name.removeprefix(table + "_") if name != table else own): name
             for name, f in fields_of(CameraSettings).items() if f.metadata["table"] == table}
-    for table, own in ((MOTION_TABLE, "enabled"), (RECORD_TABLE, "mode"))
+    for table, own in ((MOTION_TABLE, "enabled"), (RECORD_TABLE, "mode"), (TIMELAPSE_TABLE, ""))
 }  # fmt: skip
 #: The table of a camera's V4L2 controls.
 CONTROLS_TABLE = "controls"

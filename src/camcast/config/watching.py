@@ -1,5 +1,6 @@
 """What a camera does beyond showing its picture, declared like every other setting: motion (the
-``[motion]`` table), recording (``[record]``) and pushing to another server. :class:`WatchSettings`
+``[motion]`` table), recording (``[record]``), the timelapse (``[timelapse]``) and pushing to
+another server. :class:`WatchSettings`
 is a base of :class:`~camcast.config.settings.CameraSettings`."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from camcast.config.parse import (
     parse_bool,
     parse_byte_size,
     parse_command,
+    parse_duration_between,
     parse_minutes,
     parse_mqtt,
     parse_optional_positive,
@@ -23,11 +25,14 @@ from camcast.config.parse import (
     parse_webhook,
 )
 from camcast.picture.regions import Region, parse_region
+from camcast.timelapse.window import ALL_DAY, Window, parse_location, parse_window
 
 #: The table of a camera's motion settings (``motion_fps`` is its ``fps``, ``motion`` its ``enabled``).
 MOTION_TABLE = "motion"
 #: The table of a camera's recording settings (``record`` is its ``mode``).
 RECORD_TABLE = "record"
+#: The table of a camera's timelapse settings (it is on when ``every`` is set).
+TIMELAPSE_TABLE = "timelapse"
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,40 @@ class WatchSettings:
         "also upload each finished clip to a folder, or an ftp://, ftps://, sftp:// or s3:// URL "
         "(the credentials are the publishing ones)",
         metavar="URL", table=RECORD_TABLE, restart=True,
+    )  # fmt: skip
+    # --- the timelapse: the [timelapse] table ---------------------------------------------------------
+    timelapse_every: float | None = setting(
+        None, lambda v: None if v in (None, "", "off") else parse_duration_between(0.1, 3600)(v),
+        "make a timelapse: a picture this often (10s, 1m) within the window, each day's film made as "
+        "the day goes (default: off)",
+        metavar="EVERY", table=TIMELAPSE_TABLE,
+    )  # fmt: skip
+    timelapse_window: Window = setting(  # noqa: RUF009 - a frozen value
+        ALL_DAY, parse_window,
+        'when pictures are taken each day: "all day", "07:00..19:00" (local time) or '
+        '"sunrise-30m..sunset+30m" (needs the location)',
+        metavar="WINDOW", table=TIMELAPSE_TABLE, show=lambda w: quote(w.show()),
+    )  # fmt: skip
+    timelapse_location: tuple[float, float] | None = setting(
+        None, parse_location, 'where the camera is, "LAT,LON" in degrees, for sunrise and sunset',
+        metavar="LAT,LON", table=TIMELAPSE_TABLE, show=lambda v: quote(f"{v[0]:g},{v[1]:g}") if v else '""',
+    )  # fmt: skip
+    timelapse_length: float = setting(
+        60.0, parse_duration_between(1, 3600), "how long each day's film lasts, whatever the window",
+        metavar="LENGTH", table=TIMELAPSE_TABLE,
+    )  # fmt: skip
+    timelapse_keep_days: float | None = setting(
+        365.0, parse_optional_positive, "delete a day's film after this many days (here and where published)",
+        metavar="D", table=TIMELAPSE_TABLE,
+    )  # fmt: skip
+    timelapse_deflicker: bool = setting(
+        True, parse_bool, "smooth the brightness between pictures (a running average applied as a gain)",
+        table=TIMELAPSE_TABLE,
+    )  # fmt: skip
+    timelapse_publish: bool = setting(
+        False, parse_bool,
+        "upload each day's film, with a page listing them, to publish_to (and to record.copy_to if set)",
+        table=TIMELAPSE_TABLE,
     )  # fmt: skip
     push: tuple[str, ...] = setting(
         (), parse_push, "also publish the H.264 to an rtsp:// media server or rtmp:// ingest; repeatable",

@@ -132,7 +132,8 @@ def render(
     every_text = f"{every:g}"
     labels = {
         "cameras": "All cameras", "index": "Home", "refresh": "Page refresh", "script": "Image refresh",
-        "stream": "Live", "live": "WebRTC", "recordings": "Recordings", "settings": "⚙ Settings",
+        "stream": "Live", "live": "WebRTC", "recordings": "Recordings", "timelapse": "Timelapse",
+        "settings": "⚙ Settings",
     }  # fmt: skip
     scripted = page in ("script", "stream", "live", "home", "cameras", "recordings")
     return fill(

@@ -23,7 +23,7 @@ from camcast.security.registry import Registry
 #: What a link may open: ``watch`` is every viewer route (pages, snapshot, stream); the others one kind.
 #: Share-link scopes: ``watch`` (the pages and all they show), ``snapshot`` (the picture only), ``stream``
 #: (the video streams, for programs). What each opens is declared on the routes (camcast.server.urls).
-SCOPES = ("watch", "snapshot", "stream", "events", "recordings")
+SCOPES = ("watch", "snapshot", "stream", "events", "recordings", "timelapse")
 
 
 @dataclass(frozen=True)

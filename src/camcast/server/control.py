@@ -59,7 +59,14 @@ def camera_status(st: ServerState, name: str, now: float, owner: bool = False) -
         **({"audio_level_dbfs": _level(camera)} if owner else {}),
         **_motion_status(st, name, owner),
         **_record_status(st, name),
+        **({"timelapse": _timelapse_status(st, name)} if owner else {}),
     }
+
+
+def _timelapse_status(st: ServerState, name: str) -> dict[str, object] | None:
+    """What the camera's timelapse is doing (the owner's: when pictures are taken is theirs to know)."""
+    taker = st.timelapse.takers.get(name) if st.timelapse is not None else None
+    return taker.describe() if taker is not None and taker.settings.timelapse_every is not None else None
 
 
 def _level(camera: Camera) -> float | None:

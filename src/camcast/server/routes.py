@@ -4,7 +4,7 @@ fails at import."""
 
 from __future__ import annotations
 
-from camcast.server import access, control, events, media, recordings, settings, signin, views
+from camcast.server import access, control, events, media, recordings, settings, signin, timelapse, views
 from camcast.server.state import Handler
 from camcast.server.urls import ROUTES, Route
 from camcast.server.webrtc import talk, whep
@@ -39,6 +39,9 @@ HANDLERS: dict[str, Handler] = {
     "recording_file": recordings.recording_file,
     "recording_delete": recordings.recording_delete,
     "view_recordings": recordings.recordings_page,
+    "timelapse": timelapse.timelapse,
+    "timelapse_file": timelapse.timelapse_file,
+    "view_timelapse": timelapse.timelapse_page,
     "login_page": signin.login_page,
     "login": signin.login,
     "logout": signin.logout,

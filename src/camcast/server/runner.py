@@ -35,6 +35,7 @@ from camcast.server.proxy import TrustedProxies
 from camcast.server.state import STATE, ServerState
 from camcast.server.urls import path_for, rtsp_url, scope_routes
 from camcast.server.webrtc.ice import IceSettings, host_addresses, ice_servers
+from camcast.timelapse.runner import Timelapses
 
 log = logging.getLogger("camcast")
 
@@ -76,8 +77,10 @@ async def serving(
     accounts: Accounts,
     motion: Motion,
     recording: Recorders,
+    timelapse: Timelapses,
 ) -> AsyncIterator[ServerState]:
-    """Serve ``cameras`` (their ``motion`` and ``recording`` too) until the context exits; yields the
+    """Serve ``cameras`` (their ``motion``, ``recording``, ``timelapse`` too) until the context exits;
+    yields the
     server's state (viewers, streams)."""
     links = ShareLinks(ShareKeys(paths.share_key()), paths.share_links())
     gate = Gate(
@@ -101,6 +104,7 @@ async def serving(
     app[STATE].settings = settings
     app[STATE].motion = motion
     app[STATE].recording = recording
+    app[STATE].timelapse = timelapse
     await runner.setup()
     limits = Limits(
         settings.max_connections, settings.max_connections_per_address, settings.header_timeout,

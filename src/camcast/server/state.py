@@ -35,6 +35,7 @@ from camcast.server.mjpeg import Fanout
 from camcast.server.proxy import TrustedProxies
 from camcast.server.webrtc.sessions import WebRtc
 from camcast.server.webrtc.track import SoundOutput, WebRtcOutput
+from camcast.timelapse.runner import Timelapses
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -89,6 +90,8 @@ class ServerState:
     motion: Motion | None = None
     #: The cameras' recorders.
     recording: Recorders | None = None
+    #: The cameras' timelapses.
+    timelapse: Timelapses | None = None
     #: The RTSP server, when --rtsp is given.
     rtsp: RtspServer | None = None
     #: How a new configuration comes in (SIGHUP, the settings page); None when it cannot.

@@ -43,6 +43,7 @@ _WATCH = ("watch",)
 _PICTURE = ("watch", "snapshot", "stream")
 _EVENTS = ("events",)
 _RECORDINGS = ("recordings",)
+_TIMELAPSE = ("timelapse",)
 _VIDEO = ("watch", "stream")
 
 #: Every route the server answers. Viewers may watch; only owners may control; nothing else is served.
@@ -61,7 +62,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/talk", "talk", "owner", camera=True, changes="csrf"),
     Route("DELETE", "/api/talk/{name}", "talk_session", "owner", changes="csrf"),
     Route("GET", "/static/{name}", "static", "public"),
-    Route("GET", "/status.json", "status", "viewer", scopes=(*_PICTURE, *_EVENTS, *_RECORDINGS)),
+    Route("GET", "/status.json", "status", "viewer", scopes=(*_PICTURE, *_EVENTS, *_RECORDINGS, *_TIMELAPSE)),
     Route("GET", "/healthz", "healthz", "public"),
     Route("POST", "/api/pause", "pause", "owner", camera=True, changes="csrf"),
     Route("POST", "/api/resume", "resume", "owner", camera=True, changes="csrf"),
@@ -76,6 +77,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/recordings/{name}", "recording_file", "owner", scopes=_RECORDINGS),
     Route("DELETE", "/api/recordings/{name}", "recording_delete", "owner", changes="csrf"),
     Route("GET", "/view/recordings", "view_recordings", "owner", camera=True, scopes=_RECORDINGS, link=True),
+    Route("GET", "/api/timelapse", "timelapse", "owner", camera=True, scopes=_TIMELAPSE),
+    Route("GET", "/timelapse/{name}", "timelapse_file", "owner", camera=True, scopes=_TIMELAPSE),
+    Route("GET", "/view/timelapse", "view_timelapse", "owner", camera=True, scopes=_TIMELAPSE, link=True),
     Route("GET", "/login", "login_page", "public"),
     Route("POST", "/login", "login", "public"),
     Route("POST", "/logout", "logout", "viewer", changes="csrf"),

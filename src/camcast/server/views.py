@@ -68,6 +68,8 @@ def page(request: web.Request, name: str) -> web.Response:
     p = principal(request)
     if p is None or p.may("view_recordings", "owner", cam_name):
         links["recordings"] = url("view_recordings")
+    if p is None or p.may("view_timelapse", "owner", cam_name):
+        links["timelapse"] = url("view_timelapse")
     if p is None or (p.may("settings_page", "owner") and not p.cameras):
         links["settings"] = st.base_path + path_for("settings_page")
     touch(request, f"page {name}", 0)
