@@ -243,10 +243,15 @@ def _who(s: dict[str, Any]) -> str:
     return f"{s['who']:<16} {s['via']:<9} {s['address']:<15} {camera}{s['route']} {frames}"
 
 
-def controls(config: Config, assignments: Sequence[str]) -> None:
-    """List a V4L2 camera's controls, or set ``assignments`` (``name=value``): on the running server
-    when there is one (it keeps them and sets them again whenever the camera is opened anew), else
-    directly on the device. The camera is the config's first (``--camera`` chooses)."""
+def controls(config: Config, action: str, assignments: Sequence[str]) -> None:
+    """List (``action`` list) a V4L2 camera's controls, or set (``set``) ``assignments``
+    (``name=value``): on the running server when there is one (it keeps them and sets them again
+    whenever the camera is opened anew), else directly on the device. The camera is the config's first
+    (``--camera`` chooses)."""
+    if action == "list" and assignments:
+        raise ConfigError("to change controls: camcast controls set NAME=VALUE ...")
+    if action == "set" and not assignments:
+        raise ConfigError("name the controls to set: camcast controls set NAME=VALUE ...")
     values = _assignments(assignments)
     settings = config.cameras[0]
     path = config.server.base_path + path_for("controls_set" if values else "controls", settings.id)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from camcast import __version__, config, paths
+from camcast import __version__, config, paths, timelapse
 from camcast.config.edit import ConfigFile
 from camcast.errors import CamcastError, ConfigError
 from camcast.logs import setup_logging
@@ -215,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     recs.add_argument("--export", nargs=2, metavar=("WHAT", "OUT"),
                       help="write an event (its id) or a recording (its name) to OUT as one MP4")  # fmt: skip
     recs.add_argument("--delete", metavar="NAME", help="delete a recording (for good)")
+    timelapse.add_command(sub, common)
     watchers = sub.add_parser("viewers", parents=[common], help="who is watching now, and who watched")
     watchers.add_argument("--history", type=int, default=20, help="past sessions to show (default 20)")
     _add_settings(watchers, ("listen", "base_path"))
@@ -231,7 +232,7 @@ def config_file(args: argparse.Namespace) -> ConfigFile:
     path = Path(args.config) if explicit else paths.config_file()
     flags = {name: getattr(args, name, None) for name in (*SERVER_KEYS, *CAMERA_KEYS)}
     # recordings --camera names the files' camera, which need not be in today's config
-    select = () if args.command == "recordings" else _names(getattr(args, "camera", []))
+    select = () if args.command in ("recordings", "timelapse") else _names(getattr(args, "camera", []))
     return ConfigFile(path, explicit, flags, select)
 
 
@@ -265,6 +266,11 @@ def run(args: argparse.Namespace) -> int:
 
         recorded.main(cfg, paths.recordings_dir(), paths.events_dir(), _names(args.camera), args.json,
                       args.export, args.delete)  # fmt: skip
+        return 0
+    if args.command == "timelapse":
+        from camcast.timelapse import make
+
+        make.main(cfg, _names(args.camera), args.json, args.make, args.start, args.end, args.length)
         return 0
     from camcast import app  # the whole pipeline: only the commands that capture need it
 
@@ -302,11 +308,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.command == "viewers":
         admin.viewers(cfg, args.history)
     elif args.command == "controls":
-        if args.action == "list" and args.assignments:
-            raise ConfigError("to change controls: camcast controls set NAME=VALUE ...")
-        if args.action == "set" and not args.assignments:
-            raise ConfigError("name the controls to set: camcast controls set NAME=VALUE ...")
-        admin.controls(cfg, args.assignments)
+        admin.controls(cfg, args.action, args.assignments)
     else:
         raise AssertionError(args.command)
     return 0

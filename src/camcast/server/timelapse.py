@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+from dataclasses import asdict
 
 from aiohttp import web
 
@@ -39,16 +40,10 @@ async def timelapse(request: web.Request) -> web.StreamResponse:
     touch(request, "timelapse", 0)
     takers = _timelapses(request).takers
     return web.json_response(
-        {"films": [{**film_json(f), "url": _url(request, f, f.camera)} for f in found],
+        {"films": [{**asdict(f), "url": _url(request, f, f.camera)} for f in found],
          "timelapse": {name: takers[name].describe() for name in names if name in takers}},
         headers={"Cache-Control": "no-store"},
     )  # fmt: skip
-
-
-def film_json(film: films.Film) -> dict[str, object]:
-    return {"camera": film.camera, "day": film.day, "frames": film.frames, "length": film.length,
-            "bytes": film.bytes, "first": film.first, "last": film.last, "width": film.width,
-            "height": film.height}  # fmt: skip
 
 
 async def timelapse_file(request: web.Request) -> web.StreamResponse:

@@ -1,5 +1,6 @@
 """A day's film, made as the day goes, and the films made: on disk in the timelapse folder,
-``CAMERA/DAY.mp4`` with its sidecar ``CAMERA/DAY.json``.
+``CAMERA/DAY.mp4`` with its sidecar ``CAMERA/DAY.json`` and its pictures' capture times
+``CAMERA/DAY.times``.
 
 Each picture is encoded when it is taken (H.264, x264 with no lookahead, so nothing waits in the
 encoder) into a fragmented MP4, a fragment per picture: the day never needs its pictures at once, and a
@@ -191,6 +192,7 @@ def finish(folder: Path, camera: str, day: str, paths: list[Path], length: float
     film = Film(camera, day, len(times), round(each * len(times), 3), temp.stat().st_size, times[0],
                 times[-1], width, height)  # fmt: skip
     os.replace(temp, target)
+    write_atomic(target.with_suffix(".times"), "".join(f"{t:.3f}\n" for t in times).encode())
     write_atomic(sidecar(target), json.dumps(asdict(film)).encode())
     _remove(paths)
     return film
@@ -245,7 +247,13 @@ def films(folder: Path, cameras: list[str] | None = None) -> list[Film]:
     return sorted(found, key=lambda f: (f.day, f.camera))
 
 
+def times(folder: Path, film: Film) -> list[float]:
+    """The capture time of each of ``film``'s pictures, in order; raises OSError, ValueError."""
+    return [float(line) for line in film.path(folder).with_suffix(".times").read_text().split()]
+
+
 def delete(folder: Path, film: Film) -> None:
     path = film.path(folder)
     sidecar(path).unlink(missing_ok=True)  # the listing forgets it first
     path.unlink(missing_ok=True)
+    path.with_suffix(".times").unlink(missing_ok=True)
