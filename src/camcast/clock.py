@@ -3,13 +3,15 @@
 - :func:`iso`: ISO 8601 in local time with the zone's offset, to the millisecond (events, sidecars);
 - :func:`parse_time`: its reader, which also takes Unix seconds (``--since``, ``?since=``);
 - :func:`stamp`: ``YYYYMMDD-HHMMSS-mmm`` in local time, in file names and event ids (sorts as time does);
-- :func:`shown`: ``YYYY-MM-DD HH:MM:SS`` for people (lists, the settings page).
+- :func:`shown`: ``YYYY-MM-DD HH:MM:SS`` for people (lists, the settings page);
+- :func:`parse_duration_between`: ``10s``, ``5m``, ``1h`` or seconds (the timelapse's settings).
 """
 
 from __future__ import annotations
 
 import datetime
 import time
+from collections.abc import Callable
 
 
 def iso(when: float) -> str:
@@ -46,3 +48,20 @@ def shown(when: object, missing: str = "") -> str:
     if not isinstance(when, int | float) or isinstance(when, bool):
         return missing
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when))
+
+
+def parse_duration_between(low: float, high: float) -> Callable[[object], float]:
+    """A duration from ``low`` to ``high`` seconds: a number of seconds, or ``10s``, ``5m``, ``2h``."""
+
+    def parse(value: object) -> float:
+        text = str(value).strip().lower()
+        factor = {"s": 1, "m": 60, "h": 3600}.get(text[-1:], 0)
+        try:
+            number = float(text[:-1] if factor else text) * (factor or 1)
+        except ValueError:
+            number = float("nan")
+        if isinstance(value, bool) or not low <= number <= high:
+            raise ValueError(f"must be a duration such as 10s, 5m or 1h, from {low:g} to {high:g} seconds")
+        return number
+
+    return parse

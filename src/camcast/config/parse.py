@@ -397,20 +397,3 @@ def parse_mqtt(value: Any) -> str | None:
     except ValueError:
         raise ValueError("has a port that is not a number from 1 to 65535") from None
     return url
-
-
-def parse_duration_between(low: float, high: float) -> Parser:
-    """A duration from ``low`` to ``high`` seconds: a number of seconds, or ``10s``, ``5m``, ``2h``."""
-
-    def parse(value: Any) -> float:
-        text = str(value).strip().lower()
-        factor = {"s": 1, "m": 60, "h": 3600}.get(text[-1:], 0)
-        try:
-            number = float(text[:-1] if factor else text) * (factor or 1)
-        except ValueError:
-            number = float("nan")
-        if isinstance(value, bool) or not low <= number <= high:
-            raise ValueError(f"must be a duration such as 10s, 5m or 1h, from {low:g} to {high:g} seconds")
-        return number
-
-    return parse

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from camcast.clock import parse_duration_between
 from camcast.config.fields import quote, setting, show_bytes
 from camcast.config.parse import (
     parse_bool,
     parse_byte_size,
     parse_command,
-    parse_duration_between,
     parse_minutes,
     parse_mqtt,
     parse_optional_positive,
@@ -24,8 +24,8 @@ from camcast.config.parse import (
     parse_sensitivity,
     parse_webhook,
 )
+from camcast.daylight import ALL_DAY, Window, parse_location, parse_window
 from camcast.picture.regions import Region, parse_region
-from camcast.timelapse.window import ALL_DAY, Window, parse_location, parse_window
 
 #: The table of a camera's motion settings (``motion_fps`` is its ``fps``, ``motion`` its ``enabled``).
 MOTION_TABLE = "motion"

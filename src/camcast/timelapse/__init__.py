@@ -1,4 +1,4 @@
-"""The timelapse: a picture every few seconds within the day's window (:mod:`.window`), brightness
+"""The timelapse: a picture every few seconds within the day's window (:mod:`camcast.daylight`), brightness
 smoothed (:mod:`.deflicker`), encoded as it is taken into the day's film (:mod:`.film`) by a camera's
 :mod:`.taker`; the cameras' timelapses, their retention and uploads (:mod:`.runner`); the command
 (:mod:`.make`). This module holds the command's arguments alone, so that the CLI reads them without

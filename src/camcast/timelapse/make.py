@@ -17,9 +17,8 @@ from typing import Any
 import av
 
 from camcast import paths
-from camcast.clock import parse_time
+from camcast.clock import parse_duration_between, parse_time
 from camcast.config import Config
-from camcast.config.parse import parse_duration_between
 from camcast.errors import ConfigError
 from camcast.record import catalog
 from camcast.record.clip import RecordError

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from camcast.camera import Camera
 from camcast.config import CameraSettings
+from camcast.daylight import Span, span
 from camcast.errors import CamcastError
 from camcast.frames import EncodedFrame, Yuv420
 from camcast.picture.jpeg import decode_yuv
@@ -29,7 +30,6 @@ from camcast.runtime.health import HEALTH
 from camcast.security.files import private_dir
 from camcast.timelapse import film as films
 from camcast.timelapse.deflicker import Deflicker
-from camcast.timelapse.window import Span, span
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""When a timelapse takes pictures: its window, for a day. Pure: dates and times in, times out.
+"""Daylight, and when a timelapse takes pictures: its window, for a day. Pure: dates and times in, times out.
 
 A window is ``"all day"``, two clock times (``"07:00..19:00"``, local time, seconds allowed), or sunrise
 and sunset with offsets (``"sunrise-30m..sunset+30m"``) for the camera's ``location``, computed with
