@@ -26,6 +26,7 @@ from tests.conftest import camcast_server, free_port, run_cli
 from tests.media import make_video
 from tests.peers import S3_KEY, S3_SECRET, S3Peer, nginx_running
 from tests.scenes import Light, Scene
+from tests.test_full_disk import Filler, small_disk  # noqa: F401 - the fixture
 from tests.waiting import until
 
 pytestmark = pytest.mark.timeout(120)
@@ -235,3 +236,37 @@ async def _taken(lapse: object, count: int) -> bool:
 async def _state(lapse: object, state: str) -> bool:
     doc = await lapse()  # type: ignore[operator]
     return bool(doc and doc["state"] == state)
+
+
+async def test_a_full_disk_stops_the_pictures_with_one_warning_never_the_camera(
+    small_disk: Path,  # noqa: F811
+    daylight: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a 24 MB disk filled by another program while the timelapse takes pictures all day: one
+    warning, the status says "disk full", the camera and its stream go on; with room again the
+    pictures start again by themselves."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(small_disk / "state"))
+    args = ("--source", str(daylight), "--timelapse-every", "0.2s")
+    async with camcast_server(*args) as server, aiohttp.ClientSession() as http:
+
+        async def lapse() -> dict[str, object]:
+            async with http.get(server.url + "/status.json") as resp:
+                return dict((await resp.json())["cameras"][0]["timelapse"])
+
+        await until(lambda: _taken(lapse, 3), seconds=20)
+        filler = Filler(small_disk)
+        filler.start()
+        await filler.full.wait()
+        await until(lambda: _state(lapse, "disk full"), seconds=10)
+        async with http.get(server.url + "/snapshot.jpg") as resp:
+            assert resp.status == 200
+        async with http.get(server.url + "/status.json") as resp:
+            doc = await resp.json()
+        assert doc["cameras"][0]["state"] == "live", doc
+        assert any("timelapse" in part for part in doc["failing"]), doc["failing"]
+        await filler.stop()
+        await until(lambda: _state(lapse, "taking pictures"), seconds=10)
+    warned = [line for line in server.stderr.splitlines() if "the timelapse takes no pictures" in line]
+    assert len(warned) == 1, server.stderr
+    assert "takes pictures again" in server.stderr

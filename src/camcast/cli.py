@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="what the link opens: watch (the pages, the snapshot and every stream: MJPEG, HLS, WebRTC, "
         "RTSP; the default), stream (the streams and the snapshot, for programs), snapshot (the picture "
         "alone, e.g. for OctoPrint), events (the motion events and their pictures), recordings (the "
-        "recordings page and files; --recording NAME for one)",
+        "recordings page and files; --recording NAME for one), timelapse (the films and their page)",
     )  # fmt: skip
     share.add_argument(
         "--base-url", help="the server's address as others reach it, e.g. https://cam.home:8443"

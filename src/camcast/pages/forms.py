@@ -45,6 +45,8 @@ CAMERA_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Publishing", ("publish_to", "every", "name", "archive", "archive_pattern", "keep_days", "keep",
                     "stream_fps", "hls", "hls_segment", "ca_file", "fingerprint", "active", "identity",
                     "upload_password", "s3_access_key", "s3_secret_key")),
+    ("Timelapse", ("timelapse_every", "timelapse_window", "timelapse_location", "timelapse_length",
+                   "timelapse_keep_days", "timelapse_deflicker", "timelapse_publish")),
     ("Pushing to a media server", ("push",)),
 )  # fmt: skip
 #: The server's settings as the page groups them.

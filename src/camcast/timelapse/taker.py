@@ -33,8 +33,9 @@ from camcast.timelapse.deflicker import Deflicker
 
 log = logging.getLogger(__name__)
 
-#: Free bytes the timelapse leaves on its disk: below it, no picture is taken.
-MIN_FREE = 256 * 1024**2
+#: Free bytes the timelapse leaves on its disk (for the system and the other writers): below it, no
+#: picture is taken.
+MIN_FREE = 16 * 1024**2
 
 
 class Timelapse:
