@@ -157,6 +157,19 @@ def finish_output(*files: IO[str]) -> tuple[str, str]:
     return texts[0], texts[1]
 
 
+def stop_server(server: Server, out: IO[str], err: IO[str]) -> None:
+    """SIGTERM (SIGKILL after 10 s), and what it printed kept in ``server.stdout`` and ``stderr``."""
+    if server.proc.poll() is None:
+        server.proc.send_signal(signal.SIGTERM)
+        try:
+            server.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            server.proc.kill()
+            server.proc.wait()
+    server.out = server.err = None
+    server.stdout, server.stderr = finish_output(out, err)
+
+
 @contextlib.asynccontextmanager
 async def camcast_server(
     *args: str, port: int = 0, scheme: str = "http", ssl_context: object = None
@@ -171,15 +184,7 @@ async def camcast_server(
         await wait_healthy(url + base, proc, ssl_context=ssl_context)
         yield server
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        server.out = server.err = None
-        server.stdout, server.stderr = finish_output(out, err)
+        stop_server(server, out, err)
         print(
             f"--- camcast serve {' '.join(args)}\n{server.stdout}{server.stderr}"
         )  # shown if the test fails
@@ -207,14 +212,7 @@ def sync_server(*args: str, home: Path | None = None, env: dict[str, str] | None
     try:
         yield server
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        server.out = server.err = None
-        server.stdout, server.stderr = finish_output(out, err)
+        stop_server(server, out, err)
 
 
 @pytest.fixture

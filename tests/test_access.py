@@ -118,7 +118,9 @@ async def test_viewers_watch_and_only_owners_control(accounts: Accounts) -> None
             # A camera's controls are a V4L2 camera's: the pattern has none (409); test_v4l2 sets them.
             # The settings change only from a signed-in session (tests/test_settings.py), and a sign-in
             # without a name and password is refused.
-            expected = {"controls": 409, "controls_set": 409, "recording_delete": 204, "login": 401}
+            # No timelapse film is made here (test_timelapse watches one): the owner is told so, 404.
+            expected = {"controls": 409, "controls_set": 409, "recording_delete": 204, "login": 401,
+                        "timelapse_file": 404}  # fmt: skip
             expected |= {r.name: 403 for r in ROUTES if r.changes == "session"}
             assert owner_status == expected.get(route.name, 200), route
             assert viewer_status == (403 if route.role == "owner" else expected.get(route.name, 200)), route

@@ -9,6 +9,7 @@ import asyncio
 import datetime
 import json
 import os
+import signal
 import subprocess
 import time
 import urllib.error
@@ -145,6 +146,16 @@ async def test_a_day_is_filmed_with_a_gap_for_the_shutter_published_and_copied(
         "publish = true\n"
     )
     day = begin.date().isoformat()
+    # A film older than keep_days (365) here, and one on the site: both go; a file not named as a day stays.
+    folder = Path(os.environ["XDG_STATE_HOME"]) / "camcast" / "timelapse" / "camera"
+    folder.mkdir(parents=True)
+    old = {"camera": "camera", "day": "2020-01-01", "frames": 1, "length": 1.0, "bytes": 1, "first": 0.0,
+           "last": 0.0, "width": 2, "height": 2}  # fmt: skip
+    (folder / "2020-01-01.json").write_text(json.dumps(old))
+    (folder / "2020-01-01.mp4").write_bytes(b"old")
+    (site / "timelapse").mkdir(parents=True)
+    (site / "timelapse" / "2020-01-01.mp4").write_bytes(b"old")
+    (site / "timelapse" / "notes.mp4").write_bytes(b"mine")
     async with camcast_server("--config", str(config)) as server, aiohttp.ClientSession() as http:
 
         async def lapse() -> dict[str, object]:
@@ -168,7 +179,6 @@ async def test_a_day_is_filmed_with_a_gap_for_the_shutter_published_and_copied(
         await until(listed, seconds=30)
         film = (await listed())[0]
         assert film["day"] == day and film["length"] == 3.0, film
-        folder = Path(os.environ["XDG_STATE_HOME"]) / "camcast" / "timelapse" / "camera"
         taken = [float(t) for t in (folder / f"{day}.times").read_text().split()]
         assert not [t for t in taken if paused < t < resumed], (paused, resumed, taken)
         assert any(t > resumed for t in taken) and any(t < paused for t in taken)
@@ -200,6 +210,8 @@ async def test_a_day_is_filmed_with_a_gap_for_the_shutter_published_and_copied(
         index = site / "timelapse.html"
         await until(lambda: index.exists() and day in index.read_text(), seconds=30)
         assert (site / "timelapse" / f"{day}.mp4").read_bytes() == (folder / f"{day}.mp4").read_bytes()
+        assert sorted(p.name for p in (site / "timelapse").iterdir()) == [f"{day}.mp4", "notes.mp4"]
+        assert not (folder / "2020-01-01.mp4").exists() and not (folder / "2020-01-01.json").exists()
         await until(lambda: fetch(s3_peer.public("lapse", f"cams/camera/timelapse/{day}.mp4"))[0] == 200,
                     seconds=30)  # fmt: skip
 
@@ -267,6 +279,36 @@ async def test_a_full_disk_stops_the_pictures_with_one_warning_never_the_camera(
         assert any("timelapse" in part for part in doc["failing"]), doc["failing"]
         await filler.stop()
         await until(lambda: _state(lapse, "taking pictures"), seconds=10)
-    warned = [line for line in server.stderr.splitlines() if "the timelapse takes no pictures" in line]
+    warned = [line for line in server.stderr.splitlines() if "camera: timelapse: no pictures" in line]
     assert len(warned) == 1, server.stderr
-    assert "takes pictures again" in server.stderr
+    assert "camera: timelapse: working again" in server.stderr
+
+
+async def test_a_reload_starts_and_stops_the_timelapse(daylight: Path, tmp_path: Path) -> None:
+    """Off at the start (no picture, no status); a reload (SIGHUP) that sets ``every`` starts it at
+    once; one that takes it away stops it, and the day's film is made from what was taken."""
+    config = tmp_path / "camcast.toml"
+    plain = f"source = {json.dumps(str(daylight))}\n"
+    config.write_text(plain)
+    async with camcast_server("--config", str(config)) as server, aiohttp.ClientSession() as http:
+
+        async def lapse() -> dict[str, object] | None:
+            async with http.get(server.url + "/status.json") as resp:
+                return (await resp.json())["cameras"][0]["timelapse"]  # type: ignore[no-any-return]
+
+        assert await lapse() is None
+        config.write_text(plain + '[timelapse]\nevery = "0.2s"\nlength = "2s"\n')
+        server.proc.send_signal(signal.SIGHUP)
+        await until(lambda: _taken(lapse, 3), seconds=10)
+
+        async def films() -> list[dict[str, object]]:
+            async with http.get(server.url + "/api/timelapse") as resp:
+                return list((await resp.json())["films"])
+
+        assert await films() == []
+        config.write_text(plain)
+        server.proc.send_signal(signal.SIGHUP)
+        await until(films, seconds=10)
+        assert await lapse() is None
+        film = (await films())[0]
+        assert film["frames"] >= 3 and film["length"] == 2.0, film

@@ -82,7 +82,7 @@ def seen(vm: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
     result = vm.get(name)
     assert result is not None, f"check {name} did not run"
     assert result["ok"], f"{name}: {result.get('error')}\n{result.get('trace', '')}"
-    return result
+    return {key: value for key, value in result.items() if key != "elapsed"}  # how long it took, for people
 
 
 # --- without the machine --------------------------------------------------------------------------------

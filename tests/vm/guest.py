@@ -171,8 +171,17 @@ def video_device(driver: str) -> str:
 
 
 # --- ALSA: a loopback sound card's microphones --------------------------------------------------------
+def sound_files(pid: int) -> list[str]:
+    """The sound devices process ``pid`` has open."""
+    found = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            if (target := os.readlink(fd)).startswith("/dev/snd/"):
+                found.append(target)
+    return sorted(found)
+
+
 def alsa_checks() -> None:
-    run("modprobe", "snd-aloop", check_rc=True)
 
     def sources() -> dict[str, Any]:
         result = until(lambda: (r := camcast("sources")).returncode == 0 and "Loopback" in r.stdout and r,
@@ -181,28 +190,7 @@ def alsa_checks() -> None:
 
     check("alsa_sources", sources)
 
-    def sound_files(pid: int) -> list[str]:
-        """The sound devices process ``pid`` has open."""
-        found = []
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            with contextlib.suppress(OSError):
-                if (target := os.readlink(fd)).startswith("/dev/snd/"):
-                    found.append(target)
-        return sorted(found)
-
     small = ("--source", "pattern", "--size", "320x240", "--fps", "5")
-
-    def off_by_default() -> dict[str, Any]:
-        server = Server("alsa-off", *small)
-        try:
-            until(lambda: status()["state"] == "live", SLOW, "the pattern")
-            opened = sound_files(server.proc.pid)
-            assert opened == [] and status()["microphone"] == "off", (opened, status()["microphone"])
-            return {"open": opened}
-        finally:
-            server.stop()
-
-    check("alsa_off_by_default", off_by_default)
 
     def auto_refused() -> dict[str, Any]:
         result = camcast("serve", *small, "--audio", "auto", "--listen", f"127.0.0.1:{PORT}")
@@ -242,9 +230,10 @@ def alsa_checks() -> None:
             check("alsa_shutter", shutter)
 
             def carried() -> dict[str, Any]:
-                """The microphone's sound in the server's HLS (AAC), at the level it was played at: three
-                finished segments fetched as a player does and measured. (Not a live read by ffmpeg: on
-                the emulated CPU the server can fall behind real time, and ffmpeg's wait is unbounded.)"""
+                """The microphone's sound in the server's HLS (AAC), at the level it was played at: the
+                second finished segment (the first may start before the sound does) fetched as a player
+                does, and measured. Not a live read by ffmpeg: on the emulated CPU the server can fall
+                behind real time, and ffmpeg's wait has no bound (it hung a CI run)."""
 
                 def finished() -> tuple[str, list[str]] | None:  # a 503 until the first segment is made
                     with contextlib.suppress(urllib.error.HTTPError):
@@ -255,11 +244,11 @@ def alsa_checks() -> None:
                             elif line and not line.startswith("#"):
                                 pairs.append((init, line))
                         same = [seg for seg_init, seg in pairs if seg_init == init]
-                        if init and len(same) >= 3:
-                            return init, same[-3:]
+                        if init and len(same) >= 2:
+                            return init, same[-1:]
                     return None
 
-                init, segments = until(finished, 2 * SLOW, "three HLS segments")
+                init, segments = until(finished, 2 * SLOW, "two finished HLS segments")
                 clip = OUT / "alsa-carried.mp4"
                 clip.write_bytes(b"".join(get(f"/hls/{name}", timeout=SLOW) for name in [init, *segments]))
                 result = run("ffmpeg", "-v", "info", "-i", str(clip), "-vn", "-af", "volumedetect",
@@ -369,6 +358,14 @@ def vivid_server(device: str, config: Path) -> None:
     server = Server("vivid-serve", "--config", str(config))  # no --source: the camera found
     try:
         check("vivid_serve_found", lambda: {"source": status()["source"], "state": status()["state"]})
+
+        def no_microphone() -> dict[str, Any]:
+            """Audio off (the default), with a sound card there (the loopback's): none is opened."""
+            opened = sound_files(server.proc.pid)
+            assert opened == [] and status()["microphone"] == "off", (opened, status()["microphone"])
+            return {"open": opened}
+
+        check("alsa_off_by_default", no_microphone)
         check("vivid_snapshot", lambda: {"size": jpeg_size(get("/snapshot.jpg"))})
         check("vivid_mjpeg", lambda: {"sizes": sorted({jpeg_size(p) for p in mjpeg_parts(10, 60)})})
 
@@ -658,6 +655,7 @@ def main() -> None:
     # The control socket cannot live on the shared folder (9p has no Unix sockets): the guest's /tmp.
     os.environ["XDG_STATE_HOME"] = "/tmp/camcast-state"
     record("guest_started", True, kernel=os.uname().release)
+    run("modprobe", "snd-aloop", check_rc=True)  # a sound card from the start: no server may open it unasked
     for section in (late_camera_checks, vivid_checks, loopback_checks, alsa_checks):
         try:
             section()

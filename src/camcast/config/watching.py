@@ -178,7 +178,7 @@ class WatchSettings:
     timelapse_publish: bool = setting(
         False, parse_bool,
         "upload each day's film, with a page listing them, to publish_to (and to record.copy_to if set)",
-        table=TIMELAPSE_TABLE,
+        table=TIMELAPSE_TABLE, restart=True,
     )  # fmt: skip
     push: tuple[str, ...] = setting(
         (), parse_push, "also publish the H.264 to an rtsp:// media server or rtmp:// ingest; repeatable",

@@ -45,6 +45,9 @@ class Timelapse:
         self.camera = camera
         self.name = camera.name
         self.settings = camera.settings
+        #: The settings the day's pictures were taken with: its film is made with their length, even
+        #: once a reload turned the timelapse off.
+        self.taking = camera.settings
         self.folder = folder
         self.made = made
         self.rendition = camera.rendition("timelapse")
@@ -56,7 +59,7 @@ class Timelapse:
         self._working: films.WorkingFilm | None = None
         self._deflicker = Deflicker()
         self._changed = asyncio.Event()
-        self._busy = False
+        self._adding: asyncio.Future[None] | None = None  # the picture being encoded, in its thread
 
     @property
     def part(self) -> str:
@@ -88,6 +91,9 @@ class Timelapse:
                 await self._step()
         finally:
             HEALTH.forget(self.part)
+            if self._adding is not None:  # a picture still being encoded in its thread
+                await asyncio.wait([self._adding])
+                self._adding = None
             working, self._working = self._working, None
             if working is not None:
                 await asyncio.shield(asyncio.to_thread(working.close))
@@ -132,7 +138,7 @@ class Timelapse:
         if not hub.live:
             self.state = "paused" if hub.paused else "camera offline"
             return
-        if self._busy:
+        if self._adding is not None and not self._adding.done():
             self.skipped += 1
             return
         try:
@@ -142,13 +148,17 @@ class Timelapse:
             return
         if not hub.live or frame.wall <= hub.resumed_at:  # the shutter closed meanwhile, or a card
             return
-        self._busy = True
+        self.taking = self.settings
+        self._adding = asyncio.ensure_future(asyncio.to_thread(self._add, frame, self.settings))
         try:
-            await asyncio.to_thread(self._add, frame, self.settings)
+            await asyncio.shield(self._adding)
         except (OSError, CamcastError) as exc:
             self._short(f"cannot write the day's film: {exc}")
+        except ValueError as exc:  # a picture the camera sent damaged: the next one will do
+            log.info("%s: a timelapse picture is skipped: %s", self.name, exc)
         finally:
-            self._busy = False
+            if self._adding.done():  # else (cancelled meanwhile) run() waits for it before closing
+                self._adding = None
 
     def _add(self, frame: EncodedFrame, settings: CameraSettings) -> None:
         """In the worker thread: decode, smooth, encode into the day's film."""
@@ -169,17 +179,13 @@ class Timelapse:
         self.state = "taking pictures"
         if self.full:
             self.full = False
-            HEALTH.worked(self.part)
-            log.warning("%s: the timelapse takes pictures again", self.name)
+            HEALTH.worked(self.part)  # says so, once
 
     def _short(self, why: str) -> None:
+        """No picture now: the warning is HEALTH's, once until the pictures start again."""
         self.state = "disk full"
-        if not self.full:
-            self.full = True
-            log.warning(
-                "%s: the timelapse takes no pictures: %s; it goes on when there is room", self.name, why
-            )
-        HEALTH.failed(self.part, why)
+        self.full = True
+        HEALTH.failed(self.part, f"no pictures: {why}; they start again when there is room")
 
     async def _finish_today(self) -> None:
         """The film of the day whose window has ended (or whose timelapse was turned off)."""
@@ -203,7 +209,7 @@ class Timelapse:
         started = time.monotonic()
         try:
             made = await asyncio.to_thread(
-                films.finish, self.folder, self.name, day, paths, self.settings.timelapse_length
+                films.finish, self.folder, self.name, day, paths, self.taking.timelapse_length
             )
         except (OSError, CamcastError) as exc:
             self._short(f"cannot make the film of {day}: {exc}")
