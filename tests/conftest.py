@@ -34,6 +34,14 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVER_PORTS = range(20000, 32768)
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-randomly's shuffle
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The VM's tests first, wherever the shuffle put them: booting it and its checks are the suite's
+    longest step (minutes on an emulated CPU), so it starts at once on one worker while the other
+    worker takes the rest; last, it would lengthen the whole run by as much."""
+    items.sort(key=lambda item: item.path.name != "test_v4l2.py")  # stable: the shuffle stays otherwise
+
+
 def free_port() -> int:
     """A loopback port nothing listens on now, outside the ephemeral range."""
     for _ in range(100):
