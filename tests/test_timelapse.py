@@ -9,11 +9,13 @@ import asyncio
 import datetime
 import json
 import os
+import pwd
 import signal
 import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -25,7 +27,7 @@ from camcast.timelapse.deflicker import Deflicker, brightness
 from tests.browser import chromium
 from tests.conftest import camcast_server, free_port, run_cli
 from tests.media import make_video
-from tests.peers import S3_KEY, S3_SECRET, S3Peer, nginx_running
+from tests.peers import S3_KEY, S3_SECRET, FtpPeer, S3Peer, nginx_running, vsftpd_server
 from tests.scenes import Light, Scene
 from tests.test_full_disk import Filler, small_disk  # noqa: F401 - the fixture
 from tests.waiting import until
@@ -124,23 +126,35 @@ def fetch(url: str) -> tuple[int, bytes]:
         return exc.code, b""
 
 
+@pytest.fixture
+def ftp_site(tmp_path: Path) -> Iterator[FtpPeer]:
+    """Debian's vsftpd, where the camera publishes: its folder is the site nginx serves."""
+    with vsftpd_server(tmp_path) as peer:
+        yield peer
+
+
 async def test_a_day_is_filmed_with_a_gap_for_the_shutter_published_and_copied(
-    daylight: Path, s3_peer: S3Peer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    daylight: Path,
+    s3_peer: S3Peer,
+    ftp_site: FtpPeer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A window of 8 s, a picture every 0.2 s, a film of 3 s: the shutter closed for a while leaves a
     gap (no picture taken while it was closed); when the window ends the film lasts 3 s (ffprobe,
     within a frame), the owner's status, /api/timelapse and `camcast timelapse` list it; it is
-    published with a page that Chromium plays from nginx, copied to S3, opened by a timelapse share link
-    (a watch link is refused), and `camcast timelapse --make` makes another film from its pictures."""
+    published over FTP (vsftpd) with a page that Chromium plays from nginx, copied to S3, opened by a
+    timelapse share link (a watch link is refused), and `camcast timelapse --make` makes another film
+    from its pictures."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", S3_KEY)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", S3_SECRET)
     s3_peer.create_bucket("lapse")
-    site = tmp_path / "site"
+    site = ftp_site.root
     begin = datetime.datetime.now() + datetime.timedelta(seconds=3)
     end = begin + datetime.timedelta(seconds=8)
     config = tmp_path / "camcast.toml"
     config.write_text(
-        f"source = {json.dumps(str(daylight))}\npublish_to = {json.dumps(str(site))}\nevery = 60\n"
+        f"source = {json.dumps(str(daylight))}\npublish_to = {json.dumps(ftp_site.url)}\nevery = 60\n"
         f'[record]\ncopy_to = "{s3_peer.url("lapse", "cams/")}"\n'
         f'[timelapse]\nevery = "0.2s"\nwindow = "{begin:%H:%M:%S}..{end:%H:%M:%S}"\nlength = "3s"\n'
         "publish = true\n"
@@ -156,6 +170,9 @@ async def test_a_day_is_filmed_with_a_gap_for_the_shutter_published_and_copied(
     (site / "timelapse").mkdir(parents=True)
     (site / "timelapse" / "2020-01-01.mp4").write_bytes(b"old")
     (site / "timelapse" / "notes.mp4").write_bytes(b"mine")
+    ftp_user = pwd.getpwnam("ftp")  # the anonymous FTP user's, as if it had put them there
+    for path in (site / "timelapse", *(site / "timelapse").iterdir()):
+        os.chown(path, ftp_user.pw_uid, ftp_user.pw_gid)
     async with camcast_server("--config", str(config)) as server, aiohttp.ClientSession() as http:
 
         async def lapse() -> dict[str, object]:
