@@ -351,14 +351,22 @@ async def test_recordings_carry_the_sound_in_step(beep: Beeping) -> None:
     assert len(found) >= 2 and max(abs(o) for o in found) <= 0.04, found
 
 
-async def test_the_rtmp_push_carries_the_sound_in_step(tmp_path: Path) -> None:
-    """--push to nginx's RTMP ingest with the beep: ffprobe reads AAC beside the H.264 back from nginx,
-    and in 3.5 s FFmpeg records from it every beep is within 40 ms of its flash."""
+async def test_the_pushes_carry_the_sound_in_step(tmp_path: Path) -> None:
+    """--push to nginx's RTMP ingest and to FFmpeg listening as an RTSP server, at once, with the beep:
+    ffprobe reads AAC beside the H.264 back from nginx, and FFmpeg receives both from the RTSP push; in
+    3.5 s recorded from each, every beep is within 40 ms of its flash."""
     from tests.peers import nginx_rtmp
 
+    rtsp = free_port()
+    received = tmp_path / "received.mkv"
+    listener = await asyncio.create_subprocess_exec(
+        "ffmpeg", "-v", "error", "-rtsp_flags", "listen", "-timeout", "60", "-i",
+        f"rtsp://127.0.0.1:{rtsp}/door", "-t", COPY, "-c", "copy", "-y", str(received),
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
     with nginx_rtmp(tmp_path) as port:
         url = f"rtmp://127.0.0.1:{port}/live/door"
-        async with camcast_server(*BEEP, "--push", url):
+        async with camcast_server(*BEEP, "--push", url, "--push", f"rtsp://127.0.0.1:{rtsp}/door"):
 
             async def both() -> bool:
                 try:
@@ -370,8 +378,10 @@ async def test_the_rtmp_push_carries_the_sound_in_step(tmp_path: Path) -> None:
             out = tmp_path / "pushed.mkv"
             command = ["ffmpeg", "-v", "error", "-i", url, "-t", COPY, "-c", "copy", str(out)]
             await asyncio.to_thread(subprocess.run, command, check=True, timeout=60)
-    found = offsets(out)
-    assert len(found) >= 3 and max(abs(o) for o in found) <= 0.04, found
+            assert await asyncio.wait_for(listener.wait(), 60) == 0
+    assert await asyncio.to_thread(streams_of, str(received)) == ["aac", "h264"]
+    for found in (offsets(out), offsets(received)):
+        assert len(found) >= 3 and max(abs(o) for o in found) <= 0.04, found
 
 
 async def test_published_hls_carries_the_sound_in_step(tmp_path: Path) -> None:
