@@ -176,7 +176,8 @@ def _remove(paths: list[Path]) -> None:
 
 def finish(folder: Path, camera: str, day: str, paths: list[Path], length: float) -> Film | None:
     """Join ``paths`` (a day's parts) into the day's film, retimed to ``length`` seconds, and delete
-    them; returns the film (None if they held no picture). Raises OSError."""
+    them; returns the film (None if they held no picture). Raises OSError (a full disk, or FFmpeg's
+    error: the parts are kept then)."""
     times, sizes = [], set()
     for _, stream, wall in _packets(paths):
         times.append(wall)
@@ -187,10 +188,14 @@ def finish(folder: Path, camera: str, day: str, paths: list[Path], length: float
     target = folder / camera / f"{day}.mp4"
     temp = target.with_name(f".{target.name}.tmp")
     each = length / len(times)
-    if len(sizes) == 1:
-        _remux(paths, temp, each)
-    else:  # the camera's size changed that day: the parts cannot be joined as they are
-        _reencode(paths, temp, each, max(sizes))
+    try:
+        if len(sizes) == 1:
+            _remux(paths, temp, each)
+        else:  # the camera's size changed that day: the parts cannot be joined as they are
+            _reencode(paths, temp, each, max(sizes))
+    except av.FFmpegError as exc:  # the parts stay, for the next try
+        temp.unlink(missing_ok=True)
+        raise OSError(f"cannot make {target}: {exc}") from exc
     width, height = max(sizes)
     film = Film(camera, day, len(times), round(each * len(times), 3), temp.stat().st_size, times[0],
                 times[-1], width, height)  # fmt: skip

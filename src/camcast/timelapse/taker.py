@@ -91,6 +91,7 @@ class Timelapse:
                 await self._step()
         finally:
             HEALTH.forget(self.part)
+            HEALTH.forget(f"{self.part} film")
             if self._adding is not None:  # a picture still being encoded in its thread
                 await asyncio.wait([self._adding])
                 self._adding = None
@@ -194,6 +195,7 @@ class Timelapse:
             await asyncio.to_thread(working.close)
         self.pictures = 0
         await self._finish(datetime.date.today().isoformat() if working is None else str(working.day))
+        await self._finish_left()  # an earlier day's that could not be made then
 
     async def _finish_left(self) -> None:
         """Parts a stop or a crash left: those of an earlier day are finished now (today's are added to)."""
@@ -211,9 +213,10 @@ class Timelapse:
             made = await asyncio.to_thread(
                 films.finish, self.folder, self.name, day, paths, self.taking.timelapse_length
             )
-        except (OSError, CamcastError) as exc:
-            self._short(f"cannot make the film of {day}: {exc}")
+        except (OSError, CamcastError) as exc:  # its parts stay: tried again at the next day's end
+            HEALTH.failed(f"{self.part} film", f"the film of {day} was not made: {exc}")
             return
+        HEALTH.worked(f"{self.part} film")
         if made is None:
             return
         log.info("%s: the timelapse of %s is made: %d pictures in %.0f s, %.1f MB (in %.1f s)", self.name,
