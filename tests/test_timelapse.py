@@ -303,7 +303,8 @@ async def test_a_full_disk_stops_the_pictures_with_one_warning_never_the_camera(
 
 async def test_a_reload_starts_and_stops_the_timelapse(daylight: Path, tmp_path: Path) -> None:
     """Off at the start (no picture, no status); a reload (SIGHUP) that sets ``every`` starts it at
-    once; one that takes it away stops it, and the day's film is made from what was taken."""
+    once; one that takes it away stops it, and the day's film is made from what was taken; on and off
+    again the same day, the film is made again with the new pictures after the old."""
     config = tmp_path / "camcast.toml"
     plain = f"source = {json.dumps(str(daylight))}\n"
     config.write_text(plain)
@@ -329,3 +330,18 @@ async def test_a_reload_starts_and_stops_the_timelapse(daylight: Path, tmp_path:
         assert await lapse() is None
         film = (await films())[0]
         assert film["frames"] >= 3 and film["length"] == 2.0, film
+
+        # On again the same day, then off: the day's film gains the new pictures, never loses the old.
+        config.write_text(plain + '[timelapse]\nevery = "0.2s"\nlength = "2s"\n')
+        server.proc.send_signal(signal.SIGHUP)
+        await until(lambda: _taken(lapse, 3), seconds=10)
+        config.write_text(plain)
+        server.proc.send_signal(signal.SIGHUP)
+
+        async def grown() -> bool:
+            found = await films()
+            return bool(found) and int(found[0]["frames"]) >= int(film["frames"]) + 3  # type: ignore[call-overload]
+
+        await until(grown, seconds=10)
+        again = (await films())[0]
+        assert again["first"] == film["first"] and again["length"] == 2.0, (film, again)

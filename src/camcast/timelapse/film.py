@@ -178,21 +178,24 @@ def finish(folder: Path, camera: str, day: str, paths: list[Path], length: float
     """Join ``paths`` (a day's parts) into the day's film, retimed to ``length`` seconds, and delete
     them; returns the film (None if they held no picture). Raises OSError (a full disk, or FFmpeg's
     error: the parts are kept then)."""
+    target = folder / camera / f"{day}.mp4"
+    # A film already made that day (the window moved by a reload, the timelapse turned on again) is
+    # joined first, never replaced: its pictures' times are beside it as a part's are.
+    sources = ([target] if target.with_suffix(".times").exists() and target.exists() else []) + paths
     times, sizes = [], set()
-    for _, stream, wall in _packets(paths):
+    for _, stream, wall in _packets(sources):
         times.append(wall)
         sizes.add((stream.codec_context.width, stream.codec_context.height))
     if not times:
         _remove(paths)
         return None
-    target = folder / camera / f"{day}.mp4"
     temp = target.with_name(f".{target.name}.tmp")
     each = length / len(times)
     try:
         if len(sizes) == 1:
-            _remux(paths, temp, each)
+            _remux(sources, temp, each)
         else:  # the camera's size changed that day: the parts cannot be joined as they are
-            _reencode(paths, temp, each, max(sizes))
+            _reencode(sources, temp, each, max(sizes))
     except av.FFmpegError as exc:  # the parts stay, for the next try
         temp.unlink(missing_ok=True)
         raise OSError(f"cannot make {target}: {exc}") from exc
