@@ -74,7 +74,7 @@ class Recorders:
                 camera.hub, rendition, camera.settings, folder, self._finished, sound
             )
             if camera.settings.record_copy_to:  # a bad URL fails now, before anything runs
-                self._stores[camera.name] = _store(camera.settings)
+                self._stores[camera.name] = copy_store(camera.settings)
                 self._copies[camera.name] = Outbox(f"{camera.name}: copy_to", size=256)
 
     def on_event(self, kind: str, event: Event) -> None:
@@ -278,7 +278,7 @@ class Recorders:
             await store.put_file(f"{folder}/{path.name}", path)
 
 
-def _store(settings: CameraSettings) -> RemoteStore:
+def copy_store(settings: CameraSettings) -> RemoteStore:
     assert settings.record_copy_to is not None
     try:
         target = parse_target(settings.record_copy_to, settings.upload_password)

@@ -113,16 +113,19 @@ def _keyframes(folder: Path, camera: str, start: float, end: float) -> Iterator[
     for recording in catalog.recordings(folder, [camera]):
         if recording.end < start or recording.start > end:
             continue
-        with av.open(str(recording.path)) as source:
-            stream = source.streams.video[0]
-            base = None
-            for index, packet in enumerate(p for p in source.demux(stream) if p.size):
-                if packet.pts is None or packet.time_base is None:
-                    continue
-                base = packet.pts if base is None else base
-                at = recording.start + float((packet.pts - base) * packet.time_base)
-                if packet.is_keyframe and start <= at <= end:
-                    yield at, recording.path, index
+        try:
+            with av.open(str(recording.path)) as source:
+                stream = source.streams.video[0]
+                base = None
+                for index, packet in enumerate(p for p in source.demux(stream) if p.size):
+                    if packet.pts is None or packet.time_base is None:
+                        continue
+                    base = packet.pts if base is None else base
+                    at = recording.start + float((packet.pts - base) * packet.time_base)
+                    if packet.is_keyframe and start <= at <= end:
+                        yield at, recording.path, index
+        except (av.FFmpegError, IndexError):  # cut off, or damaged: what it gave is kept
+            continue
 
 
 def _frames(picked: list[Pick]) -> Iterator[av.VideoFrame]:

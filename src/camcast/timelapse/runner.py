@@ -19,9 +19,9 @@ from camcast import pages
 from camcast.camera import Camera
 from camcast.config import CameraSettings
 from camcast.errors import CamcastError
-from camcast.publish import open_store, store_for
+from camcast.publish import store_for
 from camcast.publish.store import RemoteStore
-from camcast.publish.target import parse_target
+from camcast.record.runner import copy_store
 from camcast.runtime.outbox import Outbox
 from camcast.runtime.plan import Plan
 from camcast.runtime.supervisor import Factory
@@ -68,12 +68,7 @@ class Timelapses:
             if s.timelapse_publish and s.publish_to:
                 stores.append((store_for(s), ""))
             if s.timelapse_publish and s.record_copy_to:
-                target = parse_target(s.record_copy_to, s.upload_password)
-                copies = open_store(
-                    target, ca_file=s.ca_file, fingerprint=s.fingerprint, active=s.active,
-                    identity=s.identity, s3_access_key=s.s3_access_key, s3_secret_key=s.s3_secret_key,
-                )  # fmt: skip
-                stores.append((copies, f"{camera.name}/"))
+                stores.append((copy_store(s), f"{camera.name}/"))
             if stores:
                 self._stores[camera.name] = stores
                 self._uploads[camera.name] = Outbox(f"{camera.name}: timelapse uploads", size=64)

@@ -167,14 +167,15 @@ class Timelapse:
             self._short(f"the disk has less than {MIN_FREE // 1024**2} MB free")
             return
         picture = decode_yuv(frame.payload.data)
-        if settings.timelapse_deflicker:
-            picture = Yuv420(self._deflicker.apply(picture.y), picture.u, picture.v)
         day = datetime.datetime.fromtimestamp(frame.wall).date()
         if self._working is not None and self._working.day != day:
             self._working.close()
             self._working = None
         if self._working is None:
             self._working = films.WorkingFilm(self.folder, self.name, day)
+            self._deflicker = Deflicker()  # a day's light is not smoothed toward last night's
+        if settings.timelapse_deflicker:
+            picture = Yuv420(self._deflicker.apply(picture.y), picture.u, picture.v)
         self._working.add(picture, frame.wall)
         self.pictures = self._working.pictures
         self.state = "taking pictures"
