@@ -382,7 +382,9 @@ async def test_the_pushes_carry_the_sound_in_step(tmp_path: Path) -> None:
             assert await asyncio.wait_for(listener.wait(), 60) == 0
     assert await asyncio.to_thread(streams_of, str(received)) == ["aac", "h264"]
     for name, path in (("RTMP", out), ("RTSP push", received)):
-        found = offsets(path)
+        # FFmpeg receiving the RTSP push lines its tracks up by the sender reports, the first of which
+        # comes within the push's first second: before it, its own arrival times (-66 ms in 1 CI run).
+        found = offsets(path)[1:] if name == "RTSP push" else offsets(path)
         assert len(found) >= 3 and max(abs(o) for o in found) <= 0.04, (name, found, streams_of(str(path)))
 
 
