@@ -50,13 +50,16 @@ def read_password(from_stdin: bool) -> str:
     return password
 
 
-def users_add(name: str, role: str, password_stdin: bool, cameras: tuple[str, ...] = ()) -> None:
+def users_add(
+    name: str, role: str, password_stdin: bool, cameras: tuple[str, ...] = (), onvif: bool = False
+) -> None:
     store = accounts()
     listed = store.list()
     existed = any(a.name == name for a in listed)
-    store.add(name, read_password(password_stdin), role, cameras)
+    store.add(name, read_password(password_stdin), role, cameras, onvif)
     limit = f", cameras {', '.join(cameras)}" if cameras else ""
-    print(f"camcast: {'updated' if existed else 'added'} {role} {name!r}{limit} in {store.path}")
+    sealed = f", for ONVIF (its password sealed under {store.device.path})" if onvif else ""
+    print(f"camcast: {'updated' if existed else 'added'} {role} {name!r}{limit}{sealed} in {store.path}")
     if not listed:
         # The first account changes who may watch, at once on a running server: say so where it bites.
         print(
@@ -71,7 +74,8 @@ def users_list() -> None:
     if not listed:
         print("no accounts: only this computer can watch (add one with `camcast users add NAME`)")
     for account in listed:
-        print(f"{account.name}\t{account.role}\t{','.join(account.cameras) or 'all cameras'}")
+        onvif = "\tonvif" if account.onvif else ""
+        print(f"{account.name}\t{account.role}\t{','.join(account.cameras) or 'all cameras'}{onvif}")
 
 
 def users_remove(name: str) -> None:

@@ -146,6 +146,8 @@ async def serve(
             serving(cameras, config.server, access, accounts, motion, recording, timelapse)
         )
         state.supervisor = supervisor
+        if state.onvif is not None:
+            motion.listen(state.onvif.events.tell)  # motion and sound events to ONVIF's subscribers
         state.viewers.listeners.append(motion.watching)  # the "being watched" state, for the room
         supervisor.add("accounts and links", state.gate.watch)
         watched = {

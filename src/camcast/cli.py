@@ -116,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--cameras", default="", metavar="NAME,NAME", help="limit the account to these cameras (default: all)"
     )
+    add.add_argument("--onvif", action="store_true", help="for an NVR or Home Assistant's ONVIF: keep the "
+                     "password sealed, as the digests they prove it with need (README: ONVIF)")  # fmt: skip
     users_sub.add_parser("list", help="list accounts")
     remove = users_sub.add_parser("remove", help="remove an account")
     remove.add_argument("name")
@@ -325,7 +327,7 @@ def run_admin(args: argparse.Namespace) -> int:
         admin.service(args.service_command, Path(args.config) if args.config else None, args.user,
                       args.unit_dir, getattr(args, "run_as", None))  # fmt: skip
     elif args.users_command == "add":
-        admin.users_add(args.name, args.role, args.password_stdin, _names([args.cameras]))
+        admin.users_add(args.name, args.role, args.password_stdin, _names([args.cameras]), args.onvif)
     elif args.users_command == "list":
         admin.users_list()
     else:

@@ -40,3 +40,28 @@ def host_of(header: str) -> str:
     if header.startswith("["):
         return header[1 : header.find("]")] if "]" in header else header
     return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+def ipv4_of(interface: str) -> tuple[str, int] | None:
+    """The interface's IPv4 address and prefix length (Linux's SIOCGIFADDR, SIOCGIFNETMASK), or None."""
+    import fcntl
+    import struct
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        request = struct.pack("256s", interface.encode()[:15])
+        try:
+            address = fcntl.ioctl(s.fileno(), 0x8915, request)[20:24]
+            mask = fcntl.ioctl(s.fileno(), 0x891B, request)[20:24]
+        except OSError:
+            return None
+    return socket.inet_ntoa(address), bin(int.from_bytes(mask, "big")).count("1")
+
+
+def ipv4_interfaces() -> list[tuple[int, str, str]]:
+    """Every interface but loopback with an IPv4 address: (index, name, address)."""
+    found = []
+    for index, name in socket.if_nameindex():
+        address = ipv4_of(name) if name != "lo" else None
+        if address is not None:
+            found.append((index, name, address[0]))
+    return found

@@ -65,6 +65,14 @@ class ServerSettings:
         None, parse_optional_listen, "also serve each camera over RTSP on HOST:PORT, e.g. 127.0.0.1:8554",
         metavar="HOST:PORT", show=lambda v: '""' if v is None else show_listen(v), restart=True,
     )  # fmt: skip
+    onvif: bool = setting(
+        False, parse_bool, "answer ONVIF (device, media, events) on the HTTP listener, for NVRs and Home "
+        "Assistant; needs --rtsp", restart=True,
+    )  # fmt: skip
+    onvif_discovery: bool = setting(
+        False, parse_bool, "with --onvif: answer WS-Discovery probes on the LAN (UDP 3702) and say Hello/Bye",
+        restart=True,
+    )  # fmt: skip
     public: bool = setting(
         False, parse_bool, "let anyone who can reach the server watch without an account (never the default)"
     )

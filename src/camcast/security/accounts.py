@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from camcast.errors import ConfigError
+from camcast.security.device import DeviceKey
 from camcast.security.registry import Registry
 
 ROLES = ("viewer", "owner")
@@ -32,11 +33,13 @@ VERIFIED_TTL = 300.0
 
 @dataclass(frozen=True)
 class Account:
-    """``cameras`` limits the account to those cameras (by name); empty means every camera."""
+    """``cameras`` limits the account to those cameras (by name); empty means every camera. ``onvif``:
+    its password is also kept sealed, for the digests NVRs prove it with (:mod:`camcast.security.device`)."""
 
     name: str
     role: str
     cameras: tuple[str, ...] = ()
+    onvif: bool = False
 
 
 def _hash(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
@@ -48,8 +51,9 @@ def _hash(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
 class Accounts:
     """The accounts in ``path``, reloaded whenever the file changes (e.g. ``camcast users add``)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, device: DeviceKey | None = None) -> None:
         self.path = path
+        self.device = device or DeviceKey(path.parent / "device.key")
         self.file: Registry[dict[str, dict[str, object]]] = Registry(path, _parse, {})
         self._seen = -1  # the file's generation the verified passwords below are of
         self._verified: dict[bytes, tuple[float, Account]] = {}
@@ -67,7 +71,9 @@ class Accounts:
     def list(self) -> list[Account]:
         return [_account(name, rec) for name, rec in sorted(self._load().items())]
 
-    def add(self, name: str, password: str, role: str, cameras: tuple[str, ...] = ()) -> None:
+    def add(
+        self, name: str, password: str, role: str, cameras: tuple[str, ...] = (), onvif: bool = False
+    ) -> None:
         if not NAME_RE.match(name):
             raise ConfigError("account names are 1–64 letters, digits, '.', '_' or '-'")
         if role not in ROLES:
@@ -82,6 +88,8 @@ class Accounts:
             "scrypt": {"n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P, "salt": salt.hex()},
             "hash": _hash(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P).hex(),
         }
+        if onvif:
+            records[name]["sealed"] = self.device.seal(password)
         self._save(records)
 
     def change_password(self, name: str, password: str) -> None:
@@ -90,7 +98,13 @@ class Accounts:
         if record is None:
             raise ConfigError(f"no account named {name!r}; `camcast users list` shows them")
         account = _account(name, record)
-        self.add(name, password, account.role, account.cameras)
+        self.add(name, password, account.role, account.cameras, account.onvif)
+
+    def device_password(self, name: str) -> str | None:
+        """``name``'s password if it is an ``onvif`` account (unsealed), else None."""
+        record = self._load().get(name)
+        sealed = record.get("sealed") if record is not None else None
+        return self.device.unseal(sealed) if isinstance(sealed, str) else None
 
     def proof(self, name: str) -> str | None:
         """A digest that changes when ``name``'s password, role or cameras change (None: no such
@@ -144,4 +158,5 @@ def _parse(data: bytes) -> dict[str, dict[str, object]]:
 
 def _account(name: str, record: dict[str, object]) -> Account:
     cameras = record.get("cameras") or []
-    return Account(name, str(record["role"]), tuple(str(c) for c in cameras))  # type: ignore[attr-defined]
+    cameras = tuple(str(c) for c in cameras)  # type: ignore[attr-defined]
+    return Account(name, str(record["role"]), cameras, isinstance(record.get("sealed"), str))

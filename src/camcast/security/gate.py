@@ -33,22 +33,28 @@ import binascii
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Literal
 
 from camcast.errors import CamcastError
 from camcast.net import is_loopback_host
 from camcast.runtime.worker import Worker
 from camcast.security.accounts import Accounts
 from camcast.security.deliveries import Deliveries
+from camcast.security.device import PREFIX as DEVICE_PREFIX
+from camcast.security.device import DeviceGrant
+from camcast.security.digest import HttpDigest, TokenNonces, parse_digest
 from camcast.security.limits import FailureLimiter
 from camcast.security.links import ShareLinks
+from camcast.security.principal import Asking, Principal, Refused
 from camcast.security.sessions import Session, Sessions
 from camcast.security.tokens import MetricsToken, TokenError
 
+__all__ = ["REALM", "Asking", "Gate", "Principal", "Refused"]
+
 log = logging.getLogger(__name__)
 
-RANK: dict[str, int] = {"public": 0, "viewer": 1, "owner": 2}
+#: The part of an account's proof a device URL carries (64 bits: enough to tell a change).
+PROOF_CHARS = 16
+
 REALM = 'Basic realm="camcast", charset="UTF-8"'
 #: Seconds between looks at the registries' files (a stat of each, in the registry worker): a change
 #: made from a terminal (an account removed, a link revoked) reaches the server within this.
@@ -58,67 +64,6 @@ NO_LOCAL_ANONYMOUS = (
     "sign in to watch this camera: accounts exist, so this computer signs in too (an account's name "
     "and password, or a share link from `camcast share`)"
 )
-
-
-@dataclass(frozen=True)
-class Asking:
-    """Who asks, as any transport tells it: the client's ``address`` (the real client's behind a
-    trusted proxy), how they came (``unix``: the owner's control socket), what they sent (a share
-    link's ``token``, an ``Authorization`` header, a session cookie), the host name they asked for,
-    whether the connection is encrypted, and whether it was relayed by a proxy that is not trusted."""
-
-    address: str
-    transport: Literal["http", "rtsp", "unix"]
-    token: str | None = None
-    authorization: str | None = None
-    cookie: str | None = None
-    host: str = ""
-    secure: bool = False
-    relayed_unknown: bool = False
-
-
-class Refused(Exception):
-    """Not let in: ``status`` 401 (credentials needed or wrong), 403 (not allowed, or passwords over
-    plain text), 429 (locked out for ``retry_after`` seconds); ``reason`` is one line."""
-
-    def __init__(self, status: int, reason: str, retry_after: float = 0.0) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-        self.retry_after = retry_after
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who a request is: ``name`` for the viewer log (never a secret), ``role``, and how they came. A
-    share link's principal ``opens`` exactly the routes its scope opens."""
-
-    name: str
-    role: str
-    via: Literal["account", "share", "anonymous", "local", "metrics", "session"]
-    scope: str = ""
-    token: str = ""
-    cameras: tuple[str, ...] = ()  # the cameras this principal may watch; empty: all
-    recording: str = ""  # a link to one recording: its file name (nothing else of the scope)
-    csrf: str = ""  # a session's: what its changes must carry
-    opens: frozenset[str] = frozenset()  # a share link's routes
-    proof: str = ""  # an account's (or an account's session's) state when it was let in
-    session: str = field(default="", repr=False)  # a sign-in session's cookie, to tell if it still holds
-    expires: float = 0.0  # Unix time its access ends by itself (a link's, a session's), 0: never
-    #: Whether the streams it opens carry the camera's sound: everyone let in but a share link made
-    #: without ``--audio``.
-    audio: bool = True
-
-    def may(self, route: str, needed: str, camera: str | None = None) -> bool:
-        """Whether this principal may use ``route`` (which needs role ``needed``), on ``camera`` when
-        the route is a camera's."""
-        if self.via == "metrics":  # the scraper's token opens /metrics and nothing else
-            return route == "metrics"
-        if camera is not None and self.cameras and camera not in self.cameras and needed != "public":
-            return False
-        if self.via == "share":  # a link opens exactly what its scope declares (events: an owner's route)
-            return needed == "public" or route in self.opens
-        return RANK[self.role] >= RANK[needed]
 
 
 class Gate:
@@ -145,6 +90,8 @@ class Gate:
         self.scopes = scopes
         self.limiter = FailureLimiter()
         self.sessions = Sessions()
+        self.http_digest = HttpDigest()
+        self.token_nonces = TokenNonces()
         #: Every read and write of the registries' files goes through this thread, never the loop's.
         self.files = Worker("registries", 64, when_full="refuse")
         #: What is open (streams, peers, sessions), each under who it was opened for.
@@ -155,12 +102,14 @@ class Gate:
         """Read the registries now and from then on only in :meth:`watch` (blocking: at the start)."""
         self._refresh()
         self.accounts.file.cached = True
+        self.accounts.device.file.cached = True
         if self.metrics is not None:
             self.metrics.file.cached = True
         self.shares.hold()
 
     def _refresh(self) -> None:
         self.accounts.file.refresh()
+        self.accounts.device.file.refresh()
         self.shares.refresh()
         if self.metrics is not None:
             self.metrics.file.refresh()
@@ -203,7 +152,7 @@ class Gate:
                     else "the share link is void"
                 )
             return None
-        if p.via == "account":
+        if p.via in ("account", "device"):
             return None if self.accounts.proof(p.name) == p.proof else "the account was removed or changed"
         if p.via == "session":
             session = self.sessions.get(p.session)
@@ -244,6 +193,8 @@ class Gate:
             wait = self.limiter.retry_after(address)
             if wait:
                 raise Refused(429, "too many failed attempts; try again later", wait)
+        if token is not None and token.startswith(DEVICE_PREFIX):
+            return await self._device(token, address)
         if token is not None:
             return await self._share(token, address)
         session = self.session(asking)
@@ -279,6 +230,53 @@ class Gate:
             opens=self.scopes(share.scope), expires=share.expires, audio=share.audio,
         )  # fmt: skip
 
+    async def _device(self, token: str, address: str) -> Principal:
+        """A device URL's principal: its account's, for its camera's stream and picture, while the
+        account is as it was when the URL was given (:mod:`camcast.security.device`)."""
+        grant = self.accounts.device.verify(token)
+        proof = (self.accounts.proof(grant.account) or "") if grant is not None else ""
+        if grant is None or not proof or not proof.startswith(grant.proof):
+            self.limiter.fail(address)
+            log.warning("refused a device URL from %s", address)
+            raise Refused(401, "this URL is void: its account was removed or changed; ask the camera again")
+        return Principal(
+            grant.account, "viewer", "device", token=token, cameras=(grant.camera,), proof=proof,
+            opens=frozenset(("stream", "snapshot")),
+        )  # fmt: skip
+
+    def device_url_token(self, p: Principal, camera: str) -> str | None:
+        """A device token for ``p``'s account on ``camera`` (None: ``p`` is not an account)."""
+        if p.via not in ("account", "device"):
+            return None
+        return self.accounts.device.sign(DeviceGrant(p.name, camera, p.proof[:PROOF_CHARS]))
+
+    async def proven(self, address: str, name: str, proves: Callable[[str], str]) -> Principal | None:
+        """The ``onvif`` account ``name`` if ``proves(its password)`` says ``ok`` (a digest made with
+        it); each answer counts towards ``address``'s lockout. Raises :class:`Refused` for a locked-out
+        address, and for an answer ``proves`` found ``stale`` or off the ``clock`` (401)."""
+        wait = self.limiter.retry_after(address)
+        if wait:
+            raise Refused(429, "too many failed attempts; try again later", wait)
+        password = self.accounts.device_password(name) if name else None
+        if password is None and name and await self._changed_since(self._generations()):
+            password = self.accounts.device_password(name)  # made just now
+        verdict = proves(password) if password is not None else "wrong"
+        if verdict == "stale":
+            raise Refused(401, "the digest's nonce is old: ask again")
+        if verdict == "clock":
+            raise Refused(401, "the request's time is too far from this camera's: set the clock")
+        if verdict != "ok":
+            self.limiter.fail(address)
+            log.warning("failed digest sign-in from %s", address)
+            return None
+        self.limiter.succeed(address)
+        return self._account_principal(name)
+
+    def _account_principal(self, name: str) -> Principal:
+        account = next(a for a in self.accounts.list() if a.name == name)
+        proof = self.accounts.proof(name) or ""
+        return Principal(account.name, account.role, "account", cameras=account.cameras, proof=proof)
+
     def session(self, asking: Asking) -> Session | None:
         """The session of ``asking``'s cookie, while it holds: its account unchanged (or, for the local
         user's, no account made since and the request still local)."""
@@ -308,6 +306,15 @@ class Gate:
 
     async def _basic(self, asking: Asking, header: str) -> Principal:
         scheme, _, encoded = header.partition(" ")
+        digest = parse_digest(header) if scheme.lower() == "digest" else None
+        if digest is not None:
+            name, method = digest.get("username", ""), asking.method
+            account = await self.proven(
+                asking.address, name, lambda password: self.http_digest.check(digest, method, password)
+            )
+            if account is None:
+                raise Refused(401, "wrong name or password (Digest needs an account made with --onvif)")
+            return account
         if scheme.lower() != "basic":
             raise Refused(401, "use HTTP Basic authentication")
         if not self.passwords_allowed(asking):
@@ -336,8 +343,7 @@ class Gate:
             log.warning("failed sign-in from %s", address)  # the attempted name may be a mistyped password
             return None
         self.limiter.succeed(address)
-        proof = self.accounts.proof(account.name) or ""
-        return Principal(account.name, account.role, "account", cameras=account.cameras, proof=proof)
+        return self._account_principal(account.name)
 
     async def check(
         self, asking: Asking, route: str, needed: str, camera: str | None = None

@@ -243,6 +243,9 @@ async def _sweeper(app: web.Application) -> AsyncIterator[None]:
             for cam in app[STATE].cameras.values():
                 for hls in (*cam.variants, *cam.heard):
                     hls.sweep(now)
+            onvif = app[STATE].onvif
+            if onvif is not None:
+                onvif.events.sweep(time.time())
 
     task = asyncio.create_task(sweep())
     yield

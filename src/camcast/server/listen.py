@@ -86,6 +86,7 @@ def access_policy(settings: ServerSettings, accounts: Accounts) -> Access:
             "`camcast users add NAME`, or pass --public to let anyone who can reach it watch",
             key="rtsp",
         )
+    _check_onvif(settings, loopback, accounts)
     if not loopback and not accounts and not settings.public:
         raise ConfigError(
             f"refusing to serve on {host} with no viewer accounts: add one with `camcast users add NAME`, "
@@ -97,6 +98,25 @@ def access_policy(settings: ServerSettings, accounts: Accounts) -> Access:
             "(`camcast tls self-signed` makes a pair)"
         )
     return access
+
+
+def _check_onvif(settings: ServerSettings, loopback: bool, accounts: Accounts) -> None:
+    if settings.onvif_discovery and not settings.onvif:
+        raise ConfigError("answers for ONVIF: pass --onvif too", key="onvif_discovery")
+    if not settings.onvif:
+        return
+    if settings.rtsp is None:
+        raise ConfigError("NVRs take the video over RTSP: pass --rtsp HOST:PORT too", key="onvif")
+    if not loopback and not accounts:
+        raise ConfigError(
+            "refusing to answer ONVIF beyond this computer with no accounts: add one for the NVR with "
+            "`camcast users add NVR --onvif`", key="onvif",
+        )  # fmt: skip
+    if settings.onvif_discovery and loopback:
+        raise ConfigError(
+            f"the server listens on {settings.listen[0]} only: nothing on the LAN could reach what "
+            "discovery announces; listen on the LAN's address (--listen 0.0.0.0:8443)", key="onvif_discovery",
+        )  # fmt: skip
 
 
 def free_port_near(host: str, port: int) -> int | None:

@@ -4,7 +4,18 @@ fails at import."""
 
 from __future__ import annotations
 
-from camcast.server import access, control, events, media, recordings, settings, signin, timelapse, views
+from camcast.server import (
+    access,
+    control,
+    events,
+    media,
+    onvif,
+    recordings,
+    settings,
+    signin,
+    timelapse,
+    views,
+)
 from camcast.server.state import Handler
 from camcast.server.urls import ROUTES, Route
 from camcast.server.webrtc import talk, whep
@@ -42,6 +53,10 @@ HANDLERS: dict[str, Handler] = {
     "timelapse": timelapse.timelapse,
     "timelapse_file": timelapse.timelapse_file,
     "view_timelapse": timelapse.timelapse_page,
+    "onvif_device": onvif.soap_service,
+    "onvif_media": onvif.soap_service,
+    "onvif_events": onvif.soap_service,
+    "onvif_subscription": onvif.soap_service,
     "login_page": signin.login_page,
     "login": signin.login,
     "logout": signin.logout,

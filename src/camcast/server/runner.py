@@ -19,6 +19,8 @@ from camcast.config import ServerSettings
 from camcast.errors import CamcastError, ServeError
 from camcast.motion.runner import Motion
 from camcast.net import bracket, shown_host
+from camcast.onvif.context import identity
+from camcast.onvif.service import Onvif
 from camcast.record.runner import Recorders
 from camcast.rtsp.server import RtspServer
 from camcast.rtsp.stream import RtpStream
@@ -31,6 +33,7 @@ from camcast.server.app import build_app
 from camcast.server.auth import Gate
 from camcast.server.guard import Limits
 from camcast.server.listen import Access, listen
+from camcast.server.onvif import announce
 from camcast.server.proxy import TrustedProxies
 from camcast.server.state import STATE, ServerState
 from camcast.server.urls import path_for, rtsp_url, scope_routes
@@ -105,6 +108,10 @@ async def serving(
     app[STATE].motion = motion
     app[STATE].recording = recording
     app[STATE].timelapse = timelapse
+    if settings.onvif:
+        app[STATE].onvif = Onvif(
+            await asyncio.to_thread(identity, paths.state_dir()), settings.onvif_discovery
+        )
     await runner.setup()
     limits = Limits(
         settings.max_connections, settings.max_connections_per_address, settings.header_timeout,
@@ -117,6 +124,8 @@ async def serving(
         if settings.rtsp is not None:  # first: once /healthz answers, every door is open
             app[STATE].rtsp = await start_rtsp(cameras, settings, gate, app[STATE].viewers, access.tls)
         server = await listen(runner, host, port, access.tls, limits)
+        if app[STATE].onvif is not None and settings.onvif_discovery:
+            await announce(app[STATE], "https" if access.tls else "http", host, port)
         if await open_control(runner, socket):
             control = socket
         shown = await asyncio.to_thread(shown_host, host)  # may ask the resolver
@@ -132,6 +141,9 @@ async def serving(
             print(f"camcast: {note}", flush=True)
         yield app[STATE]
     finally:
+        onvif = app[STATE].onvif
+        if onvif is not None:
+            await onvif.aclose()
         rtsp_server = app[STATE].rtsp
         if rtsp_server is not None:
             await rtsp_server.close()

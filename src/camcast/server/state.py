@@ -24,6 +24,7 @@ from camcast.config.reloader import Reloader
 from camcast.encode.rendition import Rendition
 from camcast.errors import suggest
 from camcast.motion.runner import Motion
+from camcast.onvif.service import Onvif
 from camcast.publish.publisher import Publisher
 from camcast.record.runner import Recorders
 from camcast.rtsp.server import RtspServer
@@ -100,6 +101,8 @@ class ServerState:
     base_url: str = ""
     #: What keeps every part running (its children's failures are shown to the owner).
     supervisor: Supervisor | None = None
+    #: ONVIF, when --onvif is given (:mod:`camcast.server.onvif`).
+    onvif: Onvif | None = None
 
     @property
     def default(self) -> str:

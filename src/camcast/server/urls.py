@@ -80,6 +80,11 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/timelapse", "timelapse", "owner", camera=True, scopes=_TIMELAPSE),
     Route("GET", "/timelapse/{name}", "timelapse_file", "owner", camera=True, scopes=_TIMELAPSE),
     Route("GET", "/view/timelapse", "view_timelapse", "owner", camera=True, scopes=_TIMELAPSE, link=True),
+    # ONVIF signs in inside its SOAP: the handler asks the gate itself (camcast.server.onvif).
+    Route("POST", "/onvif/device_service", "onvif_device", "public", camera=True),
+    Route("POST", "/onvif/media_service", "onvif_media", "public", camera=True),
+    Route("POST", "/onvif/events_service", "onvif_events", "public", camera=True),
+    Route("POST", "/onvif/subscription/{name}", "onvif_subscription", "public", camera=True),
     Route("GET", "/login", "login_page", "public"),
     Route("POST", "/login", "login", "public"),
     Route("POST", "/logout", "logout", "viewer", changes="csrf"),
