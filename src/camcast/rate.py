@@ -25,3 +25,10 @@ class Rate:
         if len(self._times) < 2:
             return 0.0
         return (len(self._times) - 1) / max(now - self._times[0], 1e-6)
+
+    def spacing(self) -> float:
+        """Events per second as they were spaced within the window (0 for fewer than two): the rate a
+        source runs at, however long it has run or when it was last asked."""
+        if len(self._times) < 2:
+            return 0.0
+        return (len(self._times) - 1) / max(self._times[-1] - self._times[0], 1e-6)

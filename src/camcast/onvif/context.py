@@ -64,6 +64,7 @@ class Device:
     users: Callable[[], list[tuple[str, str]]]
     rtsp_port: int
     http_port: int
+    mac: str = "02:00:00:00:00:00"
 
     def xaddr(self, service: str) -> str:
         return f"{self.root}/onvif/{service}"
@@ -101,6 +102,12 @@ class Identity:
 
     def serial(self, camera: str) -> str:
         return hashlib.sha256(f"{self.installation}/{camera}".encode()).hexdigest()[:16].upper()
+
+    def mac(self, camera: str) -> str:
+        """A hardware address of the camera's own, locally administered (02:...): NVRs (UniFi Protect)
+        and Home Assistant tell devices apart by it, and the cameras of one computer share its card."""
+        digest = hashlib.sha256(f"{self.installation}/{camera}/mac".encode()).digest()
+        return ":".join(f"{b:02x}" for b in (0x02, *digest[:5]))
 
     def endpoint(self, camera: str) -> str:
         return "urn:uuid:" + str(uuid.uuid5(uuid.UUID(self.installation), camera))

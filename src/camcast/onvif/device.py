@@ -142,12 +142,13 @@ def device_information(device: Device) -> Markup:
     )
 
 
-def network_interfaces() -> Markup:
+def network_interfaces(device: Device) -> Markup:
+    """The computer's interfaces with their addresses, each with the camera's own hardware address
+    (:meth:`camcast.onvif.context.Identity.mac`): the address NVRs know the camera by."""
     listed = []
     for index, name in socket.if_nameindex():
         if name == "lo":
             continue
-        mac = _read(Path("/sys/class/net", name, "address"))
         mtu = _read(Path("/sys/class/net", name, "mtu"))
         address = ipv4_of(name)
         ipv4 = (
@@ -160,7 +161,7 @@ def network_interfaces() -> Markup:
             el(
                 "tds:NetworkInterfaces",
                 el("tt:Enabled", True),
-                el("tt:Info", el("tt:Name", name), el("tt:HwAddress", mac or "00:00:00:00:00:00"),
+                el("tt:Info", el("tt:Name", name), el("tt:HwAddress", device.mac),
                    el("tt:MTU", mtu or None)),
                 ipv4,
                 token=f"eth{index}",

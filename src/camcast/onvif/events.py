@@ -106,7 +106,9 @@ def event_properties(audio: bool) -> Markup:
 
 
 def utc(when: float) -> str:
-    return datetime.datetime.fromtimestamp(when, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """xsd:dateTime in UTC, to the millisecond (an event's start is told to the millisecond)."""
+    moment = datetime.datetime.fromtimestamp(when, datetime.UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
 
 
 def parse_termination(text: str | None, now: float) -> float:

@@ -2,9 +2,10 @@
 lists it). An operation not in it answers ``ter:ActionNotSupported``; so do the ones that would change
 the computer or the encoder (:data:`REFUSED`), with a reason naming it.
 
-Roles are camcast's: ``public`` (GetSystemDateAndTime, which a client asks before it can sign its
-requests), ``viewer`` (what an NVR needs: the device, its media and its events) and ``owner`` (the
-accounts' names).
+Roles are camcast's: ``public`` (what ONVIF lets a client ask before it signs in: the time, to sign
+its requests with, and where the services are and what they can do; and CreateProfile, answered with
+the fault Synology's NVR expects), ``viewer`` (what an NVR needs: the device, its media and its
+events) and ``owner`` (the accounts' names, and a Set call that changes nothing).
 """
 
 from __future__ import annotations
@@ -75,6 +76,14 @@ def _set_source(call: Call) -> Markup:
             "Sender", ("ter:InvalidArgVal", "ter:ConfigModify"), "camcast's picture size is its own setting"
         )
     return el("trt:SetVideoSourceConfigurationResponse")
+
+
+def _create_profile(call: Call) -> Markup:
+    """The answer Synology's Surveillance Station adopts after (it sends CreateProfile first, then
+    takes the profiles there are): the standard fault for a device whose profiles are all made."""
+    raise Fault(
+        "Receiver", ("ter:Action", "ter:MaxNVTProfiles"), "the camera's one profile is fixed: use main"
+    )
 
 
 def _synchronize(call: Call) -> Markup:
@@ -174,12 +183,12 @@ D, M, E, W = NS["tds"], NS["trt"], NS["tev"], NS["wsnt"]
 _CONFIGS = "trt:Configurations"
 OPERATIONS: dict[tuple[str, str], Operation] = {
     (D, "GetSystemDateAndTime"): Operation("public", lambda call: tds.date_and_time()),
-    (D, "GetCapabilities"): Operation("viewer", _capabilities),
-    (D, "GetServices"): Operation("viewer", _services),
+    (D, "GetCapabilities"): Operation("public", _capabilities),
+    (D, "GetServices"): Operation("public", _services),
     (D, "GetServiceCapabilities"): Operation(
-        "viewer", _in("tds:GetServiceCapabilitiesResponse", lambda c: tds.service_capabilities(c.device))),
+        "public", _in("tds:GetServiceCapabilitiesResponse", lambda c: tds.service_capabilities(c.device))),
     (D, "GetDeviceInformation"): Operation("viewer", lambda c: tds.device_information(c.device)),
-    (D, "GetNetworkInterfaces"): Operation("viewer", lambda c: tds.network_interfaces()),
+    (D, "GetNetworkInterfaces"): Operation("viewer", lambda c: tds.network_interfaces(c.device)),
     (D, "GetScopes"): Operation("viewer", lambda c: tds.scopes(c.device)),
     (D, "GetHostname"): Operation("viewer", lambda c: tds.hostname()),
     (D, "GetUsers"): Operation("owner", lambda c: tds.users(c.device)),
@@ -217,6 +226,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     (M, "GetSnapshotUri"): Operation("viewer", lambda c: trt.snapshot_uri(c.device, c.request)),
     (M, "SetVideoEncoderConfiguration"): Operation("owner", lambda c: trt.set_encoder(c.device, c.request)),
     (M, "SetVideoSourceConfiguration"): Operation("owner", _set_source),
+    (M, "CreateProfile"): Operation("public", _create_profile),
     (M, "SetSynchronizationPoint"): Operation("viewer", _synchronize),
     (M, "GetAudioSources"): Operation("viewer", _empty("trt:GetAudioSourcesResponse")),
     (M, "GetAudioSourceConfigurations"): Operation(
@@ -245,7 +255,7 @@ REFUSED = frozenset({
     "SetSystemDateAndTime", "SetHostname", "SetHostnameFromDHCP", "SetScopes", "AddScopes", "RemoveScopes",
     "SetNTP", "SetDNS", "SetNetworkInterfaces", "SetNetworkProtocols", "SetNetworkDefaultGateway",
     "SetDiscoveryMode", "SystemReboot", "SetSystemFactoryDefault", "UpgradeSystemFirmware", "CreateUsers",
-    "DeleteUsers", "SetUser", "SetRelayOutputSettings", "SetRelayOutputState", "CreateProfile",
+    "DeleteUsers", "SetUser", "SetRelayOutputSettings", "SetRelayOutputState",
     "DeleteProfile",
     "AddVideoEncoderConfiguration", "RemoveVideoEncoderConfiguration", "AddVideoSourceConfiguration",
     "RemoveVideoSourceConfiguration", "AddAudioSourceConfiguration", "AddAudioEncoderConfiguration",

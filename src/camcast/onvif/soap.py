@@ -26,6 +26,7 @@ NS = {
     "tt": "http://www.onvif.org/ver10/schema",
     "ter": "http://www.onvif.org/ver10/error",
     "wsnt": "http://docs.oasis-open.org/wsn/b-2",
+    "wsntw": "http://docs.oasis-open.org/wsn/bw-2",
     "wsrf-rw": "http://docs.oasis-open.org/wsrf/rw-2",
     "wstop": "http://docs.oasis-open.org/wsn/t-1",
     "wsa": "http://www.w3.org/2005/08/addressing",

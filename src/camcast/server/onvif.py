@@ -134,7 +134,7 @@ def _device(request: web.Request, st: ServerState, camera: str, who: Principal |
     root = f"{request.scheme}://{request.host}{st.base_path}{prefix}"
     stream = st.rtsp.streams.get(camera) if st.rtsp is not None else None
     size = (stream.size if stream is not None else None) or served.rendition.size or (640, 480)
-    fps = settings.fps or served.camera.hub.rate_in.per_second(asyncio.get_running_loop().time()) or 15.0
+    fps = settings.stream_fps or settings.fps or served.camera.hub.rate_in.spacing() or 15.0
     params = stream.params if stream is not None else None
     profile = H264_PROFILES.get(params[0][1], "High") if params else "High"
     video = Video(
@@ -149,6 +149,7 @@ def _device(request: web.Request, st: ServerState, camera: str, who: Principal |
         served.camera.sound is not None, request.secure, st.onvif.discovery,
         lambda: st.gate.device_url_token(who, camera) if who is not None else None,
         lambda: [(a.name, a.role) for a in st.gate.accounts.list()], rtsp_port, st.settings.listen[1],
+        identity.mac(camera),
     )  # fmt: skip
 
 
