@@ -616,3 +616,37 @@ def test_any_body_is_a_request_or_a_fault_and_any_datagram_a_probe_or_nothing(da
         assert (fault.status in (400, 500) and fault.subcodes) or fault.code == "VersionMismatch"
     with contextlib.suppress(ValueError):
         discovery.parse_probe(data)
+
+
+def test_discovery_answers_the_probes_and_resolves_meant_for_it() -> None:
+    """A Probe is answered when every type asked is the camera's (by namespace, or by name alone) and
+    every scope matches one of its by RFC 3986's path segments or strcmp0; a Resolve by its endpoint;
+    an unknown matching rule matches nothing."""
+    from camcast.onvif.discovery import RFC3986, STRCMP, Announced, Probe, matches, parse_probe
+
+    camera = Announced("urn:uuid:1", ("onvif://www.onvif.org/name/door", "onvif://www.onvif.org/type/video_encoder"),
+                       "/cam/door/onvif/device_service")  # fmt: skip
+    nvt = ("http://www.onvif.org/ver10/network/wsdl", "NetworkVideoTransmitter")
+    cases = [
+        (Probe("m", "Probe", (nvt,), (), RFC3986, ""), True),
+        (Probe("m", "Probe", (("", "Device"),), (), RFC3986, ""), True),
+        (Probe("m", "Probe", (("urn:other", "Printer"),), (), RFC3986, ""), False),
+        (Probe("m", "Probe", (), ("onvif://www.onvif.org/name",), RFC3986, ""), True),
+        (Probe("m", "Probe", (), ("onvif://www.onvif.org/na",), RFC3986, ""), False),
+        (Probe("m", "Probe", (), ("onvif://www.onvif.org/name/door",), STRCMP, ""), True),
+        (Probe("m", "Probe", (), ("onvif://www.onvif.org/name",), STRCMP, ""), False),
+        (Probe("m", "Probe", (), ("onvif://www.onvif.org/name",), "urn:unknown-rule", ""), False),
+        (Probe("m", "Resolve", (), (), RFC3986, "urn:uuid:1"), True),
+        (Probe("m", "Resolve", (), (), RFC3986, "urn:uuid:2"), False),
+    ]
+    for probe, expected in cases:
+        assert matches(probe, camera) is expected, probe
+    sent = (
+        b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"'
+        b' xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing"'
+        b' xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery"'
+        b' xmlns:dn="http://www.onvif.org/ver10/network/wsdl"><s:Header><a:MessageID>uuid:7</a:MessageID>'
+        b"</s:Header><s:Body><d:Probe><d:Types>dn:NetworkVideoTransmitter</d:Types></d:Probe></s:Body>"
+        b"</s:Envelope>"
+    )
+    assert parse_probe(sent) == Probe("uuid:7", "Probe", (nvt,), (), RFC3986, "")

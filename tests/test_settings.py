@@ -328,6 +328,11 @@ async def test_sign_in_lockout_and_sessions_that_end(config: Path) -> None:
             server.url + "/api/accounts", json=last, headers={"X-CSRF-Token": token}
         ) as resp:
             assert resp.status == 400 and "last owner" in (await resp.json())["error"]
+        nvr = {"action": "add", "name": "nvr", "password": "nvr-password-1", "role": "viewer", "onvif": "1"}
+        csrf = {"X-CSRF-Token": token}
+        async with olive.post(server.url + "/api/accounts", json=nvr, headers=csrf) as resp:
+            listed = {a["name"]: a for a in (await resp.json())["accounts"]}
+            assert resp.status == 200 and listed["nvr"]["onvif"] is True and listed[OWNER]["onvif"] is False
         change = {"action": "password", "name": OWNER, "password": "a-new-password-2"}
         async with olive.post(
             server.url + "/api/accounts", json=change, headers={"X-CSRF-Token": token}

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from camcast.net import ipv4_of
+from camcast.onvif import events, media
 from camcast.onvif.context import Device
 from camcast.onvif.soap import Fault, Markup, el
 
@@ -95,8 +96,6 @@ SERVICES = (
 
 
 def services(device: Device, with_capabilities: bool) -> Markup:
-    from camcast.onvif import events, media
-
     own = {
         "device_service": lambda: service_capabilities(device, "tds:Capabilities"),
         "media_service": lambda: media.service_capabilities("trt:Capabilities"),

@@ -297,7 +297,7 @@
     names.textContent = "";
     doc.accounts.forEach(function (a) {
       var row = document.createElement("tr");
-      cell(row, a.name); cell(row, a.role); cell(row, a.cameras.join(", ") || "all");
+      cell(row, a.name); cell(row, a.role + (a.onvif ? " · ONVIF" : "")); cell(row, a.cameras.join(", ") || "all");
       var button = document.createElement("button");
       button.type = "button";
       button.textContent = "Remove";

@@ -19,6 +19,7 @@ import re
 import struct
 import time
 from collections import OrderedDict
+from urllib.parse import urlsplit
 
 #: Seconds a server nonce is good for; then the client is told it is stale and asks again.
 NONCE_LIFE = 300.0
@@ -80,12 +81,16 @@ class HttpDigest:
             return None
         return time.time() - float(struct.unpack(">d", stamp)[0])
 
-    def check(self, params: dict[str, str], method: str, password: str) -> str:
-        """``ok``; ``stale`` (a good answer to an old nonce: ask again); or ``wrong``."""
+    def check(self, params: dict[str, str], method: str, uri: str, password: str) -> str:
+        """``ok``; ``stale`` (a good answer to an old nonce: ask again); or ``wrong`` (also an answer
+        made for another request target than ``uri``, the one it came with)."""
         nonce = params.get("nonce", "")
         age = self._age(nonce)
         qop = params.get("qop")
         if age is None or params.get("realm") != DIGEST_REALM or qop not in (None, "auth"):
+            return "wrong"
+        sent, target = urlsplit(params.get("uri", "")), urlsplit(uri)
+        if (sent.path, sent.query) != (target.path, target.query):
             return "wrong"
         if params.get("algorithm", "MD5").upper() != "MD5":
             return "wrong"

@@ -308,9 +308,9 @@ class Gate:
         scheme, _, encoded = header.partition(" ")
         digest = parse_digest(header) if scheme.lower() == "digest" else None
         if digest is not None:
-            name, method = digest.get("username", ""), asking.method
+            name, method, uri = digest.get("username", ""), asking.method, asking.uri
             account = await self.proven(
-                asking.address, name, lambda password: self.http_digest.check(digest, method, password)
+                asking.address, name, lambda password: self.http_digest.check(digest, method, uri, password)
             )
             if account is None:
                 raise Refused(401, "wrong name or password (Digest needs an account made with --onvif)")

@@ -62,9 +62,8 @@ async def accounts_change(request: web.Request) -> web.StreamResponse:
         if action == "add":
             if name in {a.name for a in gate.accounts.list()}:
                 raise ConfigError(f"an account named {name!r} exists: change its password instead")
-            await gate.files.run(
-                gate.accounts.add, name, _text(doc, "password"), _text(doc, "role") or "viewer", cameras
-            )
+            role, onvif = _text(doc, "role") or "viewer", doc.get("onvif") in ("1", "on", True)
+            await gate.files.run(gate.accounts.add, name, _text(doc, "password"), role, cameras, onvif)
         elif action == "password":
             await gate.files.run(gate.accounts.change_password, name, _text(doc, "password"))
         elif action == "remove":

@@ -25,6 +25,8 @@ def asking(request: web.Request) -> Asking:
         host=host_of(request.host),
         secure=request.secure,
         relayed_unknown=is_proxied(request) and PROXY not in request,
+        method=request.method,
+        uri=request.path_qs,
     )
 
 

@@ -13,7 +13,6 @@ waiting), and a subscription holds as long as its account does.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import inspect
 import logging
 from urllib.parse import quote
@@ -92,7 +91,7 @@ async def _who(request: web.Request, asked: soap.Request, role: str, camera: str
         return None
     gate = state(request).gate
     address = request.remote or "?"
-    how = dataclasses.replace(asking(request), method=request.method, uri=request.path_qs)
+    how = asking(request)
     token = asked.token
     try:
         if token is not None and token.digest:
@@ -140,11 +139,13 @@ def _device(request: web.Request, st: ServerState, camera: str, who: Principal |
     video = Video(
         size[0], size[1], fps, settings.video_bitrate, profile, max(1, round(settings.keyframe_every * fps))
     )
-    rtsp_port = st.settings.rtsp[1] if st.settings.rtsp else 0
+    rtsp_host, rtsp_port = st.settings.rtsp or ("", 0)
+    # The RTSP listener's own address when it has one; else the host the client reached us by.
+    rtsp_host = host_of(request.host) if rtsp_host in ("", "0.0.0.0", "::") else rtsp_host
     tls = st.rtsp is not None and st.rtsp.tls is not None
     identity = st.onvif.identity
     return Device(
-        camera, settings.title or camera, root, rtsp_url(tls, host_of(request.host), rtsp_port, camera),
+        camera, settings.title or camera, root, rtsp_url(tls, rtsp_host, rtsp_port, camera),
         video, identity.serial(camera), identity.endpoint(camera), _version(), "camcast", _location(),
         served.camera.sound is not None, request.secure, st.onvif.discovery,
         lambda: st.gate.device_url_token(who, camera) if who is not None else None,
