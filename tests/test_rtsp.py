@@ -85,7 +85,7 @@ async def test_clients_decode_the_stream_at_the_capture_rate(tmp_path: Path) -> 
     port = free_port()
     async with camcast_server(*SOURCE, "--rtsp", f"127.0.0.1:{port}") as server:
         url = f"rtsp://127.0.0.1:{port}/camera"
-        assert url in server.stdout_so_far()
+        await until(lambda: url in server.stdout_so_far())  # printed just after /healthz answers
         clients = {
             "ffmpeg tcp": ffmpeg(url, "tcp", tmp_path / "tcp.mp4"),
             "ffmpeg udp": ffmpeg(url, "udp", tmp_path / "udp.mp4"),

@@ -4,6 +4,7 @@ reads as the source's 15/1, and whose pictures keep the source's intervals (p99 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -53,15 +54,19 @@ async def test_a_passed_through_file_keeps_its_timing_under_load(tmp_path: Path,
     clip = make_video(tmp_path / "clip.mp4", codec="libx264", frames=FPS * 6, fps=FPS, size=(640, 360),
                       options={"g": str(FPS), "bf": "0"})  # fmt: skip
     rtsp = free_port()
-    args = ("--source", str(clip), "--record", "continuous", "--record-file-minutes", "0.1",
+    args = ("--source", str(clip), "--record", "continuous", "--record-file-minutes", "0.05",
             "--record-min-free", "0", "--rtsp", f"127.0.0.1:{rtsp}")  # fmt: skip
     async with camcast_server(*args) as server:
+        await until(lambda: len(_recordings()) >= 1, seconds=60)  # the streams have begun, HLS's too
+        streams = [  # 5 s of each live stream, read together while the second file is recorded
+            asyncio.to_thread(packets, server.url + "/hls/index.m3u8", "-read_intervals", "%+5"),
+            asyncio.to_thread(packets, f"rtsp://127.0.0.1:{rtsp}/camera", "-rtsp_transport", "tcp",
+                              "-read_intervals", "%+5"),
+        ]  # fmt: skip
+        hls, rtsp_read = await asyncio.gather(*streams)
         await until(lambda: len(_recordings()) >= 2, seconds=60)
         read = {str(r["path"]): packets(Path(str(r["path"]))) for r in _recordings()}
-        read["HLS"] = packets(server.url + "/hls/index.m3u8", "-read_intervals", "%+5")
-        read["RTSP"] = packets(
-            f"rtsp://127.0.0.1:{rtsp}/camera", "-rtsp_transport", "tcp", "-read_intervals", "%+5"
-        )
+        read["HLS"], read["RTSP"] = hls, rtsp_read
     for where, (dts, rate) in read.items():
         steps = np.diff(dts)
         assert len(steps) > 30 and (steps > 0).all(), f"decoding times that do not grow in {where}"
