@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from camcast.onvif.context import PROFILE, VIDEO_ENCODER, VIDEO_SOURCE, VIDEO_SOURCE_CONFIG, Device
+from camcast.onvif.context import PROFILE, VIDEO_ENCODER, VIDEO_SOURCE, VIDEO_SOURCE_CONFIG, Device, Video
 from camcast.onvif.soap import Fault, Markup, Request, el
 
 #: ONVIF's quality scale (higher is better) against x264's CRF range camcast takes (10 best, 40 worst).
@@ -27,12 +27,16 @@ def service_capabilities(tag: str = "trt:Capabilities") -> Markup:
     )  # fmt: skip
 
 
+def _resolution(tag: str, v: Video) -> Markup:
+    return el(tag, el("tt:Width", v.width), el("tt:Height", v.height))
+
+
 def video_source(device: Device, tag: str = "trt:VideoSources") -> Markup:
     v = device.video
     return el(
         tag,
         el("tt:Framerate", round(v.fps, 2)),
-        el("tt:Resolution", el("tt:Width", v.width), el("tt:Height", v.height)),
+        _resolution("tt:Resolution", v),
         token=VIDEO_SOURCE,
     )
 
@@ -56,7 +60,7 @@ def encoder_configuration(device: Device, tag: str) -> Markup:
         el("tt:Name", "H.264"),
         el("tt:UseCount", 1),
         el("tt:Encoding", "H264"),
-        el("tt:Resolution", el("tt:Width", v.width), el("tt:Height", v.height)),
+        _resolution("tt:Resolution", v),
         el("tt:Quality", QUALITY[1] // 2 + 1),
         el("tt:RateControl", el("tt:FrameRateLimit", max(1, round(v.fps))), el("tt:EncodingInterval", 1),
            el("tt:BitrateLimit", v.bitrate // 1000)),
@@ -104,7 +108,7 @@ def encoder_options(device: Device) -> Markup:
             el("tt:QualityRange", el("tt:Min", QUALITY[0]), el("tt:Max", QUALITY[1])),
             el(
                 "tt:H264",
-                el("tt:ResolutionsAvailable", el("tt:Width", v.width), el("tt:Height", v.height)),
+                _resolution("tt:ResolutionsAvailable", v),
                 el("tt:GovLengthRange", el("tt:Min", v.gov), el("tt:Max", v.gov)),
                 el("tt:FrameRateRange", el("tt:Min", 1), el("tt:Max", max(1, round(v.fps)))),
                 el("tt:EncodingIntervalRange", el("tt:Min", 1), el("tt:Max", 1)),

@@ -67,8 +67,9 @@ async def send(on: Onvif, sub: tev.Subscription) -> None:
                 ok = False
             if ok:
                 failures = 0
-                for _ in batch:
-                    sub.messages.popleft()
+                for sent in batch:  # those still waiting (a full queue may have dropped the oldest)
+                    if sub.messages and sub.messages[0] is sent:
+                        sub.messages.popleft()
                 on.events.sent += len(batch)
                 continue
             failures += 1

@@ -234,10 +234,14 @@ class Gate:
         """A device URL's principal: its account's, for its camera's stream and picture, while the
         account is as it was when the URL was given (:mod:`camcast.security.device`)."""
         grant = self.accounts.device.verify(token)
-        proof = (self.accounts.proof(grant.account) or "") if grant is not None else ""
-        if grant is None or not proof or not proof.startswith(grant.proof):
+        if grant is None:  # not signed here: a guess, counted as a wrong password is
             self.limiter.fail(address)
-            log.warning("refused a device URL from %s", address)
+            log.warning("refused a forged device URL from %s", address)
+            raise Refused(401, "this link is invalid, expired or revoked")
+        proof = self.accounts.proof(grant.account) or ""
+        if not proof or not proof.startswith(grant.proof):  # an NVR still using what it was given
+            log.debug("refused a device URL of %s from %s: the account was removed or changed",
+                      grant.account, address)  # fmt: skip
             raise Refused(401, "this URL is void: its account was removed or changed; ask the camera again")
         return Principal(
             grant.account, "viewer", "device", token=token, cameras=(grant.camera,), proof=proof,

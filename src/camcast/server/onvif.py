@@ -31,6 +31,8 @@ from camcast.server.state import ServerState, camera_name, state
 from camcast.server.urls import rtsp_url
 
 log = logging.getLogger(__name__)
+#: The unsupported calls already logged (bounded).
+_unanswered: set[str] = set()
 
 
 def _reply(xml: bytes, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -74,8 +76,10 @@ async def soap_service(request: web.Request) -> web.StreamResponse:
             body = await answer if inspect.isawaitable(answer) else answer
         return _reply(soap.envelope(body))
     except soap.Fault as fault:
-        if fault.status in (500,) and not fault.subcodes:
-            log.warning("ONVIF %s from %s: %s", request.path, request.remote, fault.reason)
+        unsupported = "ter:ActionNotSupported" in fault.subcodes
+        if unsupported and fault.reason not in _unanswered and len(_unanswered) < 100:
+            _unanswered.add(fault.reason)  # once each: what an NVR asked that camcast does not do
+            log.info("ONVIF: %s asked for %s", request.remote, fault.reason)
         headers = {"WWW-Authenticate": st.gate.http_digest.challenge()} if fault.status == 401 else None
         return _reply(soap.envelope(fault.body()), fault.status, headers)
 
@@ -114,9 +118,9 @@ async def _who(request: web.Request, asked: soap.Request, role: str, camera: str
         status = 401 if token is None else 400
         reason = "sign in: an account's name and password" if token is None else "wrong name or password"
         raise soap.Fault("Sender", ("ter:NotAuthorized",), reason, status)
-    if who.via in ("share", "device", "metrics"):
+    if who.via in ("share", "device", "metrics", "session"):  # ONVIF is for devices, by account
         raise soap.Fault(
-            "Sender", ("ter:NotAuthorized",), "share links and device URLs do not open ONVIF", 403
+            "Sender", ("ter:NotAuthorized",), "share links, device URLs and browsers do not open ONVIF", 403
         )
     if not who.may("onvif", role, camera):
         raise soap.Fault(
