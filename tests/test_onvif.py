@@ -227,6 +227,12 @@ async def test_a_motion_event_reaches_a_pull_point_within_a_second_and_a_consume
                 owner = {"Authorization": "Basic " + base64.b64encode(":".join(OWNER).encode()).decode()}
                 async with http.get(server.url + "/api/events", headers=owner) as resp:
                     events = (await resp.json())["events"]
+                async with http.get(server.url + "/status.json", headers=owner) as resp:
+                    told = (await resp.json())["cameras"][0]["onvif"]["subscriptions"]
+            # The owner sees who takes the camera's events, and where they are sent.
+            assert {"nvr"} == {t["account"] for t in told} and consumer_url + "/notify" in [
+                t.get("to") for t in told
+            ]
             started = max(
                 dt.datetime.fromisoformat(e["start"]).timestamp() for e in events if e["kind"] == "motion"
             )

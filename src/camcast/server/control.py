@@ -11,6 +11,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from camcast.camera import Camera
+from camcast.clock import iso
 from camcast.errors import ConfigError, SourceError
 from camcast.runtime.health import HEALTH
 from camcast.server import metrics as exposition
@@ -60,7 +61,23 @@ def camera_status(st: ServerState, name: str, now: float, owner: bool = False) -
         **_motion_status(st, name, owner),
         **_record_status(st, name),
         **({"timelapse": _timelapse_status(st, name)} if owner else {}),
+        **({"onvif": _onvif_status(st, name)} if owner and st.onvif is not None else {}),
     }
+
+
+def _onvif_status(st: ServerState, name: str) -> dict[str, object]:
+    """Who takes the camera's events over ONVIF (the owner's: where its motion goes is theirs to know)."""
+    assert st.onvif is not None
+    subscriptions = [
+        {
+            "account": sub.owner or "local user",
+            "until": iso(sub.ends),
+            **({"to": sub.consumer} if sub.consumer else {}),
+        }
+        for sub in st.onvif.events.subscriptions.values()
+        if sub.camera == name
+    ]
+    return {"subscriptions": subscriptions, "discovery": st.onvif.discovery}
 
 
 def _timelapse_status(st: ServerState, name: str) -> dict[str, object] | None:
