@@ -171,6 +171,50 @@ async def test_home_assistant_adopts_it_and_ffmpeg_plays_what_it_is_given(camera
         await cam.close()
 
 
+SYNC_CLIENT = """
+import json, sys
+sys.path.insert(0, sys.argv[1])  # python-onvif-zeep's folder first: its module is named onvif too
+from onvif import ONVIFCamera
+port, user, password, wsdl = int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+cam = ONVIFCamera("127.0.0.1", port, user, password, wsdl_dir=wsdl)
+info = cam.devicemgmt.GetDeviceInformation()
+media = cam.create_media_service()
+profile = media.GetProfiles()[0]
+setup = {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}
+uri = media.GetStreamUri({"ProfileToken": profile.token, "StreamSetup": setup}).Uri
+snapshot = media.GetSnapshotUri({"ProfileToken": profile.token}).Uri
+width = profile.VideoEncoderConfiguration.Resolution.Width
+print(json.dumps({"module": __import__("onvif").__file__, "serial": info.SerialNumber,
+                  "profile": profile.token, "width": width, "uri": uri, "snapshot": snapshot}))
+"""
+
+
+async def test_python_onvif_zeep_with_digest_credentials(camera: tuple[Server, int]) -> None:
+    """The synchronous python-onvif-zeep (WS-UsernameToken digests) gets the device's information, its
+    profile and the stream and snapshot URIs; FFmpeg plays the stream and the snapshot is a JPEG."""
+    import onvif
+
+    server, _ = camera
+    folder = Path(sys.executable).parent.parent / "python-onvif-zeep"
+    assert (folder / "onvif").is_dir(), "scripts/test installs python-onvif-zeep into .venv/python-onvif-zeep"
+    wsdl = Path(onvif.__file__).parent / "wsdl"  # the same ONVIF WSDLs, from onvif-zeep-async
+    ran = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-c", SYNC_CLIENT, str(folder), str(server.port), *NVR, str(wsdl)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    got = json.loads(ran.stdout)
+    assert got["module"].startswith(str(folder)) and got["profile"] == "main" and got["width"] == 320
+    assert re.fullmatch(r"[0-9A-F]{16}", got["serial"])
+    frames = await asyncio.to_thread(
+        subprocess.run, ["ffmpeg", "-v", "error", "-rtsp_transport", "tcp", "-i", got["uri"],
+                         "-frames:v", "5", "-f", "null", "-"], capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert frames.returncode == 0, frames.stderr
+    async with aiohttp.ClientSession() as http, http.get(got["snapshot"]) as resp:
+        assert resp.status == 200 and (await resp.read())[:2] == b"\xff\xd8"
+
+
 def home_env_state(server: Server) -> str:
     """The state folder of the module's server (its XDG world)."""
     environ = Path(f"/proc/{server.proc.pid}/environ").read_bytes().split(b"\0")
