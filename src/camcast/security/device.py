@@ -65,6 +65,11 @@ class DeviceKey:
             self.file.write(key, key)
         return key
 
+    def ensure(self) -> None:
+        """Make the key now if there is none (blocking: at a server's start, so that a request never
+        writes it)."""
+        self._key(create=True)
+
     def seal(self, password: str) -> str:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -87,9 +92,11 @@ class DeviceKey:
         except (ValueError, InvalidTag, UnicodeDecodeError):
             return None
 
-    def sign(self, grant: DeviceGrant) -> str:
-        key = self._key(create=True)
-        assert key is not None
+    def sign(self, grant: DeviceGrant) -> str | None:
+        """A token for ``grant`` (None while there is no key: :meth:`ensure` makes it)."""
+        key = self._key(create=False)
+        if key is None:
+            return None
         payload = json.dumps([grant.account, grant.camera, grant.proof], separators=(",", ":")).encode()
         return f"{PREFIX}{_b64(payload)}.{_b64(hmac.new(key, b'device ' + payload, hashlib.sha256).digest())}"
 

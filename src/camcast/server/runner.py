@@ -112,6 +112,7 @@ async def serving(
         app[STATE].onvif = Onvif(
             await asyncio.to_thread(identity, paths.state_dir()), settings.onvif_discovery
         )
+        await asyncio.to_thread(accounts.device.ensure)  # the key device URLs are signed with
     await runner.setup()
     limits = Limits(
         settings.max_connections, settings.max_connections_per_address, settings.header_timeout,

@@ -144,7 +144,9 @@ class MediaSource(ThreadedSource):
 
     def _passthrough(self, packets: Iterator[Any], sound: _Sound | None) -> Iterator[Captured]:
         for packet in packets:
-            if packet.size == 0 or self._stop.is_set() or _heard(packet, sound):
+            if self._stop.is_set():  # a live stream never ends by itself: stop reading it
+                return
+            if packet.size == 0 or _heard(packet, sound):
                 continue
             at = self._pace(_seconds(packet))
             data = clean_camera_jpeg(bytes(packet))
