@@ -711,3 +711,10 @@ def test_discovery_answers_the_probes_and_resolves_meant_for_it() -> None:
         b"</s:Envelope>"
     )
     assert parse_probe(sent) == Probe("uuid:7", "Probe", (nvt,), (), RFC3986, "")
+    # Answered from a LAN only, and a bounded number a second: never a reflector for spoofed probes.
+    from camcast.onvif import discovery
+
+    lan = ("10.1.2.3", "192.168.1.9", "fe80::1", "8.8.8.8", "2001:4860::1")
+    assert [discovery._on_the_lan(a) for a in lan] == [True, True, True, False, False]
+    answering = discovery.Discovery(lambda: [camera], "https", "10.0.0.1", 8443)
+    assert sum(answering._may_answer() for _ in range(100)) == discovery.ANSWERS_PER_SECOND

@@ -3,7 +3,9 @@ ProbeMatch or ResolveMatch to whoever asks on UDP 3702 (multicast 239.255.255.25
 delay of up to :data:`MATCH_DELAY` as the standard asks.
 
 Only when the owner turns it on (``onvif_discovery``), and never on a server that listens on loopback
-only (refused with the settings). It joins the group on every interface with an IPv4 address, and
+only (refused with the settings). Only probes from a LAN's addresses (private, link-local) are
+answered, at most :data:`ANSWERS_PER_SECOND` a second: UDP 3702 open to the internet does not make
+camcast a reflector. It joins the group on every interface with an IPv4 address, and
 names in its XAddrs the address the asker reaches it by (the server's own, when it listens on one).
 What it reads is parsed by the same hardened parser as the SOAP; a datagram it cannot read is
 dropped, counted, and logged once.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import itertools
 import logging
 import random
@@ -46,8 +49,19 @@ TO_DISCOVERY = "urn:schemas-xmlsoap-org:ws:2005:04:discovery"
 ANONYMOUS = "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous"
 RFC3986 = "http://schemas.xmlsoap.org/ws/2005/04/discovery/rfc3986"
 STRCMP = "http://schemas.xmlsoap.org/ws/2005/04/discovery/strcmp0"
+#: Probes answered a second at most: a spoofed flood cannot make camcast a reflector.
+ANSWERS_PER_SECOND = 20
 #: The types each camera is, as (namespace, name).
 TYPES = ((NVT, "NetworkVideoTransmitter"), (TDS, "Device"))
+
+
+def _on_the_lan(address: str) -> bool:
+    """Whether ``address`` is a LAN's (private, link-local or loopback): only those are answered."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return ip.is_private or ip.is_link_local or ip.is_loopback
 
 
 @dataclass(frozen=True)
@@ -175,7 +189,18 @@ class Discovery(asyncio.DatagramProtocol):
         self._numbers = itertools.count(1)
         self.answered = 0
         self.unreadable = 0
+        self.refused = 0
+        self._answers: list[float] = []  # when the last answers were sent
         self._pending: set[asyncio.TimerHandle] = set()
+
+    def _may_answer(self) -> bool:
+        """At most :data:`ANSWERS_PER_SECOND` probes answered a second, whoever sends them."""
+        now = time.monotonic()
+        self._answers = [t for t in self._answers if now - t < 1.0]
+        if len(self._answers) >= ANSWERS_PER_SECOND:
+            return False
+        self._answers.append(now)
+        return True
 
     def _sequence(self) -> Markup:
         return el("d:AppSequence", InstanceId=self.instance, MessageNumber=next(self._numbers))
@@ -207,6 +232,9 @@ class Discovery(asyncio.DatagramProtocol):
         if probe is None:
             return
         peer = (str(addr[0]), int(addr[1]))
+        if not _on_the_lan(peer[0]) or not self._may_answer():
+            self.refused += 1  # not a reflector: nothing goes to the internet, and little anywhere
+            return
         for camera in self.cameras():
             if matches(probe, camera):
                 delay = random.uniform(0, MATCH_DELAY)
