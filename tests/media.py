@@ -83,3 +83,13 @@ async def ffmpeg_frames(url: str, seconds: float, *args: str, quiet: bool = True
     )  # fmt: skip
     assert result.returncode == 0 and not (quiet and result.stderr.strip()), result.stderr
     return int(re.findall(r"^frame=(\d+)", result.stdout, re.M)[-1])
+
+
+async def rtsp_receiver(port: int, path: str, seconds: float, out: Path) -> asyncio.subprocess.Process:
+    """FFmpeg listening as an RTSP server (a push's target) on rtsp://127.0.0.1:PORT/PATH, keeping the
+    first ``seconds`` it receives in ``out`` as they came; it gives up after 60 s without a push."""
+    return await asyncio.create_subprocess_exec(
+        "ffmpeg", "-v", "error", "-rtsp_flags", "listen", "-timeout", "60", "-i",
+        f"rtsp://127.0.0.1:{port}/{path}", "-t", str(seconds), "-c", "copy", "-y", str(out),
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip

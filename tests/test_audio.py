@@ -30,6 +30,7 @@ from camcast.sources.pattern import FLASH_SECONDS, PatternSource
 from tests.avsync import offsets
 from tests.browser import chromium
 from tests.conftest import Server, camcast_server, free_port, home_env, run_cli, sync_server
+from tests.media import rtsp_receiver
 from tests.test_access import OWNER, VIEWER, accounts  # noqa: F401 - the fixture
 from tests.waiting import until
 
@@ -360,11 +361,7 @@ async def test_the_pushes_carry_the_sound_in_step(tmp_path: Path) -> None:
 
     rtsp = free_port()
     received = tmp_path / "received.mkv"
-    listener = await asyncio.create_subprocess_exec(
-        "ffmpeg", "-v", "error", "-rtsp_flags", "listen", "-timeout", "60", "-i",
-        f"rtsp://127.0.0.1:{rtsp}/door", "-t", "5", "-c", "copy", "-y", str(received),
-        stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+    listener = await rtsp_receiver(rtsp, "door", 5, received)
     with nginx_rtmp(tmp_path) as port:
         url = f"rtmp://127.0.0.1:{port}/live/door"
         async with camcast_server(*BEEP, "--push", url, "--push", f"rtsp://127.0.0.1:{rtsp}/door"):

@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import camcast_server, free_port, run_cli
+from tests.media import rtsp_receiver
 from tests.waiting import until
 
 pytestmark = pytest.mark.timeout(180)
@@ -194,11 +195,7 @@ async def test_pushing_to_an_rtsp_server(tmp_path: Path) -> None:
     that is not there is one line, retried, and serving goes on (nginx's RTMP ingest: the next test)."""
     rtsp_port = free_port()
     received = tmp_path / "received.mp4"
-    listener = await asyncio.create_subprocess_exec(
-        "ffmpeg", "-v", "error", "-rtsp_flags", "listen", "-timeout", "60", "-i",
-        f"rtsp://127.0.0.1:{rtsp_port}/door", "-t", "4", "-c", "copy", "-y", str(received),
-        stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+    listener = await rtsp_receiver(rtsp_port, "door", 4, received)
     # No wait for ffmpeg's socket: a push that finds nobody listening is retried after a second.
     dead = f"rtsp://127.0.0.1:{free_port()}/nobody"
     async with camcast_server(

@@ -53,7 +53,6 @@ class Device:
     rtsp: str
     video: Video
     serial: str
-    endpoint: str
     firmware: str
     hardware: str
     location: str

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import ipaddress
 import itertools
 import logging
@@ -116,7 +117,7 @@ def parse_probe(data: bytes) -> Probe | None:
     """A Probe or Resolve in ``data``; None for anything else (another device's Hello, a match)."""
     prefixes: dict[str, str] = {}
     try:
-        events = SafeXml.iterparse(_Reader(data), events=("start-ns", "end"), forbid_dtd=True)
+        events = SafeXml.iterparse(io.BytesIO(data), events=("start-ns", "end"), forbid_dtd=True)
         root: Element | None = None
         for event, item in events:
             if event == "start-ns":
@@ -145,15 +146,6 @@ def parse_probe(data: bytes) -> Probe | None:
         endpoint = resolve.findtext(f"{{{WSA}}}EndpointReference/{{{WSA}}}Address") or ""
         return Probe(message_id.strip(), "Resolve", (), (), RFC3986, endpoint.strip())
     return None
-
-
-class _Reader:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def read(self, size: int = -1) -> bytes:
-        chunk, self.data = (self.data, b"") if size < 0 else (self.data[:size], self.data[size:])
-        return chunk
 
 
 def matches(probe: Probe, camera: Announced) -> bool:
@@ -187,11 +179,8 @@ class Discovery(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
         self.instance = int(time.time())
         self._numbers = itertools.count(1)
-        self.answered = 0
         self.unreadable = 0
-        self.refused = 0
         self._answers: list[float] = []  # when the last answers were sent
-        self._pending: set[asyncio.TimerHandle] = set()
 
     def _may_answer(self) -> bool:
         """At most :data:`ANSWERS_PER_SECOND` probes answered a second, whoever sends them."""
@@ -233,23 +222,23 @@ class Discovery(asyncio.DatagramProtocol):
             return
         peer = (str(addr[0]), int(addr[1]))
         if not _on_the_lan(peer[0]) or not self._may_answer():
-            self.refused += 1  # not a reflector: nothing goes to the internet, and little anywhere
-            return
+            return  # not a reflector: nothing goes to the internet, and little anywhere
         for camera in self.cameras():
             if matches(probe, camera):
                 delay = random.uniform(0, MATCH_DELAY)
-                handle = asyncio.get_running_loop().call_later(delay, self._match, probe, camera, peer)
-                self._pending.add(handle)
+                asyncio.get_running_loop().call_later(delay, self._match, probe, camera, peer)
 
     def _match(self, probe: Probe, camera: Announced, peer: tuple[str, int]) -> None:
         if self.transport is None or self.transport.is_closing():
             return
         kind = "ProbeMatches" if probe.kind == "Probe" else "ResolveMatches"
         item = "ProbeMatch" if probe.kind == "Probe" else "ResolveMatch"
-        xaddrs = self._xaddrs(self._address_for(peer[0]), camera)
+        try:
+            xaddrs = self._xaddrs(self._address_for(peer[0]), camera)
+        except OSError:  # no route back to the asker any more (an interface went down)
+            return
         body = el(f"d:{kind}", el(f"d:{item}", *_described(camera, xaddrs)))
         self.transport.sendto(_envelope(kind, body, probe.message_id, ANONYMOUS, self._sequence()), peer)
-        self.answered += 1
 
     def announce(self, action: str) -> None:
         """Hello (or Bye) for every camera, on every interface."""
@@ -270,8 +259,7 @@ class Discovery(asyncio.DatagramProtocol):
         return self.host if self.host not in ("", "0.0.0.0", "::") else address
 
     def close(self) -> None:
-        for handle in self._pending:
-            handle.cancel()
+        """Stop listening (a match still due finds the transport closed and is not sent)."""
         if self.transport is not None:
             self.transport.close()
 

@@ -178,7 +178,6 @@ class Events:
     def __init__(self) -> None:
         self.subscriptions: dict[str, Subscription] = {}
         self.state: dict[tuple[str, str], bool] = {}
-        self.sent = 0
 
     def tell(self, kind: str, event: Event) -> None:
         """A motion runner's listener: an event of ``event.camera`` started or ended."""
@@ -239,7 +238,6 @@ class Events:
         taken: list[Markup] = []
         while sub.messages and len(taken) < limit:
             taken.append(sub.messages.popleft())
-        self.sent += len(taken)
         return taken
 
 

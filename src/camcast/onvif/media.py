@@ -41,24 +41,21 @@ def video_source(device: Device, tag: str = "trt:VideoSources") -> Markup:
     )
 
 
+def _configuration(tag: str, token: str, name: str, *parts: Markup) -> Markup:
+    """An ONVIF ConfigurationEntity: its name and use count (the one profile's), then its own parts."""
+    return el(tag, el("tt:Name", name), el("tt:UseCount", 1), *parts, token=token)
+
+
 def source_configuration(device: Device, tag: str) -> Markup:
     v = device.video
-    return el(
-        tag,
-        el("tt:Name", "camera"),
-        el("tt:UseCount", 1),
-        el("tt:SourceToken", VIDEO_SOURCE),
-        el("tt:Bounds", x=0, y=0, width=v.width, height=v.height),
-        token=VIDEO_SOURCE_CONFIG,
-    )
+    bounds = el("tt:Bounds", x=0, y=0, width=v.width, height=v.height)
+    return _configuration(tag, VIDEO_SOURCE_CONFIG, "camera", el("tt:SourceToken", VIDEO_SOURCE), bounds)
 
 
 def encoder_configuration(device: Device, tag: str) -> Markup:
     v = device.video
-    return el(
-        tag,
-        el("tt:Name", "H.264"),
-        el("tt:UseCount", 1),
+    return _configuration(
+        tag, VIDEO_ENCODER, "H.264",
         el("tt:Encoding", "H264"),
         _resolution("tt:Resolution", v),
         el("tt:Quality", QUALITY[1] // 2 + 1),
@@ -68,7 +65,6 @@ def encoder_configuration(device: Device, tag: str) -> Markup:
         el("tt:Multicast", el("tt:Address", el("tt:Type", "IPv4"), el("tt:IPv4Address", "0.0.0.0")),
            el("tt:Port", 0), el("tt:TTL", 0), el("tt:AutoStart", False)),
         el("tt:SessionTimeout", "PT60S"),
-        token=VIDEO_ENCODER,
     )  # fmt: skip
 
 

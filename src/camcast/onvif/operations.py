@@ -10,6 +10,7 @@ events) and ``owner`` (the accounts' names, and a Set call that changes nothing)
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -188,15 +189,17 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     (D, "GetServiceCapabilities"): Operation(
         "public", _in("tds:GetServiceCapabilitiesResponse", lambda c: tds.service_capabilities(c.device))),
     (D, "GetDeviceInformation"): Operation("viewer", lambda c: tds.device_information(c.device)),
-    (D, "GetNetworkInterfaces"): Operation("viewer", lambda c: tds.network_interfaces(c.device)),
+    # These read /sys, /proc or /etc: in a thread, never on the event loop.
+    (D, "GetNetworkInterfaces"): Operation(
+        "viewer", lambda c: asyncio.to_thread(tds.network_interfaces, c.device)),
     (D, "GetScopes"): Operation("viewer", lambda c: tds.scopes(c.device)),
     (D, "GetHostname"): Operation("viewer", lambda c: tds.hostname()),
     (D, "GetUsers"): Operation("owner", lambda c: tds.users(c.device)),
     (D, "GetNetworkProtocols"): Operation("viewer", lambda c: tds.network_protocols(c.device)),
     (D, "GetDiscoveryMode"): Operation("viewer", lambda c: tds.discovery_mode(c.device)),
-    (D, "GetDNS"): Operation("viewer", lambda c: tds.dns()),
+    (D, "GetDNS"): Operation("viewer", lambda c: asyncio.to_thread(tds.dns)),
     (D, "GetNTP"): Operation("viewer", lambda c: tds.ntp()),
-    (D, "GetNetworkDefaultGateway"): Operation("viewer", lambda c: tds.default_gateway()),
+    (D, "GetNetworkDefaultGateway"): Operation("viewer", lambda c: asyncio.to_thread(tds.default_gateway)),
     (D, "GetRelayOutputs"): Operation("viewer", _empty("tds:GetRelayOutputsResponse")),
     (M, "GetServiceCapabilities"): Operation(
         "viewer", _in("trt:GetServiceCapabilitiesResponse", lambda c: trt.service_capabilities())),

@@ -70,7 +70,6 @@ async def send(on: Onvif, sub: tev.Subscription) -> None:
                 for sent in batch:  # those still waiting (a full queue may have dropped the oldest)
                     if sub.messages and sub.messages[0] is sent:
                         sub.messages.popleft()
-                on.events.sent += len(batch)
                 continue
             failures += 1
             if failures >= CONSUMER_FAILURES:

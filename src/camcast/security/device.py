@@ -15,7 +15,6 @@ its password voids every URL it was given, at once, on what is already open too.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -24,18 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from camcast.security.registry import Registry
+from camcast.security.tokens import b64url, unb64url
 
 #: What marks a device token (share links' tokens never start so: base64url of '{').
 PREFIX = "d."
 KEY_BYTES = 32
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def _key_of(data: bytes) -> bytes | None:
@@ -76,7 +68,9 @@ class DeviceKey:
         key = self._key(create=True)
         assert key is not None
         nonce = os.urandom(12)
-        return _b64(nonce + AESGCM(key).encrypt(nonce, password.encode("utf-8"), b"camcast device password"))
+        return b64url(
+            nonce + AESGCM(key).encrypt(nonce, password.encode("utf-8"), b"camcast device password")
+        )
 
     def unseal(self, sealed: str) -> str | None:
         """The password sealed in ``sealed``, or None (no key, another key, damaged)."""
@@ -87,7 +81,7 @@ class DeviceKey:
         if key is None:
             return None
         try:
-            data = _unb64(sealed)
+            data = unb64url(sealed)
             return AESGCM(key).decrypt(data[:12], data[12:], b"camcast device password").decode("utf-8")
         except (ValueError, InvalidTag, UnicodeDecodeError):
             return None
@@ -98,7 +92,8 @@ class DeviceKey:
         if key is None:
             return None
         payload = json.dumps([grant.account, grant.camera, grant.proof], separators=(",", ":")).encode()
-        return f"{PREFIX}{_b64(payload)}.{_b64(hmac.new(key, b'device ' + payload, hashlib.sha256).digest())}"
+        signature = hmac.new(key, b"device " + payload, hashlib.sha256).digest()
+        return f"{PREFIX}{b64url(payload)}.{b64url(signature)}"
 
     def verify(self, token: str) -> DeviceGrant | None:
         """The grant ``token`` carries if this key signed it, else None."""
@@ -107,7 +102,7 @@ class DeviceKey:
         if key is None or not dot or len(token) > 512:
             return None
         try:
-            payload, signature = _unb64(body), _unb64(sig)
+            payload, signature = unb64url(body), unb64url(sig)
             expected = hmac.new(key, b"device " + payload, hashlib.sha256).digest()
             if not hmac.compare_digest(expected, signature):
                 return None

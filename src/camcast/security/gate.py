@@ -37,7 +37,7 @@ from collections.abc import Callable
 from camcast.errors import CamcastError
 from camcast.net import is_loopback_host
 from camcast.runtime.worker import Worker
-from camcast.security.accounts import Accounts
+from camcast.security.accounts import Account, Accounts
 from camcast.security.deliveries import Deliveries
 from camcast.security.device import PREFIX as DEVICE_PREFIX
 from camcast.security.device import DeviceGrant
@@ -273,12 +273,14 @@ class Gate:
             self.limiter.fail(address)
             log.warning("failed digest sign-in from %s", address)
             return None
+        account = next((a for a in self.accounts.list() if a.name == name), None)
+        if account is None:  # removed between the check and now
+            return None
         self.limiter.succeed(address)
-        return self._account_principal(name)
+        return self._account_principal(account)
 
-    def _account_principal(self, name: str) -> Principal:
-        account = next(a for a in self.accounts.list() if a.name == name)
-        proof = self.accounts.proof(name) or ""
+    def _account_principal(self, account: Account) -> Principal:
+        proof = self.accounts.proof(account.name) or ""
         return Principal(account.name, account.role, "account", cameras=account.cameras, proof=proof)
 
     def session(self, asking: Asking) -> Session | None:
@@ -347,7 +349,7 @@ class Gate:
             log.warning("failed sign-in from %s", address)  # the attempted name may be a mistyped password
             return None
         self.limiter.succeed(address)
-        return self._account_principal(account.name)
+        return self._account_principal(account)
 
     async def check(
         self, asking: Asking, route: str, needed: str, camera: str | None = None

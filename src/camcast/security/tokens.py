@@ -41,11 +41,13 @@ class TokenError(Exception):
     """Why a token was refused: malformed, bad signature, expired."""
 
 
-def _b64(data: bytes) -> str:
+def b64url(data: bytes) -> str:
+    """``data`` as unpadded base64url (a URL's token)."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _unb64(text: str) -> bytes:
+def unb64url(text: str) -> bytes:
+    """The bytes of unpadded base64url ``text``; ValueError when it is not."""
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
@@ -92,7 +94,7 @@ class ShareKeys:
             },
             separators=(",", ":"),
         ).encode()
-        return f"{_b64(payload)}.{_b64(hmac.new(key, payload, hashlib.sha256).digest())}"
+        return f"{b64url(payload)}.{b64url(hmac.new(key, payload, hashlib.sha256).digest())}"
 
     def verify(self, token: str) -> Share:
         key = self._current(create=False)
@@ -102,7 +104,7 @@ class ShareKeys:
         if not dot or len(token) > 512:
             raise TokenError("malformed")
         try:
-            payload, signature = _unb64(body), _unb64(sig)
+            payload, signature = unb64url(body), unb64url(sig)
         except ValueError:
             raise TokenError("malformed") from None
         if not hmac.compare_digest(hmac.new(key, payload, hashlib.sha256).digest(), signature):
@@ -152,7 +154,7 @@ class MetricsToken:
         self.file: Registry[bytes | None] = Registry(path, _digest, None)
 
     def issue(self) -> str:
-        token = _b64(os.urandom(32))
+        token = b64url(os.urandom(32))
         digest = hashlib.sha256(token.encode()).digest()
         self.file.write(digest.hex().encode() + b"\n", digest)
         return token

@@ -150,7 +150,7 @@ def _device(request: web.Request, st: ServerState, camera: str, who: Principal |
     identity = st.onvif.identity
     return Device(
         camera, settings.title or camera, root, rtsp_url(tls, rtsp_host, rtsp_port, camera),
-        video, identity.serial(camera), identity.endpoint(camera), _version(), "camcast", _location(),
+        video, identity.serial(camera), _version(), "camcast", _location(),
         served.camera.sound is not None, request.secure, st.onvif.discovery,
         lambda: st.gate.device_url_token(who, camera) if who is not None else None,
         lambda: [(a.name, a.role) for a in st.gate.accounts.list()], rtsp_port, st.settings.listen[1],
