@@ -32,9 +32,11 @@ def onsets(path: str | Path) -> tuple[list[float], list[float]]:
                     flashes.append(start)
                 was_lit = lit
             else:
+                # Of full scale: integer samples by their format's range (never by their values: a
+                # near-silence of +-2 is not loud), floating point ones as they are.
+                scale = {"s16": 32768.0, "s16p": 32768.0, "s32": 2.0**31, "s32p": 2.0**31}
                 samples = np.abs(frame.to_ndarray().astype(np.float32).reshape(-1))
-                if samples.dtype != np.float32 or samples.max() > 2:
-                    samples = samples / 32768.0
+                samples = samples / scale.get(frame.format.name, 1.0)
                 loud = np.flatnonzero(samples > LOUD)
                 if len(loud) and not was_loud:
                     beeps.append(start + loud[0] / frame.sample_rate)
