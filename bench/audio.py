@@ -7,8 +7,12 @@
    --seconds, with audio off and then with the pattern's beep (`--audio source`); the server's CPU
    from /proc, in the same run, one after the other. The difference is what sound adds per camera
    (the target: at most 3% of a core).
+3. With ``--source file``, the server on a file (640x360 at 15 fps, H.264, and AAC-LC at 44.1 kHz
+   stereo) instead of the pattern: its own AAC passed through to HLS (and decoded for Opus); run it
+   with ``PYTHONPATH=OTHER/src`` to measure another checkout of camcast the same way.
 
     python bench/audio.py --seconds 30
+    python bench/audio.py --seconds 30 --source file
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -53,10 +58,10 @@ def encoders(seconds: int = 60) -> None:
             print(f"| {codec} | {name} | {spent * 1000:.2f} ms | {spent * 100:.2f}% |", flush=True)
 
 
-def server(seconds: float, audio: list[str]) -> float:
+def server(seconds: float, source: list[str], audio: list[str]) -> float:
     """The server's share of a core over ``seconds`` with an RTSP and an HLS client."""
     port, rtsp = free_port(), free_port()
-    proc = start(["serve", *PATTERN, *audio, "--rtsp", f"127.0.0.1:{rtsp}"], port)
+    proc = start(["serve", *source, *audio, "--rtsp", f"127.0.0.1:{rtsp}"], port)
     clients = [
         subprocess.Popen(["ffmpeg", "-v", "quiet", *options, "-i", url, "-c", "copy", "-f", "null", "-"])
         for options, url in (
@@ -83,15 +88,32 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--rounds", type=int, default=2, help="off/on pairs, alternated")
+    parser.add_argument("--source", choices=("pattern", "file"), default="pattern")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; python {platform.python_version()}\n")
-    encoders()
-    print("\n| round | audio off | audio on (beep) | added |")
-    print("|---|---|---|---|")
-    for n in range(args.rounds):
-        off = server(args.seconds, [])
-        on = server(args.seconds, ["--audio", "source"])
-        print(f"| {n + 1} | {off * 100:.1f}% | {on * 100:.1f}% | {(on - off) * 100:+.1f}% |", flush=True)
+    with tempfile.TemporaryDirectory() as folder:
+        if args.source == "pattern":
+            encoders()
+            source, sound = PATTERN, "beep"
+        else:
+            source, sound = ["--source", make_file(Path(folder) / "sound.mp4")], "its own AAC"
+        print(f"\n| round | audio off | audio on ({sound}) | added |")
+        print("|---|---|---|---|")
+        for n in range(args.rounds):
+            off = server(args.seconds, source, [])
+            on = server(args.seconds, source, ["--audio", "source"])
+            print(f"| {n + 1} | {off * 100:.1f}% | {on * 100:.1f}% | {(on - off) * 100:+.1f}% |", flush=True)
+
+
+def make_file(path: Path) -> str:
+    """A minute of 640x360 at 15 fps (H.264) with AAC-LC at 44.1 kHz stereo: a camera's recording."""
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=640x360:r=15", "-f", "lavfi", "-i",
+         "sine=f=440:r=44100", "-t", "60", "-c:v", "libx264", "-g", "30", "-bf", "0", "-c:a", "aac",
+         "-ac", "2", str(path)],
+        check=True, timeout=300,
+    )  # fmt: skip
+    return str(path)
 
 
 if __name__ == "__main__":

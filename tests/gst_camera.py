@@ -17,10 +17,12 @@ server = GstRtspServer.RTSPServer()
 server.set_address("127.0.0.1")
 server.set_service(port)
 factory = GstRtspServer.RTSPMediaFactory()
+# identity sync=true plays the file as a camera sends: in real time, from the moment a client plays it
+# (without it, the media's preroll, a second of pictures and sound, goes out in a burst).
 factory.set_launch(
     f'( filesrc location="{path}" ! qtdemux name=d '
-    "d.video_0 ! queue ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 "
-    "d.audio_0 ! queue ! aacparse ! rtpmp4gpay name=pay1 pt=97 )"
+    "d.video_0 ! queue ! identity sync=true ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 "
+    "d.audio_0 ! queue ! identity sync=true ! aacparse ! rtpmp4gpay name=pay1 pt=97 )"
 )
 factory.set_shared(True)
 server.get_mount_points().add_factory("/cam", factory)

@@ -15,19 +15,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+import av
 import numpy as np
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from camcast.audio.beep import beep_samples
-from camcast.audio.encode import REANCHOR, AudioEncoder
-from camcast.frames import RATE, Chunk, dbfs
+from camcast.audio.encode import REANCHOR, AudioEncoder, AudioRendition
+from camcast.frames import FLOOR, RATE, AudioFormat, AudioPacket, Chunk, dbfs
 from camcast.paths import config_dir
 from camcast.security.tokens import ShareKeys
 from camcast.server.webrtc import ice
 from camcast.sources.pattern import FLASH_SECONDS, PatternSource
-from tests.avsync import offsets
+from tests.avsync import offsets, onsets
 from tests.browser import chromium
 from tests.conftest import Server, camcast_server, free_port, home_env, run_cli, sync_server
 from tests.media import rtsp_receiver
@@ -124,6 +125,38 @@ def test_packets_are_stamped_on_the_chunks_clock(codec: str) -> None:
     gap += encoder.encode(Chunk(np.zeros(960 * 4, np.int16), 60.08 + REANCHOR * 2))
     assert any(abs(p.time - 60.0) < 0.03 for p in gap)
     assert any(p.time >= 60.08 + REANCHOR for p in gap)
+
+
+def test_a_passed_through_sound_that_changes_format_is_encoded_in_the_first() -> None:
+    """A rendition passing a source's AAC at 44.1 kHz stereo on: its packets go to the listeners as
+    they are; when the source comes back at 48 kHz mono, the chunks are encoded at 44.1 kHz stereo
+    instead (what the outputs were set up with: FFmpeg decodes them as such, the tone in them), and when the
+    source's format comes back its packets go on again."""
+    own = AudioFormat("aac", 44100, 2, bytes.fromhex("1210"))
+    rendition = AudioRendition("aac", "door-aac", own)
+    heard: list[AudioPacket] = []
+    rendition.add_listener(heard.append)
+    passed = AudioPacket("aac", b"as it came", 10.0, 1024)
+    rendition.forward(passed, own)
+    rendition.receive(Chunk(beep_samples(10.0, 960), 10.0))  # while passing, the chunks are not encoded
+    assert heard == [passed] and rendition.passing
+    other = AudioFormat("aac", 48000, 1, bytes.fromhex("1188"))
+    rendition.forward(AudioPacket("aac", b"another format", 11.0, 1024), other)
+    assert heard == [passed] and not rendition.passing
+    tone = (np.sin(2 * np.pi * 1000 * np.arange(RATE) / RATE) * 8000).astype(np.int16)
+    for i in range(50):
+        rendition.receive(Chunk(tone[i * 960 : (i + 1) * 960], 12.0 + i * 0.02))
+    encoded = heard[1:]
+    assert len(encoded) >= 30 and rendition.format == own
+    decoder = av.CodecContext.create("aac", "r")
+    decoder.extradata = rendition.encoder.format.config  # type: ignore[attr-defined]
+    pcm = [f for p in encoded for f in decoder.decode(av.Packet(p.data))]  # type: ignore[attr-defined]
+    assert {(f.sample_rate, f.layout.nb_channels) for f in pcm} == {(44100, 2)}
+    left = (np.concatenate([f.to_ndarray()[0] for f in pcm[5:]]) * 32768).astype(np.int16)
+    assert abs(dbfs(left) - (dbfs(tone) - 3.0)) < 1  # the tone, in each channel 3 dB down (FFmpeg's upmix)
+    assert abs(encoded[1].time - encoded[0].time - 1024 / 44100) < 1e-6
+    rendition.forward(passed, own)
+    assert heard[-1] is passed and rendition.passing
 
 
 @contextlib.asynccontextmanager
@@ -308,7 +341,8 @@ async def test_hlsjs_plays_the_sound_when_asked(beep: Beeping) -> None:
 
 async def test_rtsp_sends_opus_as_a_second_track_in_step(beep: Beeping, tmp_path: Path) -> None:
     """RTSP's description has an Opus track beside the H.264 (RFC 7587): ffmpeg over TCP and over UDP
-    each record 3.5 s in which every beep is within 40 ms of its flash (sender reports line them up);
+    each record 3.5 s in which every beep is within 40 ms of its flash (sender reports line them up),
+    and so does GStreamer's rtspsrc decoding the sound with its opusdec (at the beep's level);
     a link made without --audio is described and played without it, one made with it hears."""
     url = f"rtsp://127.0.0.1:{beep.rtsp}/camera"
 
@@ -325,15 +359,45 @@ async def test_rtsp_sends_opus_as_a_second_track_in_step(beep: Beeping, tmp_path
         link = next(word for word in share.split() if word.startswith("rtsp://"))
         return share, await asyncio.to_thread(streams_of, link, "-rtsp_transport", "tcp")
 
-    probed, tcp, udp, silent, with_sound = await asyncio.gather(
+    probed, tcp, udp, silent, with_sound, gst = await asyncio.gather(
         asyncio.to_thread(streams_of, url, "-rtsp_transport", "tcp"), record("tcp"), record("udp"),
-        described(()), described(("--audio",)),
+        described(()), described(("--audio",)), asyncio.to_thread(gstreamer_hears, url, tmp_path / "gst.mkv"),
     )  # fmt: skip
     assert probed == ["h264", "opus"]
+    found, level = gst
+    assert len(found) >= 3 and max(abs(o) for o in found) <= 0.04, ("gstreamer", found)
+    assert abs(level - BEEP_DBFS) < 1, level
     for transport, found in (("tcp", tcp), ("udp", udp)):
         assert len(found) >= 3 and max(abs(o) for o in found) <= 0.04, (transport, found)
     assert "with sound" not in silent[0] and silent[1] == ["h264"], silent
     assert "with sound" in with_sound[0] and with_sound[1] == ["h264", "opus"], with_sound
+
+
+#: The beep's level while it sounds (dBFS): its 100 ms of tone.
+BEEP_DBFS = dbfs(beep_samples(0.0, RATE // 10))
+
+
+def gstreamer_hears(url: str, out: Path) -> tuple[list[float], float]:
+    """GStreamer's rtspsrc plays ``url`` over TCP for 5 s, its opusdec decoding the sound, both tracks
+    placed by its rtpbin (by the sender reports) and written to Matroska: each beep's offset from its
+    flash in it, and the beeps' level."""
+    pipeline = (
+        f"rtspsrc location={url} protocols=tcp name=s matroskamux name=mux ! filesink location={out} "
+        "s. ! application/x-rtp,media=video ! rtph264depay wait-for-keyframe=true ! h264parse ! queue ! mux. "
+        "s. ! application/x-rtp,media=audio ! rtpopusdepay ! opusdec ! audioconvert ! "
+        "audio/x-raw,format=S16LE,channels=1 ! queue ! mux."
+    )
+    # -e: the interrupt ends the stream (EOS), so the file is finished; its exit status is 0.
+    interrupted = ["timeout", "--preserve-status", "-s", "INT", "5"]
+    subprocess.run([*interrupted, "gst-launch-1.0", "-q", "-e", *pipeline.split()], check=True, timeout=30)
+    _flashes, beeps = onsets(out)
+    with av.open(str(out)) as container:
+        rate = container.streams.audio[0].sample_rate
+        start = container.streams.audio[0].start_time * container.streams.audio[0].time_base
+        samples = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(audio=0)])
+    at = [round((b - float(start)) * rate) for b in beeps]
+    heard = [samples[a + rate // 100 : a + rate // 100 * 9] for a in at]  # inside each beep
+    return offsets(out), dbfs(np.concatenate(heard)) if heard else FLOOR
 
 
 async def test_recordings_carry_the_sound_in_step(beep: Beeping) -> None:
@@ -406,23 +470,29 @@ async def test_published_hls_carries_the_sound_in_step(tmp_path: Path) -> None:
 
 
 #: A file whose picture flashes and whose sound beeps in the first 100 ms of each second, in step to
-#: the sample (H.264 without B-frames, AAC at 48 kHz).
+#: the sample (H.264 without B-frames; AAC-LC at 44.1 kHz in stereo, or Opus in Matroska: formats
+#: camcast's own encoders do not make, so what comes out in them was passed through).
 FLASHING = (
     "color=black:s=320x240:r=15,drawbox=x=iw-60:y=ih-60:w=60:h=60:color=white:t=fill:"
     "enable='lt(mod(t\\,1)\\,0.1)'"
 )
-BEEPING = "aevalsrc='0.25*sin(2*PI*1000*t)*lt(mod(t\\,1)\\,0.1)':s=48000"
+BEEPING = "aevalsrc='0.25*sin(2*PI*1000*t)*lt(mod(t\\,1)\\,0.1)':s=44100"
+SOUND_CODECS = {".mp4": ["-c:a", "aac", "-ac", "2"], ".mkv": ["-c:a", "libopus", "-ac", "2", "-ar", "48000"]}
+
+
+def flashing_file(path: Path) -> Path:
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", FLASHING, "-f", "lavfi", "-i", BEEPING, "-t", "30",
+         "-c:v", "libx264", "-g", "15", "-bf", "0", "-pix_fmt", "yuv420p", *SOUND_CODECS[path.suffix],
+         str(path)],
+        check=True, timeout=120,
+    )  # fmt: skip
+    return path
 
 
 @pytest.fixture(scope="module")
 def flashing(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("av") / "flashing.mp4"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", FLASHING, "-f", "lavfi", "-i", BEEPING, "-t", "30",
-         "-c:v", "libx264", "-g", "15", "-bf", "0", "-pix_fmt", "yuv420p", "-c:a", "aac", str(path)],
-        check=True, timeout=120,
-    )  # fmt: skip
-    return path
+    return flashing_file(tmp_path_factory.mktemp("av") / "flashing.mp4")
 
 
 @contextlib.contextmanager
@@ -440,20 +510,76 @@ def gst_camera(path: Path) -> Iterator[str]:
             proc.wait(10)
 
 
+def sound_packets(path: Path | str, *options: str) -> list[str]:
+    """The MD5 of each packet of the first sound track in ``path``, as FFmpeg reads it (copied)."""
+    command = ["ffmpeg", "-v", "error", *options, "-i", str(path), "-map", "0:a:0", "-c", "copy", "-f",
+               "framemd5", "-"]  # fmt: skip
+    listed = subprocess.run(command, capture_output=True, text=True, check=True, timeout=60).stdout
+    return [line.rsplit(",", 1)[1].strip() for line in listed.splitlines() if not line.startswith("#")]
+
+
+def sound_format(path: Path | str) -> tuple[str, str, str]:
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
+         "stream=codec_name,sample_rate,channels", "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    codec, rate, channels = probe.stdout.split()[0].split(",")
+    return codec, rate, channels
+
+
+def assert_passed_through(copy: Path, source: Path, codec: str) -> None:
+    """``copy``'s sound is ``source``'s own packets, byte for byte (an encoder makes other bytes), in
+    its format (44.1 kHz stereo for AAC: camcast's encoders make 48 kHz mono)."""
+    own, copied = set(sound_packets(source)), sound_packets(copy)
+    assert len(copied) >= 50 and set(copied) <= own, (len(copied), len(set(copied) - own))
+    assert sound_format(copy) == (codec, "44100" if codec == "aac" else "48000", "2")
+
+
 @pytest.mark.parametrize("kind", ["file", "rtsp camera"])
-async def test_a_sources_own_sound_is_carried_in_step(kind: str, flashing: Path, tmp_path: Path) -> None:
-    """audio = "source": a file's sound track, and an RTSP camera's (GStreamer's RTSP server with AAC),
-    come out of camcast's HLS beside the pictures, every beep within 40 ms of its flash, as in the
-    source."""
+async def test_a_sources_own_sound_is_passed_through_in_step(
+    kind: str, flashing: Path, tmp_path: Path
+) -> None:
+    """audio = "source": a file's AAC track, and an RTSP camera's (GStreamer's RTSP server sending the
+    same file's AAC), come out of camcast's HLS and its recordings beside the pictures as they came
+    (the source's packets, byte for byte, at 44.1 kHz stereo), every beep within 40 ms of its flash,
+    as in the source."""
+    recording = ("--record", "continuous", "--record-file-minutes", "0.05", "--record-min-free", "0")
     with contextlib.ExitStack() as stack:
         source = str(flashing) if kind == "file" else stack.enter_context(gst_camera(flashing))
-        async with camcast_server("--source", source, "--audio", "source") as server:
+        async with camcast_server("--source", source, "--audio", "source", *recording) as server:
             out = tmp_path / "copy.mp4"
             hls = server.url + "/hls/index.m3u8"
             command = ["ffmpeg", "-v", "error", "-i", hls, "-t", COPY, "-c", "copy", str(out)]
             await asyncio.to_thread(subprocess.run, command, check=True, timeout=60)
-    found = offsets(out)
-    assert len(found) >= 3 and max(abs(o) for o in found) <= 0.04, found
+            folder = Path(os.environ["XDG_STATE_HOME"]) / "camcast" / "recordings"
+            await until(lambda: any(folder.rglob("*.json")), seconds=30)
+            recorded = next(folder.rglob("*.json")).with_suffix(".mp4")
+    for copy in (out, recorded):
+        found = offsets(copy)
+        assert len(found) >= 2 and max(abs(o) for o in found) <= 0.04, (copy.name, found)
+        assert_passed_through(copy, flashing, "aac")
+
+
+async def test_a_sources_own_opus_is_passed_through_in_step(tmp_path: Path) -> None:
+    """A file whose sound is Opus: camcast's RTSP carries its packets as they came (stereo, as the
+    description says), in step; HLS, which needs AAC, carries the same sound encoded, in step too."""
+    source = await asyncio.to_thread(flashing_file, tmp_path / "flashing.mkv")
+    rtsp = free_port()
+    served = ("--source", str(source), "--audio", "source", "--rtsp", f"127.0.0.1:{rtsp}")
+    async with camcast_server(*served) as server:
+        url, hls = f"rtsp://127.0.0.1:{rtsp}/camera", server.url + "/hls/index.m3u8"
+        copies = {"rtsp": tmp_path / "rtsp.mkv", "hls": tmp_path / "hls.mp4"}
+        await asyncio.gather(*(
+            asyncio.to_thread(subprocess.run, ["ffmpeg", "-v", "error", *options, "-i", given, "-t", COPY,
+                                               "-c", "copy", str(copies[name])], check=True, timeout=60)
+            for name, given, options in (("rtsp", url, ["-rtsp_transport", "tcp"]), ("hls", hls, []))
+        ))  # fmt: skip
+    for copy in copies.values():
+        found = offsets(copy)
+        assert len(found) >= 2 and max(abs(o) for o in found) <= 0.04, (copy.name, found)
+    assert_passed_through(copies["rtsp"], source, "opus")
+    assert sound_format(copies["hls"]) == ("aac", "48000", "1")
 
 
 def test_a_source_without_sound_is_refused_in_one_line(tmp_path: Path) -> None:

@@ -185,6 +185,7 @@ class Camera:
             source.on_reopen = lambda: self._reapply_controls(source)
             if self.sound is not None and isinstance(self.sound.input, SourceSound):
                 source.on_sound = self.sound.input.take
+                source.on_sound_packet = self.sound.input.take_packet
         if isinstance(source, PendingSource):
             source.open_source = self._reopen
         if isinstance(source, PatternSource):

@@ -169,9 +169,21 @@ class Chunk:
 
 
 @dataclass(frozen=True, slots=True)
+class AudioFormat:
+    """What a decoder of a sound track must be told: ``codec`` (``opus``, ``aac``), the samples a
+    second and channels, and ``config`` (AAC's AudioSpecificConfig; Opus's header, or empty)."""
+
+    codec: str
+    rate: int
+    channels: int
+    config: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class AudioPacket:
     """One encoded audio frame: ``codec`` (``opus``, ``aac``: raw, no ADTS header), its bytes, the
-    monotonic time of its first sample, and how many samples it spans (at :data:`RATE`)."""
+    monotonic time of its first sample, and how many samples it spans (at its format's rate:
+    :data:`RATE` for camcast's encoders and for every Opus packet)."""
 
     codec: str
     data: bytes

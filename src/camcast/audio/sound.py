@@ -18,7 +18,7 @@ from camcast.audio.encode import AudioRendition
 from camcast.audio.microphone import MicrophoneCapture, microphone_for
 from camcast.audio.source import SourceSound
 from camcast.errors import ConfigError
-from camcast.frames import Chunk, Source
+from camcast.frames import AudioFormat, AudioPacket, Chunk, Source
 from camcast.sources.media import MediaSource
 from camcast.sources.pattern import PatternSource
 from camcast.sources.pending import PendingSource
@@ -54,6 +54,8 @@ class Sound:
         #: Readers of the chunks themselves (sound events), on the event loop.
         self.hearing: list[Callable[[Chunk], None]] = []
         input.deliver = self.receive
+        if isinstance(input, SourceSound):
+            input.deliver_packet = self.forward
 
     # What the status shows: the input's.
     @property
@@ -76,9 +78,12 @@ class Sound:
         await self.input.run()
 
     def rendition(self, codec: str) -> AudioRendition:
-        """The encoder of ``codec`` (one of :data:`CODECS`), made the first time it is asked for."""
+        """The sound in ``codec`` (one of :data:`CODECS`), made the first time it is asked for: the
+        source's own packets when its sound is in that codec, else an encoder."""
         if codec not in self.renditions:
-            self.renditions[codec] = AudioRendition(codec, f"{self.camera}-{codec}")
+            own = getattr(self.input, "format", None)
+            passed = own if own is not None and own.codec == codec else None
+            self.renditions[codec] = AudioRendition(codec, f"{self.camera}-{codec}", passed)
         return self.renditions[codec]
 
     def receive(self, chunk: Chunk) -> None:
@@ -86,6 +91,12 @@ class Sound:
             rendition.receive(chunk)
         for hear in self.hearing:
             hear(chunk)
+
+    def forward(self, packet: AudioPacket, format: AudioFormat) -> None:
+        """A packet of the source's own sound, for the rendition of its codec to pass through."""
+        rendition = self.renditions.get(packet.codec)
+        if rendition is not None:
+            rendition.forward(packet, format)
 
     def close(self) -> None:
         for rendition in self.renditions.values():
@@ -106,7 +117,8 @@ def sound_for(
         heard = isinstance(source, MediaSource) and source.kind != "v4l2" and source.has_sound
         if isinstance(source, PendingSource) or heard:
             # (A stream not reached yet: its sound once it is.)
-            return Sound(camera, SourceSound(camera, source.describe(), paused))
+            own = source.sound_format if isinstance(source, MediaSource) else None
+            return Sound(camera, SourceSound(camera, source.describe(), paused, own))
         raise ConfigError(
             f'audio = "source": {where} carries no sound (a video file or stream with a sound track '
             'does; the test pattern has its beep); name a microphone as audio = "hw:CARD=...,DEV=..." '

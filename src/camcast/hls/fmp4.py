@@ -4,7 +4,7 @@ Written by hand, as gohlslib's ``pkg/fmp4`` is, rather than through FFmpeg's mp4
 must be cut exactly where an LL-HLS part ends (every ~200 ms, not only at keyframes) and be available
 the moment its last frame is, which a muxer behind a file-like object does not promise. Only what
 browsers, hls.js and FFmpeg need is written: a video track, timescale 90 kHz, ``avc1`` with its
-``avcC``; when the camera's sound is carried, an AAC-LC track (track 2, timescale 48 kHz, ``mp4a``
+``avcC``; when the camera's sound is carried, an AAC-LC track (track 2, timescale its rate, ``mp4a``
 with its ``esds``); and per fragment ``moof`` (``mfhd``, a ``traf`` per track with ``tfhd``, ``tfdt``,
 ``trun``) + ``mdat``.
 
@@ -19,12 +19,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from camcast.frames import Encoded, Frame
+from camcast.frames import AudioFormat, Encoded, Frame
 
 #: The MP4 timescale of the video track: 90 kHz, the MPEG clock.
 TIMESCALE = 90_000
-#: The sound track's: its sample rate.
-AUDIO_TIMESCALE = 48_000
 VIDEO_TRACK, AUDIO_TRACK = 1, 2
 #: The RFC 6381 name of AAC-LC, for the playlist's CODECS.
 AAC_LC = "mp4a.40.2"
@@ -124,18 +122,18 @@ def _descriptor(tag: int, *payload: bytes) -> bytes:
     return bytes((tag, len(body))) + body
 
 
-def _mp4a(config: bytes) -> bytes:
-    """The sample entry of mono AAC at 48 kHz, with its AudioSpecificConfig ``config``."""
+def _mp4a(audio: AudioFormat) -> bytes:
+    """The sample entry of AAC in ``audio``'s rate and channels, with its AudioSpecificConfig."""
     decoder = _descriptor(
         0x04, bytes((0x40, 0x15)), bytes(3), struct.pack(">II", 0, 0),  # MPEG-4 audio, an audio stream
-        _descriptor(0x05, config),
+        _descriptor(0x05, audio.config),
     )  # fmt: skip
     esds = _full_box(
         b"esds", 0, 0, _descriptor(0x03, struct.pack(">HB", 0, 0), decoder, _descriptor(0x06, b"\x02"))
     )
     return _box(
-        b"mp4a", bytes(6), struct.pack(">H", 1), bytes(8), struct.pack(">HHHH", 1, 16, 0, 0),
-        struct.pack(">I", AUDIO_TIMESCALE << 16), esds,
+        b"mp4a", bytes(6), struct.pack(">H", 1), bytes(8), struct.pack(">HHHH", audio.channels, 16, 0, 0),
+        struct.pack(">I", audio.rate << 16), esds,
     )  # fmt: skip
 
 
@@ -163,9 +161,9 @@ def _trak(track: int, kind: bytes, timescale: int, entry: bytes, width: int = 0,
     return _box(b"trak", tkhd, _box(b"mdia", mdhd, hdlr, _box(b"minf", header, dinf, stbl)))
 
 
-def init_segment(sps: bytes, pps: bytes, width: int, height: int, audio: bytes | None = None) -> bytes:
+def init_segment(sps: bytes, pps: bytes, width: int, height: int, audio: AudioFormat | None = None) -> bytes:
     """``ftyp`` + ``moov`` for one H.264 track of ``width`` x ``height`` pixels, and with ``audio`` (an
-    AAC AudioSpecificConfig) a sound track."""
+    AAC format) a sound track, its time scale the sound's rate."""
     ftyp = _box(b"ftyp", b"iso5", struct.pack(">I", 512), b"iso5iso6mp41")
     tracks = (VIDEO_TRACK,) if audio is None else (VIDEO_TRACK, AUDIO_TRACK)
     mvhd = _full_box(
@@ -181,7 +179,7 @@ def init_segment(sps: bytes, pps: bytes, width: int, height: int, audio: bytes |
     )  # fmt: skip
     traks = [_trak(VIDEO_TRACK, b"vide", TIMESCALE, avc1, width, height)]
     if audio is not None:
-        traks.append(_trak(AUDIO_TRACK, b"soun", AUDIO_TIMESCALE, _mp4a(audio)))
+        traks.append(_trak(AUDIO_TRACK, b"soun", audio.rate, _mp4a(audio)))
     mvex = _box(b"mvex", *(_full_box(b"trex", 0, 0, struct.pack(">IIIII", t, 1, 0, 0, 0)) for t in tracks))
     return ftyp + _box(b"moov", mvhd, *traks, mvex)
 

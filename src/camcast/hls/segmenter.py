@@ -6,8 +6,8 @@ closes once it spans ``part_target`` seconds; a segment closes at the first keyf
 most of ``segment_target`` seconds. Each part is one fMP4 fragment, and a segment is its parts
 end to end, so a part and its segment share bytes and timing exactly.
 
-With the camera's sound (``sound``: the AAC encoder's configuration), each part also holds the AAC
-packets that arrived since the last one, stamped on the same clock (48 kHz ticks from the same start):
+With the camera's sound (``sound``: its AAC format), each part also holds the AAC packets that
+arrived since the last one, stamped on the same clock (ticks of the sound's rate from the same start):
 a player places them by their own decode time, so sound that arrives a few milliseconds after the
 pictures it goes with still plays with them.
 
@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from camcast.frames import AudioPacket, EncodedFrame
+from camcast.frames import AudioFormat, AudioPacket, EncodedFrame
 from camcast.hls import fmp4, names
 from camcast.hls.playlist import MediaPlaylist, Part, Segment
 
@@ -88,7 +88,7 @@ class Segmenter:
         window: int = 6,
         need_keyframe: Callable[[], object] = lambda: None,
         on_segment: Callable[[Finished], object] = lambda finished: None,
-        sound: bytes | None = None,
+        sound: AudioFormat | None = None,
     ) -> None:
         self.segment_target = segment_target
         self.part_target = part_target
@@ -112,7 +112,7 @@ class Segmenter:
         self._gap = False
         self._changed = asyncio.Event()
         self._heard: list[tuple[int, bytes, int]] = []  # AAC packets not yet in a part: tick, data, samples
-        self._heard_until = 0  # where the sound in the parts so far ends (48 kHz ticks)
+        self._heard_until = 0  # where the sound in the parts so far ends (ticks of the sound's rate)
 
     @property
     def codecs(self) -> str | None:
@@ -178,7 +178,7 @@ class Segmenter:
         """Take the next AAC packet (a listener of the sound's AAC rendition); kept for the next part."""
         if self._t0 is None or self._held is None or self.sound is None:
             return  # no picture yet to go with it
-        tick = round((packet.time - self._t0) * fmp4.AUDIO_TIMESCALE)
+        tick = round((packet.time - self._t0) * self.sound.rate)
         if tick + packet.samples // 2 >= self._heard_until:  # not sound a part already holds
             self._heard.append((tick, packet.data, packet.samples))
 

@@ -89,7 +89,7 @@ class HlsPublisher:
             window=2,  # the publisher keeps its own list; the segmenter only holds what it is making
             need_keyframe=self.encoder.request_keyframe,
             on_segment=self._finished,
-            sound=sound.encoder.extradata if sound is not None else None,
+            sound=sound.format if sound is not None else None,
         )
         self._pending: deque[Finished] = deque()
         self._failures = 0  # uploads failed in a row: how long the next pause is

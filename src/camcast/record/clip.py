@@ -21,6 +21,7 @@ import av
 
 from camcast.clock import iso
 from camcast.errors import CamcastError
+from camcast.frames import AudioFormat
 from camcast.hls import fmp4
 from camcast.record.gops import Gop, Params
 from camcast.record.names import sidecar
@@ -68,7 +69,7 @@ class Clip:
     """A recording being written. Not thread-safe: one thread writes it."""
 
     def __init__(
-        self, path: Path, camera: str, params: Params, start: float, sound: bytes | None = None
+        self, path: Path, camera: str, params: Params, start: float, sound: AudioFormat | None = None
     ) -> None:
         self.path = path
         self.camera = camera
@@ -90,7 +91,7 @@ class Clip:
             raise RecordError(f"cannot start a recording in {path.parent}: {exc.strerror}") from exc
         sps, pps, width, height = params
         self._write(fmp4.init_segment(sps, pps, width, height, sound))
-        self._sound = sound is not None
+        self._sound = sound
 
     @property
     def seconds(self) -> float:
@@ -107,10 +108,10 @@ class Clip:
 
     def _sound_of(self, gop: Gop) -> fmp4.Run | None:
         """The group's sound, placed on the clip's time line (none from before its first picture)."""
-        if not self._sound or self._origin is None:
+        if self._sound is None or self._origin is None:
             return None
-        origin = self._origin
-        timed = [(round((p.time - origin) * fmp4.AUDIO_TIMESCALE), p.data, p.samples) for p in gop.sound]
+        origin, rate = self._origin, self._sound.rate
+        timed = [(round((p.time - origin) * rate), p.data, p.samples) for p in gop.sound]
         timed = [t for t in timed if t[0] >= 0]
         return fmp4.timed_run(fmp4.AUDIO_TRACK, timed) if timed else None
 

@@ -277,7 +277,7 @@ class Recorder:
             self.finished(future.result())
 
     def _t_open(self, path: Path, params: Params, start: float) -> None:
-        sound = self.sound.encoder.extradata if self.sound is not None else None
+        sound = self.sound.format if self.sound is not None else None
         self._file = Clip(path, self.name, params, start, sound)
 
     def _t_add(self, gop: Gop) -> None:

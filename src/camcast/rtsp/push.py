@@ -23,7 +23,7 @@ import av
 from camcast.audio.encode import AudioRendition
 from camcast.encode.h264 import H264Encoder
 from camcast.encode.rendition import Rendition
-from camcast.frames import RATE, AudioPacket, Encoded, EncodedFrame
+from camcast.frames import AudioPacket, Encoded, EncodedFrame
 from camcast.hls import fmp4
 from camcast.runtime.worker import Worker
 
@@ -37,7 +37,6 @@ RETRY = (1.0, 30.0)
 #: FFmpeg's muxer for each scheme (config.parse.PUSH_SCHEMES lists them).
 SCHEMES = {"rtsp": "rtsp", "rtsps": "rtsp", "rtmp": "flv", "rtmps": "flv"}
 TIME_BASE = Fraction(1, 90_000)
-SOUND_TIME_BASE = Fraction(1, RATE)
 
 
 def shown(url: str) -> str:
@@ -108,9 +107,10 @@ class Pusher:
         """An AAC packet, once connected (by a picture), from the connection's start on."""
         if self._container is None or sound.time < self._t0:
             return
+        time_base = Fraction(1, self.sound.format.rate) if self.sound is not None else TIME_BASE
         packet = av.Packet(sound.data)
-        packet.pts = packet.dts = round((sound.time - self._t0) / SOUND_TIME_BASE)
-        packet.time_base = SOUND_TIME_BASE
+        packet.pts = packet.dts = round((sound.time - self._t0) / time_base)
+        packet.time_base = time_base
         packet.stream = self._sound_stream
         # A broken connection is found, and said, by the next picture.
         with contextlib.suppress(av.FFmpegError, OSError, ValueError):
@@ -159,10 +159,11 @@ class Pusher:
             stream.time_base = TIME_BASE
             stream.codec_context.extradata = b"".join(b"\x00\x00\x00\x01" + p for p in picture.params)
             if self.sound is not None:
-                sound: Any = container.add_stream("aac", rate=RATE)
-                sound.layout = "mono"
-                sound.time_base = SOUND_TIME_BASE
-                sound.codec_context.extradata = self.sound.encoder.extradata
+                audio = self.sound.format
+                sound: Any = container.add_stream("aac", rate=audio.rate)
+                sound.layout = "mono" if audio.channels == 1 else "stereo"
+                sound.time_base = Fraction(1, audio.rate)
+                sound.codec_context.extradata = audio.config
                 self._sound_stream = sound
             container.start_encoding()
         except BaseException:

@@ -162,7 +162,7 @@ class RtpStream:
             lines += [
                 f"m=audio 0 RTP/AVP {OPUS_PAYLOAD_TYPE}",
                 f"a=rtpmap:{OPUS_PAYLOAD_TYPE} opus/{OPUS_CLOCK}/2",
-                f"a=fmtp:{OPUS_PAYLOAD_TYPE} sprop-stereo=0",
+                f"a=fmtp:{OPUS_PAYLOAD_TYPE} sprop-stereo={int(self.sound.format.channels == 2)}",
                 "a=control:trackID=1",
             ]
         return "\r\n".join(lines) + "\r\n"

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from camcast.audio.encode import AudioRendition
 from camcast.camera import Camera
 from camcast.clock import iso
 from camcast.errors import ConfigError, SourceError
@@ -53,6 +54,7 @@ def camera_status(st: ServerState, name: str, now: float, owner: bool = False) -
         "webrtc_skips": cam.webrtc.skips,
         "rtsp": st.rtsp.playing(name) if st.rtsp is not None else 0,
         "video": [_video_status(hls, now) for hls in cam.variants],
+        "sound": [_sound_status(r) for r in camera.sound.renditions.values()] if camera.sound else [],
         # Everyone sees whether the microphone is on (the pages' MIC badge); its level is the owner's.
         "microphone": camera.sound.state if camera.sound is not None else "off",
         # And whether the owner is talking on the camera's speaker (push-to-talk).
@@ -103,6 +105,18 @@ def _video_status(hls: HlsOutput, now: float) -> dict[str, object]:
         "bitrate": hls.encoder.bitrate,
         "encodes_per_second": round(rendition.rate_encode.per_second(now), 2),
         "watched": bool(rendition.listeners),
+    }
+
+
+def _sound_status(rendition: AudioRendition) -> dict[str, object]:
+    """One codec's sound: its format, and whether it is the source's own, passed through, or encoded."""
+    form = rendition.format
+    return {
+        "codec": form.codec,
+        "rate": form.rate,
+        "channels": form.channels,
+        "passed_through": rendition.passing,
+        "listened": bool(rendition.listeners),
     }
 
 

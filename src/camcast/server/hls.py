@@ -53,7 +53,7 @@ class HlsOutput:
         self.sound = sound
         self.segmenter = Segmenter(
             self.encoder.keyframe_every, PART_TARGET, window, need_keyframe=self.encoder.request_keyframe,
-            sound=sound.encoder.extradata if sound is not None else None,
+            sound=sound.format if sound is not None else None,
         )  # fmt: skip
         self.attached = False
         self.last_request = 0.0

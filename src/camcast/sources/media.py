@@ -7,7 +7,9 @@ without B-frames (an RTSP camera, a file, a V4L2 camera's H.264 mode), its packe
 pixels (``want_pixels``), starting at a keyframe.
 
 With the camera's ``audio = "source"``, the stream's first audio track is decoded in the same thread,
-resampled to 48 kHz mono and handed to ``on_sound`` as chunks stamped on the pictures' clock.
+resampled to 48 kHz mono and handed to ``on_sound`` as chunks stamped on the pictures' clock; its
+packets as they are go to ``on_sound_packet`` too, with their format, for the outputs that carry that
+codec to pass them through.
 """
 
 from __future__ import annotations
@@ -21,11 +23,21 @@ from urllib.parse import urlsplit, urlunsplit
 import av
 import av.bitstream
 import av.error
-import numpy as np
 
 from camcast.encode.jpeg import clean_camera_jpeg
 from camcast.errors import SourceError
-from camcast.frames import RATE, Captured, Chunk, Encoded, Yuv420, of_h264, of_image, of_jpeg
+from camcast.frames import (
+    AudioFormat,
+    AudioPacket,
+    Captured,
+    Chunk,
+    Encoded,
+    Yuv420,
+    of_h264,
+    of_image,
+    of_jpeg,
+)
+from camcast.sources.soundtrack import SoundTrack, heard, packet_seconds, sound_format
 from camcast.sources.threaded import ThreadedSource
 from camcast.sources.warmup import settle
 
@@ -68,14 +80,22 @@ class MediaSource(ThreadedSource):
         self.on_reopen: Callable[[], None] = lambda: None
         #: Given the sound's chunks, in the reader thread, while the camera carries the source's sound.
         self.on_sound: Callable[[Chunk], None] | None = None
-        #: Whether the stream, as last opened, has a sound track.
+        #: Given the sound's packets as they came and their format, in the reader thread, likewise.
+        self.on_sound_packet: Callable[[AudioPacket, AudioFormat], None] | None = None
+        #: Whether the stream, as last opened, has a sound track, and its format (None: not one an
+        #: output could carry as it is).
         self.has_sound = False
+        self.sound_format: AudioFormat | None = None
         self._opened = False
         self._size = size
         #: The source's times on ours, kept across openings: a file played again goes on from where it
         #: ended, one picture's interval later.
         self._clock = MediaClock(live=kind != "file")
         super().__init__(*(size or (0, 0)))  # the real size is known once the stream is opened
+
+    @property
+    def buffers_while_unread(self) -> bool:  # type: ignore[override]
+        return self.kind == "url"
 
     @property
     def device(self) -> str | None:
@@ -105,7 +125,9 @@ class MediaSource(ThreadedSource):
                 raise SourceError(f"{redact_url(self.location)} has no video stream")
             stream = container.streams.video[0]
             self.has_sound = bool(container.streams.audio)
-            sound = _Sound(container.streams.audio[0], self) if self.has_sound and self.sound else None
+            self.sound_format = sound_format(container.streams.audio[0]) if self.has_sound else None
+            listened = self.has_sound and self.sound
+            sound = SoundTrack(container.streams.audio[0], self, self._clock.place) if listened else None
             streams = (stream,) if sound is None else (stream, sound.stream)
             native = (stream.codec_context.width, stream.codec_context.height)
             if not all(native):
@@ -132,35 +154,37 @@ class MediaSource(ThreadedSource):
         finally:
             container.close()
 
-    def _pace(self, t: float | None) -> float:
+    def _pace(self, t: float | None, sound: SoundTrack | None) -> float:
         """The capture time (monotonic) of the picture at media time ``t`` (seconds); a file's is
-        waited for, a live source's pictures arrive at their own pace."""
+        waited for, a live source's pictures arrive at their own pace. The sound up to it goes on."""
         at = self._clock.at(t, time.monotonic())
         if self.kind == "file":
             delay = at - time.monotonic()
             if delay > 0:
                 self._stop.wait(delay)
+        if sound is not None and t is not None:
+            sound.release(t)
         return at
 
-    def _passthrough(self, packets: Iterator[Any], sound: _Sound | None) -> Iterator[Captured]:
+    def _passthrough(self, packets: Iterator[Any], sound: SoundTrack | None) -> Iterator[Captured]:
         for packet in packets:
             if self._stop.is_set():  # a live stream never ends by itself: stop reading it
                 return
-            if packet.size == 0 or _heard(packet, sound):
+            if packet.size == 0 or heard(packet, sound):
                 continue
-            at = self._pace(_seconds(packet))
+            at = self._pace(packet_seconds(packet), sound)
             data = clean_camera_jpeg(bytes(packet))
             yield of_jpeg(self.next_seq(), data, self.width, self.height, at)
 
-    def _h264(self, packets: Iterator[Any], stream: Any, sound: _Sound | None) -> Iterator[Captured]:
+    def _h264(self, packets: Iterator[Any], stream: Any, sound: SoundTrack | None) -> Iterator[Captured]:
         annexb = av.bitstream.BitStreamFilterContext("h264_mp4toannexb", stream)
         decoder: Any = None
         for packet in packets:
             if self._stop.is_set():
                 return
-            if packet.size == 0 or _heard(packet, sound):
+            if packet.size == 0 or heard(packet, sound):
                 continue
-            at = self._pace(_seconds(packet))
+            at = self._pace(packet_seconds(packet), sound)
             for out in annexb.filter(packet):
                 h264 = Encoded("h264", bytes(out), out.is_keyframe)
                 image = None
@@ -181,56 +205,15 @@ class MediaSource(ThreadedSource):
         flat = planes[h:].reshape(-1)
         return Yuv420(planes[:h], flat[:q].reshape(h // 2, w // 2), flat[q:].reshape(h // 2, w // 2))
 
-    def _decoded(self, packets: Iterator[Any], sound: _Sound | None) -> Iterator[Captured]:
+    def _decoded(self, packets: Iterator[Any], sound: SoundTrack | None) -> Iterator[Captured]:
         for packet in packets:
-            if _heard(packet, sound):
+            if heard(packet, sound):
                 continue
             for vf in packet.decode():
                 if self._stop.is_set():
                     return
-                at = self._pace(vf.time)
+                at = self._pace(vf.time, sound)
                 yield of_image(self.next_seq(), self._yuv(vf), at)
-
-
-class _Sound:
-    """A stream's audio track, decoded and resampled to 48 kHz mono for ``source.on_sound``."""
-
-    def __init__(self, stream: Any, source: MediaSource) -> None:
-        self.stream = stream
-        self.source = source
-        self.resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
-
-    def hear(self, packet: Any) -> None:
-        """Decode ``packet`` and hand its chunks on, placed on the pictures' clock (none before the
-        first picture placed it). A packet that does not decode is skipped: the pictures go on."""
-        take = self.source.on_sound
-        try:
-            frames = packet.decode()
-        except av.error.FFmpegError:
-            return
-        for frame in frames:
-            at = self.source._clock.place(frame.time)
-            if at is None or take is None:
-                continue
-            out = self.resampler.resample(frame)
-            if out:
-                samples = np.concatenate([f.to_ndarray().reshape(-1) for f in out]).astype(np.int16)
-                take(Chunk(samples, at))
-
-
-def _heard(packet: Any, sound: _Sound | None) -> bool:
-    """Whether ``packet`` was the sound's (and went to it)."""
-    if sound is None or packet.stream is not sound.stream:
-        return False
-    sound.hear(packet)
-    return True
-
-
-def _seconds(packet: Any) -> float | None:
-    """A packet's time in the stream (seconds): its decoding time, which only grows (its presentation
-    time jumps about where there are B-frames)."""
-    stamp = packet.dts if packet.dts is not None else packet.pts
-    return None if stamp is None else float(stamp * packet.time_base)
 
 
 class MediaClock:
@@ -303,13 +286,20 @@ def redact_url(location: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "***" if parts.query else "", ""))
 
 
+#: FFmpeg's probing of an RTSP stream, without its frame-rate guess: by default it reads 20 pictures
+#: to guess the rate (which the description gives) before handing the first on, and they come out in a
+#: burst, old pictures squeezed together by the source's clock (1.7 s of them from GStreamer's RTSP
+#: server; 0.4 s without the guess: what it takes to reach a keyframe and read the picture's size).
+RTSP_PROBE = {"fpsprobesize": "0"}
+
+
 def _open(location: str, kind: str, options: dict[str, str]) -> Any:
     opts = dict(options)
     fmt = None
     if kind == "v4l2":
         fmt = "video4linux2"
-    elif location.startswith("rtsp://"):
-        opts.setdefault("rtsp_transport", "tcp")
+    elif location.startswith(("rtsp://", "rtsps://")):
+        opts = {"rtsp_transport": "tcp", **RTSP_PROBE, **opts}
     try:
         return av.open(location, format=fmt, options=opts, timeout=(OPEN_TIMEOUT, READ_TIMEOUT))
     except av.error.FFmpegError as exc:

@@ -26,6 +26,10 @@ RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 #: While a source is lost, an "offline" card is shown at this rate (frames per second): viewers see it
 #: promptly without the hub encoding a full frame rate of identical pictures.
 OFFLINE_FPS = 2.0
+#: Seconds a network stream opened at start-up may go unread before its reading begins: past them it
+#: is opened anew, since what it buffered meanwhile (a second or two while the server is built) would
+#: come out in a burst of old pictures, squeezed together by the source's clock, their sound overlapping.
+FRESH = 0.5
 
 
 def retry_delay(attempt: int) -> float:
@@ -49,6 +53,9 @@ class ThreadedSource(ABC):
     start-up with a clear :class:`SourceError` instead of retrying forever.
     """
 
+    #: Whether what the source buffers while unread grows old (a network stream; see :data:`FRESH`).
+    buffers_while_unread = False
+
     def __init__(self, width: int, height: int) -> None:
         self.width, self.height = width, height
         self.dropped = 0
@@ -62,6 +69,8 @@ class ThreadedSource(ABC):
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._first: Iterator[Captured] | None = None
+        self._rest: Iterator[Captured] | None = None  # the opening behind _first, to close it
+        self._opened_at = 0.0
         self._seq = 0
         self._offline_since = 0.0
 
@@ -88,7 +97,8 @@ class ThreadedSource(ABC):
             first = next(frames)
         except StopIteration:
             raise SourceError(f"{self.describe()} produced no frames") from None
-        self._first = _chain(first, frames)
+        self._first, self._rest = _chain(first, frames), frames
+        self._opened_at = time.monotonic()
 
     def __aiter__(self) -> AsyncIterator[Captured]:
         return self._iterate()
@@ -139,8 +149,7 @@ class ThreadedSource(ABC):
 
     def _run(self) -> None:
         try:
-            frames = self._first or self.open_frames()
-            self._first = None
+            frames = self._first_frames()
             while not self._stop.is_set():
                 try:
                     for frame in frames:
@@ -160,6 +169,20 @@ class ThreadedSource(ABC):
         except BaseException as exc:  # surfaced in the loop, never lost in the thread
             self._error = exc
             self._notify()
+
+    def _first_frames(self) -> Iterator[Captured]:
+        """The frames of the opening :meth:`start` made, or of a new one (see :data:`FRESH`)."""
+        first, self._first = self._first, None
+        rest, self._rest = self._rest, None
+        stale = self.buffers_while_unread and time.monotonic() - self._opened_at > FRESH
+        if first is not None and not stale:
+            return first
+        if (close := getattr(rest, "close", None)) is not None:
+            close()  # the opening's own generator: its stream is closed
+        try:
+            return self.open_frames()
+        except SourceError as exc:
+            return self._recover(str(exc))
 
     def _who(self) -> str:
         return f"{self.camera_name}: {self.describe()}" if self.camera_name else self.describe()
