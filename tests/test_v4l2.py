@@ -156,12 +156,14 @@ def test_the_microphones_sound_is_carried_and_outlives_an_unplug(vm: dict[str, d
     assert unplug["live"] == "live" and unplug["failing"], unplug
 
 
-def test_the_speaker_plays_on_the_card_and_is_closed_after(vm: dict[str, dict[str, Any]]) -> None:
-    """Talk back's speaker (audio_out) on the loopback card's playback side: arecord on its capture
-    side records the voice at its level (a sine of amplitude 1/8: -21 dBFS), and the device is closed
-    once the talk ends."""
-    heard = seen(vm, "alsa_speaker")
-    assert -24 <= heard["level"] <= -18 and heard["open_after"] == [], heard
+def test_the_owner_talks_back_over_webrtc_to_the_card(vm: dict[str, dict[str, Any]]) -> None:
+    """Push-to-talk as the owner's page does it: a WebRTC client (aiortc) sends a tone (a sine of
+    amplitude 1/8: -21 dBFS) to /api/talk; the server plays it on the loopback card's playback side
+    (audio_out) and arecord records it on the capture side at its level; the status says "talking"
+    meanwhile, and the device is closed once the talk ends."""
+    heard = seen(vm, "alsa_talk_back")
+    assert -24 <= heard["level"] <= -18, heard
+    assert heard["talking"] and heard["opened"] and heard["closed"] == "closed", heard
 
 
 # --- vivid: a YUYV camera ----------------------------------------------------------------------------------

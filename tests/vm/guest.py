@@ -181,6 +181,95 @@ def sound_files(pid: int) -> list[str]:
     return sorted(found)
 
 
+#: Talk back's speaker: the loopback card's playback side, its second subdevice (the first carries the
+#: tone the microphone checks capture), heard by arecord on the capture side's second subdevice.
+SPEAKER, SPEAKER_HEARD = "hw:CARD=Loopback,DEV=0,SUBDEV=1", "hw:CARD=Loopback,DEV=1,SUBDEV=1"
+
+
+def talk_back(pid: int) -> dict[str, Any]:
+    """Push-to-talk as the owner's page does it, over WebRTC (aiortc sending a 440 Hz tone of amplitude
+    1/8, -21 dBFS, as the browser sends its microphone) to /api/talk: the server (``pid``) plays it on
+    the loopback card, arecord records it on the other side at its level; the status says "talking"
+    meanwhile, and once the talk ends (DELETE, the button let go) the speaker is closed."""
+    import asyncio
+    from fractions import Fraction
+
+    import aiohttp
+    import av
+    import numpy as np
+    from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+    from aiortc.mediastreams import MediaStreamTrack
+
+    from camcast.server.webrtc import ice
+
+    class Tone(MediaStreamTrack):
+        kind = "audio"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.sent, self.began = 0, time.monotonic()
+
+        async def recv(self) -> av.AudioFrame:
+            await asyncio.sleep(max(0.0, self.began + self.sent / 48_000 - time.monotonic()))
+            t = (self.sent + np.arange(960)) / 48_000
+            wave = (np.sin(2 * np.pi * 440 * t) * 32767 / 8).astype(np.int16)
+            # In stereo, as aiortc's Opus encoder takes it: mono would be upmixed 3 dB down first.
+            frame = av.AudioFrame.from_ndarray(
+                np.repeat(wave, 2).reshape(1, -1), format="s16", layout="stereo"
+            )
+            frame.sample_rate, frame.pts, frame.time_base = 48_000, self.sent, Fraction(1, 48_000)
+            self.sent += 960
+            return frame
+
+    recorded = OUT / "talk-back.wav"
+
+    def speaker_open() -> list[str]:
+        return [f for f in sound_files(pid) if f.endswith("D0p")]
+
+    began = time.monotonic()
+    phases: dict[str, float] = {}  # seconds from the start to each step, to see where the time goes
+
+    def reached(step: str) -> None:
+        phases[step] = elapsed(began)
+
+    async def talk() -> dict[str, Any]:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc.addTrack(Tone())
+        with ice.gathering_on(("127.0.0.1",)):
+            await pc.setLocalDescription(await pc.createOffer())
+        async with aiohttp.ClientSession() as session:
+            sdp = {"Content-Type": "application/sdp"}
+            async with session.post(URL + "/api/talk", data=pc.localDescription.sdp, headers=sdp) as resp:
+                assert resp.status == 201, await resp.text()
+                answer, ended = await resp.text(), resp.headers["Location"]
+            await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+            reached("answered")
+            # Waited for in threads: the event loop goes on sending the voice meanwhile.
+            talking = await asyncio.to_thread(until, lambda: status()["talking"], SLOW, "talking")
+            opened = await asyncio.to_thread(until, speaker_open, SLOW, "the speaker opened by the voice")
+            reached("speaker opened")
+            # The loopback card's other side takes the rate and format the speaker opened it with.
+            capture = ["-D", SPEAKER_HEARD, "-f", "S16_LE", "-r", "48000", "-c", "1", "-d", "3"]
+            heard = await asyncio.create_subprocess_exec("arecord", "-q", *capture, str(recorded))
+            await asyncio.wait_for(heard.wait(), 30)
+            reached("heard")
+            async with session.delete(URL + ended) as resp:
+                assert resp.status == 200, await resp.text()
+        await pc.close()
+        reached("ended")
+        await asyncio.to_thread(until, lambda: not status()["talking"], 30, "the talk to end")
+        gone = await asyncio.to_thread(until, lambda: not speaker_open() and "closed", 30, "the speaker shut")
+        reached("speaker closed")
+        return {"talking": talking, "opened": opened, "closed": gone, "phases": phases}
+
+    seen = asyncio.run(talk())
+    samples = np.frombuffer(recorded.read_bytes()[44:], np.int16).astype(np.float64)
+    loudest = max(
+        float(np.sqrt(np.mean(np.square(samples[i : i + 4800])))) for i in range(0, len(samples) - 4800, 4800)
+    )
+    return {**seen, "level": round(20 * np.log10(max(loudest, 1.0) / 32768), 1)}
+
+
 def alsa_checks() -> None:
 
     def sources() -> dict[str, Any]:
@@ -208,7 +297,7 @@ def alsa_checks() -> None:
         stdout=subprocess.DEVNULL, stderr=(OUT / "alsa-tone.log").open("w"),
     )  # fmt: skip
     try:
-        server = Server("alsa-on", *small, "--audio", "hw:CARD=Loopback,DEV=1")
+        server = Server("alsa-on", *small, "--audio", "hw:CARD=Loopback,DEV=1", "--audio-out", SPEAKER)
         try:
 
             def level() -> dict[str, Any]:
@@ -261,6 +350,7 @@ def alsa_checks() -> None:
                 return {"mean_volume": volume, "segments": segments}
 
             check("alsa_carried", carried)
+            check("alsa_talk_back", lambda: talk_back(server.proc.pid))
 
             def unplugged() -> dict[str, Any]:
                 """The card taken away (its driver unbound, as a USB microphone pulled out) while it
@@ -285,46 +375,6 @@ def alsa_checks() -> None:
     finally:
         tone.terminate()
         tone.wait(10)
-
-    def speaker() -> dict[str, Any]:
-        """Talk back's speaker on the loopback card's playback side, recorded by arecord on its
-        capture side: a 440 Hz tone at -21 dBFS comes out at its level, and the device is closed when
-        the talk ends."""
-        import asyncio
-
-        import av
-        import numpy as np
-
-        from camcast.audio.talk import Speaker
-
-        recorded = OUT / "speaker.wav"
-        capture = ["-D", "hw:CARD=Loopback,DEV=1", "-f", "S16_LE", "-r", "48000", "-c", "1", "-d", "4"]
-        record = subprocess.Popen(["arecord", "-q", *capture, str(recorded)])
-
-        async def talk() -> list[str]:
-            mouth = Speaker("camera", "hw:CARD=Loopback,DEV=0")
-            assert mouth.start("owner") and not mouth.start("someone else")
-            t = np.arange(960) / 48_000
-            for i in range(150):  # 3 s of 20 ms frames, as WebRTC brings them
-                wave = (np.sin(2 * np.pi * 440 * (t + i * 0.02)) * 32767 / 8).astype(np.int16)
-                frame = av.AudioFrame.from_ndarray(wave.reshape(1, -1), format="s16", layout="mono")
-                frame.sample_rate = 48_000
-                mouth.play(frame)
-                await asyncio.sleep(0.02)
-            mouth.stop()
-            await asyncio.sleep(1)
-            return sound_files(os.getpid())
-
-        still_open = asyncio.run(talk())
-        record.wait(20)
-        samples = np.frombuffer(recorded.read_bytes()[44:], np.int16).astype(np.float64)
-        loudest = max(
-            float(np.sqrt(np.mean(np.square(samples[i : i + 4800]))))
-            for i in range(0, len(samples) - 4800, 4800)
-        )
-        return {"level": round(20 * np.log10(loudest / 32768), 1), "open_after": still_open}
-
-    check("alsa_speaker", speaker)
 
 
 # --- vivid: a YUYV camera with controls -----------------------------------------------------------------
