@@ -15,6 +15,7 @@ codec to pass them through.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -149,6 +150,8 @@ class MediaSource(ThreadedSource):
             else:
                 stream.thread_type = "AUTO"
                 yield from self._decoded(container.demux(*streams), sound)
+            if sound is not None:
+                sound.release(math.inf)  # the end (a file played again): the sound held for it goes on
         except av.error.FFmpegError as exc:
             raise SourceError(f"reading {redact_url(self.location)} failed: {_reason(exc)}") from exc
         finally:
