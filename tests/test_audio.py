@@ -502,15 +502,16 @@ def gst_camera(path: Path) -> Iterator[str]:
             proc.wait(10)
 
 
-def sound_packets(path: Path | str, *options: str) -> list[str]:
+def sound_packets(path: Path | str) -> list[str]:
     """The MD5 of each packet of the first sound track in ``path``, as FFmpeg reads it (copied)."""
-    command = ["ffmpeg", "-v", "error", *options, "-i", str(path), "-map", "0:a:0", "-c", "copy", "-f",
+    command = ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:a:0", "-c", "copy", "-f",
                "framemd5", "-"]  # fmt: skip
     listed = subprocess.run(command, capture_output=True, text=True, check=True, timeout=60).stdout
     return [line.rsplit(",", 1)[1].strip() for line in listed.splitlines() if not line.startswith("#")]
 
 
-def sound_format(path: Path | str) -> tuple[str, str, str]:
+def probed_sound(path: Path | str) -> tuple[str, str, str]:
+    """The first sound track's codec, sample rate and channels, as ffprobe reads them."""
     probe = subprocess.run(
         ["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
          "stream=codec_name,sample_rate,channels", "-of", "csv=p=0", str(path)],
@@ -525,7 +526,7 @@ def assert_passed_through(copy: Path, source: Path, codec: str) -> None:
     its format (44.1 kHz stereo for AAC: camcast's encoders make 48 kHz mono)."""
     own, copied = set(sound_packets(source)), sound_packets(copy)
     assert len(copied) >= 50 and set(copied) <= own, (len(copied), len(set(copied) - own))
-    assert sound_format(copy) == (codec, "44100" if codec == "aac" else "48000", "2")
+    assert probed_sound(copy) == (codec, "44100" if codec == "aac" else "48000", "2")
 
 
 @pytest.mark.parametrize("kind", ["file", "rtsp camera"])
@@ -571,7 +572,7 @@ async def test_a_sources_own_opus_is_passed_through_in_step(tmp_path: Path) -> N
         found = offsets(copy)
         assert len(found) >= 2 and max(abs(o) for o in found) <= 0.04, (copy.name, found)
     assert_passed_through(copies["rtsp"], source, "opus")
-    assert sound_format(copies["hls"]) == ("aac", "48000", "1")
+    assert probed_sound(copies["hls"]) == ("aac", "48000", "1")
 
 
 def test_a_source_without_sound_is_refused_in_one_line(tmp_path: Path) -> None:
