@@ -105,9 +105,9 @@ class Pusher:
     # --- the worker's thread -------------------------------------------------------------------------
     def _t_send_sound(self, sound: AudioPacket) -> None:
         """An AAC packet, once connected (by a picture), from the connection's start on."""
-        if self._container is None or sound.time < self._t0:
+        if self._container is None or self.sound is None or sound.time < self._t0:
             return
-        time_base = Fraction(1, self.sound.format.rate) if self.sound is not None else TIME_BASE
+        time_base = Fraction(1, self.sound.format.rate)  # the sound's own rate: 48 kHz, or a source's
         packet = av.Packet(sound.data)
         packet.pts = packet.dts = round((sound.time - self._t0) / time_base)
         packet.time_base = time_base
