@@ -28,6 +28,7 @@ from camcast.paths import config_dir
 from camcast.security.tokens import ShareKeys
 from camcast.server.webrtc import ice
 from camcast.sources.pattern import FLASH_SECONDS, PatternSource
+from camcast.sources.soundtrack import SOUND_HOLD, SoundTrack
 from tests.avsync import offsets, onsets
 from tests.browser import chromium
 from tests.conftest import Server, camcast_server, free_port, home_env, run_cli, sync_server
@@ -157,6 +158,38 @@ def test_a_passed_through_sound_that_changes_format_is_encoded_in_the_first() ->
     assert abs(encoded[1].time - encoded[0].time - 1024 / 44100) < 1e-6
     rendition.forward(passed, own)
     assert heard[-1] is passed and rendition.passing
+
+
+@dataclass
+class Taker:
+    """What a source's sound track hands its sound to (a MediaSource's side of it)."""
+
+    sound_format: AudioFormat | None = None
+    on_sound: object = None
+    on_sound_packet: object = None
+
+
+def test_sound_held_for_its_pictures_is_bounded_when_the_times_jump_back(tmp_path: Path) -> None:
+    """A source's sound is held until its picture is placed, at most SOUND_HOLD seconds of it: also
+    when the source's times jump back (a camera restarting its clock), where the pictures' times no
+    longer reach what is held: the old sound goes on and the new is held in its place (before, the
+    new waited behind the old until its times passed them: a camera an hour in that restarted its
+    clock had an hour of sound held, never heard; here 2 s were held)."""
+    path = tmp_path / "tone.mp4"
+    tone = ["-f", "lavfi", "-i", "sine=f=440:r=48000", "-t", "3", "-c:a", "aac"]
+    subprocess.run(["ffmpeg", "-v", "error", *tone, str(path)], check=True, timeout=60)
+    chunks: list[Chunk] = []
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        track = SoundTrack(stream, Taker(on_sound=chunks.append), lambda t: t)
+        packets = list(container.demux(stream))
+        for packet in packets[len(packets) // 2 :]:  # 1.5 s to 3 s heard; no picture placed yet
+            track.hear(packet)
+        for packet in packets[: len(packets) // 3]:  # then the times start again from 0
+            track.hear(packet)
+    held = sum(len(c.samples) for _, c in track._held if isinstance(c, Chunk)) / RATE
+    assert held <= SOUND_HOLD + 0.1, held
+    assert chunks and max(c.time for c in chunks) >= 2.0  # the sound from before the jump went on
 
 
 @contextlib.asynccontextmanager

@@ -81,7 +81,7 @@ class Sound:
         """The sound in ``codec`` (one of :data:`CODECS`), made the first time it is asked for: the
         source's own packets when its sound is in that codec, else an encoder."""
         if codec not in self.renditions:
-            own = getattr(self.input, "format", None)
+            own = self.input.format if isinstance(self.input, SourceSound) else None
             passed = own if own is not None and own.codec == codec else None
             self.renditions[codec] = AudioRendition(codec, f"{self.camera}-{codec}", passed)
         return self.renditions[codec]

@@ -27,7 +27,8 @@ class Listened(Protocol):
 
 
 #: Seconds of sound (source time) held at most for the picture it goes with: past it (the pictures
-#: stopped coming, the sound has not), it is placed by the clock as it is.
+#: stopped coming, the sound has not; or the source's times jumped back, a camera restarting its
+#: clock), it is placed by the clock as it is.
 SOUND_HOLD = 1.0
 
 
@@ -69,7 +70,7 @@ class SoundTrack:
             if out and frame.time is not None:
                 samples = np.concatenate([f.to_ndarray().reshape(-1) for f in out]).astype(np.int16)
                 self._held.append((frame.time, Chunk(samples, 0.0)))
-        while self._held and self._held[0][0] < self._held[-1][0] - SOUND_HOLD:
+        while self._held and abs(self._held[-1][0] - self._held[0][0]) > SOUND_HOLD:
             self._deliver(*self._held.popleft())
 
     def release(self, upto: float) -> None:
